@@ -1,0 +1,272 @@
+// Command minimix runs the minimix XMPP server and manages its accounts.
+//
+//	minimix [-config FILE]                 run the server (also: minimix serve)
+//	minimix config check [-config FILE]    report problems in a config file
+//	minimix config example                 print a commented config with every default
+//	minimix user add|passwd|del NAME       manage accounts (password on stdin or prompted)
+//	minimix user list
+//	minimix version
+//
+// The config file is the -config flag, else $MINIMIX_CONFIG, else the
+// built-in defaults.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"minimix/internal/config"
+	"minimix/internal/server"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  minimix [-config FILE] [serve]             run the server
+  minimix config check [-config FILE]        check a config file
+  minimix config example                     print an example config with all defaults
+  minimix user add NAME [-config FILE]       create an account (password from stdin or prompt)
+  minimix user passwd NAME [-config FILE]    change a password
+  minimix user del NAME [-config FILE]       delete an account and its data
+  minimix user list [-config FILE]           list accounts
+  minimix version                            print the version
+`
+
+// run is main without the exit, for tests.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("minimix", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	cfgPath := fs.String("config", "", "config file (default $MINIMIX_CONFIG, else built-in defaults)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	rest := fs.Args()
+	cmd := "serve"
+	if len(rest) > 0 {
+		cmd, rest = rest[0], rest[1:]
+	}
+	// Sub-commands accept -config after their own name too.
+	sub := flag.NewFlagSet("minimix "+cmd, flag.ContinueOnError)
+	sub.SetOutput(stderr)
+	sub.Usage = func() { fmt.Fprint(stderr, usage) }
+	subCfg := sub.String("config", "", "config file")
+	if err := sub.Parse(rest); err != nil {
+		return 2
+	}
+	rest = sub.Args()
+	// Allow flags after positional arguments: "user add bob -config f".
+	if len(rest) > 1 {
+		if err := sub.Parse(rest[1:]); err != nil {
+			return 2
+		}
+		rest = append(rest[:1], sub.Args()...)
+	}
+	path := *cfgPath
+	if *subCfg != "" {
+		path = *subCfg
+	}
+	path = config.FromEnv(path)
+
+	switch cmd {
+	case "serve":
+		return serve(path, stderr)
+	case "config":
+		return configCmd(path, rest, stdout, stderr)
+	case "user":
+		return userCmd(path, rest, stdin, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "minimix", server.Version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "minimix: unknown command %q\n%s", cmd, usage)
+		return 2
+	}
+}
+
+func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "minimix: %v\n", err)
+		return nil, false
+	}
+	return cfg, true
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(path string, stderr io.Writer) int {
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return 1
+	}
+	log := newLogger(cfg, stderr)
+	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.New(ctx, cfg, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	if err := srv.Run(ctx, 30*time.Second); err != nil {
+		log.Error("server stopped with error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func configCmd(path string, args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "example":
+		fmt.Fprint(stdout, config.Example)
+		return 0
+	case "check":
+		if path == "" {
+			fmt.Fprintln(stderr, "minimix config check: give a file with -config or $MINIMIX_CONFIG")
+			return 2
+		}
+		problems, err := config.Check(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "minimix: %v\n", err)
+			return 1
+		}
+		for _, p := range problems {
+			if p.Line > 0 {
+				fmt.Fprintf(stdout, "%s:%s\n", path, p.String())
+			} else {
+				fmt.Fprintf(stdout, "%s: %s\n", path, p.String())
+			}
+		}
+		if len(problems) > 0 {
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: ok\n", path)
+		return 0
+	}
+	fmt.Fprint(stderr, usage)
+	return 2
+}
+
+func userCmd(path string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return 1
+	}
+	ctx := context.Background()
+	store, err := server.OpenStore(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "minimix: %v\n", err)
+		return 1
+	}
+	defer store.Close()
+	m := server.NewAccountManager(store)
+	op := args[0]
+	if op == "list" {
+		names, err := m.List(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "minimix: %v\n", err)
+			return 1
+		}
+		for _, n := range names {
+			fmt.Fprintln(stdout, n)
+		}
+		return 0
+	}
+	if len(args) != 2 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	name := args[1]
+	switch op {
+	case "add", "passwd":
+		pw, err := readPassword(stdin, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "minimix: %v\n", err)
+			return 1
+		}
+		if op == "add" {
+			err = m.Add(ctx, name, pw)
+		} else {
+			err = m.SetPassword(ctx, name, pw)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "minimix: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: ok\n", name)
+		return 0
+	case "del":
+		if err := m.Delete(ctx, name); err != nil {
+			fmt.Fprintf(stderr, "minimix: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: deleted\n", name)
+		return 0
+	}
+	fmt.Fprint(stderr, usage)
+	return 2
+}
+
+// readPassword prompts on a terminal (twice, without echo), or reads the
+// first line of stdin when it is not a terminal (scripts).
+func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
+	if f, ok := stdin.(*os.File); ok && isTerminal(f) {
+		fmt.Fprint(stderr, "Password: ")
+		a, err := readSecret(f)
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprint(stderr, "Again: ")
+		b, err := readSecret(f)
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", err
+		}
+		if a != b {
+			return "", errors.New("passwords do not match")
+		}
+		return a, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(stdin, 4096))
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	pw, _, _ := strings.Cut(string(data), "\n")
+	pw = strings.TrimSuffix(pw, "\r")
+	if pw == "" {
+		return "", errors.New("empty password on stdin")
+	}
+	return pw, nil
+}

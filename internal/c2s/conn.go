@@ -1,0 +1,180 @@
+package c2s
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"minimix/internal/stream"
+	"minimix/internal/xml"
+	"minimix/internal/xmpperr"
+)
+
+// conn is one client connection: its socket, reader and negotiation
+// state. After resource binding it carries a Session; after a resumption
+// it may carry a session first bound on another connection.
+type conn struct {
+	srv       *Server
+	nc        net.Conn
+	directTLS bool
+	tls       *tls.Conn // non-nil once TLS is up
+	dec       *xml.Decoder
+	remote    netip.Addr
+	streamID  string
+	lang      string
+	limiter   *rate.Limiter
+
+	authUser string // prepared localpart after SASL
+	authed   bool
+	sess     *Session // after bind or resume
+
+	wmu    sync.Mutex // serialises writes to nc
+	wbuf   []byte
+	closed bool // under wmu: a closing tag or error was written
+}
+
+func newConn(srv *Server, nc net.Conn, directTLS bool) *conn {
+	c := &conn{srv: srv, nc: nc, directTLS: directTLS}
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		c.remote = ap.Addr().Unmap()
+	}
+	if r := srv.cfg.StanzasPerSecond; r > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(r), int(max(r, 10)))
+	}
+	return c
+}
+
+// write sends raw bytes with a deadline. It is safe for concurrent use.
+func (c *conn) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closed {
+		return net.ErrClosed
+	}
+	return c.writeLocked(b)
+}
+
+func (c *conn) writeLocked(b []byte) error {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	_, err := c.nc.Write(b)
+	c.srv.Stats.BytesOut.Add(uint64(len(b)))
+	return err
+}
+
+// send writes one top-level element.
+func (c *conn) send(el *xml.Element) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closed {
+		return net.ErrClosed
+	}
+	c.wbuf = stream.AppendElement(c.wbuf[:0], el, xml.NSClient)
+	return c.writeLocked(c.wbuf)
+}
+
+// closeWithError writes a stream error and the closing tag, then closes
+// the socket. Later writes fail.
+func (c *conn) closeWithError(se *xmpperr.StreamError) {
+	c.wmu.Lock()
+	if !c.closed {
+		c.closed = true
+		c.wbuf = stream.AppendError(c.wbuf[:0], se)
+		_ = c.writeLocked(c.wbuf)
+	}
+	c.wmu.Unlock()
+	c.shutdownSocket()
+}
+
+// closeStream answers the client's </stream:stream> and closes.
+func (c *conn) closeStream() {
+	c.wmu.Lock()
+	if !c.closed {
+		c.closed = true
+		_ = c.writeLocked([]byte(stream.Close))
+	}
+	c.wmu.Unlock()
+	c.shutdownSocket()
+}
+
+// shutdownSocket closes the socket; for TLS it first tries close_notify
+// with a short deadline so that a non-reading peer cannot hold us.
+func (c *conn) shutdownSocket() {
+	_ = c.nc.SetDeadline(time.Now().Add(2 * time.Second))
+	_ = c.nc.Close()
+}
+
+// markClosed stops further writes without touching the socket.
+func (c *conn) markClosed() {
+	c.wmu.Lock()
+	c.closed = true
+	c.wmu.Unlock()
+}
+
+func (c *conn) log() []any {
+	return []any{"remote", c.remote.String(), "stream", c.streamID}
+}
+
+// serve runs the connection from accept to close.
+func (c *conn) serve() {
+	ctx := context.Background()
+	defer func() {
+		if r := recover(); r != nil {
+			c.srv.log.Error("panic serving connection", append(c.log(), "panic", r)...)
+			c.closeWithError(xmpperr.Stream(xmpperr.InternalServerError, ""))
+			if c.sess != nil {
+				c.sess.connLost(ctx, c, false)
+			}
+			panic(r)
+		}
+	}()
+	if c.directTLS {
+		tc := tls.Server(c.nc, c.srv.cfg.TLS)
+		_ = c.nc.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.srv.log.Debug("direct TLS handshake failed", append(c.log(), "err", err)...)
+			_ = c.nc.Close()
+			return
+		}
+		c.tls = tc
+		c.nc = tc
+	}
+	c.dec = xml.NewDecoder(c.nc, c.srv.cfg.Limits)
+	if err := c.negotiate(ctx); err != nil {
+		c.handleReadError(err)
+		return
+	}
+	c.sess.readLoop(ctx, c)
+}
+
+// handleReadError turns a read or negotiation failure into the stream
+// error to send, if any, and closes.
+func (c *conn) handleReadError(err error) {
+	var xe *xml.Error
+	var se *xmpperr.StreamError
+	switch {
+	case errors.As(err, &se):
+		c.closeWithError(se)
+	case errors.As(err, &xe):
+		c.closeWithError(stream.ErrorFromXML(xe))
+	case errors.Is(err, io.EOF):
+		c.closeStream()
+	case isTimeout(err):
+		c.closeWithError(xmpperr.Stream(xmpperr.ConnectionTimeout, ""))
+	default:
+		c.srv.log.Debug("connection ended", append(c.log(), "err", err)...)
+		c.markClosed()
+		_ = c.nc.Close()
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

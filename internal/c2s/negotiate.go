@@ -1,0 +1,413 @@
+package c2s
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"minimix/internal/jid"
+	"minimix/internal/sasl"
+	"minimix/internal/stanza"
+	"minimix/internal/stream"
+	"minimix/internal/xml"
+	"minimix/internal/xmpperr"
+)
+
+// maxAuthAttempts is how many failed SASL attempts one stream may make
+// before it is closed (RFC 6120 6.4.5 asks for at least two).
+const maxAuthAttempts = 3
+
+// errRestart tells the negotiation loop that the stream restarts.
+var errRestart = errors.New("stream restart")
+
+// negotiate runs stream negotiation until a session is bound or resumed.
+func (c *conn) negotiate(ctx context.Context) error {
+	authFailures := 0
+	for {
+		if err := c.openStream(); err != nil {
+			return err
+		}
+		for {
+			_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
+			el, err := c.dec.Next()
+			if err != nil {
+				return err
+			}
+			err = c.negotiateElement(ctx, el, &authFailures)
+			if errors.Is(err, errRestart) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if c.sess != nil {
+				_ = c.nc.SetReadDeadline(time.Time{})
+				return nil
+			}
+		}
+	}
+}
+
+// openStream reads the client's stream header and answers with ours and
+// the features for the current stage.
+func (c *conn) openStream() error {
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
+	h, err := c.dec.ReadHeader()
+	if err != nil {
+		var xe *xml.Error
+		if errors.As(err, &xe) {
+			// RFC 6120 4.9.1.3: an error before our header still needs
+			// a header so the client can parse the error.
+			c.writeHeader()
+		}
+		return err
+	}
+	c.streamID = stream.NewID()
+	c.lang = h.Lang
+	if c.lang == "" {
+		c.lang = "en"
+	}
+	if err := c.writeHeader(); err != nil {
+		return err
+	}
+	switch {
+	case h.ContentNS != xml.NSClient:
+		return xmpperr.Stream(xmpperr.InvalidNamespace, "the content namespace must be jabber:client")
+	case h.To == "":
+		return xmpperr.Stream(xmpperr.HostUnknown, "a 'to' address is required")
+	case !strings.EqualFold(h.To, c.srv.cfg.Domain):
+		return xmpperr.Stream(xmpperr.HostUnknown, "this server does not serve "+h.To)
+	case !supportedVersion(h.Version):
+		return xmpperr.Stream(xmpperr.UnsupportedVersion, "version 1.0 is required")
+	}
+	return c.send(c.features())
+}
+
+// supportedVersion accepts major version 1 (RFC 6120 4.7.5).
+func supportedVersion(v string) bool {
+	major, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(major)
+	return err == nil && n == 1
+}
+
+func (c *conn) writeHeader() error {
+	id := c.streamID
+	if id == "" {
+		id = stream.NewID()
+	}
+	b := stream.AppendHeader(nil, stream.Header{
+		ContentNS: xml.NSClient, ID: id, From: c.srv.cfg.Domain,
+		Version: "1.0", Lang: "en",
+	})
+	return c.write(b)
+}
+
+func (c *conn) connState() sasl.ConnState {
+	cs := sasl.ConnState{AllowPlain: c.tls != nil || !c.srv.cfg.RequireTLS}
+	if c.tls != nil {
+		st := c.tls.ConnectionState()
+		cs.TLS = &st
+		if certs := c.srv.cfg.TLS.Certificates; len(certs) > 0 {
+			cs.ServerCert = certs[0].Leaf
+		}
+	}
+	return cs
+}
+
+// features returns <stream:features/> for the current stage.
+func (c *conn) features() *xml.Element {
+	f := xml.New(xml.NSStream, "features")
+	tlsOffered := c.tls == nil && c.srv.cfg.TLS != nil
+	switch {
+	case !c.authed:
+		if tlsOffered {
+			st := xml.New(stream.NSTLS, "starttls")
+			if c.srv.cfg.RequireTLS {
+				st.Append(xml.New(stream.NSTLS, "required"))
+			}
+			f.Append(st)
+		}
+		if c.tls == nil && c.srv.cfg.RequireTLS {
+			return f
+		}
+		cs := c.connState()
+		mechs := xml.New(stream.NSSASL, "mechanisms")
+		for _, m := range sasl.Mechanisms(cs) {
+			mechs.Append(xml.New(stream.NSSASL, "mechanism").AppendText(m))
+		}
+		f.Append(mechs)
+		if types := sasl.ChannelBindingTypes(cs); len(types) > 0 {
+			cb := xml.New(stream.NSSASLCB, "sasl-channel-binding")
+			for _, t := range types {
+				cb.Append(xml.New(stream.NSSASLCB, "channel-binding", "type", t))
+			}
+			f.Append(cb)
+		}
+		if c.srv.cfg.Registrar != nil {
+			f.Append(xml.New(stream.NSRegister, "register"))
+		}
+	default:
+		f.Append(xml.New(stream.NSBind, "bind"))
+		f.Append(xml.New(stream.NSSession, "session").Append(xml.New(stream.NSSession, "optional")))
+		f.Append(xml.New(stream.NSSM, "sm"))
+		f.Append(xml.New(stream.NSCSI, "csi"))
+		f.Append(xml.New(stream.NSRosterV, "ver"))
+	}
+	return f
+}
+
+// negotiateElement handles one element received before a session exists.
+func (c *conn) negotiateElement(ctx context.Context, el *xml.Element, authFailures *int) error {
+	switch {
+	case el.Space == stream.NSTLS && el.Local == "starttls":
+		return c.startTLS(ctx)
+	case el.Space == stream.NSSASL && el.Local == "auth":
+		return c.authenticate(ctx, el, authFailures)
+	case el.Space == stream.NSSM && el.Local == "resume":
+		if !c.authed {
+			return xmpperr.Stream(xmpperr.NotAuthorized, "authenticate first")
+		}
+		return c.resume(ctx, el)
+	case el.Space == stream.NSSM && el.Local == "enable":
+		if !c.authed {
+			return xmpperr.Stream(xmpperr.NotAuthorized, "authenticate first")
+		}
+		// XEP-0198 3: enable before bind is refused, not fatal.
+		return c.send(smFailed(xmpperr.UnexpectedRequest, "bind a resource first"))
+	case el.Local == stanza.IQ && el.Space == xml.NSClient:
+		return c.preBindIQ(ctx, el)
+	case stanza.IsStanza(el):
+		return xmpperr.Stream(xmpperr.NotAuthorized, "no stanzas before authentication and binding")
+	default:
+		if !c.authed {
+			return xmpperr.Stream(xmpperr.NotAuthorized, "unexpected element before authentication")
+		}
+		return xmpperr.Stream(xmpperr.UnsupportedStanzaType, "unexpected <"+el.Local+"/>")
+	}
+}
+
+func (c *conn) startTLS(ctx context.Context) error {
+	if c.tls != nil || c.srv.cfg.TLS == nil || c.authed {
+		_ = c.send(xml.New(stream.NSTLS, "failure"))
+		return xmpperr.Stream(xmpperr.PolicyViolation, "STARTTLS is not available now")
+	}
+	if c.dec.Buffered() > 0 {
+		// Data pipelined after <starttls/> would be read as if it came
+		// through TLS: refuse it (the STARTTLS command injection attack).
+		return xmpperr.Stream(xmpperr.PolicyViolation, "data after <starttls/>")
+	}
+	if err := c.send(xml.New(stream.NSTLS, "proceed")); err != nil {
+		return err
+	}
+	tc := tls.Server(c.nc, c.srv.cfg.TLS)
+	_ = c.nc.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("STARTTLS handshake: %w", err)
+	}
+	_ = c.nc.SetDeadline(time.Time{})
+	c.wmu.Lock()
+	c.nc = tc
+	c.wmu.Unlock()
+	c.tls = tc
+	c.dec.Reset(tc)
+	return errRestart
+}
+
+// saslFailure sends <failure/> with the condition.
+func (c *conn) saslFailure(cond, text string) error {
+	f := xml.New(stream.NSSASL, "failure").Append(xml.New(stream.NSSASL, cond))
+	if text != "" {
+		t := xml.New(stream.NSSASL, "text").AppendText(text)
+		t.Attrs = append(t.Attrs, xml.Attr{Space: xml.NSXML, Local: "lang", Value: "en"})
+		f.Append(t)
+	}
+	return c.send(f)
+}
+
+func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *int) error {
+	if c.authed {
+		return xmpperr.Stream(xmpperr.PolicyViolation, "already authenticated")
+	}
+	if c.tls == nil && c.srv.cfg.RequireTLS {
+		return c.saslFailure("encryption-required", "use STARTTLS first")
+	}
+	fail := func(cond, text string) error {
+		*failures++
+		c.srv.Stats.AuthFailures.Add(1)
+		if c.srv.cfg.Limiter != nil && c.remote.IsValid() {
+			c.srv.cfg.Limiter.Fail(c.remote)
+		}
+		if err := c.saslFailure(cond, text); err != nil {
+			return err
+		}
+		if *failures >= maxAuthAttempts {
+			return xmpperr.Stream(xmpperr.PolicyViolation, "too many failed authentication attempts")
+		}
+		return nil
+	}
+	if l := c.srv.cfg.Limiter; l != nil && c.remote.IsValid() {
+		if ok, retry := l.Allow(c.remote); !ok {
+			return c.saslFailure("temporary-auth-failure", fmt.Sprintf("too many failed logins; retry in %s", retry.Round(time.Second)))
+		}
+	}
+	neg, err := c.srv.cfg.SASL.Start(ctx, auth.Attr("mechanism"), c.connState())
+	if err != nil {
+		return fail(failureCondition(err), "")
+	}
+	in, err := decodeSASL(auth.Text(), true)
+	if err != nil {
+		return fail("incorrect-encoding", "")
+	}
+	for {
+		out, done, err := neg.Step(ctx, in)
+		if err != nil {
+			c.srv.log.Info("authentication failed", append(c.log(), "err", err)...)
+			return fail(failureCondition(err), "")
+		}
+		if done {
+			if az := neg.AuthzID(); az != "" {
+				if j, err := jid.Parse(az); err != nil || j.Domain != c.srv.cfg.Domain {
+					return fail("invalid-authzid", "")
+				}
+			}
+			succ := xml.New(stream.NSSASL, "success")
+			if len(out) > 0 {
+				succ.AppendText(base64.StdEncoding.EncodeToString(out))
+			}
+			if err := c.send(succ); err != nil {
+				return err
+			}
+			c.authed = true
+			c.authUser = neg.Username()
+			c.srv.Stats.AuthSuccesses.Add(1)
+			if l := c.srv.cfg.Limiter; l != nil && c.remote.IsValid() {
+				l.Succeed(c.remote)
+			}
+			c.srv.log.Debug("authenticated", append(c.log(), "user", c.authUser)...)
+			c.dec.Restart()
+			return errRestart
+		}
+		ch := xml.New(stream.NSSASL, "challenge")
+		if len(out) > 0 {
+			ch.AppendText(base64.StdEncoding.EncodeToString(out))
+		}
+		if err := c.send(ch); err != nil {
+			return err
+		}
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
+		resp, err := c.dec.Next()
+		if err != nil {
+			return err
+		}
+		switch {
+		case resp.Space == stream.NSSASL && resp.Local == "response":
+			if in, err = decodeSASL(resp.Text(), false); err != nil {
+				return fail("incorrect-encoding", "")
+			}
+		case resp.Space == stream.NSSASL && resp.Local == "abort":
+			return fail("aborted", "")
+		default:
+			return xmpperr.Stream(xmpperr.PolicyViolation, "expected a SASL response")
+		}
+	}
+}
+
+// decodeSASL decodes base64 SASL data; "=" is an empty message. An
+// absent initial response is nil, so mechanisms can tell it from an empty
+// one.
+func decodeSASL(s string, initial bool) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	switch s {
+	case "":
+		if initial {
+			return nil, nil
+		}
+		return []byte{}, nil
+	case "=":
+		return []byte{}, nil
+	}
+	if len(s) > 16384 {
+		return nil, errors.New("SASL message too long")
+	}
+	return base64.StdEncoding.DecodeString(s)
+}
+
+func failureCondition(err error) string {
+	var f *sasl.Failure
+	if errors.As(err, &f) && f.Condition != "" {
+		return f.Condition
+	}
+	return "temporary-auth-failure"
+}
+
+// preBindIQ handles iqs before a session exists: in-band registration
+// before authentication, resource binding and legacy session after.
+func (c *conn) preBindIQ(ctx context.Context, iq *xml.Element) error {
+	p := iq.FirstElement()
+	if !c.authed {
+		if p != nil && p.Space == nsRegister && c.srv.cfg.Registrar != nil {
+			return c.send(c.register(ctx, iq, p))
+		}
+		return xmpperr.Stream(xmpperr.NotAuthorized, "authenticate first")
+	}
+	if p == nil || iq.Attr("type") != "set" {
+		return xmpperr.Stream(xmpperr.NotAuthorized, "bind a resource first")
+	}
+	switch {
+	case p.Space == stream.NSBind && p.Local == "bind":
+		return c.bind(ctx, iq, p)
+	case p.Space == stream.NSSession && p.Local == "session":
+		return c.send(stanza.Result(iq, nil))
+	}
+	return xmpperr.Stream(xmpperr.NotAuthorized, "bind a resource first")
+}
+
+// bind binds a resource and creates the session (RFC 6120 7).
+func (c *conn) bind(ctx context.Context, iq, b *xml.Element) error {
+	res := strings.TrimSpace(b.ChildText(stream.NSBind, "resource"))
+	if res == "" {
+		res = generateResource()
+	} else {
+		p, err := jid.PrepResource(res)
+		if err != nil {
+			return c.send(stanza.ErrorReply(iq, xmpperr.New(xmpperr.BadRequest, "invalid resource")))
+		}
+		res = p
+	}
+	full, err := jid.New(c.authUser, c.srv.cfg.Domain, res)
+	if err != nil {
+		return c.send(stanza.ErrorReply(iq, xmpperr.New(xmpperr.BadRequest, "invalid resource")))
+	}
+	s := newSession(c.srv, full)
+	reply := stanza.Result(iq, xml.New(stream.NSBind, "bind").Append(xml.New(stream.NSBind, "jid").AppendText(full.String())))
+	reply.SetAttr("to", "")
+	reply.SetAttr("from", "")
+	if err := c.send(reply); err != nil {
+		return err
+	}
+	c.srv.addSession(s)
+	s.attach(c)
+	c.sess = s
+	if old := c.srv.cfg.Router.Registry().Add(s); old != nil {
+		// RFC 6120 7.7.2.2: the new session wins; the old one is closed
+		// with a conflict and ends for good (it cannot be resumed).
+		if os, ok := old.(*Session); ok {
+			os.conflict(ctx)
+		}
+	}
+	c.srv.log.Debug("bound", append(c.log(), "jid", full.String())...)
+	return nil
+}
+
+func generateResource() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "minimix-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,69 @@
+package c2s
+
+import (
+	"context"
+	"errors"
+
+	"minimix/internal/jid"
+	"minimix/internal/stanza"
+	"minimix/internal/storage"
+	"minimix/internal/xml"
+	"minimix/internal/xmpperr"
+)
+
+const nsRegister = "jabber:iq:register"
+
+// register answers in-band registration (XEP-0077) before authentication.
+func (c *conn) register(ctx context.Context, iq, q *xml.Element) *xml.Element {
+	reply := func(p *xml.Element) *xml.Element {
+		r := stanza.Result(iq, p)
+		r.SetAttr("from", "")
+		r.SetAttr("to", "")
+		return r
+	}
+	fail := func(se *xmpperr.StanzaError) *xml.Element {
+		r := stanza.ErrorReply(iq, se)
+		r.SetAttr("from", "")
+		r.SetAttr("to", "")
+		return r
+	}
+	switch iq.Attr("type") {
+	case "get":
+		return reply(xml.New(nsRegister, "query").Append(
+			xml.New(nsRegister, "instructions").AppendText("Choose a username and password."),
+			xml.New(nsRegister, "username"),
+			xml.New(nsRegister, "password"),
+		))
+	case "set":
+		if c.tls == nil && c.srv.cfg.RequireTLS {
+			return fail(xmpperr.New(xmpperr.NotAuthorizedC, "TLS required"))
+		}
+		if l := c.srv.cfg.Limiter; l != nil && c.remote.IsValid() {
+			if ok, _ := l.Allow(c.remote); !ok {
+				return fail(xmpperr.New(xmpperr.ResourceConstraintC, "too many attempts"))
+			}
+			// Registrations count as attempts, so one address cannot
+			// create accounts in bulk.
+			l.Fail(c.remote)
+		}
+		user := q.ChildText(nsRegister, "username")
+		pass := q.ChildText(nsRegister, "password")
+		if user == "" || pass == "" {
+			return fail(xmpperr.New(xmpperr.NotAcceptable, "username and password are required"))
+		}
+		local, err := jid.PrepLocal(user)
+		if err != nil {
+			return fail(xmpperr.New(xmpperr.JIDMalformed, "invalid username"))
+		}
+		if err := c.srv.cfg.Registrar.Register(ctx, local, pass); err != nil {
+			if errors.Is(err, storage.ErrExists) {
+				return fail(xmpperr.New(xmpperr.ConflictC, "username taken"))
+			}
+			c.srv.log.Error("in-band registration failed", append(c.log(), "err", err)...)
+			return fail(xmpperr.New(xmpperr.InternalServerErrorC, ""))
+		}
+		c.srv.log.Info("account registered in-band", append(c.log(), "user", local)...)
+		return reply(nil)
+	}
+	return fail(xmpperr.New(xmpperr.BadRequest, ""))
+}

@@ -1,0 +1,305 @@
+// Package c2s serves client-to-server XMPP streams (RFC 6120): it accepts
+// connections (STARTTLS on the classic port, direct TLS per XEP-0368),
+// negotiates TLS, SASL and resource binding, and then runs each bound
+// session: validating and stamping what the client sends before handing it
+// to the router, and queueing what the router delivers into a bounded
+// outbox written by one goroutine per connection. Stream management
+// (XEP-0198) and client state indication (XEP-0352) live here because
+// they are properties of the session's connection.
+package c2s
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"minimix/internal/jid"
+	"minimix/internal/router"
+	"minimix/internal/sasl"
+	"minimix/internal/xml"
+	"minimix/internal/xmpperr"
+)
+
+// Hooks let features react to session lifecycle events.
+type Hooks interface {
+	// SessionEnded is called once when a bound session ends for good
+	// (not when it hibernates awaiting resumption), after it left the
+	// registry: presence sends unavailable on its behalf.
+	SessionEnded(ctx context.Context, s router.Session)
+}
+
+// Registrar creates accounts for in-band registration (XEP-0077).
+type Registrar interface {
+	Register(ctx context.Context, username, password string) error
+}
+
+// Config configures a Server.
+type Config struct {
+	Domain     string
+	TLS        *tls.Config // must hold the server certificate
+	RequireTLS bool
+	Limits     xml.Limits
+	Router     *router.Router
+	SASL       *sasl.Server
+	Limiter    *sasl.Limiter // failed-login limiter; nil: none
+	Registrar  Registrar     // nil: in-band registration off
+	Hooks      Hooks
+
+	ResumeTimeout    time.Duration // default XEP-0198 resume window
+	MaxResumeTimeout time.Duration // upper bound a client may ask for
+	SendQueue        int           // stanzas queued per session before disconnecting
+	StanzasPerSecond float64       // inbound rate per connection; 0 = unlimited
+	MaxConnections   int           // 0 = unlimited
+	NegotiateTimeout time.Duration // per negotiation step; default 60s
+	WriteTimeout     time.Duration // per write; default 30s
+
+	Logger *slog.Logger
+}
+
+// Stats are counters the metrics package exports.
+type Stats struct {
+	Connections   atomic.Int64 // open connections
+	Sessions      atomic.Int64 // bound sessions, hibernated ones included
+	Hibernated    atomic.Int64
+	AuthFailures  atomic.Uint64
+	AuthSuccesses atomic.Uint64
+	Resumed       atomic.Uint64
+	Overflows     atomic.Uint64 // sessions disconnected for not reading
+	StanzasIn     atomic.Uint64
+	StanzasOut    atomic.Uint64
+	BytesOut      atomic.Uint64
+}
+
+// Server accepts client connections. Its zero value is not usable; build
+// it with New.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	resumable map[string]*Session // XEP-0198 id -> session
+	sessions  map[*Session]struct{}
+	shutdown  bool
+	wg        sync.WaitGroup
+
+	Stats Stats
+}
+
+// New returns a Server; call Serve for each listener.
+func New(cfg Config) *Server {
+	if cfg.ResumeTimeout <= 0 {
+		cfg.ResumeTimeout = 5 * time.Minute
+	}
+	if cfg.MaxResumeTimeout < cfg.ResumeTimeout {
+		cfg.MaxResumeTimeout = cfg.ResumeTimeout
+	}
+	if cfg.SendQueue <= 0 {
+		cfg.SendQueue = 1000
+	}
+	if cfg.NegotiateTimeout <= 0 {
+		cfg.NegotiateTimeout = 60 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 30 * time.Second
+	}
+	if cfg.Limits.MaxStanzaBytes <= 0 {
+		cfg.Limits.MaxStanzaBytes = 262144
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{
+		cfg:       cfg,
+		log:       log.With("component", "c2s"),
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+		resumable: make(map[string]*Session),
+		sessions:  make(map[*Session]struct{}),
+	}
+}
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("c2s: server closed")
+
+// Serve accepts connections on ln until Shutdown. With directTLS the TLS
+// handshake happens first (XEP-0368); otherwise clients use STARTTLS.
+func (s *Server) Serve(ln net.Listener, directTLS bool) error {
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.shutdown
+			s.mu.Unlock()
+			if closed {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Temporary failures (out of descriptors): back off as
+				// net/http does instead of spinning.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "err", err, "delay", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("c2s accept on %s: %w", ln.Addr(), err)
+		}
+		delay = 0
+		if max := s.cfg.MaxConnections; max > 0 && s.Stats.Connections.Load() >= int64(max) {
+			s.log.Warn("connection limit reached; refusing", "remote", nc.RemoteAddr().String())
+			_ = nc.Close()
+			continue
+		}
+		c := newConn(s, nc, directTLS)
+		s.mu.Lock()
+		if s.shutdown {
+			s.mu.Unlock()
+			_ = nc.Close()
+			return ErrServerClosed
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		s.Stats.Connections.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.Stats.Connections.Add(-1)
+			defer func() {
+				s.mu.Lock()
+				delete(s.conns, c)
+				s.mu.Unlock()
+			}()
+			c.serve()
+		}()
+	}
+}
+
+// Shutdown stops accepting, sends <system-shutdown/> on every stream, ends
+// every session (hibernated ones too, so their queued messages go to
+// offline storage) and waits for connections to finish or ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutdown = true
+	for ln := range s.listeners {
+		_ = ln.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	sessions := make([]*Session, 0, len(s.sessions))
+	for se := range s.sessions {
+		sessions = append(sessions, se)
+	}
+	s.mu.Unlock()
+
+	shutdownErr := xmpperr.Stream(xmpperr.SystemShutdown, "")
+	for _, c := range conns {
+		c.closeWithError(shutdownErr)
+	}
+	for _, se := range sessions {
+		se.terminate(ctx, nil)
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		return fmt.Errorf("c2s shutdown: %w", ctx.Err())
+	}
+}
+
+// Close closes every listener and connection at once.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.shutdown = true
+	for ln := range s.listeners {
+		_ = ln.Close()
+	}
+	for c := range s.conns {
+		_ = c.nc.Close()
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) addSession(se *Session) {
+	s.mu.Lock()
+	s.sessions[se] = struct{}{}
+	s.mu.Unlock()
+	s.Stats.Sessions.Add(1)
+}
+
+func (s *Server) removeSession(se *Session) {
+	s.mu.Lock()
+	delete(s.sessions, se)
+	if se.smID != "" && s.resumable[se.smID] == se {
+		delete(s.resumable, se.smID)
+	}
+	s.mu.Unlock()
+	s.Stats.Sessions.Add(-1)
+}
+
+func (s *Server) setResumable(id string, se *Session) {
+	s.mu.Lock()
+	s.resumable[id] = se
+	s.mu.Unlock()
+}
+
+func (s *Server) lookupResumable(id string) *Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.resumable[id]
+}
+
+// Sessions returns the number of bound sessions.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// localJID is the domain JID, the from of everything the server says.
+func (s *Server) domainJID() jid.JID { return jid.Domain(s.cfg.Domain) }
+
+// Kick ends every session of the local account user with a stream error
+// (used when the account is deleted).
+func (s *Server) Kick(user string) {
+	s.mu.Lock()
+	var victims []*Session
+	for se := range s.sessions {
+		if se.jid.Local == user {
+			victims = append(victims, se)
+		}
+	}
+	s.mu.Unlock()
+	for _, se := range victims {
+		se.terminate(context.Background(), xmpperr.Stream(xmpperr.NotAuthorized, "account removed"))
+	}
+}

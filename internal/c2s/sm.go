@@ -1,0 +1,163 @@
+package c2s
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"minimix/internal/stream"
+	"minimix/internal/xml"
+	"minimix/internal/xmpperr"
+)
+
+// Stream management (XEP-0198): acknowledgements, and resumption of a
+// session on a new connection within its resume window.
+
+func smFailed(cond xmpperr.Condition, text string) *xml.Element {
+	f := xml.New(stream.NSSM, "failed").Append(xml.New(xmpperr.NSStanzas, string(cond)))
+	if text != "" {
+		f.Append(xml.New(xmpperr.NSStanzas, "text").AppendText(text))
+	}
+	return f
+}
+
+// handleSM processes a stream management nonza on a bound session.
+func (s *Session) handleSM(ctx context.Context, c *conn, el *xml.Element) error {
+	switch el.Local {
+	case "enable":
+		return s.enableSM(c, el)
+	case "r":
+		s.mu.Lock()
+		if s.sm {
+			s.ctrl = append(s.ctrl, []byte("<a xmlns='urn:xmpp:sm:3' h='"+strconv.FormatUint(uint64(s.inH), 10)+"'/>"))
+			s.signalLocked()
+		}
+		s.mu.Unlock()
+		return nil
+	case "a":
+		h, err := strconv.ParseUint(el.Attr("h"), 10, 32)
+		if err != nil {
+			return xmpperr.Stream(xmpperr.BadFormat, "invalid h")
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.sm {
+			return nil
+		}
+		return s.ackLocked(uint32(h))
+	case "resume":
+		return c.send(smFailed(xmpperr.UnexpectedRequest, "a bound session cannot resume another"))
+	}
+	return xmpperr.Stream(xmpperr.UnsupportedStanzaType, "unknown stream management element")
+}
+
+// ackLocked drops the stanzas the client acknowledged with h.
+func (s *Session) ackLocked(h uint32) error {
+	if int32(h-s.outSeq) > 0 {
+		// XEP-0198 4: acknowledging more than was sent is an error.
+		se := xmpperr.Stream(xmpperr.UndefinedCondition, "acknowledged more stanzas than were sent")
+		se.App = xml.New(stream.NSSM, "handled-count-too-high", "h", strconv.FormatUint(uint64(h), 10), "send-count", strconv.FormatUint(uint64(s.outSeq), 10))
+		return se
+	}
+	n := 0
+	for n < len(s.out) && int32(h-s.out[n].seq) >= 0 {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	clear(s.out[:n])
+	s.out = s.out[n:]
+	s.written = max(0, s.written-n)
+	if len(s.out) == 0 {
+		s.out = nil // release the backing array of a burst
+	}
+	return nil
+}
+
+func (s *Session) enableSM(c *conn, el *xml.Element) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sm {
+		return c.send(smFailed(xmpperr.UnexpectedRequest, "already enabled"))
+	}
+	s.sm = true
+	s.inH = 0
+	// Stanzas already written are not counted; those still queued are
+	// the first counted ones, written after <enabled/>.
+	pending := s.out[s.written:]
+	s.out = append([]outItem(nil), pending...)
+	s.written = 0
+	for i := range s.out {
+		s.out[i].seq = uint32(i + 1)
+	}
+	s.outSeq = uint32(len(s.out))
+	s.lastReq = 0
+	enabled := xml.New(stream.NSSM, "enabled")
+	if v := el.Attr("resume"); v == "true" || v == "1" {
+		s.resume = s.srv.cfg.ResumeTimeout
+		if m, err := strconv.Atoi(el.Attr("max")); err == nil && m > 0 {
+			s.resume = min(time.Duration(m)*time.Second, s.srv.cfg.MaxResumeTimeout)
+		}
+		s.smID = stream.NewID()
+		s.srv.setResumable(s.smID, s)
+		enabled.SetAttr("id", s.smID)
+		enabled.SetAttr("resume", "true")
+		enabled.SetAttr("max", strconv.Itoa(int(s.resume/time.Second)))
+	}
+	s.ctrl = append(s.ctrl, stream.AppendElement(nil, enabled, xml.NSClient))
+	s.signalLocked()
+	return nil
+}
+
+// resume handles <resume/> on a new, authenticated connection.
+func (c *conn) resume(ctx context.Context, el *xml.Element) error {
+	h64, err := strconv.ParseUint(el.Attr("h"), 10, 32)
+	if err != nil {
+		return c.send(smFailed(xmpperr.BadRequest, "invalid h"))
+	}
+	s := c.srv.lookupResumable(el.Attr("previd"))
+	if s == nil || s.jid.Local != c.authUser {
+		return c.send(smFailed(xmpperr.ItemNotFound, "unknown or expired session"))
+	}
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return c.send(smFailed(xmpperr.ItemNotFound, "unknown or expired session"))
+	}
+	if err := s.ackLocked(uint32(h64)); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	old := s.c
+	s.c = nil
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+		c.srv.Stats.Hibernated.Add(-1)
+	}
+	s.written = 0
+	inH := s.inH
+	s.mu.Unlock()
+	if old != nil {
+		// The old connection is still attached (a NAT dropped it
+		// silently): close it; its reader then finds itself detached.
+		old.closeWithError(xmpperr.Stream(xmpperr.Conflict, "session resumed on another connection"))
+	}
+	resumed := xml.New(stream.NSSM, "resumed", "h", strconv.FormatUint(uint64(inH), 10), "previd", s.smID)
+	if err := c.send(resumed); err != nil {
+		// Back to hibernation with the timer, so nothing is lost.
+		s.mu.Lock()
+		if !s.ended && s.c == nil {
+			s.timer = time.AfterFunc(s.resume, func() { s.terminate(context.Background(), nil) })
+			c.srv.Stats.Hibernated.Add(1)
+		}
+		s.mu.Unlock()
+		return err
+	}
+	c.sess = s
+	s.attach(c)
+	c.srv.Stats.Resumed.Add(1)
+	c.srv.log.Debug("session resumed", append(c.log(), "jid", s.jid.String())...)
+	return nil
+}

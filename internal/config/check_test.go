@@ -1,0 +1,240 @@
+package config
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name string
+		toml string
+		want []Problem
+	}{
+		{name: "example", toml: Example},
+		{name: "empty", toml: ""},
+		{
+			name: "unknown keys",
+			toml: "domain = \"localhost\"\ncolor = \"blue\"\n[c2s]\nlisten = [\":5222\"]\nresume = \"5m\"\n[muc]\nhost = \"conference.localhost\"\n",
+			want: []Problem{
+				{Line: 2, Key: "color", Msg: "unknown key"},
+				{Line: 5, Key: "c2s.resume", Msg: "unknown key"},
+				{Line: 6, Key: "muc", Msg: "unknown table"},
+			},
+		},
+		{
+			name: "unknown dotted key",
+			toml: "\n\nlimits.max_stanza = 1\n",
+			want: []Problem{{Line: 3, Key: "limits.max_stanza", Msg: "unknown key"}},
+		},
+		{
+			name: "unknown keys and bad values together",
+			toml: "[log]\nlevel = \"loud\"\nsize = 3\n",
+			want: []Problem{
+				{Line: 2, Key: "log.level", Msg: `unknown value "loud"; want one of ["debug" "info" "warn" "error"]`},
+				{Line: 3, Key: "log.size", Msg: "unknown key"},
+			},
+		},
+		{
+			name: "wrong type string for int",
+			toml: "[limits]\nmax_depth = 64\nmax_stanza_bytes = \"256k\"\n",
+			want: []Problem{{Line: 3, Key: "limits.max_stanza_bytes", Msg: "want an integer, got a TOML string"}},
+		},
+		{
+			name: "wrong type int for string",
+			toml: "# comment\ndomain = 5\n",
+			want: []Problem{{Line: 2, Key: "domain", Msg: "want a string, got a TOML integer"}},
+		},
+		{
+			name: "wrong type string for list",
+			toml: "[c2s]\nlisten = \":5222\"\n",
+			want: []Problem{{Line: 2, Key: "c2s.listen", Msg: "want a list of strings, got a TOML string"}},
+		},
+		{
+			name: "wrong type string for bool",
+			toml: "[c2s]\n\nrequire_tls = \"no\"\n",
+			want: []Problem{{Line: 3, Key: "c2s.require_tls", Msg: "want true or false, got a TOML string"}},
+		},
+		{
+			name: "duration without unit",
+			toml: "[c2s]\nresume_timeout = \"300\"\n",
+			want: []Problem{{Line: 2, Key: "c2s.resume_timeout", Msg: `invalid duration "300" (want a number and a unit, like "90s" or "5m")`}},
+		},
+		{
+			name: "duration as integer",
+			toml: "[c2s]\nsend_queue = 100\nmax_resume_timeout = 900\n",
+			want: []Problem{{Line: 3, Key: "c2s.max_resume_timeout", Msg: `want a duration such as "90s" or "5m", got a TOML integer`}},
+		},
+		{
+			name: "syntax error",
+			toml: "domain = \"localhost\"\n[c2s\nlisten = []\n",
+			want: []Problem{{Line: 2, Msg: "expected ']' to close table name"}},
+		},
+		{
+			name: "duplicate key",
+			toml: "domain = \"a.example\"\ndomain = \"b.example\"\n",
+			want: []Problem{{Line: 2, Key: "domain", Msg: "key domain is already defined"}},
+		},
+		{
+			name: "bad domain",
+			toml: "data_dir = \"x\"\ndomain = \"a@b.example\"\n",
+			want: []Problem{{Line: 2, Key: "domain", Msg: `"a@b.example" must be a bare domain, without @ or /`}},
+		},
+		{
+			name: "non-canonical domain",
+			toml: "domain = \"Example.ORG\"\n",
+			want: []Problem{{Line: 1, Key: "domain", Msg: `"Example.ORG" is not in canonical form; use "example.org"`}},
+		},
+		{
+			name: "empty domain and data_dir",
+			toml: "domain = \"\"\ndata_dir = \"\"\n",
+			want: []Problem{
+				{Line: 1, Key: "domain", Msg: "must be set"},
+				{Line: 2, Key: "data_dir", Msg: "must be set"},
+			},
+		},
+		{
+			name: "bad admins on their own lines",
+			toml: "admins = [\n  \"ok@localhost\",\n  \"localhost\",\n  \"a@b/res\",\n]\n",
+			want: []Problem{
+				{Line: 3, Key: "admins[1]", Msg: `"localhost" must be a bare JID like user@domain`},
+				{Line: 4, Key: "admins[2]", Msg: `"a@b/res" must be a bare JID like user@domain`},
+			},
+		},
+		{
+			name: "bad listen entries",
+			toml: "[c2s]\nlisten = [\"\", \"5222\"]\ndirect_tls_listen = [\":5223\",\n \":5223\", \":99999\", \"x:\"]\n",
+			want: []Problem{
+				{Line: 2, Key: "c2s.listen[0]", Msg: "empty address; want host:port or :port"},
+				{Line: 2, Key: "c2s.listen[1]", Msg: `"5222" is not host:port: missing port in address`},
+				{Line: 4, Key: "c2s.direct_tls_listen[1]", Msg: `":5223" is used by both c2s.direct_tls_listen[0] and c2s.direct_tls_listen[1]`},
+				{Line: 4, Key: "c2s.direct_tls_listen[2]", Msg: `":99999" has a bad port "99999"`},
+				{Line: 4, Key: "c2s.direct_tls_listen[3]", Msg: `"x:" has no port`},
+			},
+		},
+		{
+			name: "listen shared between lists",
+			toml: "[c2s]\ndirect_tls_listen = [\":5222\"]\n",
+			want: []Problem{{Line: 2, Key: "c2s.direct_tls_listen[0]", Msg: `":5222" is used by both c2s.listen[0] and c2s.direct_tls_listen[0]`}},
+		},
+		{
+			name: "listen shared with a default",
+			toml: "[c2s]\n\nlisten = [\":5223\"]\n",
+			want: []Problem{{Line: 3, Key: "c2s.listen[0]", Msg: `":5223" is used by both c2s.listen[0] and c2s.direct_tls_listen[0]`}},
+		},
+		{
+			name: "bad http listen",
+			toml: "[http]\nlisten = \"localhost\"\n",
+			want: []Problem{{Line: 2, Key: "http.listen", Msg: `"localhost" is not host:port: missing port in address`}},
+		},
+		{
+			name: "stanza size bounds",
+			toml: "[limits]\nmax_stanza_bytes = 9999\n",
+			want: []Problem{{Line: 2, Key: "limits.max_stanza_bytes", Msg: "9999 is out of range [10000, 67108864]"}},
+		},
+		{
+			name: "stanza size too large",
+			toml: "[limits]\nmax_stanza_bytes = 67108865\n",
+			want: []Problem{{Line: 2, Key: "limits.max_stanza_bytes", Msg: "67108865 is out of range [10000, 67108864]"}},
+		},
+		{
+			name: "depth and header bounds",
+			toml: "[limits]\nmax_depth = 2\nmax_header_bytes = 100\n",
+			want: []Problem{
+				{Line: 2, Key: "limits.max_depth", Msg: "2 is out of range [8, 1024]"},
+				{Line: 3, Key: "limits.max_header_bytes", Msg: "100 is out of range [1024, 262144]"},
+			},
+		},
+		{
+			name: "unknown driver",
+			toml: "[storage]\ndriver = \"mysql\"\n",
+			want: []Problem{{Line: 2, Key: "storage.driver", Msg: `unknown value "mysql"; want one of ["sqlite"]`}},
+		},
+		{
+			name: "unknown log format",
+			toml: "[log]\nformat = \"xml\"\n",
+			want: []Problem{{Line: 2, Key: "log.format", Msg: `unknown value "xml"; want one of ["text" "json"]`}},
+		},
+		{
+			name: "resume timeout over the maximum, set in the file",
+			toml: "[c2s]\nresume_timeout = \"20m\"\n",
+			want: []Problem{{Line: 2, Key: "c2s.resume_timeout", Msg: "resume_timeout 20m exceeds max_resume_timeout 15m"}},
+		},
+		{
+			name: "resume timeout over the maximum, only the maximum in the file",
+			toml: "[c2s]\nmax_resume_timeout = \"1m\"\n",
+			want: []Problem{{Line: 2, Key: "c2s.max_resume_timeout", Msg: "resume_timeout 5m exceeds max_resume_timeout 1m"}},
+		},
+		{
+			name: "negative values",
+			toml: "[c2s]\nresume_timeout = \"-1s\"\nsend_queue = 15\noffline_max = -1\nlogin_failures_per_minute = -1\nstanzas_per_second = -1\nmax_connections = -1\n",
+			want: []Problem{
+				{Line: 2, Key: "c2s.resume_timeout", Msg: "must not be negative"},
+				{Line: 3, Key: "c2s.send_queue", Msg: "15 is below the minimum of 16"},
+				{Line: 4, Key: "c2s.offline_max", Msg: "-1 must not be negative"},
+				{Line: 5, Key: "c2s.login_failures_per_minute", Msg: "-1 must not be negative"},
+				{Line: 6, Key: "c2s.stanzas_per_second", Msg: "-1 must not be negative"},
+				{Line: 7, Key: "c2s.max_connections", Msg: "-1 must not be negative"},
+			},
+		},
+		{
+			name: "cert without key",
+			toml: "[tls]\n\ncert_file = \"c.pem\"\n",
+			want: []Problem{{Line: 3, Key: "tls.cert_file", Msg: "cert_file and key_file must be set together"}},
+		},
+		{
+			name: "key without cert",
+			toml: "[tls]\nkey_file = \"k.pem\"\n",
+			want: []Problem{{Line: 2, Key: "tls.key_file", Msg: "cert_file and key_file must be set together"}},
+		},
+		{
+			name: "inline table",
+			toml: "c2s = {\n  listen = [\"\"],\n  send_queue = 1,\n}\n",
+			want: []Problem{
+				{Line: 2, Key: "c2s.listen[0]", Msg: "empty address; want host:port or :port"},
+				{Line: 3, Key: "c2s.send_queue", Msg: "1 is below the minimum of 16"},
+			},
+		},
+		{
+			name: "array of tables",
+			toml: "[[c2s]]\nlisten = []\n",
+			want: []Problem{{Line: 1, Key: "c2s", Msg: "cannot store an array table in a struct"}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := write(t, t.TempDir(), "minimix.toml", tc.toml)
+			got, err := Check(path)
+			if err != nil {
+				t.Fatalf("Check: %v", err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Check (-want +got):\n%s", diff)
+			}
+
+			// Parse reports the same problems as its error.
+			c, err := Parse([]byte(tc.toml))
+			if len(tc.want) == 0 {
+				if err != nil || c == nil {
+					t.Errorf("Parse = %v, %v", c, err)
+				}
+				return
+			}
+			ps, ok := errors.AsType[Problems](err)
+			if c != nil || !ok {
+				t.Fatalf("Parse = %v, %v; want nil, Problems", c, err)
+			}
+			if diff := cmp.Diff(tc.want, []Problem(ps)); diff != "" {
+				t.Errorf("Parse (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCheckMissingFile(t *testing.T) {
+	if _, err := Check(t.TempDir() + "/none.toml"); err == nil {
+		t.Error("Check(missing file) succeeded")
+	}
+}

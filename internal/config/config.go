@@ -1,0 +1,185 @@
+// Package config holds minimix's configuration: plain structs with documented
+// defaults, decoded strictly from TOML and checked by Validate.
+//
+// The TOML key of every field is given by its struct tag; the default is in the
+// field's comment and in Default. The embedded Example file lists every key with
+// its default, and a test keeps it equal to Default.
+//
+// To add a section (MUC, S2S, AccountJoin, ...): add a struct type with toml tags,
+// a field on Config, its defaults in Default, a validate method called from
+// Config.Validate, the commented keys in minimix.example.toml, and a line in
+// the override test; tests fail until the example and the overrides cover every
+// key.
+package config
+
+import (
+	_ "embed"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Example is a complete configuration file with every key set to its default
+// and commented, for operators to start from.
+//
+//go:embed minimix.example.toml
+var Example string
+
+// EnvVar names the environment variable that FromEnv consults.
+const EnvVar = "MINIMIX_CONFIG"
+
+// Config is the whole server configuration.
+type Config struct {
+	// Domain is the XMPP domain this server hosts. Default "localhost".
+	Domain string `toml:"domain"`
+	// DataDir holds the database, generated certificates and other state.
+	// Default "./minimix-data".
+	DataDir string `toml:"data_dir"`
+	// Admins are bare JIDs with administrative rights. Default none.
+	Admins []string `toml:"admins"`
+
+	C2S     C2S     `toml:"c2s"`
+	TLS     TLS     `toml:"tls"`
+	HTTP    HTTP    `toml:"http"`
+	Storage Storage `toml:"storage"`
+	Limits  Limits  `toml:"limits"`
+	Log     Log     `toml:"log"`
+
+	// path is the file the configuration was loaded from.
+	path string
+}
+
+// C2S configures client-to-server connections.
+type C2S struct {
+	// Listen are addresses for plain connections upgraded with STARTTLS.
+	// Default [":5222"].
+	Listen []string `toml:"listen"`
+	// DirectTLSListen are addresses for direct TLS (XEP-0368). Default [":5223"].
+	DirectTLSListen []string `toml:"direct_tls_listen"`
+	// RequireTLS refuses authentication before TLS. Default true; false allows
+	// plaintext SASL and is meant for loopback tests.
+	RequireTLS bool `toml:"require_tls"`
+	// ResumeTimeout is how long a detached XEP-0198 session may be resumed
+	// when the client asks for no particular value. Default "5m"; 0 disables
+	// resumption.
+	ResumeTimeout Duration `toml:"resume_timeout"`
+	// MaxResumeTimeout caps the resumption window a client may ask for.
+	// Default "15m".
+	MaxResumeTimeout Duration `toml:"max_resume_timeout"`
+	// AllowRegistration enables XEP-0077 in-band registration. Default false.
+	AllowRegistration bool `toml:"allow_registration"`
+	// SendQueue is how many outgoing stanzas are queued per connection before a
+	// client that does not read is disconnected. Default 1000, at least 16.
+	SendQueue int `toml:"send_queue"`
+	// OfflineMax is how many offline messages are kept per account; 0 keeps
+	// none. Default 1000.
+	OfflineMax int `toml:"offline_max"`
+	// LoginFailuresPerMinute is how many failed authentications one address may
+	// make per minute; 0 is unlimited. Default 5.
+	LoginFailuresPerMinute int `toml:"login_failures_per_minute"`
+	// StanzasPerSecond limits inbound stanzas per connection; 0 is unlimited.
+	// Default 0.
+	StanzasPerSecond int `toml:"stanzas_per_second"`
+	// MaxConnections limits concurrent client connections; 0 is unlimited.
+	// Default 0.
+	MaxConnections int `toml:"max_connections"`
+}
+
+// TLS names the certificate to serve.
+type TLS struct {
+	// CertFile is a PEM certificate chain. Default "": a self-signed
+	// certificate is generated and kept in DataDir.
+	CertFile string `toml:"cert_file"`
+	// KeyFile is the PEM private key for CertFile. Default "".
+	KeyFile string `toml:"key_file"`
+}
+
+// HTTP configures the HTTP listener (metrics, health, later BOSH/WebSocket).
+type HTTP struct {
+	// Listen is the HTTP address; "" disables HTTP. Default "127.0.0.1:5280".
+	Listen string `toml:"listen"`
+}
+
+// Storage selects the database.
+type Storage struct {
+	// Driver is the storage backend: "sqlite" ("postgres" later).
+	// Default "sqlite".
+	Driver string `toml:"driver"`
+	// DSN is the driver's data source; "" means DataDir/minimix.db.
+	// Default "". Use Config.DSN to read it.
+	DSN string `toml:"dsn"`
+}
+
+// Limits bound what a peer may send.
+type Limits struct {
+	// MaxStanzaBytes is the largest stanza accepted, between 10000 and 64 MiB.
+	// Default 262144.
+	MaxStanzaBytes int `toml:"max_stanza_bytes"`
+	// MaxDepth is the deepest element nesting accepted within a stream,
+	// between 8 and 1024. Default 64.
+	MaxDepth int `toml:"max_depth"`
+	// MaxHeaderBytes is the largest stream header accepted, between 1024 and
+	// MaxStanzaBytes. Default 8192.
+	MaxHeaderBytes int `toml:"max_header_bytes"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is one of debug, info, warn, error. Default "info".
+	Level string `toml:"level"`
+	// Format is text or json. Default "text".
+	Format string `toml:"format"`
+}
+
+// Default returns the configuration used when no file is given.
+func Default() *Config {
+	return &Config{
+		Domain:  "localhost",
+		DataDir: "./minimix-data",
+		Admins:  []string{},
+		C2S: C2S{
+			Listen:                 []string{":5222"},
+			DirectTLSListen:        []string{":5223"},
+			RequireTLS:             true,
+			ResumeTimeout:          Duration{5 * time.Minute},
+			MaxResumeTimeout:       Duration{15 * time.Minute},
+			AllowRegistration:      false,
+			SendQueue:              1000,
+			OfflineMax:             1000,
+			LoginFailuresPerMinute: 5,
+			StanzasPerSecond:       0,
+			MaxConnections:         0,
+		},
+		TLS:     TLS{},
+		HTTP:    HTTP{Listen: "127.0.0.1:5280"},
+		Storage: Storage{Driver: "sqlite"},
+		Limits: Limits{
+			MaxStanzaBytes: 262144,
+			MaxDepth:       64,
+			MaxHeaderBytes: 8192,
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// DSN returns the storage data source: storage.dsn, or minimix.db in DataDir.
+func (c *Config) DSN() string {
+	if c.Storage.DSN != "" {
+		return c.Storage.DSN
+	}
+	return filepath.Join(c.DataDir, "minimix.db")
+}
+
+// Path returns the file the configuration was loaded from, "" for defaults.
+func (c *Config) Path() string {
+	return c.path
+}
+
+// FromEnv returns the configuration file to use: flagValue when set (the
+// -config flag), else $MINIMIX_CONFIG, else "" for the defaults.
+func FromEnv(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return os.Getenv(EnvVar)
+}

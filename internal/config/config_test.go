@@ -1,0 +1,234 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var allowPath = cmp.AllowUnexported(Config{})
+
+func TestDefault(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Default().Validate() = %v", err)
+	}
+	if got, want := c.DSN(), filepath.Join("minimix-data", "minimix.db"); got != want {
+		t.Errorf("DSN() = %q, want %q", got, want)
+	}
+	if c.Path() != "" {
+		t.Errorf("Path() = %q, want empty", c.Path())
+	}
+	if c.C2S.ResumeTimeout.Duration != 5*time.Minute || c.C2S.MaxResumeTimeout.Duration != 15*time.Minute {
+		t.Errorf("resume timeouts = %v, %v", c.C2S.ResumeTimeout, c.C2S.MaxResumeTimeout)
+	}
+	// Default must return a fresh value each time: callers may modify it.
+	c.C2S.Listen[0] = "changed"
+	if Default().C2S.Listen[0] != ":5222" {
+		t.Error("Default shares its slices between calls")
+	}
+}
+
+func TestExampleIsDefault(t *testing.T) {
+	c, err := Parse([]byte(Example))
+	if err != nil {
+		t.Fatalf("Parse(Example): %v", err)
+	}
+	if diff := cmp.Diff(Default(), c, allowPath); diff != "" {
+		t.Errorf("Parse(Example) differs from Default() (-default +example):\n%s", diff)
+	}
+}
+
+func TestExampleHasEveryKey(t *testing.T) {
+	set := scanKeys([]byte(Example))
+	for key := range keyTypes() {
+		if _, ok := set[key]; !ok {
+			t.Errorf("minimix.example.toml does not set %s", key)
+		}
+	}
+}
+
+// overrides sets every key to something other than its default.
+var overrides = []struct {
+	toml string
+	edit func(*Config)
+}{
+	{`domain = "example.org"`, func(c *Config) { c.Domain = "example.org" }},
+	{`data_dir = "/var/lib/minimix"`, func(c *Config) { c.DataDir = "/var/lib/minimix" }},
+	{`admins = ["alice@example.org", "bob@localhost"]`, func(c *Config) { c.Admins = []string{"alice@example.org", "bob@localhost"} }},
+	{"[c2s]\nlisten = [\"127.0.0.1:15222\", \"[::1]:15222\"]", func(c *Config) { c.C2S.Listen = []string{"127.0.0.1:15222", "[::1]:15222"} }},
+	{"[c2s]\nlisten = []", func(c *Config) { c.C2S.Listen = []string{} }},
+	{"[c2s]\ndirect_tls_listen = [\":15223\"]", func(c *Config) { c.C2S.DirectTLSListen = []string{":15223"} }},
+	{"[c2s]\nrequire_tls = false", func(c *Config) { c.C2S.RequireTLS = false }},
+	{"[c2s]\nresume_timeout = \"90s\"", func(c *Config) { c.C2S.ResumeTimeout.Duration = 90 * time.Second }},
+	{"[c2s]\nmax_resume_timeout = \"1h30m\"", func(c *Config) { c.C2S.MaxResumeTimeout.Duration = 90 * time.Minute }},
+	{"[c2s]\nallow_registration = true", func(c *Config) { c.C2S.AllowRegistration = true }},
+	{"[c2s]\nsend_queue = 16", func(c *Config) { c.C2S.SendQueue = 16 }},
+	{"[c2s]\noffline_max = 0", func(c *Config) { c.C2S.OfflineMax = 0 }},
+	{"[c2s]\nlogin_failures_per_minute = 20", func(c *Config) { c.C2S.LoginFailuresPerMinute = 20 }},
+	{"[c2s]\nstanzas_per_second = 50", func(c *Config) { c.C2S.StanzasPerSecond = 50 }},
+	{"[c2s]\nmax_connections = 10000", func(c *Config) { c.C2S.MaxConnections = 10000 }},
+	{"[tls]\ncert_file = \"/etc/minimix/cert.pem\"\nkey_file = \"/etc/minimix/key.pem\"", func(c *Config) {
+		c.TLS = TLS{CertFile: "/etc/minimix/cert.pem", KeyFile: "/etc/minimix/key.pem"}
+	}},
+	{"[http]\nlisten = \"\"", func(c *Config) { c.HTTP.Listen = "" }},
+	{"[http]\nlisten = \":8080\"", func(c *Config) { c.HTTP.Listen = ":8080" }},
+	{"[storage]\ndriver = \"sqlite\"\ndsn = \"file:/tmp/x.db\"", func(c *Config) { c.Storage.DSN = "file:/tmp/x.db" }},
+	{"[limits]\nmax_stanza_bytes = 10000", func(c *Config) { c.Limits.MaxStanzaBytes = 10000 }},
+	{"[limits]\nmax_stanza_bytes = 67108864", func(c *Config) { c.Limits.MaxStanzaBytes = 64 << 20 }},
+	{"[limits]\nmax_depth = 8", func(c *Config) { c.Limits.MaxDepth = 8 }},
+	{"[limits]\nmax_header_bytes = 1024", func(c *Config) { c.Limits.MaxHeaderBytes = 1024 }},
+	{"[log]\nlevel = \"debug\"\nformat = \"json\"", func(c *Config) { c.Log = Log{Level: "debug", Format: "json"} }},
+	// Other ways to write the same keys.
+	{"c2s.send_queue = 32\nlimits.max_depth = 100", func(c *Config) { c.C2S.SendQueue = 32; c.Limits.MaxDepth = 100 }},
+	{"c2s = { require_tls = false, listen = [\"127.0.0.1:0\"] }", func(c *Config) {
+		c.C2S.RequireTLS = false
+		c.C2S.Listen = []string{"127.0.0.1:0"}
+	}},
+}
+
+func TestOverride(t *testing.T) {
+	for _, tc := range overrides {
+		t.Run(tc.toml, func(t *testing.T) {
+			want := Default()
+			tc.edit(want)
+			got, err := Parse([]byte(tc.toml))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if diff := cmp.Diff(want, got, allowPath); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestOverridesCoverEveryKey(t *testing.T) {
+	covered := map[string]bool{}
+	for _, tc := range overrides {
+		for key := range scanKeys([]byte(tc.toml)) {
+			covered[key] = true
+		}
+	}
+	for key := range keyTypes() {
+		if !covered[key] {
+			t.Errorf("no override test sets %s", key)
+		}
+	}
+}
+
+func TestDSN(t *testing.T) {
+	c := Default()
+	c.DataDir = "/srv/x"
+	if got := c.DSN(); got != "/srv/x/minimix.db" {
+		t.Errorf("DSN() = %q", got)
+	}
+	c.Storage.DSN = "file:other.db"
+	if got := c.DSN(); got != "file:other.db" {
+		t.Errorf("DSN() = %q", got)
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	tests := []struct {
+		flag, env, want string
+	}{
+		{"", "", ""},
+		{"", "/etc/minimix.toml", "/etc/minimix.toml"},
+		{"a.toml", "/etc/minimix.toml", "a.toml"},
+		{"a.toml", "", "a.toml"},
+	}
+	for _, tc := range tests {
+		t.Setenv(EnvVar, tc.env)
+		if got := FromEnv(tc.flag); got != tc.want {
+			t.Errorf("FromEnv(%q) with $%s=%q = %q, want %q", tc.flag, EnvVar, tc.env, got, tc.want)
+		}
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+
+	c, err := Load("")
+	if err != nil || c.Path() != "" {
+		t.Fatalf("Load(\"\") = %v, %v; want defaults", c, err)
+	}
+	if diff := cmp.Diff(Default(), c, allowPath); diff != "" {
+		t.Errorf("Load(\"\") differs from Default():\n%s", diff)
+	}
+
+	good := write(t, dir, "good.toml", "domain = \"example.org\"\n")
+	c, err = Load(good)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c.Path() != good || c.Domain != "example.org" {
+		t.Errorf("Load = path %q domain %q", c.Path(), c.Domain)
+	}
+
+	bad := write(t, dir, "bad.toml", "domain = \"example.org\"\nnope = 1\n[c2s]\nsend_queue = 1\n")
+	_, err = Load(bad)
+	want := bad + ":2: nope: unknown key\n" + bad + ":4: c2s.send_queue: 1 is below the minimum of 16"
+	if err == nil || err.Error() != want {
+		t.Errorf("Load(bad) error =\n%v\nwant\n%s", err, want)
+	}
+	if _, ok := errors.AsType[Problems](err); !ok {
+		t.Errorf("Load(bad) error %T does not wrap Problems", err)
+	}
+
+	_, err = Load(filepath.Join(dir, "missing.toml"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing) = %v, want ErrNotExist", err)
+	}
+}
+
+func TestValidateWithoutFile(t *testing.T) {
+	c := Default()
+	c.TLS.KeyFile = "key.pem"
+	c.Log.Level = "verbose"
+	err := c.Validate()
+	ps, ok := errors.AsType[Problems](err)
+	if !ok {
+		t.Fatalf("Validate() = %v, want Problems", err)
+	}
+	want := Problems{
+		{Key: "tls.cert_file", Msg: "cert_file and key_file must be set together"},
+		{Key: "log.level", Msg: `unknown value "verbose"; want one of ["debug" "info" "warn" "error"]`},
+	}
+	if diff := cmp.Diff(want, ps); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if s := err.Error(); !strings.HasPrefix(s, "config: tls.cert_file: cert_file") || !strings.Contains(s, "; log.level: ") {
+		t.Errorf("Error() = %q", s)
+	}
+}
+
+func TestProblemString(t *testing.T) {
+	tests := []struct {
+		p    Problem
+		want string
+	}{
+		{Problem{Line: 3, Key: "c2s.listen", Msg: "bad"}, "3: c2s.listen: bad"},
+		{Problem{Key: "c2s.listen", Msg: "bad"}, "c2s.listen: bad"},
+		{Problem{Line: 7, Msg: "syntax"}, "7: syntax"},
+	}
+	for _, tc := range tests {
+		if got := tc.p.String(); got != tc.want {
+			t.Errorf("%#v.String() = %q, want %q", tc.p, got, tc.want)
+		}
+	}
+}
+
+func write(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

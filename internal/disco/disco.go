@@ -1,0 +1,243 @@
+// Package disco answers service discovery (XEP-0030) for the server and
+// for local accounts, with extended information forms (XEP-0128).
+//
+// Features are not listed here: every package advertises its own with
+// iq.Mux.Feature, and disco reads them from the mux when a request comes,
+// so a feature registered after disco is still advertised.
+//
+// Accounts are answered for by the server (RFC 6121 section 8.5 puts
+// iqs to a bare JID in the server's hands). Another user asking about an
+// account gets an answer only when the account exists; for an unknown
+// one the reply is service-unavailable, the same as any iq to a missing
+// account (section 8.5.1). This reveals whether an account exists, but
+// so do presence subscriptions, so hiding it here would buy nothing.
+package disco
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"minimix/internal/iq"
+	"minimix/internal/jid"
+	"minimix/internal/stanza"
+	"minimix/internal/xml"
+	"minimix/internal/xmpperr"
+)
+
+// NSData is the data forms namespace (XEP-0004) of extension forms.
+const NSData = "jabber:x:data"
+
+// ServerName is the name of the server's identity.
+const ServerName = "minimix"
+
+// Accounts tells whether a local account exists.
+type Accounts interface {
+	AccountExists(ctx context.Context, username string) (bool, error)
+}
+
+// Service answers disco#info and disco#items. It is safe for concurrent
+// use; items and forms may change while it serves.
+type Service struct {
+	accounts Accounts
+	mux      *iq.Mux
+
+	mu    sync.RWMutex
+	forms []*xml.Element // XEP-0128 forms of the server, one per FORM_TYPE
+	items []item         // server items, in the order added
+}
+
+type item struct{ jid, name string }
+
+// New returns a Service that checks accounts with accounts.
+func New(accounts Accounts) *Service {
+	return &Service{accounts: accounts}
+}
+
+// Register installs the disco#info and disco#items handlers on m for the
+// server, for an account's own requests and for other entities' requests
+// to an account, and advertises both namespaces on all three. Features
+// are read from m at request time.
+func (s *Service) Register(m *iq.Mux) {
+	s.mux = m
+	all := iq.Server | iq.Self | iq.Account
+	m.Handle(stanza.NSDiscoInfo, "query", iq.Server, s.serverInfo)
+	m.Handle(stanza.NSDiscoInfo, "query", iq.Self, s.selfInfo)
+	m.Handle(stanza.NSDiscoInfo, "query", iq.Account, s.accountInfo)
+	m.Handle(stanza.NSDiscoItem, "query", iq.Server, s.serverItems)
+	m.Handle(stanza.NSDiscoItem, "query", iq.Self, s.selfItems)
+	m.Handle(stanza.NSDiscoItem, "query", iq.Account, s.accountItems)
+	m.Feature(all, stanza.NSDiscoInfo, stanza.NSDiscoItem)
+}
+
+// AddServerForm adds an extended information form (XEP-0128) to the
+// server's disco#info, such as the contact addresses of XEP-0157. The
+// form must be a jabber:x:data form of type result with a FORM_TYPE
+// field; a form with the FORM_TYPE of an earlier one replaces it, because
+// XEP-0128 (and XEP-0115 hashing) allow one form per FORM_TYPE. The form
+// is copied.
+func (s *Service) AddServerForm(form *xml.Element) error {
+	ft, err := formType(form)
+	if err != nil {
+		return fmt.Errorf("disco: server form: %w", err)
+	}
+	c := form.Clone()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.forms {
+		if t, _ := formType(f); t == ft {
+			s.forms[i] = c
+			return nil
+		}
+	}
+	s.forms = append(s.forms, c)
+	return nil
+}
+
+// formType validates form and returns its FORM_TYPE.
+func formType(form *xml.Element) (string, error) {
+	if form == nil || form.Space != NSData || form.Local != "x" {
+		return "", errors.New("not a jabber:x:data form")
+	}
+	if form.Attr("type") != "result" {
+		return "", fmt.Errorf("form type %q, want result", form.Attr("type"))
+	}
+	for _, f := range form.Elements() {
+		if f.Local == "field" && f.Space == NSData && f.Attr("var") == "FORM_TYPE" {
+			if v := f.ChildText(NSData, "value"); v != "" {
+				return v, nil
+			}
+		}
+	}
+	return "", errors.New("no FORM_TYPE field")
+}
+
+// AddServerItem lists j, with an optional human-readable name, among the
+// server's disco#items; it is how components such as the MUC service are
+// found. Adding a JID again replaces its name.
+func (s *Service) AddServerItem(j, name string) error {
+	p, err := jid.Parse(j)
+	if err != nil {
+		return fmt.Errorf("disco: server item: %w", err)
+	}
+	j = p.String()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.items {
+		if s.items[i].jid == j {
+			s.items[i].name = name
+			return nil
+		}
+	}
+	s.items = append(s.items, item{j, name})
+	return nil
+}
+
+// RemoveServerItem removes j from the server's disco#items, for a
+// component that goes away.
+func (s *Service) RemoveServerItem(j string) {
+	if p, err := jid.Parse(j); err == nil {
+		j = p.String()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.items = slices.DeleteFunc(s.items, func(it item) bool { return it.jid == j })
+}
+
+// check rejects what every disco request must not carry: a type other
+// than get (XEP-0030 defines no set), and a node, since no entity here
+// has nodes yet (XEP-0030 section 3.1 says item-not-found).
+func check(req iq.Request) error {
+	if req.Type != "get" {
+		return xmpperr.New(xmpperr.BadRequest, "service discovery is get only")
+	}
+	if req.Payload.HasAttr("node") {
+		return xmpperr.New(xmpperr.ItemNotFound, "no such node")
+	}
+	return nil
+}
+
+// checkAccount is check for another entity's request to an account. The
+// account must exist before anything else is looked at, so that every
+// request to a missing account gets the same service-unavailable.
+func (s *Service) checkAccount(ctx context.Context, req iq.Request) error {
+	ok, err := s.accounts.AccountExists(ctx, req.To.Local)
+	if err != nil {
+		return fmt.Errorf("disco: account %q: %w", req.To.Local, err)
+	}
+	if !ok {
+		return xmpperr.New(xmpperr.ServiceUnavailable, "")
+	}
+	return check(req)
+}
+
+func (s *Service) serverInfo(ctx context.Context, req iq.Request) (*xml.Element, error) {
+	if err := check(req); err != nil {
+		return nil, err
+	}
+	q := info("server", "im", ServerName, s.mux.Features(iq.Server))
+	s.mu.RLock()
+	for _, f := range s.forms {
+		q.Append(f.Clone())
+	}
+	s.mu.RUnlock()
+	return q, nil
+}
+
+func (s *Service) selfInfo(ctx context.Context, req iq.Request) (*xml.Element, error) {
+	if err := check(req); err != nil {
+		return nil, err
+	}
+	return info("account", "registered", "", s.mux.Features(iq.Self)), nil
+}
+
+func (s *Service) accountInfo(ctx context.Context, req iq.Request) (*xml.Element, error) {
+	if err := s.checkAccount(ctx, req); err != nil {
+		return nil, err
+	}
+	return info("account", "registered", "", s.mux.Features(iq.Account)), nil
+}
+
+func (s *Service) serverItems(ctx context.Context, req iq.Request) (*xml.Element, error) {
+	if err := check(req); err != nil {
+		return nil, err
+	}
+	q := xml.New(stanza.NSDiscoItem, "query")
+	s.mu.RLock()
+	for _, it := range s.items {
+		e := xml.New(stanza.NSDiscoItem, "item", "jid", it.jid)
+		e.SetAttr("name", it.name)
+		q.Append(e)
+	}
+	s.mu.RUnlock()
+	return q, nil
+}
+
+// selfItems is empty until PEP lists the account's nodes here.
+func (s *Service) selfItems(ctx context.Context, req iq.Request) (*xml.Element, error) {
+	if err := check(req); err != nil {
+		return nil, err
+	}
+	return xml.New(stanza.NSDiscoItem, "query"), nil
+}
+
+func (s *Service) accountItems(ctx context.Context, req iq.Request) (*xml.Element, error) {
+	if err := s.checkAccount(ctx, req); err != nil {
+		return nil, err
+	}
+	return xml.New(stanza.NSDiscoItem, "query"), nil
+}
+
+// info builds a disco#info result with one identity and the features.
+func info(category, typ, name string, features []string) *xml.Element {
+	q := xml.New(stanza.NSDiscoInfo, "query")
+	id := xml.New(stanza.NSDiscoInfo, "identity", "category", category, "type", typ)
+	id.SetAttr("name", name)
+	q.Append(id)
+	for _, f := range features {
+		q.Append(xml.New(stanza.NSDiscoInfo, "feature", "var", f))
+	}
+	return q
+}

@@ -1,0 +1,322 @@
+package mam
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"minimix/internal/jid"
+	"minimix/internal/storage"
+)
+
+func TestArchiveRules(t *testing.T) {
+	bob := jid.MustParse("bob@example.net/phone")
+	const (
+		chat     = `<message xmlns='jabber:client' type='chat' from='bob@example.net/phone'><body>hi</body></message>`
+		fromRoom = `<message xmlns='jabber:client' type='chat' from='room@muc.example.net/dave'><body>psst</body><x xmlns='http://jabber.org/protocol/muc#user'/></message>`
+	)
+	tests := []struct {
+		name     string
+		msg      string
+		with     jid.JID // bob when zero
+		incoming bool
+		prefs    *storage.ArchivePrefs
+		inRoster bool
+		want     bool
+		// wantWith and wantNick are the record's With and FromNick when
+		// kept; bob's by default.
+		wantWith, wantNick string
+	}{
+		{name: "chat with body", msg: chat, incoming: true, want: true},
+		{name: "outgoing chat", msg: `<message xmlns='jabber:client' type='chat' to='bob@example.net/phone'><body>hi</body></message>`, want: true},
+		{name: "normal with body", msg: `<message xmlns='jabber:client' type='normal'><body>hi</body></message>`, want: true},
+		{name: "no type with body", msg: `<message xmlns='jabber:client'><body>hi</body></message>`, want: true},
+		{name: "normal with subject only", msg: `<message xmlns='jabber:client'><subject>s</subject></message>`, want: true},
+		{name: "headline", msg: `<message xmlns='jabber:client' type='headline'><body>news</body></message>`},
+		{name: "groupchat", msg: `<message xmlns='jabber:client' type='groupchat'><body>hi</body></message>`},
+		{name: "error", msg: `<message xmlns='jabber:client' type='error'><body>hi</body></message>`},
+		{name: "chat state only", msg: `<message xmlns='jabber:client' type='chat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>`},
+		{name: "receipt only", msg: `<message xmlns='jabber:client' type='chat'><received xmlns='urn:xmpp:receipts' id='x'/></message>`},
+		{name: "store hint without body", msg: `<message xmlns='jabber:client' type='chat'><composing xmlns='http://jabber.org/protocol/chatstates'/><store xmlns='urn:xmpp:hints'/></message>`, want: true},
+		{name: "no-store hint", msg: `<message xmlns='jabber:client' type='chat'><body>hi</body><no-store xmlns='urn:xmpp:hints'/></message>`},
+		{name: "no-permanent-store hint", msg: `<message xmlns='jabber:client' type='chat'><body>hi</body><no-permanent-store xmlns='urn:xmpp:hints'/></message>`},
+		{name: "carbon copy", msg: `<message xmlns='jabber:client' type='chat'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' type='chat'><body>hi</body></message></forwarded></received></message>`},
+		{name: "omemo without body", msg: `<message xmlns='jabber:client' type='chat'><encrypted xmlns='eu.siacs.conversations.axolotl'><payload>x</payload></encrypted></message>`, want: true},
+		{name: "reaction", msg: `<message xmlns='jabber:client' type='chat'><reactions xmlns='urn:xmpp:reactions:0' id='m1'><reaction>👍</reaction></reactions></message>`, want: true},
+		{name: "retraction", msg: `<message xmlns='jabber:client' type='chat'><retract xmlns='urn:xmpp:message-retract:1' id='m1'/></message>`, want: true},
+		{name: "direct invitation", msg: `<message xmlns='jabber:client'><x xmlns='jabber:x:conference' jid='room@muc.example.net'/></message>`, want: true},
+		{name: "muc private message", msg: fromRoom, with: jid.MustParse("room@muc.example.net/dave"), incoming: true, want: true,
+			wantWith: "room@muc.example.net", wantNick: "dave"},
+		{name: "from s2s", msg: `<message xmlns='jabber:server' type='chat' from='bob@example.net/phone'><body>hi</body></message>`, incoming: true, want: true},
+
+		{name: "default never", msg: chat, prefs: &storage.ArchivePrefs{Default: PrefsNever}},
+		{name: "default never, always bob", msg: chat, want: true,
+			prefs: &storage.ArchivePrefs{Default: PrefsNever, Always: []string{"bob@example.net"}}},
+		{name: "default always, never bob", msg: chat,
+			prefs: &storage.ArchivePrefs{Default: PrefsAlways, Never: []string{"bob@example.net"}}},
+		{name: "never beats always", msg: chat,
+			prefs: &storage.ArchivePrefs{Default: PrefsAlways, Always: []string{"bob@example.net"}, Never: []string{"bob@example.net"}}},
+		{name: "never a full JID, same resource", msg: chat,
+			prefs: &storage.ArchivePrefs{Default: PrefsAlways, Never: []string{"bob@example.net/phone"}}},
+		{name: "never a full JID, other resource", msg: chat, want: true,
+			prefs: &storage.ArchivePrefs{Default: PrefsAlways, Never: []string{"bob@example.net/laptop"}}},
+		{name: "roster, in roster", msg: chat, inRoster: true, want: true, prefs: &storage.ArchivePrefs{Default: PrefsRoster}},
+		{name: "roster, not in roster", msg: chat, prefs: &storage.ArchivePrefs{Default: PrefsRoster}},
+		{name: "roster, not in roster, always", msg: chat, want: true,
+			prefs: &storage.ArchivePrefs{Default: PrefsRoster, Always: []string{"bob@example.net"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := t.Context()
+			if tt.prefs != nil {
+				if err := f.db.SetArchivePrefs(ctx, alice.String(), *tt.prefs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			with := tt.with
+			if with.IsZero() {
+				with = bob
+			}
+			f.roster["alice@example.net "+with.Bare().String()] = tt.inRoster
+			el := parse(t, tt.msg)
+			before := el.String()
+			id := f.a.Archive(ctx, alice.WithResource("laptop"), with, el, tt.incoming)
+			if el.String() != before {
+				t.Errorf("Archive modified the message:\n%s\nwas\n%s", el, before)
+			}
+			recs := f.records(t, alice)
+			if !tt.want {
+				if id != "" || len(recs) != 0 {
+					t.Fatalf("Archive = %q, %d records; want nothing kept", id, len(recs))
+				}
+				return
+			}
+			if id == "" || len(recs) != 1 || recs[0].ID != id {
+				t.Fatalf("Archive = %q, records %+v; want one record with that id", id, recs)
+			}
+			wantWith, wantNick := tt.wantWith, tt.wantNick
+			if wantWith == "" {
+				wantWith, wantNick = "bob@example.net", "phone"
+			}
+			r := recs[0]
+			if r.Owner != "alice@example.net" || r.With != wantWith || r.FromNick != wantNick || r.Groupchat || r.OriginStanzaID != "" {
+				t.Errorf("record %+v, want With %q FromNick %q", r, wantWith, wantNick)
+			}
+			if !r.Stamp.Equal(t0) {
+				t.Errorf("Stamp = %v, want %v", r.Stamp, t0)
+			}
+			if !strings.HasPrefix(string(r.Stanza), `<message xmlns="jabber:client"`) {
+				t.Errorf("stored stanza not in jabber:client: %s", r.Stanza)
+			}
+		})
+	}
+}
+
+// TestArchiveStoredCopy checks what is stored: the message as the owner
+// receives it, with the router's stanza-id for incoming messages only,
+// and no stanza-id claiming to be the owner's that came from outside.
+func TestArchiveStoredCopy(t *testing.T) {
+	bob := jid.MustParse("bob@example.net/phone")
+	const forged = `<stanza-id xmlns='urn:xmpp:sid:0' by='alice@example.net' id='forged'/>`
+	const foreign = `<stanza-id xmlns='urn:xmpp:sid:0' by='bob@example.net' id='bobs'/>`
+	for _, tt := range []struct {
+		name     string
+		incoming bool
+		want     string // with ID for the archive id
+	}{
+		{
+			name:     "incoming",
+			incoming: true,
+			want:     `<message xmlns="jabber:client" type="chat" from="bob@example.net/phone"><body>hi</body><stanza-id xmlns="urn:xmpp:sid:0" by="bob@example.net" id="bobs"/><stanza-id xmlns="urn:xmpp:sid:0" by="alice@example.net" id="ID"/></message>`,
+		},
+		{
+			name: "outgoing",
+			want: `<message xmlns="jabber:client" type="chat" from="bob@example.net/phone"><body>hi</body><stanza-id xmlns="urn:xmpp:sid:0" by="bob@example.net" id="bobs"/></message>`,
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			el := parse(t, `<message xmlns='jabber:client' type='chat' from='bob@example.net/phone'><body>hi</body>`+forged+foreign+`</message>`)
+			id := f.a.Archive(t.Context(), alice, bob, el, tt.incoming)
+			recs := f.records(t, alice)
+			if id == "" || len(recs) != 1 {
+				t.Fatalf("Archive = %q, %d records", id, len(recs))
+			}
+			if got, want := string(recs[0].Stanza), strings.ReplaceAll(tt.want, `"ID"`, `"`+id+`"`); got != want {
+				t.Errorf("stored:\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestIDs(t *testing.T) {
+	valid := regexp.MustCompile(`^[0-9a-hjkmnp-tv-z]{16}$`)
+	var g idGen
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	seen := make(map[string]bool)
+	last := ""
+	// Many ids in one millisecond, then a clock that steps back an hour:
+	// ids keep increasing.
+	for i := range 20000 {
+		if i == 10000 {
+			now = now.Add(-time.Hour)
+		}
+		id := g.next(now)
+		if !valid.MatchString(id) {
+			t.Fatalf("id %q is not 16 base32 characters", id)
+		}
+		if seen[id] || id <= last {
+			t.Fatalf("id %d %q after %q: not unique and increasing", i, id, last)
+		}
+		seen[id], last = true, id
+	}
+	// Ids of later times sort later.
+	var h idGen
+	a, b := h.next(now), h.next(now.Add(time.Millisecond))
+	var fresh idGen
+	c := fresh.next(now.Add(time.Second))
+	if !(a < b && b < c) {
+		t.Errorf("ids not time-ordered: %q %q %q", a, b, c)
+	}
+
+	// Through an Archive with a real clock, ids increase in archive order.
+	f := newFixture(t)
+	f.a.now = time.Now
+	bob := jid.MustParse("bob@example.net")
+	last = ""
+	for range 50 {
+		id := f.a.Archive(t.Context(), alice, bob, parse(t, `<message xmlns='jabber:client' type='chat'><body>x</body></message>`), true)
+		if id <= last {
+			t.Fatalf("archive id %q after %q", id, last)
+		}
+		last = id
+	}
+}
+
+func TestArchiveGroupchat(t *testing.T) {
+	room := jid.MustParse("room@muc.example.net")
+	gc := func(nick, body, extra string) string {
+		return `<message xmlns='jabber:client' type='groupchat' from='room@muc.example.net/` + nick + `' to='alice@example.net/phone'><body>` + body + `</body>` + extra + `</message>`
+	}
+	sid := func(by, id string) string {
+		return `<stanza-id xmlns='urn:xmpp:sid:0' by='` + by + `' id='` + id + `'/>`
+	}
+	type step struct {
+		msg        string
+		wantStored bool
+	}
+	tests := []struct {
+		name  string
+		prefs *storage.ArchivePrefs
+		steps []step
+		// want lists the kept records as "nick,origin-id,body".
+		want []string
+	}{
+		{
+			name: "de-duplicated by the room's stanza-id",
+			steps: []step{
+				{gc("carol", "one", sid("room@muc.example.net", "r1")), true},
+				{gc("dave", "two", sid("room@muc.example.net", "r2")), true},
+				{gc("carol", "one", sid("room@muc.example.net", "r1")), false}, // replayed history
+			},
+			want: []string{"carol,r1,one", "dave,r2,two"},
+		},
+		{
+			name: "stanza-ids by others are not the room's",
+			steps: []step{
+				{gc("carol", "one", sid("carol@example.net", "c1")), true},
+				{gc("carol", "one", sid("carol@example.net", "c1")), true},
+			},
+			want: []string{"carol,,one", "carol,,one"},
+		},
+		{
+			name: "not groupchat or no content",
+			steps: []step{
+				{`<message xmlns='jabber:client' type='chat' from='room@muc.example.net/carol'><body>pm</body></message>`, false},
+				{`<message xmlns='jabber:client' type='groupchat' from='room@muc.example.net/carol'><active xmlns='http://jabber.org/protocol/chatstates'/></message>`, false},
+				{`<message xmlns='jabber:client' type='groupchat' from='room@muc.example.net'><subject>topic</subject></message>`, true},
+				{gc("carol", "x", `<no-store xmlns='urn:xmpp:hints'/>`), false},
+			},
+			want: []string{",,"}, // the subject, from the room itself
+		},
+		{
+			name:  "room in never list",
+			prefs: &storage.ArchivePrefs{Default: PrefsAlways, Never: []string{"room@muc.example.net"}},
+			steps: []step{{gc("carol", "one", ""), false}},
+		},
+		{
+			name:  "default never",
+			prefs: &storage.ArchivePrefs{Default: PrefsNever},
+			steps: []step{{gc("carol", "one", ""), false}},
+		},
+		{
+			name:  "default roster keeps rooms",
+			prefs: &storage.ArchivePrefs{Default: PrefsRoster},
+			steps: []step{{gc("carol", "one", ""), true}},
+			want:  []string{"carol,,one"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := t.Context()
+			if tt.prefs != nil {
+				if err := f.db.SetArchivePrefs(ctx, alice.String(), *tt.prefs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var ids []string
+			for i, s := range tt.steps {
+				id, stored, err := f.a.ArchiveGroupchat(ctx, alice, room.WithResource("ignored"), parse(t, s.msg))
+				if err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				if stored != s.wantStored || (id != "") != stored {
+					t.Fatalf("step %d: ArchiveGroupchat = %q, %v; want stored %v", i, id, stored, s.wantStored)
+				}
+				if stored {
+					ids = append(ids, id)
+				}
+			}
+			recs := f.records(t, alice)
+			var got []string
+			for i, r := range recs {
+				if !r.Groupchat || r.With != "room@muc.example.net" || r.ID != ids[i] {
+					t.Errorf("record %d: %+v", i, r)
+				}
+				el := parse(t, string(r.Stanza))
+				if stanzaID(el, "alice@example.net") != r.ID {
+					t.Errorf("record %d: stored copy lacks <stanza-id by=owner>: %s", i, r.Stanza)
+				}
+				if r.OriginStanzaID != "" && stanzaID(el, "room@muc.example.net") != r.OriginStanzaID {
+					t.Errorf("record %d: stored copy lost the room's stanza-id: %s", i, r.Stanza)
+				}
+				got = append(got, r.FromNick+","+r.OriginStanzaID+","+el.ChildText(nsClient, "body"))
+			}
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+				t.Errorf("records %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestAppend checks the write a MUC room makes: unconditional, with the
+// occupant kept for with=room/nick queries and the id stamped.
+func TestAppend(t *testing.T) {
+	f := newFixture(t)
+	room := jid.MustParse("room@muc.example.net")
+	el := parse(t, `<message xmlns='jabber:client' type='groupchat' from='room@muc.example.net/carol'><body>hi</body></message>`)
+	id, err := f.a.Append(t.Context(), room, room.WithResource("carol"), el, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := f.records(t, room)
+	if len(recs) != 1 || recs[0].ID != id || recs[0].With != room.String() || recs[0].FromNick != "carol" || !recs[0].Groupchat {
+		t.Fatalf("records %+v", recs)
+	}
+	if stanzaID(parse(t, string(recs[0].Stanza)), room.String()) != id {
+		t.Errorf("stored copy lacks the room's stanza-id: %s", recs[0].Stanza)
+	}
+}

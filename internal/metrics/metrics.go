@@ -1,0 +1,49 @@
+// Package metrics exports the server's counters in the Prometheus format.
+// It is the only importer of the Prometheus client, so that subsystems keep
+// plain atomic counters and stay free of the dependency.
+package metrics
+
+import (
+	"net/http"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Registry collects metrics for one server instance.
+type Registry struct {
+	reg *prometheus.Registry
+}
+
+// New returns a registry with the Go runtime and process collectors.
+func New() *Registry {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Registry{reg: r}
+}
+
+// Counter exports a monotonically increasing counter read from v.
+func (r *Registry) Counter(name, help string, v *atomic.Uint64) {
+	r.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 {
+		return float64(v.Load())
+	}))
+}
+
+// Gauge exports a value that goes up and down, read from v.
+func (r *Registry) Gauge(name, help string, v *atomic.Int64) {
+	r.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+		return float64(v.Load())
+	}))
+}
+
+// GaugeFunc exports a value computed by f at scrape time.
+func (r *Registry) GaugeFunc(name, help string, f func() float64) {
+	r.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+}
+
+// Handler serves the metrics.
+func (r *Registry) Handler() http.Handler {
+	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{})
+}

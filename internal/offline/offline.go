@@ -1,0 +1,171 @@
+// Package offline keeps messages for accounts that have no available
+// resource and hands them over when the account next comes online
+// (XEP-0160). The router decides what is stored (RFC 6121 8.5.2.2); this
+// package only stamps, stores and delivers.
+package offline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"minimix/internal/jid"
+	"minimix/internal/router"
+	"minimix/internal/stanza"
+	"minimix/internal/storage"
+	"minimix/internal/xml"
+)
+
+// Service stores and flushes offline messages. It implements
+// router.Offline. It is safe for concurrent use.
+type Service struct {
+	store  storage.Offline
+	r      *router.Router
+	max    int
+	domain string
+	log    *slog.Logger
+	now    func() time.Time
+
+	// flushLocks serialise flushes of one account, so that two resources
+	// coming online together do not both receive every message before
+	// either deletes them. Striped so that a lock per account is not kept
+	// forever.
+	seed       maphash.Seed
+	flushLocks [flushStripes]sync.Mutex
+}
+
+const flushStripes = 64
+
+var _ router.Offline = (*Service)(nil)
+
+// New returns a Service keeping at most max messages per account (0 or
+// less: no limit). domain is the from of the <delay/> it stamps; when
+// empty the router's domain is used.
+func New(store storage.Offline, r *router.Router, max int, domain string, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	if domain == "" && r != nil {
+		domain = r.Domain()
+	}
+	return &Service{
+		store:  store,
+		r:      r,
+		max:    max,
+		domain: domain,
+		log:    log,
+		now:    time.Now,
+		seed:   maphash.MakeSeed(),
+	}
+}
+
+// StoreOffline keeps el for user (a bare or full JID of a local account).
+// The stored copy carries a XEP-0203 <delay/> so the recipient sees when
+// the server received it; a delay this server already added (a message
+// rerouted twice) is kept rather than doubled. It returns an error
+// wrapping storage.ErrQuota when user already has the maximum waiting.
+func (s *Service) StoreOffline(ctx context.Context, user jid.JID, el *xml.Element) error {
+	now := s.now().UTC()
+	c := el.ShallowClone()
+	// Clip so that appending the delay never writes into the caller's
+	// children array, which other receivers of el may share.
+	c.Children = slices.Clip(el.Children)
+	if !s.hasOwnDelay(el) {
+		c.Append(stanza.Delay(s.domain, now.Format(time.RFC3339)))
+	}
+	b := encode(c)
+	if err := s.store.StoreOffline(ctx, user.Local, b, now, s.max); err != nil {
+		return fmt.Errorf("offline: store for %s: %w", user.Bare(), err)
+	}
+	return nil
+}
+
+func (s *Service) hasOwnDelay(el *xml.Element) bool {
+	for _, c := range el.Elements() {
+		if c.Space == stanza.NSDelay && c.Local == "delay" && c.Attr("from") == s.domain {
+			return true
+		}
+	}
+	return false
+}
+
+// Flush delivers the messages waiting for the account of sess to sess,
+// oldest first, and deletes those it delivered. It stops at the first
+// message the session refuses (its queue is full or it closed), leaving
+// that one and the rest for a later flush. A stored message that no
+// longer parses is deleted and logged, since it can never be delivered.
+// It returns how many messages were delivered.
+func (s *Service) Flush(ctx context.Context, sess router.Session) (int, error) {
+	user := sess.JID().Bare()
+	mu := &s.flushLocks[maphash.String(s.seed, user.String())%flushStripes]
+	mu.Lock()
+	defer mu.Unlock()
+
+	msgs, err := s.store.OfflineMessages(ctx, user.Local)
+	if err != nil {
+		return 0, fmt.Errorf("offline: flush to %s: %w", sess.JID(), err)
+	}
+	var done []int64
+	delivered := 0
+	for _, m := range msgs {
+		el, err := decode(m.Stanza)
+		if err != nil {
+			s.log.Warn("offline: dropping unreadable stored message", "user", user.String(), "id", m.ID, "err", err)
+			done = append(done, m.ID)
+			continue
+		}
+		if !sess.Deliver(el) {
+			break
+		}
+		delivered++
+		done = append(done, m.ID)
+	}
+	if err := s.store.DeleteOffline(ctx, user.Local, done); err != nil {
+		// The messages were delivered; they will be delivered again on
+		// the next flush, which is better than losing them.
+		return delivered, fmt.Errorf("offline: delete %d flushed messages of %s: %w", len(done), user, err)
+	}
+	return delivered, nil
+}
+
+// encode serialises a stanza for storage in the jabber:client namespace,
+// whatever stream it arrived on, so that it can be written to a client
+// stream when read back.
+func encode(el *xml.Element) []byte {
+	if el.Space == xml.NSServer {
+		el = el.Clone()
+		setSpace(el, xml.NSServer, xml.NSClient)
+	}
+	return el.AppendXML(nil, xml.NSClient)
+}
+
+// decode parses a stored stanza. The root and every child that declared
+// no namespace were in jabber:client when encoded.
+func decode(b []byte) (*xml.Element, error) {
+	el, err := xml.Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("parse stored stanza: %w", err)
+	}
+	if el.Local != stanza.Message {
+		return nil, errors.New("stored stanza is not a message")
+	}
+	setSpace(el, "", xml.NSClient)
+	return el, nil
+}
+
+// setSpace replaces the namespace from with to in el and its descendants.
+func setSpace(el *xml.Element, from, to string) {
+	if el.Space == from {
+		el.Space = to
+	}
+	for _, c := range el.Children {
+		if c.Elem != nil {
+			setSpace(c.Elem, from, to)
+		}
+	}
+}

@@ -1,0 +1,108 @@
+package router
+
+import (
+	"minimix/internal/jid"
+	"minimix/internal/stanza"
+	"minimix/internal/xml"
+)
+
+// carbonEligible reports whether a message is copied to the account's
+// other carbons-enabled sessions (XEP-0280 section 6): chat messages,
+// normal messages with a body, never ones marked private or no-copy,
+// never copies of copies, never MUC groupchat.
+func carbonEligible(el *xml.Element) bool {
+	switch stanza.Type(el) {
+	case "chat":
+	case "normal":
+		if el.Child("", "body") == nil && !imPayload(el) {
+			return false
+		}
+	case "error":
+		// Errors for eligible messages are eligible, but we cannot know
+		// the original type; copy those that carry a body.
+		if el.Child("", "body") == nil {
+			return false
+		}
+	default:
+		return false
+	}
+	for _, c := range el.Children {
+		if c.Elem == nil {
+			continue
+		}
+		switch {
+		case c.Elem.Space == stanza.NSCarbons:
+			return false // private, received or sent
+		case c.Elem.Space == stanza.NSHints && c.Elem.Local == "no-copy":
+			return false
+		}
+	}
+	return true
+}
+
+// imPayload reports whether el carries what XEP-0280 4.1 calls payloads
+// typically used in IM: receipts, chat markers, chat states.
+func imPayload(el *xml.Element) bool {
+	for _, c := range el.Elements() {
+		switch c.Space {
+		case "urn:xmpp:receipts", "urn:xmpp:chat-markers:0", "http://jabber.org/protocol/chatstates":
+			return true
+		}
+	}
+	return false
+}
+
+// carbonCopy wraps a copy of el in <direction><forwarded/></direction> for
+// session s. The copy matters: the original goes on to be routed and may
+// be stamped (stanza-id) while s's writer serialises the carbon.
+func carbonCopy(el *xml.Element, direction string, s Session) *xml.Element {
+	own := s.JID()
+	fwd := xml.New(stanza.NSForward, "forwarded").Append(el.Clone())
+	w := xml.New(stanza.NSCarbons, direction).Append(fwd)
+	m := xml.New(xml.NSClient, stanza.Message, "from", own.Bare().String(), "to", own.String())
+	m.SetAttr("type", el.Attr("type"))
+	return m.Append(w)
+}
+
+// receivedCarbons copies an inbound message that reached the sessions
+// got (of account to.Bare()) to every other session with carbons enabled.
+func (r *Router) receivedCarbons(el *xml.Element, to jid.JID, got ...Session) {
+	if !carbonEligible(el) {
+		return
+	}
+	for _, s := range r.reg.Sessions(to.Bare()) {
+		if contains(got, s) || !s.State().Carbons() {
+			continue
+		}
+		if s.Deliver(carbonCopy(el, "received", s)) {
+			r.Stats.Carbons.Add(1)
+		}
+	}
+}
+
+// sentCarbons copies a message sent by session from to the account's
+// other sessions with carbons enabled.
+func (r *Router) sentCarbons(from Session, el *xml.Element, to jid.JID) {
+	if !carbonEligible(el) || to.Bare() == from.JID().Bare() {
+		// A message to one's own account reaches the other sessions as
+		// an inbound message, with received carbons.
+		return
+	}
+	for _, s := range r.reg.Sessions(from.JID().Bare()) {
+		if s == from || !s.State().Carbons() {
+			continue
+		}
+		if s.Deliver(carbonCopy(el, "sent", s)) {
+			r.Stats.Carbons.Add(1)
+		}
+	}
+}
+
+func contains(list []Session, s Session) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

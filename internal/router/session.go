@@ -1,0 +1,132 @@
+package router
+
+import (
+	"sync"
+
+	"minimix/internal/jid"
+	"minimix/internal/xml"
+)
+
+// Session is a bound client session as the router sees it. Sessions are
+// implemented by c2s (and by test fakes); the router never touches a
+// socket.
+type Session interface {
+	// JID is the session's full JID; it never changes.
+	JID() jid.JID
+	// Deliver queues el for the client without blocking. It reports false
+	// when the session can no longer take stanzas (closed, or its queue
+	// overflowed and it is being disconnected); the caller then applies
+	// the rules for an unavailable resource.
+	Deliver(el *xml.Element) bool
+	// State is the IM state features keep per session.
+	State() *State
+}
+
+// State is the per-session IM state that presence, roster, carbons and CSI
+// read and write. It has its own lock so features never need the
+// session's.
+type State struct {
+	mu              sync.Mutex
+	available       bool
+	priority        int
+	presence        *xml.Element // last broadcast available presence, from set
+	carbons         bool
+	rosterRequested bool
+	directed        map[jid.JID]struct{}
+}
+
+// Available reports whether the session has sent available presence, and
+// its priority.
+func (s *State) Available() (bool, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.available, s.priority
+}
+
+// SetPresence records the session's broadcast presence. A nil or
+// unavailable presence makes the session unavailable. It returns whether
+// the session was available before, so callers can tell initial presence.
+func (s *State) SetPresence(p *xml.Element, available bool, priority int) (wasAvailable bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wasAvailable = s.available
+	s.available = available
+	s.priority = priority
+	if available {
+		s.presence = p
+	} else {
+		s.presence = nil
+	}
+	return wasAvailable
+}
+
+// Presence returns the last broadcast available presence, or nil.
+func (s *State) Presence() *xml.Element {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.presence
+}
+
+// Carbons reports whether the session enabled message carbons.
+func (s *State) Carbons() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.carbons
+}
+
+// SetCarbons enables or disables carbons for the session.
+func (s *State) SetCarbons(on bool) {
+	s.mu.Lock()
+	s.carbons = on
+	s.mu.Unlock()
+}
+
+// RosterRequested reports whether the session fetched the roster, which
+// makes it an "interested resource" for roster pushes (RFC 6121 2.1.6).
+func (s *State) RosterRequested() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rosterRequested
+}
+
+// SetRosterRequested marks the session as interested in roster pushes.
+func (s *State) SetRosterRequested() {
+	s.mu.Lock()
+	s.rosterRequested = true
+	s.mu.Unlock()
+}
+
+// AddDirected remembers that the session sent directed presence to j, so
+// that unavailable presence reaches j too (RFC 6121 4.6.3).
+func (s *State) AddDirected(j jid.JID) {
+	s.mu.Lock()
+	if s.directed == nil {
+		s.directed = make(map[jid.JID]struct{})
+	}
+	if len(s.directed) < maxDirected {
+		s.directed[j] = struct{}{}
+	}
+	s.mu.Unlock()
+}
+
+// RemoveDirected forgets j.
+func (s *State) RemoveDirected(j jid.JID) {
+	s.mu.Lock()
+	delete(s.directed, j)
+	s.mu.Unlock()
+}
+
+// TakeDirected returns and clears the directed presence targets.
+func (s *State) TakeDirected() []jid.JID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]jid.JID, 0, len(s.directed))
+	for j := range s.directed {
+		out = append(out, j)
+	}
+	s.directed = nil
+	return out
+}
+
+// maxDirected bounds the directed-presence set a client can grow.
+const maxDirected = 1000

@@ -1,0 +1,343 @@
+// Package server is the composition root: it builds every subsystem from
+// the configuration, wires them together and owns the order in which they
+// start and stop. Nothing else knows how the parts fit.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"minimix/internal/accounts"
+	"minimix/internal/c2s"
+	"minimix/internal/certs"
+	"minimix/internal/config"
+	"minimix/internal/iq"
+	"minimix/internal/metrics"
+	"minimix/internal/router"
+	"minimix/internal/sasl"
+	"minimix/internal/storage"
+	"minimix/internal/storage/sqlite"
+	"minimix/internal/xml"
+)
+
+// Version is the software version reported by XEP-0092.
+var Version = "0.1.0-dev"
+
+// Server is one running minimix instance.
+type Server struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	store storage.Store
+
+	Router   *router.Router
+	Registry *router.Registry
+	Mux      *iq.Mux
+	C2S      *c2s.Server
+	Accounts *accounts.Manager
+	Metrics  *metrics.Registry
+
+	features *features
+
+	mu        sync.Mutex
+	listeners []listener
+	http      *http.Server
+	httpLn    net.Listener
+	serveWG   sync.WaitGroup
+	started   bool
+	stopped   bool
+}
+
+type listener struct {
+	ln        net.Listener
+	directTLS bool
+}
+
+// OpenStore opens the configured storage backend.
+func OpenStore(ctx context.Context, cfg *config.Config) (storage.Store, error) {
+	switch cfg.Storage.Driver {
+	case "sqlite", "":
+		db, err := sqlite.Open(ctx, cfg.DSN())
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite storage %s: %w", cfg.DSN(), err)
+		}
+		return db, nil
+	default:
+		return nil, fmt.Errorf("storage driver %q is not available", cfg.Storage.Driver)
+	}
+}
+
+// New builds a server from cfg. Nothing listens until Start.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	cert, err := certs.LoadOrCreate(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.DataDir, cfg.Domain)
+	if err != nil {
+		return nil, fmt.Errorf("load TLS certificate: %w", err)
+	}
+	secret, err := loadSecret(filepath.Join(cfg.DataDir, "sasl.secret"))
+	if err != nil {
+		return nil, err
+	}
+	store, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, store: store, Metrics: metrics.New()}
+	s.Registry = router.NewRegistry()
+	s.Router = router.New(router.Config{Domain: cfg.Domain, Registry: s.Registry, Logger: log.With("component", "router")})
+	s.Mux = iq.NewMux(log.With("component", "iq"))
+	s.Accounts = &accounts.Manager{Store: store, OnDelete: func(ctx context.Context, user string) { s.kick(user) }}
+
+	var limiter *sasl.Limiter
+	if n := cfg.C2S.LoginFailuresPerMinute; n > 0 {
+		limiter = sasl.NewLimiter(sasl.LimiterConfig{Burst: n, Window: time.Minute})
+	}
+	c2cfg := c2s.Config{
+		Domain: cfg.Domain,
+		TLS: &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MinVersion:   tls.VersionTLS12,
+			NextProtos:   []string{"xmpp-client"},
+		},
+		RequireTLS: cfg.C2S.RequireTLS,
+		Limits: xml.Limits{
+			MaxStanzaBytes: cfg.Limits.MaxStanzaBytes,
+			MaxDepth:       cfg.Limits.MaxDepth,
+		},
+		Router:           s.Router,
+		SASL:             sasl.NewServer(func(ctx context.Context, u string) (storage.Credentials, error) { return store.GetCredentials(ctx, u) }, secret),
+		Limiter:          limiter,
+		ResumeTimeout:    cfg.C2S.ResumeTimeout.Duration,
+		MaxResumeTimeout: cfg.C2S.MaxResumeTimeout.Duration,
+		SendQueue:        cfg.C2S.SendQueue,
+		StanzasPerSecond: float64(cfg.C2S.StanzasPerSecond),
+		MaxConnections:   cfg.C2S.MaxConnections,
+		Logger:           log,
+	}
+	if cfg.C2S.AllowRegistration {
+		c2cfg.Registrar = s.Accounts
+	}
+	f, err := s.buildFeatures(ctx)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	s.features = f
+	c2cfg.Hooks = f
+	s.C2S = c2s.New(c2cfg)
+	s.registerMetrics()
+	return s, nil
+}
+
+// loadSecret returns the server's persistent random secret, creating it
+// on first run. It keys the fake SASL credentials shown for unknown users,
+// which must not change across restarts.
+func loadSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("generate secret: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// Start opens every configured listener and begins serving. It returns
+// once all listeners are open, so callers (and tests using port 0) can
+// read the addresses.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("server already started")
+	}
+	s.started = true
+	var lc net.ListenConfig
+	open := func(addr string, direct bool) error {
+		ln, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		s.listeners = append(s.listeners, listener{ln: ln, directTLS: direct})
+		return nil
+	}
+	for _, a := range s.cfg.C2S.Listen {
+		if err := open(a, false); err != nil {
+			s.closeListenersLocked()
+			return err
+		}
+	}
+	for _, a := range s.cfg.C2S.DirectTLSListen {
+		if err := open(a, true); err != nil {
+			s.closeListenersLocked()
+			return err
+		}
+	}
+	if a := s.cfg.HTTP.Listen; a != "" {
+		ln, err := lc.Listen(ctx, "tcp", a)
+		if err != nil {
+			s.closeListenersLocked()
+			return fmt.Errorf("listen on %s: %w", a, err)
+		}
+		s.httpLn = ln
+		s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+		s.serveWG.Add(1)
+		go func() {
+			defer s.serveWG.Done()
+			if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("http server failed", "err", err)
+			}
+		}()
+	}
+	for _, l := range s.listeners {
+		s.serveWG.Add(1)
+		go func() {
+			defer s.serveWG.Done()
+			if err := s.C2S.Serve(l.ln, l.directTLS); err != nil && !errors.Is(err, c2s.ErrServerClosed) {
+				s.log.Error("c2s listener failed", "addr", l.ln.Addr().String(), "err", err)
+			}
+		}()
+	}
+	s.log.Info("minimix listening", s.listenAttrs()...)
+	return nil
+}
+
+func (s *Server) listenAttrs() []any {
+	var c2sAddrs, tlsAddrs []string
+	for _, l := range s.listeners {
+		if l.directTLS {
+			tlsAddrs = append(tlsAddrs, l.ln.Addr().String())
+		} else {
+			c2sAddrs = append(c2sAddrs, l.ln.Addr().String())
+		}
+	}
+	attrs := []any{"domain", s.cfg.Domain, "c2s_starttls", c2sAddrs, "c2s_direct_tls", tlsAddrs}
+	if s.httpLn != nil {
+		attrs = append(attrs, "http", s.httpLn.Addr().String())
+	}
+	attrs = append(attrs, "storage", s.cfg.Storage.Driver, "data_dir", s.cfg.DataDir)
+	return attrs
+}
+
+func (s *Server) closeListenersLocked() {
+	for _, l := range s.listeners {
+		_ = l.ln.Close()
+	}
+	s.listeners = nil
+	if s.httpLn != nil {
+		_ = s.httpLn.Close()
+	}
+}
+
+// C2SAddr returns the address of the first STARTTLS listener.
+func (s *Server) C2SAddr() net.Addr { return s.addr(false) }
+
+// DirectTLSAddr returns the address of the first direct TLS listener.
+func (s *Server) DirectTLSAddr() net.Addr { return s.addr(true) }
+
+// HTTPAddr returns the HTTP listener's address, or nil.
+func (s *Server) HTTPAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.httpLn == nil {
+		return nil
+	}
+	return s.httpLn.Addr()
+}
+
+func (s *Server) addr(direct bool) net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.listeners {
+		if l.directTLS == direct {
+			return l.ln.Addr()
+		}
+	}
+	return nil
+}
+
+// Run starts the server and serves until ctx is done, then shuts down
+// gracefully within grace.
+func (s *Server) Run(ctx context.Context, grace time.Duration) error {
+	if err := s.Start(ctx); err != nil {
+		_ = s.store.Close()
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	return s.Shutdown(sctx)
+}
+
+// Shutdown stops the server in reverse order of start: no new
+// connections, every stream gets <system-shutdown/>, sessions end (their
+// undelivered messages go to offline storage), then storage is flushed
+// and closed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
+	s.stopped = true
+	s.mu.Unlock()
+	s.log.Info("shutting down")
+	var errs []error
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if err := s.C2S.Shutdown(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.features.shutdown(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	s.serveWG.Wait()
+	if err := s.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close storage: %w", err))
+	}
+	s.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// kickGrace lets a deleted account's sessions receive the answer to their
+// own removal request (XEP-0077 3.2) before the stream is closed.
+const kickGrace = 300 * time.Millisecond
+
+// kick ends every session of a deleted account.
+func (s *Server) kick(user string) {
+	time.AfterFunc(kickGrace, func() { s.C2S.Kick(user) })
+}
+
+// Store returns the storage backend (for tests and the command line).
+func (s *Server) Store() storage.Store { return s.store }
+
+// NewAccountManager returns the account manager for a store opened with
+// OpenStore, for the command line.
+func NewAccountManager(store storage.Store) *accounts.Manager {
+	return &accounts.Manager{Store: store}
+}

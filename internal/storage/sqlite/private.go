@@ -1,0 +1,59 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"minimix/internal/storage"
+)
+
+// GetPrivate implements storage.Private.
+func (db *DB) GetPrivate(ctx context.Context, user, key string) ([]byte, error) {
+	var data []byte
+	err := db.sql.QueryRowContext(ctx,
+		`SELECT data FROM private_storage WHERE username = ? AND key = ?`, user, key).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = storage.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: private %q of %q: %w", key, user, err)
+	}
+	return data, nil
+}
+
+// SetPrivate implements storage.Private.
+func (db *DB) SetPrivate(ctx context.Context, user, key string, data []byte) error {
+	if _, err := db.exec(ctx, `
+		INSERT INTO private_storage (username, key, data) VALUES (?, ?, ?)
+		ON CONFLICT (username, key) DO UPDATE SET data = excluded.data`,
+		user, key, nonNil(data)); err != nil {
+		return fmt.Errorf("sqlite: set private %q of %q: %w", key, user, err)
+	}
+	return nil
+}
+
+// GetVCard implements storage.VCards.
+func (db *DB) GetVCard(ctx context.Context, user string) ([]byte, error) {
+	var data []byte
+	err := db.sql.QueryRowContext(ctx, `SELECT data FROM vcards WHERE username = ?`, user).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = storage.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: vcard of %q: %w", user, err)
+	}
+	return data, nil
+}
+
+// SetVCard implements storage.VCards.
+func (db *DB) SetVCard(ctx context.Context, user string, data []byte) error {
+	if _, err := db.exec(ctx, `
+		INSERT INTO vcards (username, data) VALUES (?, ?)
+		ON CONFLICT (username) DO UPDATE SET data = excluded.data`,
+		user, nonNil(data)); err != nil {
+		return fmt.Errorf("sqlite: set vcard of %q: %w", user, err)
+	}
+	return nil
+}

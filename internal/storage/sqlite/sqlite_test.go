@@ -1,0 +1,373 @@
+package sqlite
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"minimix/internal/storage"
+	"minimix/internal/storage/storagetest"
+)
+
+func TestConformance(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Store {
+		// A missing parent directory exercises Open's MkdirAll.
+		db, err := Open(t.Context(), filepath.Join(t.TempDir(), "data", "minimix.db"))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return db
+	})
+}
+
+func openTemp(t *testing.T) (*DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "data", "minimix.db")
+	db, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return db, path
+}
+
+func TestOpenPermissions(t *testing.T) {
+	db, path := openTemp(t)
+	defer db.Close()
+	for _, tc := range []struct {
+		path string
+		want os.FileMode
+	}{
+		{filepath.Dir(path), 0o700 | os.ModeDir},
+		{path, 0o600},
+	} {
+		fi, err := os.Stat(tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode() & (os.ModePerm | os.ModeDir); got != tc.want {
+			t.Errorf("%s: mode %v, want %v", tc.path, got, tc.want)
+		}
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	db, _ := openTemp(t)
+	defer db.Close()
+	ctx := t.Context()
+	// Checked on several connections at once: each pooled connection must
+	// have been set up, not only the first.
+	var conns []interface{ Close() error }
+	for i := range 3 {
+		c, err := db.sql.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		for _, tc := range []struct{ pragma, want string }{
+			{"journal_mode", "wal"},
+			{"foreign_keys", "1"},
+			{"synchronous", "1"}, // NORMAL
+			{"busy_timeout", "10000"},
+		} {
+			var got string
+			if err := c.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("connection %d: PRAGMA %s = %q, want %q", i, tc.pragma, got, tc.want)
+			}
+		}
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+func TestReopen(t *testing.T) {
+	ctx := t.Context()
+	db, path := openTemp(t)
+	if err := db.CreateAccount(ctx, "alice", storage.Credentials{}); err != nil {
+		t.Fatal(err)
+	}
+	rec := storage.ArchiveRecord{Owner: "alice@example.net", ID: "1", Stamp: time.Unix(1700000000, 123456000).UTC(),
+		With: "bob@example.net", Stanza: []byte("<message/>")}
+	if err := db.AppendArchive(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := db.CreateAccount(ctx, "bob", storage.Credentials{}); err == nil {
+		t.Error("CreateAccount after Close succeeded")
+	}
+	// Close checkpoints: the log is empty, the database file holds all.
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() != 0 {
+		t.Errorf("WAL holds %d bytes after Close", fi.Size())
+	}
+
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		db, err := Open(ctx, path)
+		if err != nil {
+			t.Fatalf("reopen %d: %v", i, err)
+		}
+		ok, err := db.AccountExists(ctx, "alice")
+		if err != nil || !ok {
+			t.Errorf("reopen %d: AccountExists(alice) = %v, %v", i, ok, err)
+		}
+		got, err := db.LastArchived(ctx, rec.Owner, rec.With)
+		if err != nil || !got.Stamp.Equal(rec.Stamp) || got.ID != rec.ID {
+			t.Errorf("reopen %d: LastArchived = %+v, %v", i, got, err)
+		}
+		var n, maxVersion int
+		if err := db.sql.QueryRowContext(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &maxVersion); err != nil {
+			t.Fatal(err)
+		}
+		if n != len(ms) || maxVersion != len(ms) {
+			t.Errorf("reopen %d: %d migrations recorded up to version %d, want %d", i, n, maxVersion, len(ms))
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	ctx := t.Context()
+	db, path := openTemp(t)
+	if _, err := db.sql.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err := Open(ctx, path)
+	if err == nil {
+		db.Close()
+		t.Fatal("Open accepted a database from a newer schema")
+	}
+	if !strings.Contains(err.Error(), "9999") {
+		t.Errorf("error does not name the version: %v", err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "file")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{
+		"",
+		filepath.Join(dir, "what?.db"),
+		filepath.Join(blocker, "minimix.db"), // parent is a file
+	} {
+		if db, err := Open(context.Background(), path); err == nil {
+			db.Close()
+			t.Errorf("Open(%q) succeeded", path)
+		}
+	}
+}
+
+// TestQueryPlans checks that the archive queries walk an index in seq
+// order instead of scanning the table or sorting: with 100k records
+// either would make every page cost the whole archive.
+func TestQueryPlans(t *testing.T) {
+	db, _ := openTemp(t)
+	defer db.Close()
+	yes := true
+	page := func(q storage.ArchiveQuery, after, before int64) func() (string, []any) {
+		return func() (string, []any) { return archivePageSQL("a", q, seqBounds{after, before}) }
+	}
+	count := func(q storage.ArchiveQuery, extra string, extraArgs ...any) func() (string, []any) {
+		return func() (string, []any) {
+			q, args := archiveCountSQL("a", q, extra)
+			return q, append(args, extraArgs...)
+		}
+	}
+	start := time.Unix(1700000000, 0)
+	for _, tc := range []struct {
+		name  string
+		sql   func() (string, []any)
+		index string // "": any index that covers the query
+		sorts bool   // whether a sort of the few rows found is expected
+	}{
+		{"page", page(storage.ArchiveQuery{Max: 10}, 5, 0), "archive_messages_owner", false},
+		{"page before", page(storage.ArchiveQuery{Before: true, Max: 10}, 0, 9), "archive_messages_owner", false},
+		{"page with", page(storage.ArchiveQuery{With: "b", Before: true, Max: 10}, 0, 0), "archive_messages_owner_with", false},
+		{"page with occupant", page(storage.ArchiveQuery{With: "b/nick", Max: 10}, 3, 7), "archive_messages_owner_with", false},
+		{"page groupchat", page(storage.ArchiveQuery{Groupchat: &yes, Max: 10}, 0, 0), "archive_messages_owner", false},
+		{"page start", page(storage.ArchiveQuery{Start: start, Max: 10}, 3, 7), "archive_messages_owner", false},
+		{"page start end with", page(storage.ArchiveQuery{Start: start, End: start, With: "b", Before: true, Max: 10}, 3, 7), "archive_messages_owner_with", false},
+		{"page ids", page(storage.ArchiveQuery{IDs: []string{"x", "y"}, Max: 10}, 0, 0), "sqlite_autoindex_archive_messages_1", true},
+		{"page ids after", page(storage.ArchiveQuery{IDs: []string{"x", "y"}, Max: 10}, 3, 0), "sqlite_autoindex_archive_messages_1", true},
+		{"count", count(storage.ArchiveQuery{}, ""), "", false},
+		{"count before", count(storage.ArchiveQuery{}, "seq < ?", 5), "archive_messages_owner", false},
+		{"count with after", count(storage.ArchiveQuery{With: "b"}, "seq >= ?", 5), "archive_messages_owner_with", false},
+		{"count start", count(storage.ArchiveQuery{Start: start}, ""), "archive_messages_owner_stamp", false},
+		{"span", func() (string, []any) {
+			return `SELECT (SELECT min(seq) FROM archive_messages WHERE owner = ?),
+				(SELECT max(seq) FROM archive_messages WHERE owner = ?)`, []any{"a", "a"}
+		}, "archive_messages_owner", false},
+		{"span start", func() (string, []any) {
+			return `SELECT min(seq), max(seq) FROM archive_messages
+				WHERE owner = ? AND stamp >= ? AND stamp <= ?`, []any{"a", 1, 2}
+		}, "archive_messages_owner_stamp", false},
+		{"origin", func() (string, []any) {
+			return `SELECT 1 FROM archive_messages
+				WHERE owner = ? AND with_jid = ? AND origin_stanza_id = ? AND origin_stanza_id <> '' LIMIT 1`,
+				[]any{"a", "b", "c"}
+		}, "archive_messages_origin", false},
+		{"last", func() (string, []any) {
+			return `SELECT ` + archiveColumns + ` FROM archive_messages
+				WHERE owner = ? AND with_jid = ? ORDER BY seq DESC LIMIT 1`, []any{"a", "b"}
+		}, "archive_messages_owner_with", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q, args := tc.sql()
+			plan := explain(t, db, q, args)
+			switch {
+			case tc.index == "" && !strings.Contains(plan, "COVERING INDEX "):
+				t.Errorf("plan does not use a covering index:\n%s", plan)
+			case tc.index != "" && !strings.Contains(plan, "INDEX "+tc.index+" "):
+				t.Errorf("plan does not use %s:\n%s", tc.index, plan)
+			}
+			if sorts := strings.Contains(plan, "TEMP B-TREE"); sorts != tc.sorts {
+				t.Errorf("plan sorts: %v, want %v:\n%s", sorts, tc.sorts, plan)
+			}
+		})
+	}
+}
+
+func explain(t *testing.T, db *DB, q string, args []any) string {
+	t.Helper()
+	rows, err := db.sql.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(detail + "\n")
+	}
+	return b.String()
+}
+
+// TestArchiveCounts checks that the counters the triggers keep agree with
+// the archive after every kind of change, including a DELETE that does
+// not go through the store, as a retention job's would.
+func TestArchiveCounts(t *testing.T) {
+	ctx := t.Context()
+	db, _ := openTemp(t)
+	defer db.Close()
+	appendN := func(owner string, n int) {
+		t.Helper()
+		for i := range n {
+			err := db.AppendArchive(ctx, storage.ArchiveRecord{
+				Owner: owner, ID: strconv.Itoa(i), Stamp: time.Unix(int64(i), 0), With: "x@example.net",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	check := func(step string) {
+		t.Helper()
+		rows, err := db.sql.QueryContext(ctx, `
+			SELECT o.owner, coalesce(c.records, 0), count(m.seq)
+			FROM (SELECT owner FROM archive_messages UNION SELECT owner FROM archive_counts) o
+			LEFT JOIN archive_counts c ON c.owner = o.owner
+			LEFT JOIN archive_messages m ON m.owner = o.owner
+			GROUP BY o.owner`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var owner string
+			var counted, actual int
+			if err := rows.Scan(&owner, &counted, &actual); err != nil {
+				t.Fatal(err)
+			}
+			if counted != actual {
+				t.Errorf("%s: %s counted %d, has %d", step, owner, counted, actual)
+			}
+		}
+	}
+	appendN("alice@example.net", 30)
+	appendN("bob@example.net", 10)
+	appendN("room@conference.example.net", 5)
+	if err := db.AppendArchive(ctx, storage.ArchiveRecord{Owner: "bob@example.net", ID: "3"}); err == nil {
+		t.Fatal("duplicate append succeeded")
+	}
+	check("append")
+	if _, err := db.sql.ExecContext(ctx, `DELETE FROM archive_messages WHERE owner = ? AND stamp < ?`,
+		"alice@example.net", time.Unix(12, 0).UnixMicro()); err != nil {
+		t.Fatal(err)
+	}
+	check("retention")
+	page, err := db.QueryArchive(ctx, "alice@example.net", storage.ArchiveQuery{Before: true, Max: 5})
+	if err != nil || page.Count != 18 || page.FirstIndex != 13 {
+		t.Errorf("after retention: Count %d, FirstIndex %d, %v; want 18, 13", page.Count, page.FirstIndex, err)
+	}
+	if err := db.DeleteArchive(ctx, "room@conference.example.net"); err != nil {
+		t.Fatal(err)
+	}
+	check("DeleteArchive")
+	if err := db.CreateAccount(ctx, "bob", storage.Credentials{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteAccount(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	check("DeleteAccount")
+	appendN("bob@example.net", 2)
+	check("append after delete")
+}
+
+// TestQueryArchiveMaxZero checks the XEP-0059 count-only query, which
+// storage.ArchiveQuery does not promise (it asks for Max of at least 1)
+// but this backend answers.
+func TestQueryArchiveMaxZero(t *testing.T) {
+	ctx := t.Context()
+	db, _ := openTemp(t)
+	defer db.Close()
+	for i := range 3 {
+		if err := db.AppendArchive(ctx, storage.ArchiveRecord{Owner: "a@example.net", ID: strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		owner    string
+		count    int
+		complete bool
+	}{
+		{"a@example.net", 3, false},
+		{"b@example.net", 0, true},
+	} {
+		page, err := db.QueryArchive(ctx, tc.owner, storage.ArchiveQuery{Max: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Records) != 0 || page.Count != tc.count || page.Complete != tc.complete {
+			t.Errorf("%s: %d records, Count %d, Complete %v; want 0, %d, %v",
+				tc.owner, len(page.Records), page.Count, page.Complete, tc.count, tc.complete)
+		}
+	}
+	if _, err := db.QueryArchive(ctx, "a@example.net", storage.ArchiveQuery{Max: -1}); err == nil {
+		t.Error("negative Max accepted")
+	}
+}

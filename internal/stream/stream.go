@@ -1,0 +1,113 @@
+// Package stream holds what c2s and s2s streams share: writing the stream
+// header, features and errors, and a connection writer that coalesces
+// queued stanzas into one write.
+package stream
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+
+	"minimix/internal/xml"
+	"minimix/internal/xmpperr"
+)
+
+// Namespaces of stream features.
+const (
+	NSTLS      = "urn:ietf:params:xml:ns:xmpp-tls"
+	NSSASL     = "urn:ietf:params:xml:ns:xmpp-sasl"
+	NSBind     = "urn:ietf:params:xml:ns:xmpp-bind"
+	NSSession  = "urn:ietf:params:xml:ns:xmpp-session"
+	NSSM       = "urn:xmpp:sm:3"
+	NSCSI      = "urn:xmpp:csi:0"
+	NSRosterV  = "urn:xmpp:features:rosterver"
+	NSSASLCB   = "urn:xmpp:sasl-cb:0"
+	NSRegister = "http://jabber.org/features/iq-register"
+	NSErrors   = "urn:xmpp:errors"
+)
+
+// NewID returns a random stream id.
+func NewID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Header describes the response stream header we send.
+type Header struct {
+	ContentNS string // jabber:client or jabber:server
+	ID        string
+	From      string
+	To        string
+	Version   string // "1.0"
+	Lang      string
+}
+
+// AppendHeader appends an XML declaration and the stream open tag.
+func AppendHeader(dst []byte, h Header) []byte {
+	dst = append(dst, "<?xml version='1.0'?><stream:stream xmlns='"...)
+	dst = append(dst, xml.EscapeAttr(h.ContentNS)...)
+	dst = append(dst, "' xmlns:stream='http://etherx.jabber.org/streams'"...)
+	for _, a := range [...][2]string{{"id", h.ID}, {"from", h.From}, {"to", h.To}, {"version", h.Version}, {"xml:lang", h.Lang}} {
+		if a[1] == "" {
+			continue
+		}
+		dst = append(dst, ' ')
+		dst = append(dst, a[0]...)
+		dst = append(dst, "='"...)
+		dst = append(dst, xml.EscapeAttr(a[1])...)
+		dst = append(dst, '\'')
+	}
+	return append(dst, '>')
+}
+
+// AppendElement appends a top-level element of the stream. Elements in
+// the streams namespace (features, error) are written with the stream:
+// prefix, as every client expects; others relative to contentNS.
+func AppendElement(dst []byte, el *xml.Element, contentNS string) []byte {
+	if el.Space != xml.NSStream {
+		return el.AppendXML(dst, contentNS)
+	}
+	dst = append(dst, "<stream:"...)
+	dst = append(dst, el.Local...)
+	// Attributes of stream elements are plain; reuse the element writer
+	// for them by writing a nameless copy is overkill, so do it here.
+	for _, a := range el.Attrs {
+		dst = append(dst, ' ')
+		dst = append(dst, a.Local...)
+		dst = append(dst, `="`...)
+		dst = append(dst, xml.EscapeAttr(a.Value)...)
+		dst = append(dst, '"')
+	}
+	if len(el.Children) == 0 {
+		return append(dst, "/>"...)
+	}
+	dst = append(dst, '>')
+	for _, c := range el.Children {
+		if c.Elem != nil {
+			dst = c.Elem.AppendXML(dst, "")
+		} else {
+			dst = append(dst, xml.Escape(c.Text)...)
+		}
+	}
+	dst = append(dst, "</stream:"...)
+	dst = append(dst, el.Local...)
+	return append(dst, '>')
+}
+
+// Close is the stream close tag.
+const Close = "</stream:stream>"
+
+// AppendError appends a stream error followed by the close tag.
+func AppendError(dst []byte, se *xmpperr.StreamError) []byte {
+	dst = AppendElement(dst, se.Element(), "")
+	return append(dst, Close...)
+}
+
+// ErrorFromXML maps a reader error to the stream error to send.
+func ErrorFromXML(e *xml.Error) *xmpperr.StreamError {
+	se := xmpperr.Stream(xmpperr.StreamCondition(e.Condition), e.Text)
+	if e.TooBig {
+		se.App = xml.New(NSErrors, "stanza-too-big")
+	}
+	return se
+}

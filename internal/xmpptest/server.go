@@ -1,0 +1,104 @@
+// Package xmpptest starts real minimix servers on loopback ports for
+// end-to-end tests, and gives tests clients to talk to them: mellium.im/xmpp
+// sessions (a client library nobody here wrote) and a raw stream client for
+// feeding bad input.
+package xmpptest
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"minimix/internal/config"
+	"minimix/internal/server"
+)
+
+// Server is a running minimix instance for a test.
+type Server struct {
+	*server.Server
+	Config *config.Config
+	Domain string
+	// RootCAs trusts the server's generated certificate.
+	RootCAs *x509.CertPool
+}
+
+// Option changes the test server's configuration before it starts.
+type Option func(*config.Config)
+
+// WithPlaintext sets require_tls = false.
+func WithPlaintext() Option { return func(c *config.Config) { c.C2S.RequireTLS = false } }
+
+// WithConfig lets a test change anything.
+func WithConfig(f func(*config.Config)) Option { return Option(f) }
+
+// Start starts a server on 127.0.0.1 ports chosen by the kernel, with its
+// data in a temporary directory, and stops it when the test ends.
+func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.C2S.Listen = []string{"127.0.0.1:0"}
+	cfg.C2S.DirectTLSListen = []string{"127.0.0.1:0"}
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.C2S.LoginFailuresPerMinute = 1000
+	for _, o := range opts {
+		o(cfg)
+	}
+	return StartConfig(t, cfg)
+}
+
+// StartConfig starts a server with exactly cfg.
+func StartConfig(t testing.TB, cfg *config.Config) *Server {
+	t.Helper()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("test config: %v", err)
+	}
+	var logOut io.Writer = io.Discard
+	level := slog.LevelInfo
+	if os.Getenv("MINIMIX_TEST_LOG") != "" {
+		logOut = os.Stderr
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+	ctx := context.Background()
+	srv, err := server.New(ctx, cfg, log)
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatalf("server.Start: %v", err)
+	}
+	s := &Server{Server: srv, Config: cfg, Domain: cfg.Domain}
+	s.RootCAs = x509.NewCertPool()
+	crt, err := os.ReadFile(filepath.Join(cfg.DataDir, "tls", cfg.Domain+".crt"))
+	if err == nil {
+		s.RootCAs.AppendCertsFromPEM(crt)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return s
+}
+
+// TLSConfig returns a client TLS configuration that trusts the server.
+func (s *Server) TLSConfig() *tls.Config {
+	return &tls.Config{ServerName: s.Domain, RootCAs: s.RootCAs, MinVersion: tls.VersionTLS12}
+}
+
+// AddUser creates an account.
+func (s *Server) AddUser(t testing.TB, name, password string) {
+	t.Helper()
+	if err := s.Accounts.Add(context.Background(), name, password); err != nil {
+		t.Fatalf("add user %s: %v", name, err)
+	}
+}

@@ -1,0 +1,392 @@
+"""Shared pieces of the minimix slixmpp interop scenarios.
+
+Every scenario is a script run by interop_test.go (or by hand) as
+
+    /usr/bin/python3 interop/scenarios/NAME.py --host 127.0.0.1 --port N \
+        --tls-port M --domain localhost --ca localhost.crt \
+        --account alice=PASSWORD --account bob=PASSWORD
+
+It exits 0 when every assertion holds and 1 with a "FAIL:" line otherwise.
+Its output is a log of the scenario's steps and of every byte each client
+sent and received after TLS ("[alice] SEND ..." / "[alice] RECV ..."), so a
+failure shows the exact stanzas on the wire.
+
+Written for Debian's python3-slixmpp 1.8.3; see interop/README.md for the
+places where the scenarios work around that version.
+"""
+
+import argparse
+import asyncio
+import logging
+import socket
+import ssl
+import struct
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import slixmpp
+from slixmpp.exceptions import IqError, IqTimeout
+
+# WAIT is how long a scenario waits for any one expected event.
+WAIT = 10.0
+# SCENARIO_TIMEOUT bounds a whole scenario below the Go test's 60s.
+SCENARIO_TIMEOUT = 50.0
+# QUIET is how long a scenario listens for stanzas that must not arrive,
+# after a round trip to the server has already flushed what was in flight.
+QUIET = 0.5
+
+NS_DELAY = 'urn:xmpp:delay'
+NS_CARBONS = 'urn:xmpp:carbons:2'
+NS_FORWARD = 'urn:xmpp:forward:0'
+NS_MAM = 'urn:xmpp:mam:2'
+NS_RSM = 'http://jabber.org/protocol/rsm'
+NS_SM = 'urn:xmpp:sm:3'
+
+log = logging.getLogger('scenario')
+_wire = logging.getLogger('wire')
+_start = time.monotonic()
+
+
+class ScenarioFailed(Exception):
+    """An assertion of the scenario did not hold."""
+
+
+def fail(msg):
+    """Fails the scenario: run() prints msg and exits 1."""
+    raise ScenarioFailed(msg)
+
+
+def check(cond, msg):
+    """Fails the scenario with msg unless cond holds."""
+    if not cond:
+        fail(msg)
+
+
+def check_eq(got, want, what):
+    """Fails the scenario unless got == want."""
+    if got != want:
+        fail('%s: got %r, want %r' % (what, got, want))
+
+
+def parse_args(description, argv=None):
+    """Parses the command line shared by every scenario."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument('--host', required=True, help='server address to connect to')
+    p.add_argument('--port', type=int, required=True, help='client port (STARTTLS)')
+    p.add_argument('--tls-port', type=int, default=0, help='direct TLS port (XEP-0368)')
+    p.add_argument('--domain', default='localhost', help='XMPP domain, also the TLS server name')
+    p.add_argument('--ca', required=True, help="PEM file that signs (or is) the server's certificate")
+    p.add_argument('--account', action='append', default=[], metavar='NAME=PASSWORD',
+                   help='an existing account the scenario may use; repeat')
+    args = p.parse_args(argv)
+    args.accounts = {}
+    for a in args.account:
+        name, sep, pw = a.partition('=')
+        if not sep:
+            p.error('--account wants NAME=PASSWORD, got %r' % a)
+        args.accounts[name] = pw
+    return args
+
+
+class _Elapsed(logging.Formatter):
+    def format(self, record):
+        record.elapsed = time.monotonic() - _start
+        return super().format(record)
+
+
+def _setup_logging():
+    h = logging.StreamHandler(sys.stdout)
+    h.setFormatter(_Elapsed('%(elapsed)7.3f %(name)s %(levelname)s %(message)s'))
+    root = logging.getLogger()
+    root.handlers[:] = [h]
+    root.setLevel(logging.WARNING)
+    log.setLevel(logging.INFO)
+    _wire.setLevel(logging.DEBUG)
+
+
+class Client(slixmpp.ClientXMPP):
+    """A slixmpp client pinned to the server under test.
+
+    It connects to --host with STARTTLS on --port, or with direct TLS on
+    --tls-port, and verifies the server certificate against --ca for the name
+    --domain. Reconnection (stream resumption) goes to the same place.
+
+    Received stanzas are recorded (see expect) from the moment the client is
+    made, so no scenario races an event handler against a stanza.
+    """
+
+    def __init__(self, args, name, resource, password=None, *, direct_tls=False,
+                 mech=None, plugins=(), channel_binding=False, label=None):
+        if password is None:
+            password = args.accounts[name]
+        super().__init__('%s@%s/%s' % (name, args.domain, resource), password, sasl_mech=mech)
+        self.label = label or '%s/%s' % (name, resource)
+        self.direct_tls = direct_tls
+        port = args.tls_port if direct_tls else args.port
+        if not port:
+            fail('%s: no port given for %s' % (self.label, 'direct TLS' if direct_tls else 'STARTTLS'))
+        self._target = (args.host, port)
+        # The address is an IP literal, so slixmpp would otherwise check the
+        # certificate against "" and look up SRV records for the domain.
+        self.default_domain = args.domain
+        ctx = ssl.create_default_context(cafile=args.ca)
+        ctx.check_hostname = True
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        self.ssl_context = ctx
+        self.ca_certs = Path(args.ca)
+        # Subscriptions are answered by the scenario, never by slixmpp.
+        self.auto_authorize = None
+        self.auto_subscribe = False
+        self.whitespace_keepalive = False
+        if not channel_binding:
+            # slixmpp 1.8.3 knows only tls-unique, which minimix (rightly)
+            # does not offer, and sends the GS2 flag "y" for plain SCRAM
+            # whenever TLS is up, which a server offering -PLUS must refuse
+            # as a downgrade (RFC 5802 section 6). Claiming no channel
+            # binding support makes it send "n".
+            mechs = self['feature_mechanisms']
+            default = mechs._default_credentials
+
+            def no_channel_binding(required, optional):
+                creds = default(required, optional)
+                if 'channel_binding' in creds:
+                    creds['channel_binding'] = None
+                return creds
+            mechs.sasl_callback = no_channel_binding
+        for p in ('xep_0199',) + tuple(plugins):
+            self.register_plugin(p)
+
+        self.received = []  # (event, stanza), consumed by expect
+        self._changed = asyncio.Event()
+        self.failed_auth = []  # <failure/> conditions, in order
+        self.stream_errors = []
+        for ev in ('message', 'presence', 'carbon_received', 'carbon_sent',
+                   'roster_update', 'session_start', 'session_resumed',
+                   'sm_enabled', 'sm_failed', 'disconnected', 'failed_auth',
+                   'failed_all_auth', 'connection_failed', 'stream_error'):
+            self.add_event_handler(ev, self._recorder(ev))
+
+    def _recorder(self, ev):
+        def record(stanza=None):
+            if ev == 'failed_auth':
+                self.failed_auth.append(stanza['condition'])
+            if ev == 'stream_error':
+                self.stream_errors.append(stanza['condition'])
+            self.received.append((ev, stanza))
+            self._changed.set()
+        return record
+
+    # Wire log: the bytes after TLS, labelled by client.
+    def send_raw(self, data):
+        if isinstance(data, bytes):
+            text = data.decode('utf-8', 'replace')
+        else:
+            text = data
+        _wire.debug('[%s] SEND %s', self.label, text)
+        super().send_raw(data)
+
+    def data_received(self, data):
+        _wire.debug('[%s] RECV %s', self.label, data.decode('utf-8', 'replace'))
+        super().data_received(data)
+
+    # Connection routing: always the server under test.
+    def connect(self, address=None, use_ssl=None, force_starttls=True, disable_starttls=False):
+        return super().connect(self._target, use_ssl=self.direct_tls,
+                               force_starttls=True, disable_starttls=False)
+
+    async def get_dns_records(self, domain, port=None):
+        return [(self.default_domain, self._target[0], self._target[1])]
+
+    # Expectations.
+    async def expect(self, event, pred=None, what=None, timeout=WAIT):
+        """Waits for, consumes and returns the first recorded `event` whose
+        stanza satisfies pred; fails the scenario after timeout."""
+        what = what or event
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, (ev, st) in enumerate(self.received):
+                if ev == event and (pred is None or pred(st)):
+                    del self.received[i]
+                    return st
+            left = deadline - time.monotonic()
+            if left <= 0:
+                fail('%s: timed out after %.0fs waiting for %s; unconsumed: %s'
+                     % (self.label, timeout, what, self.describe_received()))
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    def take(self, event, pred=None):
+        """Removes and returns every recorded `event` matching pred."""
+        got = [st for ev, st in self.received if ev == event and (pred is None or pred(st))]
+        self.received = [(ev, st) for ev, st in self.received
+                         if not (ev == event and (pred is None or pred(st)))]
+        return got
+
+    def describe_received(self):
+        return '[' + ', '.join('%s %s' % (ev, _short(st)) for ev, st in self.received) + ']'
+
+    async def expect_message(self, body, what=None, timeout=WAIT):
+        """Waits for a message (not a carbon) carrying body."""
+        return await self.expect('message', lambda m: m['body'] == body,
+                                 what or 'message with body %r' % body, timeout)
+
+    async def expect_presence(self, ptype, from_bare, what=None, pred=None, timeout=WAIT):
+        """Waits for a presence of type ptype ("available", "subscribe", ...)
+        from from_bare (bare JID string)."""
+        def match(p):
+            return (p['type'] == ptype and p['from'].bare == from_bare
+                    and (pred is None or pred(p)))
+        return await self.expect('presence', match,
+                                 what or 'presence type=%s from %s' % (ptype, from_bare), timeout)
+
+    async def barrier(self):
+        """A round trip to the server: everything the server queued for this
+        client before answering has then been received."""
+        iq = self.make_iq_get(queryxmlns='urn:xmpp:ping', ito=self.boundjid.domain)
+        try:
+            await iq.send(timeout=WAIT)
+        except IqError:
+            pass  # any answer is a round trip
+        except IqTimeout:
+            fail('%s: no answer to a ping within %.0fs' % (self.label, WAIT))
+
+    async def quiet(self, event, pred=None, what=None):
+        """Asserts that no matching `event` arrives: a round trip to the
+        server, a short wait, then nothing may be recorded."""
+        await self.barrier()
+        await asyncio.sleep(QUIET)
+        got = self.take(event, pred)
+        if got:
+            fail('%s: unexpected %s: %s' % (self.label, what or event,
+                                            ', '.join(_short(s) for s in got)))
+
+    async def login(self, timeout=WAIT):
+        """Connects and waits for the session to start (after resource
+        binding), failing the scenario on any other outcome."""
+        self.connect()
+        ev = await self._outcome(('session_start',), timeout)
+        if ev != 'session_start':
+            fail('%s: login failed (%s); SASL failures %s, stream errors %s'
+                 % (self.label, ev, self.failed_auth, self.stream_errors))
+        self.take('session_start')
+        log.info('%s: logged in as %s', self.label, self.boundjid.full)
+
+    async def _outcome(self, wanted, timeout):
+        """Waits until one of `wanted` or a failure event is recorded and
+        returns its name; the failure events stay recorded."""
+        bad = ('failed_all_auth', 'disconnected', 'connection_failed')
+        deadline = time.monotonic() + timeout
+        while True:
+            for ev, _ in self.received:
+                if ev in wanted or ev in bad:
+                    return ev
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return 'timeout'
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    async def close(self):
+        """Closes the stream (waiting briefly for the server's close)."""
+        if self.transport is None:
+            self.cancel_connection_attempt()
+            return
+        try:
+            await asyncio.wait_for(self.disconnect(wait=2.0), 5)
+        except Exception:  # a scenario must not fail while cleaning up
+            self.abort()
+
+    def cut(self):
+        """Drops the TCP connection with a reset: no </stream:stream>, no
+        TLS close_notify, as when a mobile network goes away."""
+        sock = self.transport.get_extra_info('socket')
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        log.info('%s: cutting the TCP connection', self.label)
+        self.transport.abort()
+
+    def tls_version(self):
+        obj = self.transport.get_extra_info('ssl_object') if self.transport else None
+        return obj.version() if obj is not None else None
+
+
+def _short(stanza):
+    if stanza is None:
+        return '-'
+    try:
+        s = str(stanza)
+    except Exception:
+        s = repr(stanza)
+    return s if len(s) <= 600 else s[:600] + '...'
+
+
+class Scenario:
+    """Owns the clients of one scenario so they are all closed at the end."""
+
+    def __init__(self, args):
+        self.args = args
+        self.domain = args.domain
+        self.clients = []
+
+    def bare(self, name):
+        return '%s@%s' % (name, self.domain)
+
+    def client(self, name, resource, **kw):
+        c = Client(self.args, name, resource, **kw)
+        self.clients.append(c)
+        return c
+
+    async def login(self, name, resource, presence=True, priority=None, **kw):
+        """Makes a client, logs in and, if presence, sends initial presence."""
+        c = self.client(name, resource, **kw)
+        await c.login()
+        if presence:
+            if priority is None:
+                c.send_presence()
+            else:
+                c.send_presence(ppriority=priority)
+        return c
+
+    async def close(self):
+        await asyncio.gather(*(c.close() for c in self.clients), return_exceptions=True)
+
+
+def run(description, body):
+    """Runs `await body(scenario)` with a bound on time and exits: 0 when it
+    returns, 1 when it fails or raises."""
+    args = parse_args(description)
+    _setup_logging()
+    log.info('slixmpp %s, python %s', slixmpp.__version__, sys.version.split()[0])
+
+    async def main():
+        sc = Scenario(args)
+        try:
+            await asyncio.wait_for(body(sc), SCENARIO_TIMEOUT)
+        finally:
+            await sc.close()
+
+    code = 1
+    try:
+        asyncio.run(main())
+        code = 0
+    except ScenarioFailed as e:
+        print('FAIL: %s' % e, flush=True)
+    except asyncio.TimeoutError:
+        traceback.print_exc(file=sys.stdout)
+        print('FAIL: scenario did not finish within %.0fs' % SCENARIO_TIMEOUT, flush=True)
+    except Exception:
+        traceback.print_exc(file=sys.stdout)
+        print('FAIL: unexpected exception', flush=True)
+    if code == 0:
+        print('PASS', flush=True)
+    sys.stdout.flush()
+    sys.exit(code)

@@ -20,6 +20,9 @@ import (
 	"minimix/internal/xmpperr"
 )
 
+// nsPreApproval advertises subscription pre-approval (RFC 6121 3.4).
+const nsPreApproval = "urn:xmpp:features:pre-approval"
+
 // maxAuthAttempts is how many failed SASL attempts one stream may make
 // before it is closed (RFC 6120 6.4.5 asks for at least two).
 const maxAuthAttempts = 3
@@ -159,6 +162,7 @@ func (c *conn) features() *xml.Element {
 		f.Append(xml.New(stream.NSSM, "sm"))
 		f.Append(xml.New(stream.NSCSI, "csi"))
 		f.Append(xml.New(stream.NSRosterV, "ver"))
+		f.Append(xml.New(nsPreApproval, "sub"))
 	}
 	return f
 }

@@ -1,0 +1,205 @@
+package router
+
+import (
+	"context"
+	"testing"
+
+	"minimix/internal/jid"
+	"minimix/internal/stanza"
+	"minimix/internal/xml"
+)
+
+type world struct {
+	r   *Router
+	h   *fakeHandlers
+	off *fakeOffline
+}
+
+func newWorld(sessions ...*fakeSession) *world {
+	reg := NewRegistry()
+	h := &fakeHandlers{accounts: map[string]bool{"alice": true, "bob": true, "carol": true}}
+	off := &fakeOffline{max: 2}
+	r := New(Config{Domain: "example.net", Registry: reg, Handlers: h, Offline: off})
+	for _, s := range sessions {
+		reg.Add(s)
+	}
+	return &world{r: r, h: h, off: off}
+}
+
+func msg(typ, from, to, body string) *xml.Element {
+	m := xml.New(xml.NSClient, "message", "from", from, "to", to)
+	m.SetAttr("type", typ)
+	if body != "" {
+		m.Append(xml.New(xml.NSClient, "body").AppendText(body))
+	}
+	return m
+}
+
+func TestMessageDelivery(t *testing.T) {
+	tests := []struct {
+		name string
+		typ  string
+		to   string
+		// which bob sessions get it (by resource), and offline count
+		want        []string
+		wantOffline int
+		wantError   string // condition bounced to the sender
+	}{
+		{name: "chat to bare goes to highest priority", typ: "chat", to: "bob@example.net", want: []string{"high"}},
+		{name: "normal to bare goes to highest priority", typ: "normal", to: "bob@example.net", want: []string{"high"}},
+		{name: "headline to bare goes to all non-negative", typ: "headline", to: "bob@example.net", want: []string{"high", "low"}},
+		{name: "chat to full goes there", typ: "chat", to: "bob@example.net/low", want: []string{"low"}},
+		{name: "chat to negative full still delivered", typ: "chat", to: "bob@example.net/neg", want: []string{"neg"}},
+		{name: "chat to unknown resource treated as bare", typ: "chat", to: "bob@example.net/gone", want: []string{"high"}},
+		{name: "groupchat to bare is an error", typ: "groupchat", to: "bob@example.net", wantError: "service-unavailable"},
+		{name: "groupchat to unknown resource is an error", typ: "groupchat", to: "bob@example.net/gone", wantError: "service-unavailable"},
+		{name: "chat to unknown account is an error", typ: "chat", to: "nobody@example.net", wantError: "service-unavailable"},
+		{name: "chat to offline account is stored", typ: "chat", to: "carol@example.net", wantOffline: 1},
+		{name: "headline to offline account is dropped", typ: "headline", to: "carol@example.net"},
+		{name: "remote domain without s2s bounces", typ: "chat", to: "dave@elsewhere.example", wantError: "remote-server-not-found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			alice := newFake("alice@example.net/a", 0, true)
+			high := newFake("bob@example.net/high", 5, true)
+			low := newFake("bob@example.net/low", 1, true)
+			neg := newFake("bob@example.net/neg", -1, true)
+			w := newWorld(alice, high, low, neg)
+			to := jid.MustParse(tt.to)
+			m := msg(tt.typ, alice.JID().String(), tt.to, "hi")
+			w.r.FromSession(context.Background(), alice, m, to)
+
+			byRes := map[string]*fakeSession{"high": high, "low": low, "neg": neg}
+			want := map[string]bool{}
+			for _, r := range tt.want {
+				want[r] = true
+			}
+			for res, s := range byRes {
+				got := len(s.take())
+				if want[res] && got != 1 {
+					t.Errorf("%s got %d stanzas, want 1", res, got)
+				}
+				if !want[res] && got != 0 {
+					t.Errorf("%s got %d stanzas, want 0", res, got)
+				}
+			}
+			if n := len(w.off.got[jid.MustParse("carol@example.net")]); n != tt.wantOffline {
+				t.Errorf("offline = %d, want %d", n, tt.wantOffline)
+			}
+			back := alice.take()
+			if tt.wantError == "" {
+				if len(back) != 0 {
+					t.Errorf("sender got %d stanzas, want none: %s", len(back), back[0])
+				}
+				return
+			}
+			if len(back) != 1 {
+				t.Fatalf("sender got %d stanzas, want one error", len(back))
+			}
+			e := back[0]
+			if e.Attr("type") != "error" || e.Attr("from") != tt.to || e.Child("", "error").Child("", tt.wantError) == nil {
+				t.Errorf("bounce = %s, want %s error from %s", e, tt.wantError, tt.to)
+			}
+		})
+	}
+}
+
+func TestOfflineQuotaLooksLikeUnknownAccount(t *testing.T) {
+	alice := newFake("alice@example.net/a", 0, true)
+	w := newWorld(alice)
+	ctx := context.Background()
+	var conds []string
+	for i := 0; i < 3; i++ {
+		w.r.FromSession(ctx, alice, msg("chat", alice.JID().String(), "carol@example.net", "x"), jid.MustParse("carol@example.net"))
+	}
+	w.r.FromSession(ctx, alice, msg("chat", alice.JID().String(), "nobody@example.net", "x"), jid.MustParse("nobody@example.net"))
+	for _, e := range alice.take() {
+		conds = append(conds, e.Child("", "error").FirstElement().Local)
+	}
+	if len(conds) != 2 || conds[0] != conds[1] {
+		t.Errorf("errors = %v; a full offline queue and a missing account must look the same", conds)
+	}
+}
+
+func TestCarbons(t *testing.T) {
+	alice := newFake("alice@example.net/a", 0, true)
+	alice2 := newFake("alice@example.net/b", 0, true)
+	alice2.state.SetCarbons(true)
+	bob := newFake("bob@example.net/x", 0, true)
+	bob2 := newFake("bob@example.net/y", -1, true)
+	bob2.state.SetCarbons(true)
+	w := newWorld(alice, alice2, bob, bob2)
+	ctx := context.Background()
+	w.r.FromSession(ctx, alice, msg("chat", alice.JID().String(), "bob@example.net", "hi"), jid.MustParse("bob@example.net"))
+
+	sent := alice2.take()
+	if len(sent) != 1 || sent[0].Child(stanza.NSCarbons, "sent") == nil {
+		t.Fatalf("alice/b got %v, want one sent carbon", sent)
+	}
+	if inner := sent[0].Child(stanza.NSCarbons, "sent").Child(stanza.NSForward, "forwarded").Child(xml.NSClient, "message"); inner == nil || inner.ChildText(xml.NSClient, "body") != "hi" {
+		t.Errorf("sent carbon does not wrap the message: %s", sent[0])
+	}
+	if got := bob.take(); len(got) != 1 {
+		t.Errorf("bob/x got %d, want the message", len(got))
+	}
+	recv := bob2.take()
+	if len(recv) != 1 || recv[0].Child(stanza.NSCarbons, "received") == nil {
+		t.Fatalf("bob/y got %v, want one received carbon", recv)
+	}
+
+	// <private/> is not copied.
+	m := msg("chat", alice.JID().String(), "bob@example.net", "secret")
+	m.Append(xml.New(stanza.NSCarbons, "private"))
+	w.r.FromSession(ctx, alice, m, jid.MustParse("bob@example.net"))
+	if got := alice2.take(); len(got) != 0 {
+		t.Errorf("private message copied to sender's session: %v", got)
+	}
+	if got := bob2.take(); len(got) != 0 {
+		t.Errorf("private message copied to recipient's session: %v", got)
+	}
+}
+
+func TestRerouteGoesToOtherResourceOrOffline(t *testing.T) {
+	bob := newFake("bob@example.net/x", 0, true)
+	bob2 := newFake("bob@example.net/y", 0, true)
+	w := newWorld(bob, bob2)
+	ctx := context.Background()
+	m := msg("chat", "alice@example.net/a", "bob@example.net/x", "hi")
+	w.r.Reroute(ctx, m, bob)
+	if got := bob2.take(); len(got) != 1 {
+		t.Fatalf("other resource got %d, want 1", len(got))
+	}
+	w.r.Registry().Remove(bob2)
+	w.r.Reroute(ctx, m, bob)
+	if n := len(w.off.got[jid.MustParse("bob@example.net")]); n != 1 {
+		t.Errorf("offline = %d, want 1", n)
+	}
+	// Groupchat and headline are not rerouted.
+	w.r.Reroute(ctx, msg("headline", "news@example.net", "bob@example.net/x", "x"), bob)
+	if n := len(w.off.got[jid.MustParse("bob@example.net")]); n != 1 {
+		t.Errorf("offline = %d after headline, want 1", n)
+	}
+}
+
+func TestRegistryReplace(t *testing.T) {
+	reg := NewRegistry()
+	a := newFake("alice@example.net/a", 0, false)
+	a2 := newFake("alice@example.net/a", 0, false)
+	b := newFake("alice@example.net/b", 0, false)
+	if old := reg.Add(a); old != nil {
+		t.Fatal("unexpected replace")
+	}
+	reg.Add(b)
+	if old := reg.Add(a2); old != Session(a) {
+		t.Fatalf("replace returned %v, want the first session", old)
+	}
+	if reg.Remove(a) {
+		t.Error("removing a replaced session must not remove its successor")
+	}
+	if reg.Get(jid.MustParse("alice@example.net/a")) != Session(a2) {
+		t.Error("Get does not return the new session")
+	}
+	if n := len(reg.Sessions(jid.MustParse("alice@example.net"))); n != 2 || reg.Len() != 2 {
+		t.Errorf("sessions = %d, len = %d, want 2", n, reg.Len())
+	}
+}

@@ -77,7 +77,9 @@ func (h *fakeHandlers) Presence(ctx context.Context, el *xml.Element, from, to j
 func (h *fakeHandlers) SessionPresence(ctx context.Context, s Session, el *xml.Element, to jid.JID) {
 	h.Presence(ctx, el, s.JID(), to)
 }
-func (h *fakeHandlers) AccountExists(ctx context.Context, local string) bool { return h.accounts[local] }
+func (h *fakeHandlers) AccountExists(ctx context.Context, local string) bool {
+	return h.accounts[local]
+}
 
 // fakeOffline stores messages in memory, up to max.
 type fakeOffline struct {

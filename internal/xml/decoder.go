@@ -152,7 +152,7 @@ func (d *Decoder) ReadHeader() (StreamHeader, error) {
 		return StreamHeader{}, d.err
 	}
 	if d.state != stateNew {
-		return StreamHeader{}, errors.New("xml: ReadHeader called twice without Reset")
+		return StreamHeader{}, errors.New("xml: ReadHeader called twice without Reset or Restart")
 	}
 	d.limitStart, d.limitMax, d.limitTooBig = d.InputOffset(), maxHeaderBytes, false
 	h, err := d.readHeader()

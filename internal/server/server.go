@@ -310,10 +310,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 	}
-	if err := s.C2S.Shutdown(ctx); err != nil {
+	// Features first (the MUC service tells occupants it is going away,
+	// 332), while client streams can still carry that; then the streams.
+	if err := s.features.shutdown(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	if err := s.features.shutdown(ctx); err != nil {
+	if err := s.C2S.Shutdown(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	s.serveWG.Wait()

@@ -1,12 +1,16 @@
 package xmpptest
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +29,16 @@ type Node struct {
 	Attrs   []xml.Attr `xml:",any,attr"`
 	Text    string     `xml:",chardata"`
 	Nodes   []Node     `xml:",any"`
+}
+
+// HasAttr reports whether the unprefixed attribute name is present.
+func (n Node) HasAttr(name string) bool {
+	for _, a := range n.Attrs {
+		if a.Name.Local == name && (a.Name.Space == "" || a.Name.Space == n.XMLName.Space) {
+			return true
+		}
+	}
+	return false
 }
 
 // Attr returns the value of the unprefixed attribute name.
@@ -61,6 +75,33 @@ func (n Node) Find(path string) *Node {
 	return cur
 }
 
+// Children returns the children with local name (and namespace, if not
+// empty).
+func (n Node) Children(space, local string) []Node {
+	var out []Node
+	for _, c := range n.Nodes {
+		if c.XMLName.Local == local && (space == "" || c.XMLName.Space == space) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Error returns the type and defined condition of a stanza's <error/>
+// (RFC 6120 8.3), or two empty strings when it has none.
+func (n Node) Error() (typ, condition string) {
+	e := n.Child("", "error")
+	if e == nil {
+		return "", ""
+	}
+	for _, c := range e.Nodes {
+		if c.XMLName.Space == "urn:ietf:params:xml:ns:xmpp-stanzas" && c.XMLName.Local != "text" {
+			return e.Attr("type"), c.XMLName.Local
+		}
+	}
+	return e.Attr("type"), ""
+}
+
 // String renders the node approximately, for failure messages.
 func (n Node) String() string {
 	b, err := xml.Marshal(n)
@@ -76,6 +117,11 @@ type Client struct {
 	*xmpp.Session
 	JID jid.JID
 	In  chan Node
+
+	// Mechanism is the SASL mechanism the client authenticated with and
+	// GS2Header the gs2 header of its initial response ("n,," without
+	// channel binding, "p=tls-exporter,," with it), read off the wire.
+	Mechanism, GS2Header string
 
 	t    testing.TB
 	done chan error
@@ -118,6 +164,7 @@ func (s *Server) TryDial(t testing.TB, user, password string, o DialOptions) (*C
 	if err != nil {
 		return nil, err
 	}
+	auth := &authRecorder{}
 	var d net.Dialer
 	var conn net.Conn
 	features := []xmpp.StreamFeature{xmpp.SASL("", password, mechs...), xmpp.BindResource()}
@@ -136,10 +183,10 @@ func (s *Server) TryDial(t testing.TB, user, password string, o DialOptions) (*C
 		return nil, err
 	}
 	sess, err := xmpp.NewSession(ctx, j.Domain(), j, conn, state, xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
-		sc := xmpp.StreamConfig{Features: features}
+		sc := xmpp.StreamConfig{Features: features, TeeOut: auth}
 		if os.Getenv("MINIMIX_TEST_WIRE") != "" {
 			sc.TeeIn = prefixWriter{"IN  " + addr + ": "}
-			sc.TeeOut = prefixWriter{"OUT " + addr + ": "}
+			sc.TeeOut = io.MultiWriter(auth, prefixWriter{"OUT " + addr + ": "})
 		}
 		return sc
 	}))
@@ -148,6 +195,7 @@ func (s *Server) TryDial(t testing.TB, user, password string, o DialOptions) (*C
 		return nil, err
 	}
 	c := &Client{Session: sess, JID: sess.LocalAddr(), In: make(chan Node, 1000), t: t, done: make(chan error, 1)}
+	c.Mechanism, c.GS2Header = auth.result()
 	go func() {
 		defer func() {
 			if os.Getenv("MINIMIX_TEST_WIRE") != "" {
@@ -165,8 +213,13 @@ func (s *Server) TryDial(t testing.TB, user, password string, o DialOptions) (*C
 				}
 				return err
 			}
-			// Answer iq get/set so the server is never left waiting
-			// (mellium answers service-unavailable when we do not).
+			c.restoreFrom(&n)
+			// Answer roster pushes and pings as a client must (RFC 6121
+			// 2.1.6, XEP-0199); mellium answers every other get and set
+			// we leave alone with service-unavailable.
+			if err := c.answer(r, n); err != nil {
+				return err
+			}
 			select {
 			case c.In <- n:
 			default:
@@ -221,7 +274,44 @@ func (c *Client) IQ(t testing.TB, raw string) Node {
 	if err := xml.NewTokenDecoder(r).Decode(&n); err != nil {
 		t.Fatalf("%s iq reply: %v", c.JID, err)
 	}
+	c.restoreFrom(&n)
 	return n
+}
+
+// restoreFrom undoes mellium's normalisation of received stanzas: it
+// blanks a from that equals the session's own bare JID (RFC 6120 8.1.2.1
+// lets it), which would hide from tests what the server actually sent.
+// The server never sends an empty from, so an empty one was the bare JID.
+func (c *Client) restoreFrom(n *Node) {
+	for i, a := range n.Attrs {
+		if a.Name.Local == "from" && a.Name.Space == "" && a.Value == "" {
+			n.Attrs[i].Value = c.JID.Bare().String()
+		}
+	}
+}
+
+// answer replies with an empty result to a roster push or a ping.
+func (c *Client) answer(w xmlstream.TokenWriter, n Node) error {
+	if n.XMLName.Local != "iq" {
+		return nil
+	}
+	typ := n.Attr("type")
+	push := typ == "set" && n.Child("jabber:iq:roster", "query") != nil
+	ping := typ == "get" && n.Child("urn:xmpp:ping", "ping") != nil
+	if !push && !ping {
+		return nil
+	}
+	start := xml.StartElement{Name: xml.Name{Local: "iq"}, Attr: []xml.Attr{
+		{Name: xml.Name{Local: "type"}, Value: "result"},
+		{Name: xml.Name{Local: "id"}, Value: n.Attr("id")},
+	}}
+	if from := n.Attr("from"); from != "" {
+		start.Attr = append(start.Attr, xml.Attr{Name: xml.Name{Local: "to"}, Value: from})
+	}
+	if err := w.EncodeToken(start); err != nil {
+		return err
+	}
+	return w.EncodeToken(start.End())
 }
 
 // Expect waits for the next received stanza that match accepts, skipping
@@ -275,6 +365,41 @@ func IsPresenceFrom(from, typ string) func(Node) bool {
 	return func(n Node) bool {
 		return n.XMLName.Local == "presence" && n.Attr("from") == from && n.Attr("type") == typ
 	}
+}
+
+// authRecorder reads the SASL mechanism and gs2 header off the client's
+// <auth/>, which mellium writes in one piece.
+type authRecorder struct {
+	mu        sync.Mutex
+	mechanism string
+	gs2       string
+}
+
+var authRE = regexp.MustCompile(`<auth [^>]*mechanism=["']([^"']+)["'][^>]*>([^<]*)<`)
+
+func (a *authRecorder) Write(p []byte) (int, error) {
+	m := authRE.FindSubmatch(p)
+	if m == nil {
+		return len(p), nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.mechanism = string(m[1])
+	if b, err := base64.StdEncoding.DecodeString(string(m[2])); err == nil {
+		// gs2-header = gs2-cbind-flag "," [authzid] ","
+		if i := bytes.IndexByte(b, ','); i >= 0 {
+			if j := bytes.IndexByte(b[i+1:], ','); j >= 0 {
+				a.gs2 = string(b[:i+1+j+1])
+			}
+		}
+	}
+	return len(p), nil
+}
+
+func (a *authRecorder) result() (string, string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.mechanism, a.gs2
 }
 
 // prefixWriter prints wire traffic for debugging (MINIMIX_TEST_WIRE=1).

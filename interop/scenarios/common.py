@@ -156,6 +156,10 @@ class Client(slixmpp.ClientXMPP):
                     creds['channel_binding'] = None
                 return creds
             mechs.sasl_callback = no_channel_binding
+            if mech is None:
+                # Without channel binding the -PLUS variants cannot work,
+                # but slixmpp would try them first (and fail) anyway.
+                mechs.use_mechs = {'SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'}
         for p in ('xep_0199',) + tuple(plugins):
             self.register_plugin(p)
 

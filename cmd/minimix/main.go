@@ -5,6 +5,8 @@
 //	minimix config example                 print a commented config with every default
 //	minimix user add|passwd|del NAME       manage accounts (password on stdin or prompted)
 //	minimix user list
+//	minimix joins list [ACCOUNT]           rooms joined by accounts (asks the running server)
+//	minimix joins leave ACCOUNT ROOM       make an account leave a room
 //	minimix version
 //
 // The config file is the -config flag, else $MINIMIX_CONFIG, else the
@@ -40,6 +42,8 @@ const usage = `usage:
   minimix user passwd NAME [-config FILE]    change a password
   minimix user del NAME [-config FILE]       delete an account and its data
   minimix user list [-config FILE]           list accounts
+  minimix joins list [ACCOUNT]               rooms joined as an account (asks the running server)
+  minimix joins leave ACCOUNT ROOM           make an account leave a room
   minimix version                            print the version
 `
 
@@ -86,6 +90,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return configCmd(path, rest, stdout, stderr)
 	case "user":
 		return userCmd(path, rest, stdin, stdout, stderr)
+	case "joins":
+		return joinsCmd(path, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "minimix", server.Version)
 		return 0

@@ -45,8 +45,25 @@ type Config struct {
 	Limits  Limits  `toml:"limits"`
 	Log     Log     `toml:"log"`
 
+	AccountJoin AccountJoin `toml:"account_join"`
+
 	// path is the file the configuration was loaded from.
 	path string
+}
+
+// AccountJoin configures account-based group chat: the server joins rooms
+// once as the account and forks their traffic to the sessions that joined
+// (docs/account-join.md).
+type AccountJoin struct {
+	// Enabled turns the feature on. Default true.
+	Enabled bool `toml:"enabled"`
+	// IdleLeaveAfter is how long an account stays in a room no session of
+	// it has joined before it leaves (rooms joined by bookmark excepted).
+	// Default "720h"; "0s" never leaves.
+	IdleLeaveAfter Duration `toml:"idle_leave_after"`
+	// OfflineShow is the <show/> the account has in rooms while none of
+	// its sessions is joined: away, xa or dnd. Default "xa".
+	OfflineShow string `toml:"offline_show"`
 }
 
 // C2S configures client-to-server connections.
@@ -159,6 +176,11 @@ func Default() *Config {
 			MaxHeaderBytes: 8192,
 		},
 		Log: Log{Level: "info", Format: "text"},
+		AccountJoin: AccountJoin{
+			Enabled:        true,
+			IdleLeaveAfter: Duration{720 * time.Hour},
+			OfflineShow:    "xa",
+		},
 	}
 }
 

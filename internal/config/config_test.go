@@ -84,6 +84,9 @@ var overrides = []struct {
 	{"[limits]\nmax_depth = 8", func(c *Config) { c.Limits.MaxDepth = 8 }},
 	{"[limits]\nmax_header_bytes = 1024", func(c *Config) { c.Limits.MaxHeaderBytes = 1024 }},
 	{"[log]\nlevel = \"debug\"\nformat = \"json\"", func(c *Config) { c.Log = Log{Level: "debug", Format: "json"} }},
+	{"[account_join]\nenabled = false\nidle_leave_after = \"1h\"\noffline_show = \"away\"", func(c *Config) {
+		c.AccountJoin = AccountJoin{Enabled: false, IdleLeaveAfter: Duration{time.Hour}, OfflineShow: "away"}
+	}},
 	// Other ways to write the same keys.
 	{"c2s.send_queue = 32\nlimits.max_depth = 100", func(c *Config) { c.C2S.SendQueue = 32; c.Limits.MaxDepth = 100 }},
 	{"c2s = { require_tls = false, listen = [\"127.0.0.1:0\"] }", func(c *Config) {

@@ -62,6 +62,7 @@ func (c *Config) issues() issues {
 	c.Storage.validate(&is)
 	c.Limits.validate(&is)
 	c.Log.validate(&is)
+	c.AccountJoin.validate(&is)
 	return is
 }
 
@@ -139,6 +140,13 @@ func (l *Limits) validate(is *issues) {
 	between(is, "limits.max_stanza_bytes", l.MaxStanzaBytes, minStanzaBytes, maxStanzaBytes)
 	between(is, "limits.max_depth", l.MaxDepth, minDepth, maxDepth)
 	between(is, "limits.max_header_bytes", l.MaxHeaderBytes, minHeaderBytes, max(l.MaxStanzaBytes, minHeaderBytes))
+}
+
+func (a *AccountJoin) validate(is *issues) {
+	oneOf(is, "account_join.offline_show", a.OfflineShow, []string{"away", "xa", "dnd"})
+	if a.IdleLeaveAfter.Duration < 0 {
+		is.add("account_join.idle_leave_after", "must not be negative")
+	}
 }
 
 func (l *Log) validate(is *issues) {

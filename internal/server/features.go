@@ -2,6 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
+
+	"minimix/internal/accountjoin"
+	"minimix/internal/iq"
 
 	"minimix/internal/carbons"
 	"minimix/internal/disco"
@@ -28,6 +33,7 @@ type features struct {
 	offline  *offline.Service
 	archive  *mam.Archive
 	disco    *disco.Service
+	joins    *accountjoin.Service // nil when account_join is disabled
 }
 
 // buildFeatures creates every feature, registers their iq handlers and
@@ -69,6 +75,21 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 		Remove:      s.Accounts.Delete,
 	}).Register(m)
 	f.archive.Register(m, f.sendToSession)
+
+	if aj := s.cfg.AccountJoin; aj.Enabled {
+		f.joins = accountjoin.New(accountjoin.Config{
+			Domain:         s.cfg.Domain,
+			IdleLeaveAfter: aj.IdleLeaveAfter.Duration,
+			OfflineShow:    aj.OfflineShow,
+			Sessions:       s.Registry,
+			Sender:         r,
+			Store:          joinStore{store},
+			Archive:        joinArchive{mam: f.archive, store: store},
+			Logger:         log.With("component", "accountjoin"),
+		})
+		r.AddInterceptor(f.joins)
+		m.Feature(iq.Self|iq.Account, accountjoin.NS, mam.NSGroupchatAvailable)
+	}
 	return f, nil
 }
 
@@ -86,4 +107,23 @@ func (f *features) sendToSession(ctx context.Context, to jid.JID, el *xml.Elemen
 	}
 }
 
-func (f *features) shutdown(ctx context.Context) error { return nil }
+// start starts what runs in the background; account joins rejoin their
+// rooms here, after every component (the MUC service) is routable.
+func (f *features) start(ctx context.Context) error {
+	if f.joins != nil {
+		if err := f.joins.Start(ctx); err != nil {
+			return fmt.Errorf("rejoin rooms: %w", err)
+		}
+	}
+	return nil
+}
+
+func (f *features) shutdown(ctx context.Context) error {
+	var errs []error
+	if f.joins != nil {
+		if err := f.joins.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("account joins: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -174,6 +174,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return errors.New("server already started")
 	}
 	s.started = true
+	if err := s.features.start(ctx); err != nil {
+		return err
+	}
 	var lc net.ListenConfig
 	open := func(addr string, direct bool) error {
 		ln, err := lc.Listen(ctx, "tcp", addr)

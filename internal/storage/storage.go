@@ -31,6 +31,7 @@ type Store interface {
 	Archive
 	Private
 	VCards
+	Joins
 	// Close flushes and releases the backend.
 	Close() error
 }

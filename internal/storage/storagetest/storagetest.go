@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"ArchivePrefs", testArchivePrefs},
 		{"Private", testPrivate},
 		{"VCards", testVCards},
+		{"Joins", testJoins},
 		{"Concurrency", testConcurrency},
 		{"Context", testContext},
 	} {

@@ -1,0 +1,241 @@
+// Package accountjoin makes the account, not each client session, the
+// member of a group chat (XEP-0045 room). This is minimix's reason to
+// exist; docs/account-join.md states every rule for operators and client
+// developers.
+//
+// When a session joins a room, the server joins once as the account's bare
+// JID, remembers which of the account's sessions "joined", forks the
+// room's traffic to exactly those sessions, and answers later sessions'
+// joins from what it keeps: the occupant list, the subject, and the
+// account's own archive, in which every room message is stored once.
+// Unmodified clients see ordinary MUC behaviour.
+//
+// The package sees the server through small interfaces declared here
+// (Sessions, Sender, Store, Archive) and plugs into the router as an
+// Interceptor: FromSession sees what a session sends to a room or an
+// occupant, ToLocal what a room sends to the account. It imports no
+// transport or storage package, and tests drive it with fakes.
+package accountjoin
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"minimix/internal/jid"
+	"minimix/internal/router"
+	"minimix/internal/xml"
+)
+
+// NS is the disco#info feature an account advertises when its server
+// joins rooms on its behalf (the project's own namespace).
+const NS = "urn:minimix:account-join:0"
+
+// Sessions finds an account's sessions.
+type Sessions interface {
+	Sessions(bare jid.JID) []router.Session
+	Get(full jid.JID) router.Session
+}
+
+// Sender routes stanzas the feature sends as the account or as the room.
+type Sender interface {
+	Route(ctx context.Context, el *xml.Element, from, to jid.JID)
+}
+
+// Record is one stored account membership.
+type Record struct {
+	Account    jid.JID
+	Room       jid.JID
+	Nick       string
+	Password   string
+	Bookmark   bool
+	LastActive time.Time
+}
+
+// Store persists memberships so that the server rejoins after a restart.
+type Store interface {
+	PutJoin(ctx context.Context, r Record) error
+	DeleteJoin(ctx context.Context, account, room jid.JID) error
+	ListJoins(ctx context.Context) ([]Record, error)
+}
+
+// HistoryItem is one archived room message.
+type HistoryItem struct {
+	Stamp  time.Time
+	Stanza *xml.Element
+}
+
+// Archive is the account's personal archive.
+type Archive interface {
+	// ArchiveGroupchat stores a room message once for the account and
+	// returns the account archive id; stored is false for a duplicate
+	// (the room's stanza-id was seen before) or a message not worth
+	// keeping.
+	ArchiveGroupchat(ctx context.Context, owner, room jid.JID, el *xml.Element) (id string, stored bool, err error)
+	// History returns up to max of the newest room messages archived for
+	// owner after since (zero: no bound), oldest first.
+	History(ctx context.Context, owner, room jid.JID, max int, since time.Time) ([]HistoryItem, error)
+	// Last returns the stamp of the newest room message archived for
+	// owner, zero if none.
+	Last(ctx context.Context, owner, room jid.JID) (time.Time, error)
+}
+
+// Config configures the Service.
+type Config struct {
+	Domain         string // the local domain; rooms never live on it
+	IdleLeaveAfter time.Duration
+	OfflineShow    string // account presence in rooms with no joined session
+	// HistoryMax bounds the history replayed from the archive to a
+	// session that joins an already joined room.
+	HistoryMax int
+	Sessions   Sessions
+	Sender     Sender
+	Store      Store
+	Archive    Archive
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Stats are the feature's counters, exported as metrics.
+type Stats struct {
+	AccountJoins     atomic.Int64  // rooms joined as an account
+	JoinedSessions   atomic.Int64  // sessions joined to those rooms
+	Forked           atomic.Uint64 // room stanzas forked to sessions
+	Saved            atomic.Uint64 // stanzas the room did not have to send
+	Synthesised      atomic.Uint64 // joins answered from local state
+	SynthNanos       atomic.Uint64 // total time spent synthesising joins
+	Rejoins          atomic.Uint64 // rejoins after restart or removal
+	ArchiveFailures  atomic.Uint64
+	RefusedGroupchat atomic.Uint64 // groupchat from sessions that had not joined
+}
+
+// Service is the account-join feature. It implements router.Interceptor.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	accounts map[jid.JID]*account
+	closed   bool
+	stop     chan struct{}
+	wg       sync.WaitGroup
+
+	Stats Stats
+}
+
+// New returns a Service; call Start to rejoin stored rooms.
+func New(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.OfflineShow == "" {
+		cfg.OfflineShow = "xa"
+	}
+	if cfg.HistoryMax <= 0 {
+		cfg.HistoryMax = 50
+	}
+	return &Service{cfg: cfg, log: cfg.Logger, accounts: make(map[jid.JID]*account), stop: make(chan struct{})}
+}
+
+// account returns the state of bare, creating it when create is set.
+func (s *Service) account(bare jid.JID, create bool) *account {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.accounts[bare]
+	if a == nil && create {
+		a = &account{jid: bare, rooms: make(map[jid.JID]*room), iqs: make(map[string]pendingIQ)}
+		s.accounts[bare] = a
+	}
+	return a
+}
+
+// Start rejoins every stored membership and starts the idle sweeper.
+func (s *Service) Start(ctx context.Context) error {
+	recs, err := s.cfg.Store.ListJoins(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		s.rejoin(ctx, r)
+	}
+	if s.cfg.IdleLeaveAfter > 0 {
+		s.wg.Add(1)
+		go s.sweep()
+	}
+	return nil
+}
+
+// Shutdown stops background work. Memberships stay stored: the rooms see
+// the server go (their occupants' server disconnects) and the server
+// rejoins at its next start.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.stop)
+	}
+	accts := make([]*account, 0, len(s.accounts))
+	for _, a := range s.accounts {
+		accts = append(accts, a)
+	}
+	s.mu.Unlock()
+	for _, a := range accts {
+		a.mu.Lock()
+		for _, rm := range a.rooms {
+			rm.stopTimers()
+		}
+		a.mu.Unlock()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Info describes one membership, for operators.
+type Info struct {
+	Account  string   `json:"account"`
+	Room     string   `json:"room"`
+	Nick     string   `json:"nick"`
+	State    string   `json:"state"`
+	Source   string   `json:"source"` // "bookmark" or "session"
+	Sessions []string `json:"sessions"`
+}
+
+// List returns the memberships of account (zero: all accounts).
+func (s *Service) List(owner jid.JID) []Info {
+	s.mu.Lock()
+	accts := make([]*account, 0, len(s.accounts))
+	for _, a := range s.accounts {
+		if owner.IsZero() || a.jid == owner {
+			accts = append(accts, a)
+		}
+	}
+	s.mu.Unlock()
+	var out []Info
+	for _, a := range accts {
+		a.mu.Lock()
+		for _, rm := range a.rooms {
+			in := Info{Account: a.jid.String(), Room: rm.jid.String(), Nick: rm.nick, State: rm.state.String(), Source: "session"}
+			if rm.bookmark {
+				in.Source = "bookmark"
+			}
+			for _, js := range rm.sessions {
+				in.Sessions = append(in.Sessions, js.full.String())
+			}
+			out = append(out, in)
+		}
+		a.mu.Unlock()
+	}
+	sortInfos(out)
+	return out
+}

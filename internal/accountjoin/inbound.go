@@ -1,0 +1,301 @@
+package accountjoin
+
+import (
+	"context"
+	"time"
+
+	"minimix/internal/jid"
+	"minimix/internal/stanza"
+	"minimix/internal/xml"
+	"minimix/internal/xmpperr"
+)
+
+// ToLocal implements router.Interceptor: it takes what a room the account
+// is in sends to the account's bare JID, and forks it to the sessions that
+// joined.
+func (s *Service) ToLocal(ctx context.Context, el *xml.Element, from, to jid.JID) bool {
+	if to.Local == "" || !to.IsBare() || from.Local == "" {
+		return false
+	}
+	a := s.account(to, false)
+	if a == nil {
+		return s.stray(ctx, el, from, to)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if el.Local == stanza.IQ || el.Local == stanza.Message {
+		if s.mappedReply(ctx, a, el) {
+			return true
+		}
+	}
+	rm := a.rooms[from.Bare()]
+	if rm == nil {
+		return s.stray(ctx, el, from, to)
+	}
+	switch el.Local {
+	case stanza.Presence:
+		s.roomPresence(ctx, a, rm, el, from)
+		return true
+	case stanza.Message:
+		return s.roomMessage(ctx, a, rm, el, from)
+	}
+	return false // iq requests from the room are answered for the account
+}
+
+// stray handles room traffic for an account with no state for the room.
+func (s *Service) stray(ctx context.Context, el *xml.Element, from, to jid.JID) bool {
+	switch el.Local {
+	case stanza.Presence:
+		// Occupant presence from a room we left: it must not reach
+		// sessions that never joined.
+		return el.Child(nsMUCUser, "x") != nil
+	case stanza.Message:
+		if stanza.Type(el) == "groupchat" {
+			// Rule 18: service-unavailable (RFC 6121 8.5.2), so that a
+			// room that still lists us drops us by its own rules.
+			reply := stanza.ErrorReply(el, xmpperr.New(xmpperr.ServiceUnavailable, ""))
+			if reply != nil {
+				s.cfg.Sender.Route(ctx, reply, to, from)
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// mappedReply returns an iq result or MAM result that answers what a
+// session asked a room, to that session alone, with its own ids.
+func (s *Service) mappedReply(ctx context.Context, a *account, el *xml.Element) bool {
+	if el.Local == stanza.IQ {
+		t := el.Attr("type")
+		if t != "result" && t != "error" {
+			return false
+		}
+		p, ok := a.iqs[el.Attr("id")]
+		if !ok {
+			return false
+		}
+		delete(a.iqs, el.Attr("id"))
+		out := el.Clone()
+		out.SetAttr("id", p.id)
+		out.SetAttr("to", p.session.String())
+		if fin := out.Child(nsMAM, "fin"); fin != nil && fin.HasAttr("queryid") {
+			fin.SetAttr("queryid", p.queryID)
+		}
+		s.deliver(p.session, out)
+		return true
+	}
+	res := el.Child(nsMAM, "result")
+	if res == nil {
+		return false
+	}
+	p, ok := a.iqs[res.Attr("queryid")]
+	if !ok {
+		return false
+	}
+	out := el.Clone()
+	out.SetAttr("to", p.session.String())
+	out.Child(nsMAM, "result").SetAttr("queryid", p.queryID)
+	s.deliver(p.session, out)
+	return true
+}
+
+// roomPresence handles a presence from the room: occupants coming and
+// going, the account's own presence, and the account's removal.
+func (s *Service) roomPresence(ctx context.Context, a *account, rm *room, el *xml.Element, from jid.JID) {
+	typ := el.Attr("type")
+	codes := statusCodes(el)
+	if typ == "error" {
+		switch rm.state {
+		case joining:
+			s.joinFailed(ctx, a, rm, el)
+		default:
+			// An error for a status update or nick change: the sessions
+			// that joined should know (e.g. 409 on a nick change).
+			for full := range rm.sessions {
+				s.deliver(full, forkTo(el, full))
+			}
+		}
+		return
+	}
+	if codes["110"] {
+		s.selfPresence(ctx, a, rm, el, from, typ, codes)
+		return
+	}
+	// Another occupant.
+	nick := from.Resource
+	if typ == "unavailable" {
+		rm.setOccupant(nick, nil)
+		if codes["303"] {
+			// A nick change: the new presence follows and re-adds it.
+		}
+	} else if nick != "" {
+		rm.setOccupant(nick, el)
+	}
+	s.fork(rm, el)
+}
+
+// selfPresence handles the room's presence about the account itself.
+func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xml.Element, from jid.JID, typ string, codes map[string]bool) {
+	if typ == "unavailable" {
+		switch {
+		case codes["303"]:
+			// Nick change: 303 carries the new nick; the new
+			// self-presence follows.
+			if x := el.Child(nsMUCUser, "x"); x != nil {
+				if it := x.Child(nsMUCUser, "item"); it != nil && it.Attr("nick") != "" {
+					rm.nick = it.Attr("nick")
+				}
+			}
+			s.forkSelf(a, rm, el)
+			s.persist(ctx, a, rm)
+		case rm.state == leaving:
+			s.finishLeave(ctx, a, rm, el)
+		default:
+			// Removed by the room (307 kick, 301 ban, 321/322
+			// affiliation, 332 shutdown, 333 error, or <destroy/>):
+			// every joined session learns it with codes and reason
+			// intact (rule 17).
+			s.forkSelf(a, rm, el)
+			for _, w := range rm.waiting {
+				s.deliver(w.full, selfCopy(el, a.jid, w.full, w.id))
+			}
+			rejoin := codes["332"] || codes["333"]
+			nick, password, bookmark := rm.nick, rm.password, rm.bookmark
+			attempts := rm.attempts
+			sessions := make([]jid.JID, 0, len(rm.sessions))
+			for full := range rm.sessions {
+				sessions = append(sessions, full)
+			}
+			s.forget(ctx, a, rm)
+			if rejoin {
+				s.scheduleRejoin(a, Record{Account: a.jid, Room: rm.jid, Nick: nick, Password: password, Bookmark: bookmark}, attempts+1)
+			}
+		}
+		return
+	}
+	// Available self-presence.
+	nick := from.Resource
+	firstSelf := rm.state == joining
+	rm.nick = nick
+	rm.self = el
+	rm.attempts = 0
+	if firstSelf {
+		rm.state = joined
+		rm.stopTimers()
+		// The live session is joined from here on: history and subject
+		// reach it as the room sends them.
+		if !rm.live.IsZero() {
+			if i := rm.isWaiting(rm.live); i >= 0 {
+				w := rm.waiting[i]
+				var extra []string
+				if w.nick != nick && !codes["210"] {
+					extra = append(extra, "210")
+				}
+				s.deliver(w.full, selfCopy(el, a.jid, w.full, w.id, extra...))
+				rm.sessions[w.full] = &joinedSession{full: w.full, presence: w.presence}
+				s.Stats.JoinedSessions.Add(1)
+			}
+		}
+		rm.timer = time.AfterFunc(completeTimeout, func() {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			if a.rooms[rm.jid] == rm && len(rm.waiting) > 0 {
+				s.completeJoin(context.Background(), a, rm)
+			}
+		})
+		s.persist(ctx, a, rm)
+		if len(rm.waiting) == 0 || (len(rm.waiting) == 1 && rm.waiting[0].full == rm.live) {
+			// Nobody else waits; the subject still ends the sequence.
+		}
+		return
+	}
+	s.forkSelf(a, rm, el)
+}
+
+// forkSelf sends the account's own room presence to every joined session
+// with the session's own JID in the item.
+func (s *Service) forkSelf(a *account, rm *room, el *xml.Element) {
+	for full := range rm.sessions {
+		s.deliver(full, selfCopy(el, a.jid, full, ""))
+		s.Stats.Forked.Add(1)
+	}
+	if n := len(rm.sessions); n > 1 {
+		s.Stats.Saved.Add(uint64(n - 1))
+	}
+}
+
+// fork sends a room stanza to every joined session (rule 7).
+func (s *Service) fork(rm *room, el *xml.Element) {
+	for full := range rm.sessions {
+		s.deliver(full, forkTo(el, full))
+		s.Stats.Forked.Add(1)
+	}
+	if n := len(rm.sessions); n > 1 {
+		s.Stats.Saved.Add(uint64(n - 1))
+	}
+}
+
+// roomMessage handles a message from the room: groupchat (archived once
+// for the account, then forked), the subject, private messages and
+// errors.
+func (s *Service) roomMessage(ctx context.Context, a *account, rm *room, el *xml.Element, from jid.JID) bool {
+	typ := stanza.Type(el)
+	switch typ {
+	case "groupchat":
+		if isSubjectMessage(el) {
+			rm.subject = el
+			s.fork(rm, el)
+			if rm.state == joined && len(rm.waiting) > 0 {
+				s.completeJoin(ctx, a, rm)
+			} else if rm.state == joined {
+				rm.live = jid.JID{}
+			}
+			return true
+		}
+		by := a.jid.String()
+		el.RemoveFunc(func(c *xml.Element) bool {
+			return c.Space == nsStanzaID && c.Local == "stanza-id" && c.Attr("by") == by
+		})
+		id, stored, err := s.cfg.Archive.ArchiveGroupchat(ctx, a.jid, rm.jid, el)
+		if err != nil {
+			s.Stats.ArchiveFailures.Add(1)
+			s.log.Error("archive room message for account", "account", by, "room", rm.jid.String(), "err", err)
+		}
+		if !stored && err == nil && hasRoomStanzaID(el, rm.jid) && el.Child("", "body") != nil {
+			// Already archived: a replay after a rejoin. It reached the
+			// sessions the first time (rule 21: nothing doubled).
+			return true
+		}
+		if id != "" {
+			el.Append(xml.New(nsStanzaID, "stanza-id", "id", id, "by", by))
+		}
+		s.fork(rm, el)
+		return true
+	case "error":
+		// An error for something a session sent to the room (rejected
+		// message, not allowed PM): every joined session may have sent
+		// it, so every one hears it.
+		s.fork(rm, el)
+		return true
+	default:
+		if from.Resource == "" {
+			// From the room itself (invitations, declines, config change
+			// notices in a normal message): ordinary delivery.
+			return false
+		}
+		// A private message from an occupant: every joined session.
+		s.fork(rm, el)
+		return true
+	}
+}
+
+func hasRoomStanzaID(el *xml.Element, room jid.JID) bool {
+	rs := room.String()
+	for _, c := range el.Elements() {
+		if c.Space == nsStanzaID && c.Local == "stanza-id" && c.Attr("by") == rs {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,323 @@
+package accountjoin
+
+import (
+	"context"
+	"time"
+
+	"minimix/internal/jid"
+	"minimix/internal/stanza"
+	"minimix/internal/xml"
+	"minimix/internal/xmpperr"
+)
+
+// joinTimeout bounds how long sessions wait for a room that does not
+// answer a join; completeTimeout how long after the self-presence they
+// wait for the subject that ends the join sequence.
+const (
+	joinTimeout     = 60 * time.Second
+	completeTimeout = 10 * time.Second
+	leaveTimeout    = 10 * time.Second
+)
+
+// join handles a session's join (presence with <x xmlns=muc/>).
+func (s *Service) join(ctx context.Context, full jid.JID, el *xml.Element, to jid.JID) {
+	a := s.account(full.Bare(), true)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rj := to.Bare()
+	x := el.Child(nsMUC, "x")
+	w := waiter{full: full, id: el.Attr("id"), x: x, nick: to.Resource, presence: el}
+	rm := a.rooms[rj]
+	switch {
+	case rm == nil || rm.state == leaving:
+		if rm != nil {
+			// A join while our leave is in flight: the leave goes on; the
+			// session joins anew once it completes (simplest correct).
+			rm.stopTimers()
+			s.finishLeave(ctx, a, rm, nil)
+		}
+		rm = newRoom(rj, to.Resource)
+		rm.password = x.ChildText(nsMUC, "password")
+		rm.live = full
+		rm.waiting = []waiter{w}
+		rm.lastActive = s.cfg.Now()
+		a.rooms[rj] = rm
+		s.Stats.AccountJoins.Add(1)
+		s.sendJoin(ctx, a, rm, el, x)
+	case rm.state == joining:
+		if i := rm.isWaiting(full); i >= 0 {
+			rm.waiting[i] = w
+		} else {
+			rm.waiting = append(rm.waiting, w)
+		}
+	default: // joined
+		start := time.Now()
+		s.synthesise(ctx, a, rm, w)
+		if _, ok := rm.sessions[full]; !ok {
+			s.Stats.JoinedSessions.Add(1)
+		}
+		rm.sessions[full] = &joinedSession{full: full, presence: el}
+		rm.lastActive = s.cfg.Now()
+		s.Stats.Synthesised.Add(1)
+		s.Stats.SynthNanos.Add(uint64(time.Since(start)))
+		s.updatePresence(ctx, a, rm)
+	}
+}
+
+// sendJoin sends the account's join to the room: the session's presence
+// from the bare JID, with its <x/> children (history, password).
+func (s *Service) sendJoin(ctx context.Context, a *account, rm *room, el, x *xml.Element) {
+	to := rm.jid.WithResource(rm.nick)
+	p := xml.New(xml.NSClient, stanza.Presence, "from", a.jid.String(), "to", to.String())
+	p.SetAttr("id", el.Attr("id"))
+	for _, c := range el.Elements() {
+		if c.Space == nsMUC && c.Local == "x" {
+			continue
+		}
+		p.Append(c)
+	}
+	if x != nil {
+		p.Append(x.Clone())
+	} else {
+		p.Append(xml.New(nsMUC, "x"))
+	}
+	rm.timer = time.AfterFunc(joinTimeout, func() { s.joinTimedOut(a, rm) })
+	s.cfg.Sender.Route(ctx, p, a.jid, to)
+}
+
+func (s *Service) joinTimedOut(a *account, rm *room) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.rooms[rm.jid] != rm || rm.state != joining {
+		return
+	}
+	ctx := context.Background()
+	s.log.Info("account join timed out", "account", a.jid.String(), "room", rm.jid.String())
+	errp := xml.New(xml.NSClient, stanza.Presence, "from", rm.jid.WithResource(rm.nick).String(), "type", "error")
+	errp.Append(xmpperr.New(xmpperr.RemoteServerTimeout, "the room did not answer").Element(xml.NSClient))
+	s.joinFailed(ctx, a, rm, errp)
+}
+
+// joinFailed gives every waiting session the room's error, each with its
+// own join id, and forgets the room (rule 5).
+func (s *Service) joinFailed(ctx context.Context, a *account, rm *room, errp *xml.Element) {
+	for _, w := range rm.waiting {
+		c := errp.Clone()
+		c.SetAttr("to", w.full.String())
+		c.SetAttr("id", w.id)
+		s.deliver(w.full, c)
+	}
+	rm.waiting = nil
+	s.forget(ctx, a, rm)
+}
+
+// forget drops the account's state for a room, stored and in memory.
+func (s *Service) forget(ctx context.Context, a *account, rm *room) {
+	rm.stopTimers()
+	if a.rooms[rm.jid] == rm {
+		delete(a.rooms, rm.jid)
+		s.Stats.AccountJoins.Add(-1)
+		s.Stats.JoinedSessions.Add(-int64(len(rm.sessions)))
+	}
+	if err := s.cfg.Store.DeleteJoin(ctx, a.jid, rm.jid); err != nil {
+		s.log.Error("forget account join", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
+	}
+}
+
+// persist stores the membership so that it survives a restart.
+func (s *Service) persist(ctx context.Context, a *account, rm *room) {
+	rec := Record{Account: a.jid, Room: rm.jid, Nick: rm.nick, Password: rm.password, Bookmark: rm.bookmark, LastActive: rm.lastActive}
+	if err := s.cfg.Store.PutJoin(ctx, rec); err != nil {
+		s.log.Error("store account join", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
+	}
+}
+
+// completeJoin runs when the room's join sequence ended (the subject
+// arrived, or it was late): the live session is already joined; every
+// other waiter gets the sequence synthesised from what the live join
+// brought.
+func (s *Service) completeJoin(ctx context.Context, a *account, rm *room) {
+	rm.stopTimers()
+	waiting := rm.waiting
+	rm.waiting = nil
+	for _, w := range waiting {
+		if w.full == rm.live {
+			continue
+		}
+		start := time.Now()
+		s.synthesise(ctx, a, rm, w)
+		if _, ok := rm.sessions[w.full]; !ok {
+			s.Stats.JoinedSessions.Add(1)
+		}
+		rm.sessions[w.full] = &joinedSession{full: w.full, presence: w.presence}
+		s.Stats.Synthesised.Add(1)
+		s.Stats.SynthNanos.Add(uint64(time.Since(start)))
+	}
+	rm.live = jid.JID{}
+	s.updatePresence(ctx, a, rm)
+}
+
+// synthesise answers a session's join from local state (rule 2): every
+// occupant's presence, then its own (110, its join id, 210 if it asked
+// for another nick) last among presences, then history from the
+// account's archive as its <history/> asks, then the subject.
+func (s *Service) synthesise(ctx context.Context, a *account, rm *room, w waiter) {
+	for _, nick := range rm.order {
+		if nick == rm.nick {
+			continue
+		}
+		if p := rm.occupants[nick]; p != nil {
+			s.deliver(w.full, forkTo(p, w.full))
+		}
+	}
+	if rm.self != nil {
+		var extra []string
+		if w.nick != rm.nick {
+			extra = append(extra, "210")
+		}
+		s.deliver(w.full, selfCopy(rm.self, a.jid, w.full, w.id, extra...))
+	}
+	for _, m := range s.history(ctx, a, rm, parseHistory(w.x)) {
+		s.deliver(w.full, m.Stanza)
+	}
+	if rm.subject != nil {
+		s.deliver(w.full, forkTo(rm.subject, w.full))
+	} else {
+		s.deliver(w.full, emptySubject(rm.jid, w.full))
+	}
+}
+
+// history reads the room's recent messages from the account's archive,
+// bounded as the join's <history/> asks (XEP-0045 7.2.13), with
+// <delay from=room>.
+func (s *Service) history(ctx context.Context, a *account, rm *room, h historyLimits) []HistoryItem {
+	if h.none {
+		return nil
+	}
+	max := s.cfg.HistoryMax
+	if h.maxStanza >= 0 && h.maxStanza < max {
+		max = h.maxStanza
+	}
+	var since time.Time
+	if h.seconds >= 0 {
+		since = s.cfg.Now().Add(-time.Duration(h.seconds) * time.Second)
+	}
+	if h.since != "" {
+		if t, err := time.Parse(time.RFC3339Nano, h.since); err == nil && t.After(since) {
+			since = t
+		}
+	}
+	items, err := s.cfg.Archive.History(ctx, a.jid, rm.jid, max, since)
+	if err != nil {
+		s.log.Error("read room history from account archive", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
+		return nil
+	}
+	if h.maxChars > 0 {
+		// Keep the newest messages whose serialised size fits.
+		total, start := 0, len(items)
+		for i := len(items) - 1; i >= 0; i-- {
+			total += len(items[i].Stanza.AppendXML(nil, xml.NSClient))
+			if total > h.maxChars {
+				break
+			}
+			start = i
+		}
+		items = items[start:]
+	}
+	for i := range items {
+		m := items[i].Stanza
+		m.SetAttr("to", "")
+		m.RemoveChildren(stanza.NSDelay, "delay")
+		m.Append(stanza.Delay(rm.jid.String(), items[i].Stamp.UTC().Format("2006-01-02T15:04:05.000Z")))
+		items[i].Stanza = m
+	}
+	return items
+}
+
+// leave handles a session's leave (rules 13 and 14).
+func (s *Service) leave(ctx context.Context, a *account, rm *room, full jid.JID, el *xml.Element) {
+	if i := rm.isWaiting(full); i >= 0 {
+		rm.waiting = append(rm.waiting[:i], rm.waiting[i+1:]...)
+		s.deliver(full, selfUnavailable(rm.jid, rm.nick, full, el.Attr("id"), rm.self))
+		return
+	}
+	if !rm.isJoined(full) {
+		return
+	}
+	if len(rm.sessions) > 1 || rm.bookmark || rm.state != joined {
+		s.deliver(full, selfUnavailable(rm.jid, rm.nick, full, el.Attr("id"), rm.self))
+		s.dropSession(ctx, a, rm, full)
+		return
+	}
+	// The last joined session leaves: the account leaves for real, and
+	// the room's own answer (110) goes to this session.
+	delete(rm.sessions, full)
+	s.Stats.JoinedSessions.Add(-1)
+	rm.state = leaving
+	rm.leaver, rm.leaverID = full, el.Attr("id")
+	to := rm.jid.WithResource(rm.nick)
+	p := xml.New(xml.NSClient, stanza.Presence, "from", a.jid.String(), "to", to.String(), "type", "unavailable")
+	if st := el.Child("", "status"); st != nil {
+		p.Append(st)
+	}
+	rm.stopTimers()
+	rm.timer = time.AfterFunc(leaveTimeout, func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.rooms[rm.jid] == rm && rm.state == leaving {
+			s.finishLeave(context.Background(), a, rm, nil)
+		}
+	})
+	s.cfg.Sender.Route(ctx, p, a.jid, to)
+}
+
+// finishLeave completes the account's leave: the leaving session gets the
+// room's unavailable self-presence (or one of ours when the room did not
+// answer), and the state is forgotten.
+func (s *Service) finishLeave(ctx context.Context, a *account, rm *room, roomAnswer *xml.Element) {
+	if !rm.leaver.IsZero() {
+		if roomAnswer != nil {
+			s.deliver(rm.leaver, selfCopy(roomAnswer, a.jid, rm.leaver, rm.leaverID))
+		} else {
+			s.deliver(rm.leaver, selfUnavailable(rm.jid, rm.nick, rm.leaver, rm.leaverID, rm.self))
+		}
+	}
+	s.forget(ctx, a, rm)
+}
+
+// dropSession removes a session from a room without touching the room.
+func (s *Service) dropSession(ctx context.Context, a *account, rm *room, full jid.JID) {
+	if _, ok := rm.sessions[full]; ok {
+		delete(rm.sessions, full)
+		s.Stats.JoinedSessions.Add(-1)
+		rm.lastActive = s.cfg.Now()
+		s.persist(ctx, a, rm)
+		s.updatePresence(ctx, a, rm)
+	}
+}
+
+// SessionEnded is called when a session ends without leaving its rooms
+// (stream closed, stream management timeout): the account stays in every
+// room (rule 15) and the session simply stops receiving.
+func (s *Service) SessionEnded(ctx context.Context, full jid.JID) {
+	a := s.account(full.Bare(), false)
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, rm := range a.rooms {
+		if i := rm.isWaiting(full); i >= 0 {
+			rm.waiting = append(rm.waiting[:i], rm.waiting[i+1:]...)
+		}
+		if rm.live == full {
+			rm.live = jid.JID{}
+		}
+		s.dropSession(ctx, a, rm, full)
+	}
+	for id, p := range a.iqs {
+		if p.session == full {
+			delete(a.iqs, id)
+		}
+	}
+}

@@ -1,0 +1,287 @@
+package accountjoin
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"minimix/internal/jid"
+	"minimix/internal/router"
+	"minimix/internal/stanza"
+	"minimix/internal/xml"
+	"minimix/internal/xmpperr"
+)
+
+// FromSession implements router.Interceptor: it takes what a session
+// sends to a room the account is in (or joins), and sends it as the
+// account.
+func (s *Service) FromSession(ctx context.Context, sess router.Session, el *xml.Element, to jid.JID) bool {
+	if to.IsZero() || to.Local == "" || to.Domain == s.cfg.Domain {
+		if el.Local == stanza.Presence && to.IsZero() {
+			s.broadcastPresence(ctx, sess, el)
+		}
+		return false
+	}
+	full := sess.JID()
+	switch el.Local {
+	case stanza.Presence:
+		if el.Attr("type") == "" && el.Child(nsMUC, "x") != nil && to.Resource != "" {
+			s.join(ctx, full, el, to)
+			return true
+		}
+		a := s.account(full.Bare(), false)
+		if a == nil {
+			return false
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		rm := a.rooms[to.Bare()]
+		if rm == nil {
+			return false
+		}
+		s.sessionPresence(ctx, a, rm, full, el, to)
+		return true
+	case stanza.Message:
+		return s.sessionMessage(ctx, sess, el, to)
+	case stanza.IQ:
+		return s.sessionIQ(ctx, full, el, to)
+	}
+	return false
+}
+
+// sessionMessage handles a message from a session to a room or occupant.
+func (s *Service) sessionMessage(ctx context.Context, sess router.Session, el *xml.Element, to jid.JID) bool {
+	full := sess.JID()
+	a := s.account(full.Bare(), false)
+	if a == nil {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rm := a.rooms[to.Bare()]
+	if rm == nil {
+		return false
+	}
+	typ := stanza.Type(el)
+	if !rm.isJoined(full) {
+		if typ == "groupchat" || to.Resource != "" {
+			s.Stats.RefusedGroupchat.Add(1)
+			s.reply(ctx, stanza.ErrorReply(el, xmpperr.New(xmpperr.NotAcceptable, "join the room first")))
+			return true
+		}
+		return false // e.g. an invitation from a session that did not join
+	}
+	out := el.Clone()
+	out.SetAttr("from", a.jid.String())
+	s.cfg.Sender.Route(ctx, out, a.jid, to)
+	rm.lastActive = s.cfg.Now()
+	if to.Resource != "" && typ != "groupchat" {
+		// A private message: the account's other joined sessions see it
+		// as sent, carbon-style, so every device shows the conversation.
+		for other := range rm.sessions {
+			if other == full {
+				continue
+			}
+			s.deliver(other, sentCopy(el, other))
+		}
+	}
+	return true
+}
+
+// sentCopy wraps a session's outgoing private message as a XEP-0280 sent
+// carbon for another session of the account.
+func sentCopy(el *xml.Element, to jid.JID) *xml.Element {
+	fwd := xml.New(stanza.NSForward, "forwarded").Append(el.Clone())
+	m := xml.New(xml.NSClient, stanza.Message, "from", to.Bare().String(), "to", to.String())
+	m.SetAttr("type", el.Attr("type"))
+	return m.Append(xml.New(stanza.NSCarbons, "sent").Append(fwd))
+}
+
+// sessionIQ handles an iq from a session to a room or occupant: a
+// self-ping is answered here; anything else from a joined session goes
+// out as the account with a mapped id.
+func (s *Service) sessionIQ(ctx context.Context, full jid.JID, el *xml.Element, to jid.JID) bool {
+	a := s.account(full.Bare(), false)
+	if a == nil {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rm := a.rooms[to.Bare()]
+	if rm == nil {
+		return false
+	}
+	typ := el.Attr("type")
+	if typ != "get" && typ != "set" {
+		// A session's answer to something a room sent it: rooms send
+		// their requests to the account, so this goes nowhere useful.
+		return true
+	}
+	joinedHere := rm.isJoined(full)
+	if typ == "get" && el.Child(nsPing, "ping") != nil && to.Resource != "" && to.Resource == rm.nick {
+		// XEP-0410 self-ping: the account is in the room whatever this
+		// session's link did, so the answer comes from our state.
+		if joinedHere && rm.state == joined {
+			s.reply(ctx, stanza.Result(el, nil))
+		} else {
+			s.reply(ctx, stanza.ErrorReply(el, xmpperr.New(xmpperr.NotAcceptable, "not joined")))
+		}
+		return true
+	}
+	if !joinedHere {
+		return false // non-occupants may still query rooms (disco, register)
+	}
+	if len(a.iqs) >= maxPendingIQs {
+		a.expireIQs(s.cfg.Now())
+		if len(a.iqs) >= maxPendingIQs {
+			s.reply(ctx, stanza.ErrorReply(el, xmpperr.New(xmpperr.ResourceConstraintC, "too many requests in flight")))
+			return true
+		}
+	}
+	a.seq++
+	id := "aj" + strconv.FormatUint(a.seq, 36) + "-" + el.Attr("id")
+	out := el.Clone()
+	out.SetAttr("id", id)
+	out.SetAttr("from", a.jid.String())
+	p := pendingIQ{session: full, id: el.Attr("id"), expires: s.cfg.Now().Add(5 * time.Minute)}
+	if q := out.Child(nsMAM, "query"); q != nil {
+		// MAM results come as messages carrying queryid: rewrite it so
+		// that they can go to this session only.
+		p.queryID = q.Attr("queryid")
+		q.SetAttr("queryid", id)
+	}
+	a.iqs[id] = p
+	rm.lastActive = s.cfg.Now()
+	s.cfg.Sender.Route(ctx, out, a.jid, to)
+	return true
+}
+
+func (a *account) expireIQs(now time.Time) {
+	for id, p := range a.iqs {
+		if now.After(p.expires) {
+			delete(a.iqs, id)
+		}
+	}
+}
+
+// sessionPresence handles presence from a session to a room the account
+// is in: a leave, a nick change or a status update.
+func (s *Service) sessionPresence(ctx context.Context, a *account, rm *room, full jid.JID, el *xml.Element, to jid.JID) {
+	switch el.Attr("type") {
+	case "unavailable":
+		s.leave(ctx, a, rm, full, el)
+		return
+	case "":
+	default:
+		return // errors and subscriptions to rooms mean nothing here
+	}
+	js := rm.sessions[full]
+	if js == nil {
+		// Not joined (or still waiting): a presence without <x/> is not a
+		// join (XEP-0045 7.2.1), so there is nothing to do.
+		return
+	}
+	if to.Resource != "" && to.Resource != rm.nick && rm.state == joined {
+		// Nick change (7.6): the account changes its nick; the room's 303
+		// and new presence reach every joined session.
+		p := xml.New(xml.NSClient, stanza.Presence, "from", a.jid.String(), "to", to.String())
+		p.SetAttr("id", el.Attr("id"))
+		for _, c := range el.Elements() {
+			if c.Space != nsMUC {
+				p.Append(c)
+			}
+		}
+		s.cfg.Sender.Route(ctx, p, a.jid, to)
+		return
+	}
+	js.presence = el
+	s.updatePresence(ctx, a, rm)
+}
+
+// broadcastPresence notes a session's broadcast presence: it counts for
+// the account's presence in every room the session joined.
+func (s *Service) broadcastPresence(ctx context.Context, sess router.Session, el *xml.Element) {
+	full := sess.JID()
+	a := s.account(full.Bare(), false)
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, rm := range a.rooms {
+		js := rm.sessions[full]
+		if js == nil {
+			continue
+		}
+		if el.Attr("type") == "unavailable" {
+			// The client went unavailable without leaving: the account
+			// stays; the session no longer counts.
+			s.dropSession(ctx, a, rm, full)
+			continue
+		}
+		js.presence = el
+		s.updatePresence(ctx, a, rm)
+	}
+}
+
+// updatePresence sends the account's aggregated presence to the room when
+// it changed: the most available joined session's show and status, or the
+// configured offline show when none is joined. It never carries <x/>, so
+// the room cannot take it for a join.
+func (s *Service) updatePresence(ctx context.Context, a *account, rm *room) {
+	if rm.state != joined {
+		return
+	}
+	var best *xml.Element
+	bestRank, bestPrio := -1, 0
+	for _, js := range rm.sessions {
+		r, p := showRank(js.presence), priority(js.presence)
+		if r > bestRank || (r == bestRank && p > bestPrio) {
+			best, bestRank, bestPrio = js.presence, r, p
+		}
+	}
+	show, status := s.cfg.OfflineShow, ""
+	if len(rm.sessions) > 0 {
+		show, status = "", ""
+		if best != nil {
+			show = best.ChildText("", "show")
+			status = best.ChildText("", "status")
+		}
+	}
+	if rm.sentAny && show == rm.sentShow && status == rm.sentStatus {
+		return
+	}
+	rm.sentAny, rm.sentShow, rm.sentStatus = true, show, status
+	to := rm.jid.WithResource(rm.nick)
+	p := xml.New(xml.NSClient, stanza.Presence, "from", a.jid.String(), "to", to.String())
+	if show != "" {
+		p.Append(xml.New(xml.NSClient, "show").AppendText(show))
+	}
+	if status != "" {
+		p.Append(xml.New(xml.NSClient, "status").AppendText(status))
+	}
+	s.cfg.Sender.Route(ctx, p, a.jid, to)
+}
+
+// reply delivers a stanza the feature answers a session with.
+func (s *Service) reply(ctx context.Context, el *xml.Element) {
+	if el == nil {
+		return
+	}
+	to, err := stanza.To(el)
+	if err != nil {
+		return
+	}
+	s.deliver(to, el)
+}
+
+// deliver hands el to the session full, if it is still there. A session
+// that went away is not an error: nothing is ever bounced to the room
+// for it (bounces are what make rooms kick people).
+func (s *Service) deliver(full jid.JID, el *xml.Element) bool {
+	sess := s.cfg.Sessions.Get(full)
+	if sess == nil {
+		return false
+	}
+	return sess.Deliver(el)
+}

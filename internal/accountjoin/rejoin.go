@@ -1,0 +1,180 @@
+package accountjoin
+
+import (
+	"context"
+	"time"
+
+	"minimix/internal/jid"
+	"minimix/internal/stanza"
+	"minimix/internal/xml"
+)
+
+// maxRejoinAttempts bounds the rejoins after a room dropped the account
+// for a shutdown (332) or an error (333).
+const maxRejoinAttempts = 8
+
+// rejoinDelay is the backoff before attempt n (1, 2, ...): 2s doubling,
+// at most 10 minutes.
+func rejoinDelay(n int) time.Duration {
+	d := 2 * time.Second
+	for i := 1; i < n && d < 10*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 10*time.Minute)
+}
+
+// scheduleRejoin rejoins a room after a backoff.
+func (s *Service) scheduleRejoin(a *account, r Record, attempt int) {
+	if attempt > maxRejoinAttempts {
+		s.log.Info("giving up rejoining room", "account", a.jid.String(), "room", r.Room.String())
+		return
+	}
+	s.persistRecord(context.Background(), r) // so a restart retries too
+	time.AfterFunc(rejoinDelay(attempt), func() {
+		s.mu.Lock()
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			return
+		}
+		s.rejoinAttempt(context.Background(), r, attempt)
+	})
+}
+
+func (s *Service) persistRecord(ctx context.Context, r Record) {
+	if err := s.cfg.Store.PutJoin(ctx, r); err != nil {
+		s.log.Error("store account join", "account", r.Account.String(), "room", r.Room.String(), "err", err)
+	}
+}
+
+// rejoin joins a stored membership again at startup.
+func (s *Service) rejoin(ctx context.Context, r Record) {
+	s.rejoinAttempt(ctx, r, 0)
+}
+
+// rejoinAttempt sends the account's join with <history since=...> from its
+// last archived room message, so nothing said while it was away is lost;
+// the archive de-duplicates by the room's stanza-id.
+func (s *Service) rejoinAttempt(ctx context.Context, r Record, attempt int) {
+	a := s.account(r.Account, true)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if rm := a.rooms[r.Room]; rm != nil {
+		return // a session joined meanwhile
+	}
+	rm := newRoom(r.Room, r.Nick)
+	rm.password = r.Password
+	rm.bookmark = r.Bookmark
+	rm.lastActive = r.LastActive
+	rm.attempts = attempt
+	a.rooms[r.Room] = rm
+	s.Stats.AccountJoins.Add(1)
+	s.Stats.Rejoins.Add(1)
+	x := xml.New(nsMUC, "x")
+	if r.Password != "" {
+		x.Append(xml.New(nsMUC, "password").AppendText(r.Password))
+	}
+	hist := xml.New(nsMUC, "history")
+	if last, err := s.cfg.Archive.Last(ctx, r.Account, r.Room); err == nil && !last.IsZero() {
+		hist.SetAttr("since", last.UTC().Format(time.RFC3339Nano))
+	} else {
+		hist.SetAttr("maxstanzas", "20")
+	}
+	x.Append(hist)
+	p := xml.New(xml.NSClient, stanza.Presence)
+	if show := s.cfg.OfflineShow; show != "" {
+		p.Append(xml.New(xml.NSClient, "show").AppendText(show))
+	}
+	rm.sentAny, rm.sentShow = true, s.cfg.OfflineShow
+	s.sendJoin(ctx, a, rm, p, x)
+}
+
+// Join makes the account join a room on its own (an autojoin bookmark or
+// an operator), whether or not any session is online.
+func (s *Service) Join(ctx context.Context, owner, room jid.JID, nick, password string, bookmark bool) {
+	a := s.account(owner, true)
+	a.mu.Lock()
+	rm := a.rooms[room.Bare()]
+	if rm != nil {
+		if bookmark && !rm.bookmark {
+			rm.bookmark = true
+			s.persist(ctx, a, rm)
+		}
+		a.mu.Unlock()
+		return
+	}
+	a.mu.Unlock()
+	s.rejoinAttempt(ctx, Record{Account: owner, Room: room.Bare(), Nick: nick, Password: password, Bookmark: bookmark, LastActive: s.cfg.Now()}, 0)
+}
+
+// Leave makes the account leave a room (operators, bookmark removal):
+// every joined session gets its unavailable self-presence, and the room
+// gets the account's leave.
+func (s *Service) Leave(ctx context.Context, owner, room jid.JID) bool {
+	a := s.account(owner, false)
+	if a == nil {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rm := a.rooms[room.Bare()]
+	if rm == nil {
+		return false
+	}
+	for full := range rm.sessions {
+		s.deliver(full, selfUnavailable(rm.jid, rm.nick, full, "", rm.self))
+	}
+	for _, w := range rm.waiting {
+		s.deliver(w.full, selfUnavailable(rm.jid, rm.nick, w.full, w.id, rm.self))
+	}
+	to := rm.jid.WithResource(rm.nick)
+	p := xml.New(xml.NSClient, stanza.Presence, "from", a.jid.String(), "to", to.String(), "type", "unavailable")
+	s.forget(ctx, a, rm)
+	s.cfg.Sender.Route(ctx, p, a.jid, to)
+	return true
+}
+
+// sweep leaves rooms in which no session of the account has been joined
+// for longer than IdleLeaveAfter (rule 19), bookmarked rooms excepted.
+func (s *Service) sweep() {
+	defer s.wg.Done()
+	every := min(max(s.cfg.IdleLeaveAfter/10, time.Second), time.Hour)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.leaveIdle(context.Background())
+		}
+	}
+}
+
+func (s *Service) leaveIdle(ctx context.Context) {
+	now := s.cfg.Now()
+	type target struct{ account, room jid.JID }
+	var idle []target
+	s.mu.Lock()
+	accts := make([]*account, 0, len(s.accounts))
+	for _, a := range s.accounts {
+		accts = append(accts, a)
+	}
+	s.mu.Unlock()
+	for _, a := range accts {
+		a.mu.Lock()
+		for _, rm := range a.rooms {
+			if rm.bookmark || len(rm.sessions) > 0 || len(rm.waiting) > 0 || rm.state != joined {
+				continue
+			}
+			if now.Sub(rm.lastActive) > s.cfg.IdleLeaveAfter {
+				idle = append(idle, target{a.jid, rm.jid})
+			}
+		}
+		a.mu.Unlock()
+	}
+	for _, t := range idle {
+		s.log.Info("leaving idle room", "account", t.account.String(), "room", t.room.String())
+		s.Leave(ctx, t.account, t.room)
+	}
+}

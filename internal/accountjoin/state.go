@@ -1,0 +1,160 @@
+package accountjoin
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"minimix/internal/jid"
+	"minimix/internal/xml"
+)
+
+// account holds the memberships of one account. Its mutex guards
+// everything below it; deliveries made under it are non-blocking
+// enqueues, so holding it while forking keeps every session's view in the
+// room's order.
+type account struct {
+	mu    sync.Mutex
+	jid   jid.JID
+	rooms map[jid.JID]*room
+	// iqs maps the ids of iqs sent to rooms as the account back to the
+	// asking session and its own id.
+	iqs map[string]pendingIQ
+	seq uint64
+}
+
+type pendingIQ struct {
+	session jid.JID
+	id      string
+	queryID string // a MAM query's original queryid, when rewritten
+	expires time.Time
+}
+
+// maxPendingIQs bounds the iqs an account may have in flight to rooms.
+const maxPendingIQs = 1000
+
+type roomState int
+
+const (
+	joining roomState = iota // join sent, waiting for the room's self-presence
+	joined                   // the account is an occupant
+	leaving                  // leave sent for the last session
+)
+
+func (s roomState) String() string {
+	switch s {
+	case joining:
+		return "joining"
+	case joined:
+		return "joined"
+	case leaving:
+		return "leaving"
+	}
+	return "unknown"
+}
+
+// room is the account's membership of one room.
+type room struct {
+	jid      jid.JID
+	nick     string
+	password string
+	bookmark bool
+	state    roomState
+
+	// sessions that joined, by full JID, with the presence each last
+	// sent (for the account's aggregated presence in the room).
+	sessions map[jid.JID]*joinedSession
+	// waiting are sessions whose join waits for the account's join.
+	waiting []waiter
+	// live is the session that receives the room's join sequence as the
+	// room sends it; later waiters get it synthesised.
+	live jid.JID
+	// leaver is the session whose leave made the account leave.
+	leaver   jid.JID
+	leaverID string
+
+	// occupants caches other occupants' current presence, by nick, in
+	// the order they arrived; self is the room's last self-presence.
+	occupants map[string]*xml.Element
+	order     []string
+	self      *xml.Element
+	subject   *xml.Element
+
+	sentShow   string // the account presence last sent to the room
+	sentStatus string
+	sentAny    bool
+
+	lastActive time.Time
+	attempts   int // rejoin attempts since the last success
+	timer      *time.Timer
+}
+
+type joinedSession struct {
+	full     jid.JID
+	presence *xml.Element // last presence the session sent (join or update)
+}
+
+type waiter struct {
+	full     jid.JID
+	id       string
+	x        *xml.Element // the session's <x xmlns=muc/> (history, password)
+	nick     string       // the nick it asked for
+	presence *xml.Element
+}
+
+func newRoom(j jid.JID, nick string) *room {
+	return &room{jid: j, nick: nick, sessions: make(map[jid.JID]*joinedSession), occupants: make(map[string]*xml.Element)}
+}
+
+func (r *room) stopTimers() {
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+}
+
+// setOccupant records (or, when p is nil, forgets) the presence of nick.
+func (r *room) setOccupant(nick string, p *xml.Element) {
+	if p == nil {
+		if _, ok := r.occupants[nick]; ok {
+			delete(r.occupants, nick)
+			for i, n := range r.order {
+				if n == nick {
+					r.order = append(r.order[:i], r.order[i+1:]...)
+					break
+				}
+			}
+		}
+		return
+	}
+	if _, ok := r.occupants[nick]; !ok {
+		r.order = append(r.order, nick)
+	}
+	r.occupants[nick] = p
+}
+
+func (r *room) isJoined(full jid.JID) bool {
+	_, ok := r.sessions[full]
+	return ok
+}
+
+func (r *room) isWaiting(full jid.JID) int {
+	for i, w := range r.waiting {
+		if w.full == full {
+			return i
+		}
+	}
+	return -1
+}
+
+func sortInfos(in []Info) {
+	sort.Slice(in, func(i, j int) bool {
+		if in[i].Account != in[j].Account {
+			return in[i].Account < in[j].Account
+		}
+		return in[i].Room < in[j].Room
+	})
+	for _, x := range in {
+		sort.Strings(x.Sessions)
+	}
+}

@@ -1,0 +1,1 @@
+-- Reserved for the MUC service's rooms (being written).

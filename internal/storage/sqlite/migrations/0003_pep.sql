@@ -1,0 +1,1 @@
+-- Reserved for PEP nodes and items (being written).

@@ -225,8 +225,12 @@ func (s *Service) forkSelf(a *account, rm *room, el *xml.Element) {
 	}
 }
 
-// fork sends a room stanza to every joined session (rule 7).
+// fork sends a room stanza to every joined session (rule 7), and during
+// the account's join to the session whose join it answers (rule 1).
 func (s *Service) fork(rm *room, el *xml.Element) {
+	if !rm.live.IsZero() && !rm.isJoined(rm.live) && rm.isWaiting(rm.live) >= 0 {
+		s.deliver(rm.live, forkTo(el, rm.live))
+	}
 	for full := range rm.sessions {
 		s.deliver(full, forkTo(el, full))
 		s.Stats.Forked.Add(1)

@@ -81,6 +81,8 @@ func (s *Service) sendJoin(ctx context.Context, a *account, rm *room, el, x *xml
 	} else {
 		p.Append(xml.New(nsMUC, "x"))
 	}
+	// The join carries the account's first presence in the room.
+	rm.sentAny, rm.sentShow, rm.sentStatus = true, el.ChildText("", "show"), el.ChildText("", "status")
 	rm.timer = time.AfterFunc(joinTimeout, func() { s.joinTimedOut(a, rm) })
 	s.cfg.Sender.Route(ctx, p, a.jid, to)
 }

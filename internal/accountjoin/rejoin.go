@@ -85,7 +85,6 @@ func (s *Service) rejoinAttempt(ctx context.Context, r Record, attempt int) {
 	if show := s.cfg.OfflineShow; show != "" {
 		p.Append(xml.New(xml.NSClient, "show").AppendText(show))
 	}
-	rm.sentAny, rm.sentShow = true, s.cfg.OfflineShow
 	s.sendJoin(ctx, a, rm, p, x)
 }
 

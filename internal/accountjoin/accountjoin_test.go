@@ -1,0 +1,491 @@
+package accountjoin
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"minimix/internal/jid"
+	"minimix/internal/xml"
+)
+
+const (
+	alice = "alice@d.example"
+	roomJID = "r@muc.example"
+)
+
+const (
+	occBob   = `<presence from='r@muc.example/bob' to='alice@d.example'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='member' role='participant'/></x></presence>`
+	selfPres = `<presence from='r@muc.example/al' to='alice@d.example' id='%ID%'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='participant' jid='alice@d.example'/><status code='110'/></x></presence>`
+	history1 = `<message type='groupchat' from='r@muc.example/bob' to='alice@d.example'><body>old</body><delay xmlns='urn:xmpp:delay' from='r@muc.example' stamp='2026-01-01T00:00:00Z'/><stanza-id xmlns='urn:xmpp:sid:0' by='r@muc.example' id='s0'/></message>`
+	subject  = `<message type='groupchat' from='r@muc.example' to='alice@d.example'><subject>topic</subject></message>`
+)
+
+func self(id string) string { return strings.ReplaceAll(selfPres, "%ID%", id) }
+
+// joinFirst runs C1's join through the room's whole answer.
+func (w *world) joinFirst(c1 *fakeSession) {
+	w.t.Helper()
+	if !w.send(c1, `<presence to='r@muc.example/al' id='j1'><x xmlns='http://jabber.org/protocol/muc'/></presence>`) {
+		w.t.Fatal("join not intercepted")
+	}
+	out := w.sender.take()
+	if len(out) != 1 || out[0].Attr("from") != alice || out[0].Attr("to") != roomJID+"/al" || out[0].Child(nsMUC, "x") == nil {
+		w.t.Fatalf("join sent to room = %v", str(out))
+	}
+	for _, raw := range []string{occBob, self("j1"), history1, subject} {
+		if !w.room(raw) {
+			w.t.Fatalf("room stanza not taken: %s", raw)
+		}
+	}
+}
+
+func TestFirstJoinGoesToRoomOnceAndAnswersReachOnlyThatSession(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	c2 := w.session(alice + "/laptop")
+	w.joinFirst(c1)
+	got := c1.take()
+	if len(got) != 4 {
+		t.Fatalf("C1 got %d stanzas, want 4: %v", len(got), str(got))
+	}
+	wantOrder := []string{"presence", "presence", "message", "message"}
+	for i, e := range got {
+		if e.Local != wantOrder[i] || e.Attr("to") != c1.jid.String() {
+			t.Errorf("stanza %d = %s", i, e)
+		}
+	}
+	selfEl := got[1]
+	if selfEl.Attr("id") != "j1" {
+		t.Errorf("self-presence id = %q, want j1", selfEl.Attr("id"))
+	}
+	if j := selfEl.Child(nsMUCUser, "x").Child(nsMUCUser, "item").Attr("jid"); j != c1.jid.String() {
+		t.Errorf("item jid = %q, want C1's full JID", j)
+	}
+	if n := len(c2.take()); n != 0 {
+		t.Errorf("C2 (not joined) got %d stanzas", n)
+	}
+	if recs, _ := w.store.ListJoins(context.Background()); len(recs) != 1 || recs[0].Nick != "al" {
+		t.Errorf("stored joins = %+v", recs)
+	}
+}
+
+func TestSecondSessionJoinIsSynthesised(t *testing.T) {
+	tests := []struct {
+		name        string
+		join        string
+		wantHistory int
+		want210     bool
+	}{
+		{"default history", `<presence to='r@muc.example/al' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>`, 1, false},
+		{"no history", `<presence to='r@muc.example/al' id='j2'><x xmlns='http://jabber.org/protocol/muc'><history maxchars='0'/></x></presence>`, 0, false},
+		{"other nick", `<presence to='r@muc.example/other' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>`, 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			c1 := w.session(alice + "/phone")
+			c2 := w.session(alice + "/laptop")
+			w.joinFirst(c1)
+			c1.take()
+			if !w.send(c2, tt.join) {
+				t.Fatal("second join not intercepted")
+			}
+			if out := w.sender.take(); len(out) != 0 {
+				t.Fatalf("second join sent %v to the room", str(out))
+			}
+			got := c2.take()
+			// occupant, self, [history], subject
+			if len(got) != 3+tt.wantHistory {
+				t.Fatalf("C2 got %v", str(got))
+			}
+			if got[0].Attr("from") != roomJID+"/bob" {
+				t.Errorf("first = %s, want bob's presence", got[0])
+			}
+			s := got[1]
+			codes := statusCodes(s)
+			if !codes["110"] || s.Attr("id") != "j2" || s.Attr("to") != c2.jid.String() || codes["210"] != tt.want210 {
+				t.Errorf("self = %s (want 110, id j2, 210=%v)", s, tt.want210)
+			}
+			if tt.wantHistory == 1 {
+				h := got[2]
+				if h.ChildText("", "body") != "old" || h.Child("urn:xmpp:delay", "delay").Attr("from") != roomJID {
+					t.Errorf("history = %s", h)
+				}
+			}
+			last := got[len(got)-1]
+			if last.ChildText("", "subject") != "topic" {
+				t.Errorf("last = %s, want the subject", last)
+			}
+			if n := len(c1.take()); n != 0 {
+				t.Errorf("C1 got %d stanzas from C2's join", n)
+			}
+		})
+	}
+}
+
+func TestJoinInFlightWaitsAndErrorReachesAllWaiters(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	c2 := w.session(alice + "/laptop")
+	w.send(c1, `<presence to='r@muc.example/al' id='j1'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	w.send(c2, `<presence to='r@muc.example/al' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	if out := w.sender.take(); len(out) != 1 {
+		t.Fatalf("room got %d joins, want 1", len(out))
+	}
+	w.room(`<presence from='r@muc.example/al' to='alice@d.example' type='error' id='j1'><error type='cancel'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>`)
+	for _, c := range []struct {
+		s  *fakeSession
+		id string
+	}{{c1, "j1"}, {c2, "j2"}} {
+		got := c.s.take()
+		if len(got) != 1 || got[0].Attr("type") != "error" || got[0].Attr("id") != c.id || got[0].Attr("to") != c.s.jid.String() {
+			t.Errorf("%s got %v, want its error with id %s", c.s.jid, str(got), c.id)
+		}
+	}
+	if len(w.svc.List(jid.JID{})) != 0 {
+		t.Error("state kept after a join error")
+	}
+	// A new join goes to the room again.
+	w.send(c1, `<presence to='r@muc.example/al2' id='j3'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	if out := w.sender.take(); len(out) != 1 {
+		t.Errorf("rejoin after error sent %d", len(out))
+	}
+}
+
+func TestJoinInFlightSecondSessionGetsSequenceOnCompletion(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	c2 := w.session(alice + "/laptop")
+	w.send(c1, `<presence to='r@muc.example/al' id='j1'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	w.send(c2, `<presence to='r@muc.example/al' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	w.sender.take()
+	for _, raw := range []string{occBob, self("j1"), history1} {
+		w.room(raw)
+	}
+	if n := len(c2.take()); n != 0 {
+		t.Fatalf("C2 got %d before the join completed", n)
+	}
+	w.room(subject)
+	got := c2.take()
+	if len(got) < 3 || !statusCodes(got[1])["110"] || got[1].Attr("id") != "j2" || got[len(got)-1].ChildText("", "subject") != "topic" {
+		t.Errorf("C2 got %v", str(got))
+	}
+}
+
+func TestTrafficForkedToJoinedSessionsOnlyAndArchivedOnce(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	c2 := w.session(alice + "/laptop")
+	c3 := w.session(alice + "/tablet")
+	w.joinFirst(c1)
+	w.send(c2, `<presence to='r@muc.example/al' id='j2'><x xmlns='http://jabber.org/protocol/muc'><history maxchars='0'/></x></presence>`)
+	c1.take()
+	c2.take()
+	before := len(w.archive.items[jid.MustParse(alice)])
+	w.room(`<message type='groupchat' from='r@muc.example/bob' to='alice@d.example' id='m1'><body>hi</body><stanza-id xmlns='urn:xmpp:sid:0' by='r@muc.example' id='s1'/><stanza-id xmlns='urn:xmpp:sid:0' by='alice@d.example' id='spoofed'/><occupant-id xmlns='urn:xmpp:occupant-id:0' id='o1'/></message>`)
+	for _, s := range []*fakeSession{c1, c2} {
+		got := s.take()
+		if len(got) != 1 {
+			t.Fatalf("%s got %d, want 1", s.jid, len(got))
+		}
+		m := got[0]
+		if m.Attr("to") != s.jid.String() || m.Attr("id") != "m1" || m.Child("urn:xmpp:occupant-id:0", "occupant-id") == nil {
+			t.Errorf("%s got %s", s.jid, m)
+		}
+		var ours, rooms int
+		for _, c := range m.Elements() {
+			if c.Local == "stanza-id" {
+				switch c.Attr("by") {
+				case alice:
+					ours++
+					if c.Attr("id") == "spoofed" {
+						t.Error("spoofed stanza-id kept")
+					}
+				case roomJID:
+					rooms++
+				}
+			}
+		}
+		if ours != 1 || rooms != 1 {
+			t.Errorf("stanza-ids: ours %d rooms %d, want 1 and 1", ours, rooms)
+		}
+	}
+	if n := len(c3.take()); n != 0 {
+		t.Errorf("non-joined session got %d", n)
+	}
+	if n := len(w.archive.items[jid.MustParse(alice)]) - before; n != 1 {
+		t.Errorf("archived %d times, want once", n)
+	}
+	// A replay (same room stanza-id, as after a rejoin) is neither
+	// archived nor delivered again.
+	w.room(`<message type='groupchat' from='r@muc.example/bob' to='alice@d.example' id='m1'><body>hi</body><stanza-id xmlns='urn:xmpp:sid:0' by='r@muc.example' id='s1'/></message>`)
+	if n := len(c1.take()); n != 0 {
+		t.Errorf("duplicate delivered %d times", n)
+	}
+}
+
+func TestOutgoingGroupchatAndRefusal(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	c2 := w.session(alice + "/laptop")
+	w.joinFirst(c1)
+	c1.take()
+	w.send(c1, `<message type='groupchat' to='r@muc.example' id='x1'><body>yo</body><origin-id xmlns='urn:xmpp:sid:0' id='o1'/></message>`)
+	out := w.sender.take()
+	if len(out) != 1 || out[0].Attr("from") != alice || out[0].Attr("id") != "x1" || out[0].Child(nsStanzaID, "origin-id") == nil {
+		t.Fatalf("room got %v", str(out))
+	}
+	w.send(c2, `<message type='groupchat' to='r@muc.example' id='x2'><body>no</body></message>`)
+	if out := w.sender.take(); len(out) != 0 {
+		t.Errorf("non-joined session's groupchat reached the room: %v", str(out))
+	}
+	got := c2.take()
+	if len(got) != 1 || got[0].Attr("type") != "error" || got[0].Child("", "error").Child("", "not-acceptable") == nil {
+		t.Errorf("C2 got %v, want not-acceptable", str(got))
+	}
+}
+
+func TestPrivateMessagesAndIQMapping(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	c2 := w.session(alice + "/laptop")
+	w.joinFirst(c1)
+	w.send(c2, `<presence to='r@muc.example/al' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	c1.take()
+	c2.take()
+
+	// Outgoing PM: from the account; the other joined session sees it.
+	w.send(c1, `<message type='chat' to='r@muc.example/bob' id='p1'><body>psst</body><x xmlns='http://jabber.org/protocol/muc#user'/></message>`)
+	if out := w.sender.take(); len(out) != 1 || out[0].Attr("from") != alice {
+		t.Fatalf("PM to room = %v", str(out))
+	}
+	if got := c2.take(); len(got) != 1 || got[0].Child("urn:xmpp:carbons:2", "sent") == nil {
+		t.Errorf("C2 got %v, want a sent copy", str(got))
+	}
+	// Incoming PM: every joined session.
+	w.room(`<message type='chat' from='r@muc.example/bob' to='alice@d.example'><body>hey</body><x xmlns='http://jabber.org/protocol/muc#user'/></message>`)
+	if len(c1.take()) != 1 || len(c2.take()) != 1 {
+		t.Error("incoming PM not forked to both sessions")
+	}
+
+	// IQ to an occupant: mapped id, answer to the asking session only.
+	w.send(c2, `<iq type='get' to='r@muc.example/bob' id='v1'><vCard xmlns='vcard-temp'/></iq>`)
+	out := w.sender.take()
+	if len(out) != 1 || out[0].Attr("from") != alice || out[0].Attr("id") == "v1" {
+		t.Fatalf("iq to room = %v", str(out))
+	}
+	w.room(`<iq type='result' from='r@muc.example/bob' to='alice@d.example' id='` + out[0].Attr("id") + `'><vCard xmlns='vcard-temp'/></iq>`)
+	got := c2.take()
+	if len(got) != 1 || got[0].Attr("id") != "v1" || got[0].Attr("to") != c2.jid.String() {
+		t.Errorf("C2 got %v", str(got))
+	}
+	if n := len(c1.take()); n != 0 {
+		t.Errorf("C1 got the other session's iq result")
+	}
+
+	// MAM query to the room: results and fin to the asking session only,
+	// with its own queryid.
+	w.send(c1, `<iq type='set' to='r@muc.example' id='q1'><query xmlns='urn:xmpp:mam:2' queryid='mine'/></iq>`)
+	out = w.sender.take()
+	qid := out[0].Child(nsMAM, "query").Attr("queryid")
+	w.room(`<message from='r@muc.example' to='alice@d.example'><result xmlns='urn:xmpp:mam:2' queryid='` + qid + `' id='a1'><forwarded xmlns='urn:xmpp:forward:0'/></result></message>`)
+	w.room(`<iq type='result' from='r@muc.example' to='alice@d.example' id='` + out[0].Attr("id") + `'><fin xmlns='urn:xmpp:mam:2' queryid='` + qid + `' complete='true'/></iq>`)
+	got = c1.take()
+	if len(got) != 2 || got[0].Child(nsMAM, "result").Attr("queryid") != "mine" || got[1].Attr("id") != "q1" || got[1].Child(nsMAM, "fin").Attr("queryid") != "mine" {
+		t.Errorf("C1 got %v", str(got))
+	}
+	if n := len(c2.take()); n != 0 {
+		t.Errorf("C2 got %d MAM stanzas", n)
+	}
+}
+
+func TestSelfPing(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	c2 := w.session(alice + "/laptop")
+	w.joinFirst(c1)
+	c1.take()
+	w.send(c1, `<iq type='get' to='r@muc.example/al' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>`)
+	if got := c1.take(); len(got) != 1 || got[0].Attr("type") != "result" || got[0].Attr("id") != "p1" {
+		t.Errorf("joined self-ping answer = %v", str(got))
+	}
+	w.send(c2, `<iq type='get' to='r@muc.example/al' id='p2'><ping xmlns='urn:xmpp:ping'/></iq>`)
+	if got := c2.take(); len(got) != 1 || got[0].Attr("type") != "error" || got[0].Child("", "error").Child("", "not-acceptable") == nil {
+		t.Errorf("non-joined self-ping answer = %v", str(got))
+	}
+	if out := w.sender.take(); len(out) != 0 {
+		t.Errorf("self-pings reached the room: %v", str(out))
+	}
+}
+
+func TestPresenceAggregationAndNickChange(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	c2 := w.session(alice + "/laptop")
+	w.joinFirst(c1)
+	w.send(c2, `<presence to='r@muc.example/al' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	w.sender.take()
+	// The laptop goes away, the phone stays available: no change.
+	w.send(c2, `<presence to='r@muc.example/al'><show>away</show></presence>`)
+	for _, p := range w.sender.take() {
+		if p.ChildText("", "show") == "away" {
+			t.Errorf("room told away while another session is available: %s", p)
+		}
+	}
+	// The phone goes dnd: the most available is now dnd.
+	w.send(c1, `<presence to='r@muc.example/al'><show>dnd</show><status>busy</status></presence>`)
+	out := w.sender.take()
+	if len(out) != 1 || out[0].ChildText("", "show") != "dnd" || out[0].Attr("from") != alice || out[0].Child(nsMUC, "x") != nil {
+		t.Errorf("aggregated presence = %v", str(out))
+	}
+	// Every session gone: offline show.
+	w.gone(c1)
+	w.gone(c2)
+	out = w.sender.take()
+	if len(out) == 0 || out[len(out)-1].ChildText("", "show") != "xa" {
+		t.Errorf("presence after all sessions left = %v", str(out))
+	}
+	if len(w.svc.List(jid.JID{})) != 1 {
+		t.Error("account left the room when sessions disconnected")
+	}
+}
+
+func TestNickChangeReachesAllSessions(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	c2 := w.session(alice + "/laptop")
+	w.joinFirst(c1)
+	w.send(c2, `<presence to='r@muc.example/al' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	c1.take()
+	c2.take()
+	w.sender.take()
+	w.send(c2, `<presence to='r@muc.example/alice2'/>`)
+	out := w.sender.take()
+	if len(out) != 1 || out[0].Attr("to") != roomJID+"/alice2" || out[0].Attr("from") != alice {
+		t.Fatalf("nick change to room = %v", str(out))
+	}
+	w.room(`<presence from='r@muc.example/al' to='alice@d.example' type='unavailable'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='participant' nick='alice2' jid='alice@d.example'/><status code='303'/><status code='110'/></x></presence>`)
+	w.room(`<presence from='r@muc.example/alice2' to='alice@d.example'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='participant' jid='alice@d.example'/><status code='110'/></x></presence>`)
+	for _, s := range []*fakeSession{c1, c2} {
+		got := s.take()
+		if len(got) != 2 || !statusCodes(got[0])["303"] || got[1].Attr("from") != roomJID+"/alice2" {
+			t.Errorf("%s got %v", s.jid, str(got))
+		}
+	}
+	if l := w.svc.List(jid.JID{}); l[0].Nick != "alice2" {
+		t.Errorf("nick = %q", l[0].Nick)
+	}
+}
+
+func TestLeaving(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	c2 := w.session(alice + "/laptop")
+	w.joinFirst(c1)
+	w.send(c2, `<presence to='r@muc.example/al' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	c1.take()
+	c2.take()
+	w.sender.take()
+	// C2 leaves: answered at once, nothing to the room.
+	w.send(c2, `<presence to='r@muc.example/al' type='unavailable' id='l2'/>`)
+	got := c2.take()
+	if len(got) != 1 || got[0].Attr("type") != "unavailable" || !statusCodes(got[0])["110"] || got[0].Attr("id") != "l2" {
+		t.Errorf("C2 leave answer = %v", str(got))
+	}
+	for _, p := range w.sender.take() {
+		if p.Attr("type") == "unavailable" {
+			t.Errorf("leave of a non-last session reached the room: %s", p)
+		}
+	}
+	// C1, the last, leaves: the account leaves; the room's answer goes to C1.
+	w.send(c1, `<presence to='r@muc.example/al' type='unavailable' id='l1'/>`)
+	out := w.sender.take()
+	if len(out) != 1 || out[0].Attr("type") != "unavailable" || out[0].Attr("from") != alice {
+		t.Fatalf("room got %v", str(out))
+	}
+	w.room(`<presence from='r@muc.example/al' to='alice@d.example' type='unavailable'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='none' jid='alice@d.example'/><status code='110'/></x></presence>`)
+	got = c1.take()
+	if len(got) != 1 || got[0].Attr("id") != "l1" || got[0].Attr("to") != c1.jid.String() {
+		t.Errorf("C1 got %v", str(got))
+	}
+	if len(w.svc.List(jid.JID{})) != 0 {
+		t.Error("state kept after the account left")
+	}
+	if recs, _ := w.store.ListJoins(context.Background()); len(recs) != 0 {
+		t.Errorf("stored joins after leaving: %+v", recs)
+	}
+}
+
+func TestRemovalByRoom(t *testing.T) {
+	for _, code := range []string{"307", "301", "321", "322", "332", "333"} {
+		t.Run(code, func(t *testing.T) {
+			w := newWorld(t)
+			c1 := w.session(alice + "/phone")
+			c2 := w.session(alice + "/laptop")
+			w.joinFirst(c1)
+			w.send(c2, `<presence to='r@muc.example/al' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+			c1.take()
+			c2.take()
+			w.sender.take()
+			w.room(`<presence from='r@muc.example/al' to='alice@d.example' type='unavailable'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='none'><reason>bye</reason></item><status code='110'/><status code='` + code + `'/></x></presence>`)
+			for _, s := range []*fakeSession{c1, c2} {
+				got := s.take()
+				if len(got) != 1 || !statusCodes(got[0])[code] || got[0].Child(nsMUCUser, "x").Child(nsMUCUser, "item").ChildText(nsMUCUser, "reason") != "bye" {
+					t.Errorf("%s got %v", s.jid, str(got))
+				}
+			}
+			if len(w.svc.List(jid.JID{})) != 0 {
+				t.Error("state kept after removal")
+			}
+			// A new join goes to the room.
+			w.send(c1, `<presence to='r@muc.example/al' id='j9'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+			if out := w.sender.take(); len(out) != 1 {
+				t.Errorf("join after removal sent %d to the room", len(out))
+			}
+		})
+	}
+}
+
+func TestStrayGroupchatIsRefused(t *testing.T) {
+	w := newWorld(t)
+	w.session(alice + "/phone")
+	if !w.room(`<message type='groupchat' from='r@muc.example/bob' to='alice@d.example' id='m'><body>hi</body></message>`) {
+		t.Fatal("stray groupchat not handled")
+	}
+	out := w.sender.take()
+	if len(out) != 1 || out[0].Attr("type") != "error" || out[0].Child("", "error").Child("", "service-unavailable") == nil || out[0].Attr("to") != roomJID+"/bob" {
+		t.Errorf("reply = %v", str(out))
+	}
+}
+
+func TestRestartRejoinsWithSince(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	w.joinFirst(c1)
+	w.room(`<message type='groupchat' from='r@muc.example/bob' to='alice@d.example'><body>later</body><stanza-id xmlns='urn:xmpp:sid:0' by='r@muc.example' id='s5'/></message>`)
+	// A new service over the same store and archive, as after a restart.
+	svc2 := New(Config{Domain: "d.example", Sessions: w.sessions, Sender: w.sender, Store: w.store, Archive: w.archive})
+	t.Cleanup(func() { _ = svc2.Shutdown(context.Background()) })
+	w.sender.take()
+	if err := svc2.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out := w.sender.take()
+	if len(out) != 1 {
+		t.Fatalf("rejoin sent %v", str(out))
+	}
+	h := out[0].Child(nsMUC, "x").Child(nsMUC, "history")
+	if h == nil || h.Attr("since") == "" {
+		t.Errorf("rejoin without history since: %s", out[0])
+	}
+	if _, err := time.Parse(time.RFC3339Nano, h.Attr("since")); err != nil {
+		t.Errorf("since = %q: %v", h.Attr("since"), err)
+	}
+	if out[0].Attr("from") != alice || out[0].ChildText("", "show") != "xa" {
+		t.Errorf("rejoin presence = %s", out[0])
+	}
+}
+
+var _ = xml.New

@@ -1,0 +1,256 @@
+package accountjoin
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"minimix/internal/jid"
+	"minimix/internal/router"
+	"minimix/internal/xml"
+)
+
+// fakeSession records what it receives.
+type fakeSession struct {
+	jid   jid.JID
+	state router.State
+	mu    sync.Mutex
+	got   []*xml.Element
+}
+
+func (f *fakeSession) JID() jid.JID         { return f.jid }
+func (f *fakeSession) State() *router.State { return &f.state }
+func (f *fakeSession) Deliver(el *xml.Element) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.got = append(f.got, el)
+	return true
+}
+
+func (f *fakeSession) take() []*xml.Element {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := f.got
+	f.got = nil
+	return g
+}
+
+type fakeSessions struct {
+	mu sync.Mutex
+	m  map[jid.JID]*fakeSession
+}
+
+func (f *fakeSessions) Sessions(bare jid.JID) []router.Session {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []router.Session
+	for j, s := range f.m {
+		if j.Bare() == bare {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (f *fakeSessions) Get(full jid.JID) router.Session {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s, ok := f.m[full]; ok {
+		return s
+	}
+	return nil
+}
+
+// fakeSender records what the feature sends out (to rooms).
+type fakeSender struct {
+	mu   sync.Mutex
+	sent []*xml.Element
+}
+
+func (f *fakeSender) Route(ctx context.Context, el *xml.Element, from, to jid.JID) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, el)
+}
+
+func (f *fakeSender) take() []*xml.Element {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := f.sent
+	f.sent = nil
+	return g
+}
+
+type fakeStore struct {
+	mu sync.Mutex
+	m  map[string]Record
+}
+
+func (f *fakeStore) PutJoin(ctx context.Context, r Record) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.m[r.Account.String()+" "+r.Room.String()] = r
+	return nil
+}
+func (f *fakeStore) DeleteJoin(ctx context.Context, account, room jid.JID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.m, account.String()+" "+room.String())
+	return nil
+}
+func (f *fakeStore) ListJoins(ctx context.Context) ([]Record, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Record
+	for _, r := range f.m {
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// fakeArchive keeps groupchat per owner, de-duplicating by the room's
+// stanza-id.
+type fakeArchive struct {
+	mu    sync.Mutex
+	items map[jid.JID][]HistoryItem
+	seen  map[string]bool
+	n     int
+}
+
+func (f *fakeArchive) ArchiveGroupchat(ctx context.Context, owner, room jid.JID, el *xml.Element) (string, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if el.Child("", "body") == nil {
+		return "", false, nil
+	}
+	if sid := roomStanzaID(el, room); sid != "" {
+		k := owner.String() + " " + sid
+		if f.seen[k] {
+			return "", false, nil
+		}
+		f.seen[k] = true
+	}
+	f.n++
+	id := fmt.Sprintf("arch%d", f.n)
+	c := el.Clone()
+	c.Append(xml.New(nsStanzaID, "stanza-id", "id", id, "by", owner.String()))
+	f.items[owner] = append(f.items[owner], HistoryItem{Stamp: time.Now(), Stanza: c})
+	return id, true, nil
+}
+
+func roomStanzaID(el *xml.Element, room jid.JID) string {
+	for _, c := range el.Elements() {
+		if c.Local == "stanza-id" && c.Attr("by") == room.String() {
+			return c.Attr("id")
+		}
+	}
+	return ""
+}
+
+func (f *fakeArchive) History(ctx context.Context, owner, room jid.JID, max int, since time.Time) ([]HistoryItem, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	all := f.items[owner]
+	if len(all) > max {
+		all = all[len(all)-max:]
+	}
+	out := make([]HistoryItem, len(all))
+	for i, it := range all {
+		out[i] = HistoryItem{Stamp: it.Stamp, Stanza: it.Stanza.Clone()}
+	}
+	return out, nil
+}
+
+func (f *fakeArchive) Last(ctx context.Context, owner, room jid.JID) (time.Time, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	all := f.items[owner]
+	if len(all) == 0 {
+		return time.Time{}, nil
+	}
+	return all[len(all)-1].Stamp, nil
+}
+
+// world is one account-join service with fakes around it.
+type world struct {
+	t        *testing.T
+	svc      *Service
+	sessions *fakeSessions
+	sender   *fakeSender
+	store    *fakeStore
+	archive  *fakeArchive
+}
+
+func newWorld(t *testing.T) *world {
+	w := &world{
+		t:        t,
+		sessions: &fakeSessions{m: make(map[jid.JID]*fakeSession)},
+		sender:   &fakeSender{},
+		store:    &fakeStore{m: make(map[string]Record)},
+		archive:  &fakeArchive{items: make(map[jid.JID][]HistoryItem), seen: make(map[string]bool)},
+	}
+	w.svc = New(Config{
+		Domain: "d.example", Sessions: w.sessions, Sender: w.sender, Store: w.store, Archive: w.archive,
+		OfflineShow: "xa", IdleLeaveAfter: time.Hour,
+	})
+	t.Cleanup(func() { _ = w.svc.Shutdown(context.Background()) })
+	return w
+}
+
+func (w *world) session(full string) *fakeSession {
+	s := &fakeSession{jid: jid.MustParse(full)}
+	w.sessions.mu.Lock()
+	w.sessions.m[s.jid] = s
+	w.sessions.mu.Unlock()
+	return s
+}
+
+func (w *world) gone(s *fakeSession) {
+	w.sessions.mu.Lock()
+	delete(w.sessions.m, s.jid)
+	w.sessions.mu.Unlock()
+	w.svc.SessionEnded(context.Background(), s.jid)
+}
+
+// send makes a session send raw XML (from is stamped as c2s does).
+func (w *world) send(s *fakeSession, raw string) bool {
+	w.t.Helper()
+	el := parse(w.t, raw)
+	el.SetAttr("from", s.jid.String())
+	to, _ := jid.Parse(el.Attr("to"))
+	return w.svc.FromSession(context.Background(), s, el, to)
+}
+
+// room makes the room send raw XML to the account.
+func (w *world) room(raw string) bool {
+	w.t.Helper()
+	el := parse(w.t, raw)
+	from, _ := jid.Parse(el.Attr("from"))
+	to, _ := jid.Parse(el.Attr("to"))
+	return w.svc.ToLocal(context.Background(), el, from, to)
+}
+
+func parse(t *testing.T, raw string) *xml.Element {
+	t.Helper()
+	if !strings.Contains(raw, "xmlns=") {
+		i := strings.IndexAny(raw, " />")
+		raw = raw[:i] + " xmlns='jabber:client'" + raw[i:]
+	}
+	el, err := xml.Parse([]byte(raw))
+	if err != nil {
+		t.Fatalf("parse %s: %v", raw, err)
+	}
+	return el
+}
+
+// str renders stanzas for comparisons and failure messages.
+func str(els []*xml.Element) []string {
+	out := make([]string, len(els))
+	for i, e := range els {
+		out[i] = e.String()
+	}
+	return out
+}

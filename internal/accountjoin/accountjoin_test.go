@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	alice = "alice@d.example"
+	alice   = "alice@d.example"
 	roomJID = "r@muc.example"
 )
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -31,14 +32,25 @@ type conn struct {
 	lang      string
 	limiter   *rate.Limiter
 
-	authUser string // prepared localpart after SASL
-	authed   bool
-	sess     *Session // after bind or resume
+	authUser    string // prepared localpart after SASL
+	negFailures int    // SASL failures that were not wrong credentials
+	authed      bool
+	sess        *Session // after bind or resume
 
 	wmu    sync.Mutex // serialises writes to nc
 	wbuf   []byte
 	closed bool // under wmu: a closing tag or error was written
+
+	// closing is set before a close takes wmu: a writer blocked on a
+	// client that does not read holds wmu until its write deadline, so
+	// the closer first cuts that deadline short, and later writes see
+	// closing and keep to the short deadline too.
+	closing atomic.Bool
 }
+
+// closeGrace bounds how long closing a stream may wait on the client: the
+// stanza being written and the stream error each get this long.
+const closeGrace = 2 * time.Second
 
 func newConn(srv *Server, nc net.Conn, directTLS bool) *conn {
 	c := &conn{srv: srv, nc: nc, directTLS: directTLS}
@@ -63,6 +75,11 @@ func (c *conn) write(b []byte) error {
 
 func (c *conn) writeLocked(b []byte) error {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	if c.closing.Load() {
+		// A close has begun, and the deadline above may have replaced
+		// its short one: write within the close's grace only.
+		_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
+	}
 	_, err := c.nc.Write(b)
 	c.srv.Stats.BytesOut.Add(uint64(len(b)))
 	return err
@@ -82,22 +99,34 @@ func (c *conn) send(el *xml.Element) error {
 // closeWithError writes a stream error and the closing tag, then closes
 // the socket. Later writes fail.
 func (c *conn) closeWithError(se *xmpperr.StreamError) {
+	c.interruptWriter()
 	c.wmu.Lock()
 	if !c.closed {
 		c.closed = true
 		c.wbuf = stream.AppendError(c.wbuf[:0], se)
-		_ = c.writeLocked(c.wbuf)
+		_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
+		_, _ = c.nc.Write(c.wbuf)
 	}
 	c.wmu.Unlock()
 	c.shutdownSocket()
 }
 
+// interruptWriter makes a write blocked on a client that does not read
+// give up within closeGrace, so that a close does not wait for the full
+// write timeout to take wmu.
+func (c *conn) interruptWriter() {
+	c.closing.Store(true)
+	_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
+}
+
 // closeStream answers the client's </stream:stream> and closes.
 func (c *conn) closeStream() {
+	c.interruptWriter()
 	c.wmu.Lock()
 	if !c.closed {
 		c.closed = true
-		_ = c.writeLocked([]byte(stream.Close))
+		_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
+		_, _ = c.nc.Write([]byte(stream.Close))
 	}
 	c.wmu.Unlock()
 	c.shutdownSocket()

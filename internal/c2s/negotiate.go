@@ -23,9 +23,14 @@ import (
 // nsPreApproval advertises subscription pre-approval (RFC 6121 3.4).
 const nsPreApproval = "urn:xmpp:features:pre-approval"
 
-// maxAuthAttempts is how many failed SASL attempts one stream may make
-// before it is closed (RFC 6120 6.4.5 asks for at least two).
-const maxAuthAttempts = 3
+// maxAuthAttempts is how many wrong passwords one stream may try before
+// it is closed (RFC 6120 6.4.5 asks for at least two retries);
+// maxNegotiationFailures bounds the other failures (mechanism or channel
+// binding not agreed).
+const (
+	maxAuthAttempts        = 3
+	maxNegotiationFailures = 6
+)
 
 // errRestart tells the negotiation loop that the stream restarts.
 var errRestart = errors.New("stream restart")
@@ -242,16 +247,28 @@ func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *in
 	if c.tls == nil && c.srv.cfg.RequireTLS {
 		return c.saslFailure("encryption-required", "use STARTTLS first")
 	}
-	fail := func(cond, text string) error {
-		*failures++
+	// fail answers a failed attempt. Only credential failures (a wrong
+	// password, an unknown user) are guesses: they count against the
+	// per-address limiter and the per-stream limit. Failures to agree on
+	// a mechanism or channel binding have their own, looser bound, so a
+	// client that walks its mechanism list (stock slixmpp tries -PLUS
+	// with tls-unique, then SCRAM with the 'y' flag, then PLAIN) can
+	// still log in.
+	fail := func(cond, text string, err error) error {
 		c.srv.Stats.AuthFailures.Add(1)
-		if c.srv.cfg.Limiter != nil && c.remote.IsValid() {
-			c.srv.cfg.Limiter.Fail(c.remote)
+		credential := sasl.IsCredentialFailure(err)
+		if credential {
+			*failures++
+			if c.srv.cfg.Limiter != nil && c.remote.IsValid() {
+				c.srv.cfg.Limiter.Fail(c.remote)
+			}
+		} else {
+			c.negFailures++
 		}
 		if err := c.saslFailure(cond, text); err != nil {
 			return err
 		}
-		if *failures >= maxAuthAttempts {
+		if *failures >= maxAuthAttempts || c.negFailures >= maxNegotiationFailures {
 			return xmpperr.Stream(xmpperr.PolicyViolation, "too many failed authentication attempts")
 		}
 		return nil
@@ -263,22 +280,22 @@ func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *in
 	}
 	neg, err := c.srv.cfg.SASL.Start(ctx, auth.Attr("mechanism"), c.connState())
 	if err != nil {
-		return fail(failureCondition(err), "")
+		return fail(failureCondition(err), "", err)
 	}
 	in, err := decodeSASL(auth.Text(), true)
 	if err != nil {
-		return fail("incorrect-encoding", "")
+		return fail("incorrect-encoding", "", nil)
 	}
 	for {
 		out, done, err := neg.Step(ctx, in)
 		if err != nil {
 			c.srv.log.Info("authentication failed", append(c.log(), "err", err)...)
-			return fail(failureCondition(err), "")
+			return fail(failureCondition(err), "", err)
 		}
 		if done {
 			if az := neg.AuthzID(); az != "" {
 				if j, err := jid.Parse(az); err != nil || j.Domain != c.srv.cfg.Domain {
-					return fail("invalid-authzid", "")
+					return fail("invalid-authzid", "", nil)
 				}
 			}
 			succ := xml.New(stream.NSSASL, "success")
@@ -313,10 +330,10 @@ func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *in
 		switch {
 		case resp.Space == stream.NSSASL && resp.Local == "response":
 			if in, err = decodeSASL(resp.Text(), false); err != nil {
-				return fail("incorrect-encoding", "")
+				return fail("incorrect-encoding", "", nil)
 			}
 		case resp.Space == stream.NSSASL && resp.Local == "abort":
-			return fail("aborted", "")
+			return fail("aborted", "", nil)
 		default:
 			return xmpperr.Stream(xmpperr.PolicyViolation, "expected a SASL response")
 		}
@@ -390,15 +407,16 @@ func (c *conn) bind(ctx context.Context, iq, b *xml.Element) error {
 		return c.send(stanza.ErrorReply(iq, xmpperr.New(xmpperr.BadRequest, "invalid resource")))
 	}
 	s := newSession(c.srv, full)
+	// The result goes through the session's queue, so that it is written
+	// only once the session is registered and attached, and before
+	// anything routed to it: once the client has its result, a bind of
+	// the same resource on another stream is the newer one and must
+	// replace this session, not be replaced by it.
 	reply := stanza.Result(iq, xml.New(stream.NSBind, "bind").Append(xml.New(stream.NSBind, "jid").AppendText(full.String())))
 	reply.SetAttr("to", "")
 	reply.SetAttr("from", "")
-	if err := c.send(reply); err != nil {
-		return err
-	}
+	s.Deliver(reply)
 	c.srv.addSession(s)
-	s.attach(c)
-	c.sess = s
 	if old := c.srv.cfg.Router.Registry().Add(s); old != nil {
 		// RFC 6120 7.7.2.2: the new session wins; the old one is closed
 		// with a conflict and ends for good (it cannot be resumed).
@@ -406,6 +424,8 @@ func (c *conn) bind(ctx context.Context, iq, b *xml.Element) error {
 			os.conflict(ctx)
 		}
 	}
+	c.sess = s
+	s.attach(c)
 	c.srv.log.Debug("bound", append(c.log(), "jid", full.String())...)
 	return nil
 }

@@ -101,6 +101,13 @@ func (s *Service) inboundSubscription(ctx context.Context, el *xml.Element, typ 
 		// priority; with none, the stored request waits for login.
 		s.deliver(el, user)
 	}
+	if a.sendUnavailable {
+		for _, other := range s.r.Registry().Sessions(user) {
+			if avail, _ := other.State().Available(); avail {
+				s.send(ctx, "unavailable", other.JID(), contact)
+			}
+		}
+	}
 }
 
 // outboundSubscription applies a subscription stanza the user sends

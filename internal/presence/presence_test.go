@@ -284,8 +284,10 @@ func TestHandshake(t *testing.T) {
 			nil,
 			"to", "from"},
 		// Alice unsubscribes from bob (3.3).
+		// Bob's server tells alice, who no longer has a subscription,
+		// that bob is unavailable (3.3.3).
 		{a, `<presence to='bob@example.net' type='unsubscribe'/>`,
-			[]string{"push bob@example.net none"},
+			[]string{"push bob@example.net none", "unavailable bob@example.net/b"},
 			[]string{"push alice@example.net none", "unsubscribe alice@example.net"},
 			"none", "none"},
 		{b, `<presence/>`,
@@ -547,7 +549,7 @@ func TestRosterRemove(t *testing.T) {
 	b := e.online("bob@example.net/b", "0")
 	a.take()
 	e.send(a, `<iq type='set' id='rm'><query xmlns='jabber:iq:roster'><item jid='bob@example.net' subscription='remove'/></query></iq>`)
-	e.expect("remover", a, "iq result rm", "push bob@example.net remove")
+	e.expect("remover", a, "iq result rm", "push bob@example.net remove", "unavailable bob@example.net/b")
 	e.expect("contact", b, "push alice@example.net to", "push alice@example.net none",
 		"unsubscribe alice@example.net", "unsubscribed alice@example.net", "unavailable alice@example.net/a")
 	if got := e.state("bob", "alice@example.net"); got != "none" {

@@ -157,6 +157,9 @@ func inbound(typ string, it *storage.RosterItem, exists bool, req []byte) action
 		}
 	case unsubscribe:
 		if it.PendingIn || hasFrom(it.Subscription) {
+			// RFC 6121 3.3.3: a contact that loses its subscription is
+			// told that every available resource is now unavailable.
+			a.sendUnavailable = hasFrom(it.Subscription)
 			it.PendingIn, it.PendingInStanza = false, nil
 			it.Subscription = withFrom(it.Subscription, false)
 			a.deliver = true

@@ -94,12 +94,13 @@ func runStateRows(t *testing.T, rows []stateRow, apply func(typ string, it *stor
 }
 
 var (
-	route       = action{route: true}
-	routeUnavl  = action{route: true, sendUnavailable: true}
-	approve     = action{route: true, sendPresence: true}
-	deliver     = action{deliver: true}
-	autoApprove = action{autoReply: true, sendPresence: true}
-	nothing     = action{}
+	route        = action{route: true}
+	routeUnavl   = action{route: true, sendUnavailable: true}
+	approve      = action{route: true, sendPresence: true}
+	deliver      = action{deliver: true}
+	deliverUnavl = action{deliver: true, sendUnavailable: true}
+	autoApprove  = action{autoReply: true, sendPresence: true}
+	nothing      = action{}
 )
 
 // TestOutbound follows RFC 6121 Appendix A.2, with pre-approval (3.4) and
@@ -199,9 +200,9 @@ func TestInbound(t *testing.T) {
 		{"none+out+in", unsubscribe, "none+out", quiet, deliver},
 		{"to", unsubscribe, "to", keep, nothing},
 		{"to+in", unsubscribe, "to", quiet, deliver},
-		{"from", unsubscribe, "none", put, deliver},
-		{"from+out", unsubscribe, "none+out", put, deliver},
-		{"both", unsubscribe, "to", put, deliver},
+		{"from", unsubscribe, "none", put, deliverUnavl},
+		{"from+out", unsubscribe, "none+out", put, deliverUnavl},
+		{"both", unsubscribe, "to", put, deliverUnavl},
 		// A.3.3 subscribed
 		{"absent", subscribed, "absent", keep, nothing},
 		{"none", subscribed, "none", keep, nothing},

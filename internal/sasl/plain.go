@@ -101,7 +101,9 @@ func (n *plainNegotiation) verify(ctx context.Context, in []byte) error {
 		prepped, known = password, false
 	}
 	if !verifyPassword(h, cred, prepped) || !known {
-		return fail(NotAuthorized, "", errors.New("wrong password or unknown user"))
+		f := fail(NotAuthorized, "", errors.New("wrong password or unknown user"))
+		f.Credentials = true
+		return f
 	}
 	n.username, n.authzid = username, authzid
 	return nil

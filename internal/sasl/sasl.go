@@ -74,6 +74,20 @@ type Failure struct {
 	Condition string
 	Text      string
 	Err       error
+	// Credentials marks a failure of the password or proof check (or an
+	// unknown user), as opposed to a failure to agree on a mechanism or
+	// a channel binding. Only these are guesses, and only these count
+	// against the per-address limit: a client that tries -PLUS with a
+	// binding we lack and then falls back (stock slixmpp does) has not
+	// guessed anything.
+	Credentials bool
+}
+
+// IsCredentialFailure reports whether err is a failed password or proof
+// check.
+func IsCredentialFailure(err error) bool {
+	var f *Failure
+	return errors.As(err, &f) && f.Credentials
 }
 
 func (f *Failure) Error() string {

@@ -272,7 +272,9 @@ func (n *scramNegotiation) final(in []byte) ([]byte, error) {
 	match := subtle.ConstantTimeCompare(sum(n.h, clientKey), n.cred.StoredKey) == 1
 	serverSignature := mac(n.h, n.cred.ServerKey, authMessage)
 	if !match || !n.known {
-		return nil, fail(NotAuthorized, "", errors.New("invalid proof or unknown user"))
+		f := fail(NotAuthorized, "", errors.New("invalid proof or unknown user"))
+		f.Credentials = true
+		return nil, f
 	}
 	return []byte("v=" + base64.StdEncoding.EncodeToString(serverSignature)), nil
 }

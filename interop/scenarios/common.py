@@ -128,8 +128,9 @@ class Client(slixmpp.ClientXMPP):
         if not port:
             fail('%s: no port given for %s' % (self.label, 'direct TLS' if direct_tls else 'STARTTLS'))
         self._target = (args.host, port)
-        # The address is an IP literal, so slixmpp would otherwise check the
-        # certificate against "" and look up SRV records for the domain.
+        # The TLS server name. slixmpp takes it from the address it connects
+        # to unless that is an IP literal, and then it would be "".
+        self._domain = args.domain
         self.default_domain = args.domain
         ctx = ssl.create_default_context(cafile=args.ca)
         ctx.check_hostname = True
@@ -198,10 +199,12 @@ class Client(slixmpp.ClientXMPP):
 
     # Connection routing: always the server under test.
     def connect(self, address=None, use_ssl=None, force_starttls=True, disable_starttls=False):
-        return super().connect(self._target, use_ssl=self.direct_tls,
-                               force_starttls=True, disable_starttls=False)
+        super().connect(self._target, use_ssl=self.direct_tls,
+                        force_starttls=True, disable_starttls=False)
+        self.default_domain = self._domain  # read once the connection starts
 
     async def get_dns_records(self, domain, port=None):
+        # No SRV or A lookups: the address given is the server.
         return [(self.default_domain, self._target[0], self._target[1])]
 
     # Expectations.
@@ -250,13 +253,13 @@ class Client(slixmpp.ClientXMPP):
                                  what or 'presence type=%s from %s' % (ptype, from_bare), timeout)
 
     async def barrier(self):
-        """A round trip to the server: everything the server queued for this
-        client before answering has then been received."""
-        iq = self.make_iq_get(queryxmlns='urn:xmpp:ping', ito=self.boundjid.domain)
+        """A round trip to the server (an XEP-0199 ping): everything the
+        server queued for this client before answering has then been
+        received. Returns the answer."""
         try:
-            await iq.send(timeout=WAIT)
-        except IqError:
-            pass  # any answer is a round trip
+            return await self['xep_0199'].send_ping(self.boundjid.domain, timeout=WAIT)
+        except IqError as e:
+            return e.iq  # any answer is a round trip
         except IqTimeout:
             fail('%s: no answer to a ping within %.0fs' % (self.label, WAIT))
 
@@ -340,6 +343,17 @@ class Scenario:
         self.args = args
         self.domain = args.domain
         self.clients = []
+        self.failures = []  # from soft(), reported when the scenario ends
+
+    async def soft(self, awaitable):
+        """Awaits a check whose failure should not hide the ones after it:
+        the failure is logged and the scenario still fails at the end."""
+        try:
+            return await awaitable
+        except ScenarioFailed as e:
+            log.error('FAIL (continuing): %s', e)
+            self.failures.append(str(e))
+            return None
 
     def bare(self, name):
         return '%s@%s' % (name, self.domain)
@@ -377,6 +391,8 @@ def run(description, body):
             await asyncio.wait_for(body(sc), SCENARIO_TIMEOUT)
         finally:
             await sc.close()
+        if sc.failures:
+            fail('; '.join(sc.failures))
 
     code = 1
     try:

@@ -1,0 +1,187 @@
+// Package interop runs slixmpp, a client library minimix did not write,
+// against a real minimix server: one Python script per scenario in
+// scenarios/, each a subtest of TestSlixmpp with a server of its own.
+//
+// The scripts need Debian's python3-slixmpp under /usr/bin/python3. Without
+// it the test is skipped, unless MINIMIX_INTEROP=1 says it must run (CI).
+package interop
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"minimix/internal/xmpptest"
+)
+
+// python is the interpreter the scenarios run under: the system one, which
+// is where apt installs python3-slixmpp (a pyenv python on PATH is not).
+const python = "/usr/bin/python3"
+
+// scenarioTimeout bounds one script; the scripts bound themselves to 50s.
+const scenarioTimeout = 60 * time.Second
+
+// scenario is one script and the accounts it expects to exist.
+type scenario struct {
+	name     string
+	accounts []string
+}
+
+var scenarios = []scenario{
+	{"login", []string{"alice", "zoe"}},
+	{"subscription", []string{"alice", "bob"}},
+	{"chat", []string{"alice", "bob"}},
+	{"offline", []string{"alice", "bob"}},
+	{"carbons", []string{"alice", "bob"}},
+	{"sm_resume", []string{"alice", "bob"}},
+	{"mam", []string{"alice", "bob", "carol"}},
+}
+
+// password gives each account a password; zoe's is not ASCII so that
+// SASLprep and the SCRAM salted password are exercised across both ends.
+func password(name string) string {
+	if name == "zoe" {
+		return "Zoë’s pässwörd Ω"
+	}
+	return name + "-secret"
+}
+
+func TestSlixmpp(t *testing.T) {
+	version := requireSlixmpp(t)
+	t.Logf("slixmpp %s", version)
+	// Reading the scripts here, in the test process, is what makes go
+	// test's cache notice when they change; the interpreter's reads are
+	// invisible to it.
+	scripts, err := filepath.Glob(filepath.Join("scenarios", "*.py"))
+	if err != nil || len(scripts) == 0 {
+		t.Fatalf("no scenario scripts in scenarios/ (err %v)", err)
+	}
+	listed := map[string]bool{"common": true}
+	for _, sc := range scenarios {
+		listed[sc.name] = true
+	}
+	for _, f := range scripts {
+		if _, err := os.ReadFile(f); err != nil {
+			t.Fatal(err)
+		}
+		if name := strings.TrimSuffix(filepath.Base(f), ".py"); !listed[name] {
+			t.Errorf("%s is not in the scenarios table, so it never runs", f)
+		}
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			runScenario(t, sc)
+		})
+	}
+}
+
+// requireSlixmpp returns the installed slixmpp version, or skips (fails
+// with MINIMIX_INTEROP=1) when it cannot be imported.
+func requireSlixmpp(t *testing.T) string {
+	t.Helper()
+	missing := func(reason string) {
+		t.Helper()
+		if os.Getenv("MINIMIX_INTEROP") == "1" {
+			t.Fatalf("slixmpp interop suite required (MINIMIX_INTEROP=1), but %s", reason)
+		}
+		t.Skipf("skipping the slixmpp interop suite: %s. Install Debian's package for %s with "+
+			"`apt-get install -y python3-slixmpp`; set MINIMIX_INTEROP=1 to make this a failure", reason, python)
+	}
+	if _, err := os.Stat(python); err != nil {
+		missing(fmt.Sprintf("%s is missing (%v)", python, err))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "-c", "import slixmpp; print(slixmpp.__version__)")
+	cmd.Env = pythonEnv()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		missing(fmt.Sprintf("%s cannot import slixmpp (%v: %s)", python, err, lines[len(lines)-1]))
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func runScenario(t *testing.T, sc scenario) {
+	srv := xmpptest.Start(t)
+	for _, name := range sc.accounts {
+		srv.AddUser(t, name, password(name))
+	}
+	script, err := filepath.Abs(filepath.Join("scenarios", sc.name+".py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{
+		script,
+		"--host", "127.0.0.1",
+		"--port", port(t, srv.C2SAddr().String()),
+		"--tls-port", port(t, srv.DirectTLSAddr().String()),
+		"--domain", srv.Domain,
+		"--ca", filepath.Join(srv.Config.DataDir, "tls", srv.Domain+".crt"),
+	}
+	for _, name := range sc.accounts {
+		args = append(args, "--account", name+"="+password(name))
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, args...)
+	cmd.Env = pythonEnv()
+	cmd.WaitDelay = 5 * time.Second
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	start := time.Now()
+	err = cmd.Run()
+	elapsed := time.Since(start).Round(time.Millisecond)
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		t.Fatalf("%s.py did not finish within %v; its output:\n%s", sc.name, scenarioTimeout, out.Bytes())
+	case err != nil:
+		t.Fatalf("%s.py failed after %v (%v); its output:\n%s", sc.name, elapsed, err, out.Bytes())
+	case testing.Verbose():
+		t.Logf("%s.py passed in %v; its steps:\n%s", sc.name, elapsed, withoutWire(out.Bytes()))
+	}
+}
+
+// withoutWire drops the wire log lines from a passing script's output,
+// which are only worth their length when something failed.
+func withoutWire(out []byte) []byte {
+	var b bytes.Buffer
+	for line := range bytes.Lines(out) {
+		if !bytes.Contains(line, []byte(" wire DEBUG ")) {
+			b.Write(line)
+		}
+	}
+	return b.Bytes()
+}
+
+// pythonEnv is the test's environment without the variables that would
+// point the system python at another installation's modules.
+func pythonEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "PYTHON") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", "PYTHONIOENCODING=utf-8")
+}
+
+func port(t *testing.T, addr string) string {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("listener address %q: %v", addr, err)
+	}
+	return p
+}

@@ -26,6 +26,8 @@ type Server struct {
 	Domain string
 	// RootCAs trusts the server's generated certificate.
 	RootCAs *x509.CertPool
+
+	log *slog.Logger
 }
 
 // Option changes the test server's configuration before it starts.
@@ -80,14 +82,35 @@ func StartConfig(t testing.TB, cfg *config.Config) *Server {
 	if err == nil {
 		s.RootCAs.AppendCertsFromPEM(crt)
 	}
+	s.log = log
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
+		if err := s.Server.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
 	return s
+}
+
+// Restart shuts the server down gracefully and starts a new one on the
+// same configuration and data directory, as an operator's restart does.
+// Listeners get new ports; clients must dial again.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Server.Shutdown(ctx); err != nil {
+		t.Fatalf("restart: shutdown: %v", err)
+	}
+	srv, err := server.New(context.Background(), s.Config, s.log)
+	if err != nil {
+		t.Fatalf("restart: server.New: %v", err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatalf("restart: server.Start: %v", err)
+	}
+	s.Server = srv
 }
 
 // TLSConfig returns a client TLS configuration that trusts the server.

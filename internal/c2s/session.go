@@ -42,9 +42,13 @@ type Session struct {
 	lastReq  uint32        // outSeq when we last sent <r/>
 	timer    *time.Timer   // hibernation timeout
 	ended    bool
-	inactive bool // XEP-0352
-	held     map[string]*xml.Element
-	heldKeys []string
+	endErr   *xmpperr.StreamError // why it ended, for a connection attaching late
+	inactive bool                 // XEP-0352
+	// overflowed is set when the queue overflowed and the connection is
+	// being cut off; a resumption clears it.
+	overflowed bool
+	held       map[string]*xml.Element
+	heldKeys   []string
 }
 
 type outItem struct {
@@ -67,7 +71,9 @@ func (s *Session) State() *router.State { return &s.state }
 // refused so the router can place it elsewhere.
 func (s *Session) Deliver(el *xml.Element) bool {
 	s.mu.Lock()
-	if s.ended {
+	if s.ended || s.overflowed {
+		// Cut off already: refuse at once, so the router places el
+		// elsewhere, rather than start another disconnect.
 		s.mu.Unlock()
 		return false
 	}
@@ -77,6 +83,7 @@ func (s *Session) Deliver(el *xml.Element) bool {
 	}
 	if len(s.out)-s.written >= s.srv.cfg.SendQueue || len(s.out) >= 2*s.srv.cfg.SendQueue {
 		c := s.c
+		s.overflowed = true
 		s.mu.Unlock()
 		s.srv.Stats.Overflows.Add(1)
 		s.srv.log.Warn("send queue full; disconnecting client that does not read", "jid", s.jid.String())
@@ -110,11 +117,25 @@ func (s *Session) signalLocked() {
 // attach makes c the session's connection and starts its writer.
 func (s *Session) attach(c *conn) {
 	s.mu.Lock()
+	if s.ended {
+		// Ended between registration and attach (replaced by a newer
+		// bind, kicked, shut down): tell the client why.
+		se := s.endErr
+		s.mu.Unlock()
+		if se != nil {
+			c.closeWithError(se)
+		} else {
+			c.markClosed()
+			_ = c.nc.Close()
+		}
+		return
+	}
 	if s.timer != nil {
 		s.timer.Stop()
 		s.timer = nil
 	}
 	s.c = c
+	s.overflowed = false
 	s.signalLocked()
 	s.mu.Unlock()
 	go s.writeLoop(c)
@@ -253,7 +274,13 @@ func (s *Session) handle(ctx context.Context, c *conn, el *xml.Element) error {
 	}
 	to, err := stanza.To(el)
 	if err != nil {
-		s.reply(stanza.ErrorReply(el, xmpperr.New(xmpperr.JIDMalformed, "")))
+		// The error comes from the server: an address that does not
+		// parse cannot be the from of what the client receives.
+		reply := stanza.ErrorReply(el, xmpperr.New(xmpperr.JIDMalformed, ""))
+		if reply != nil {
+			reply.SetAttr("from", s.srv.cfg.Domain)
+		}
+		s.reply(reply)
 		return nil
 	}
 	if !to.IsZero() {
@@ -329,14 +356,30 @@ func (s *Session) connLost(ctx context.Context, c *conn, final bool) {
 	}
 	if !final && s.sm && s.resume > 0 {
 		s.written = 0 // everything unacknowledged is resent on resumption
-		s.timer = time.AfterFunc(s.resume, func() { s.terminate(context.Background(), nil) })
+		s.hibernateLocked()
 		s.mu.Unlock()
-		s.srv.Stats.Hibernated.Add(1)
 		s.srv.log.Debug("session hibernating", "jid", s.jid.String(), "timeout", s.resume)
 		return
 	}
 	s.mu.Unlock()
 	s.terminate(ctx, nil)
+}
+
+// hibernateLocked starts the resumption window of a detached session. The
+// timer ends the session only if it is still the current one: a
+// resumption that stopped it too late, after it fired, must win.
+func (s *Session) hibernateLocked() {
+	var t *time.Timer
+	t = time.AfterFunc(s.resume, func() {
+		s.mu.Lock()
+		current := s.timer == t
+		s.mu.Unlock()
+		if current {
+			s.terminate(context.Background(), nil)
+		}
+	})
+	s.timer = t
+	s.srv.Stats.Hibernated.Add(1)
 }
 
 // conflict ends the session because a new one bound the same resource.
@@ -355,11 +398,11 @@ func (s *Session) terminate(ctx context.Context, se *xmpperr.StreamError) {
 		return
 	}
 	s.ended = true
+	s.endErr = se
 	if s.timer != nil {
+		// The timer is set exactly while the session hibernates.
 		s.timer.Stop()
 		s.timer = nil
-		s.srv.Stats.Hibernated.Add(-1)
-	} else if s.c == nil && s.sm && s.resume > 0 {
 		s.srv.Stats.Hibernated.Add(-1)
 	}
 	c := s.c

@@ -149,8 +149,7 @@ func (c *conn) resume(ctx context.Context, el *xml.Element) error {
 		// Back to hibernation with the timer, so nothing is lost.
 		s.mu.Lock()
 		if !s.ended && s.c == nil {
-			s.timer = time.AfterFunc(s.resume, func() { s.terminate(context.Background(), nil) })
-			c.srv.Stats.Hibernated.Add(1)
+			s.hibernateLocked()
 		}
 		s.mu.Unlock()
 		return err

@@ -21,7 +21,7 @@ func TestCheck(t *testing.T) {
 			want: []Problem{
 				{Line: 2, Key: "color", Msg: "unknown key"},
 				{Line: 5, Key: "c2s.resume", Msg: "unknown key"},
-				{Line: 6, Key: "muc", Msg: "unknown table"},
+				{Line: 7, Key: "muc.host", Msg: "unknown key"},
 			},
 		},
 		{

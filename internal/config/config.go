@@ -45,10 +45,33 @@ type Config struct {
 	Limits  Limits  `toml:"limits"`
 	Log     Log     `toml:"log"`
 
+	MUC         MUC         `toml:"muc"`
 	AccountJoin AccountJoin `toml:"account_join"`
 
 	// path is the file the configuration was loaded from.
 	path string
+}
+
+// MUC configures the multi-user chat service (XEP-0045, docs/muc.md).
+type MUC struct {
+	// Domain is the service's domain. Default "conference." + domain: a
+	// file that changes domain and leaves muc.domain out gets the
+	// derived value. "" disables the service.
+	Domain string `toml:"domain"`
+	// HistoryDefault is how many messages a join that asks for no
+	// particular history is given, at most the room's history length.
+	// Default 20, between 0 and 200.
+	HistoryDefault int `toml:"history_default"`
+	// MaxOccupants caps the occupants of each room; a room's own maximum
+	// cannot exceed it. Default 1000.
+	MaxOccupants int `toml:"max_occupants"`
+	// RestrictRoomCreation says who may create rooms: "anyone", "local"
+	// (accounts of this server) or "admins" (muc.admins and admins).
+	// Default "local".
+	RestrictRoomCreation string `toml:"restrict_room_creation"`
+	// Admins are bare JIDs with owner rights in every room, besides the
+	// server's admins. Default none.
+	Admins []string `toml:"admins"`
 }
 
 // AccountJoin configures account-based group chat: the server joins rooms
@@ -176,6 +199,13 @@ func Default() *Config {
 			MaxHeaderBytes: 8192,
 		},
 		Log: Log{Level: "info", Format: "text"},
+		MUC: MUC{
+			Domain:               "conference.localhost",
+			HistoryDefault:       20,
+			MaxOccupants:         1000,
+			RestrictRoomCreation: "local",
+			Admins:               []string{},
+		},
 		AccountJoin: AccountJoin{
 			Enabled:        true,
 			IdleLeaveAfter: Duration{720 * time.Hour},

@@ -58,7 +58,7 @@ var overrides = []struct {
 	toml string
 	edit func(*Config)
 }{
-	{`domain = "example.org"`, func(c *Config) { c.Domain = "example.org" }},
+	{`domain = "example.org"`, func(c *Config) { c.Domain = "example.org"; c.MUC.Domain = "conference.example.org" }},
 	{`data_dir = "/var/lib/minimix"`, func(c *Config) { c.DataDir = "/var/lib/minimix" }},
 	{`admins = ["alice@example.org", "bob@localhost"]`, func(c *Config) { c.Admins = []string{"alice@example.org", "bob@localhost"} }},
 	{"[c2s]\nlisten = [\"127.0.0.1:15222\", \"[::1]:15222\"]", func(c *Config) { c.C2S.Listen = []string{"127.0.0.1:15222", "[::1]:15222"} }},
@@ -84,6 +84,17 @@ var overrides = []struct {
 	{"[limits]\nmax_depth = 8", func(c *Config) { c.Limits.MaxDepth = 8 }},
 	{"[limits]\nmax_header_bytes = 1024", func(c *Config) { c.Limits.MaxHeaderBytes = 1024 }},
 	{"[log]\nlevel = \"debug\"\nformat = \"json\"", func(c *Config) { c.Log = Log{Level: "debug", Format: "json"} }},
+	{"[muc]\ndomain = \"\"", func(c *Config) { c.MUC.Domain = "" }},
+	{"domain = \"example.org\"\n[muc]\ndomain = \"chat.example.org\"", func(c *Config) {
+		c.Domain = "example.org"
+		c.MUC.Domain = "chat.example.org"
+	}},
+	{"[muc]\nhistory_default = 0\nmax_occupants = 50\nrestrict_room_creation = \"admins\"\nadmins = [\"boss@example.org\"]", func(c *Config) {
+		c.MUC.HistoryDefault = 0
+		c.MUC.MaxOccupants = 50
+		c.MUC.RestrictRoomCreation = "admins"
+		c.MUC.Admins = []string{"boss@example.org"}
+	}},
 	{"[account_join]\nenabled = false\nidle_leave_after = \"1h\"\noffline_show = \"away\"", func(c *Config) {
 		c.AccountJoin = AccountJoin{Enabled: false, IdleLeaveAfter: Duration{time.Hour}, OfflineShow: "away"}
 	}},

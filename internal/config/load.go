@@ -12,6 +12,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
+	"mellium.im/xmpp/jid"
 )
 
 // Problem is one thing wrong with a configuration file.
@@ -153,8 +154,9 @@ func decode(data []byte) (*Config, Problems) {
 		return nil, Problems{durationProblem(data, err)}
 	}
 
+	keys := scanKeys(data)
+	c.derive(keys)
 	if is := c.issues(); len(is) > 0 {
-		keys := scanKeys(data)
 		for _, i := range is {
 			ps = append(ps, i.locate(keys))
 		}
@@ -164,6 +166,19 @@ func decode(data []byte) (*Config, Problems) {
 		return cmp.Compare(uint(a.Line-1), uint(b.Line-1))
 	})
 	return c, ps
+}
+
+// derive fills the defaults that follow from other keys and that the file
+// did not set: muc.domain is "conference." + domain. A bad domain is
+// reported once, under its own key, not again through what derives
+// from it.
+func (c *Config) derive(keys map[string]setting) {
+	if _, set := keys["muc.domain"]; !set {
+		c.MUC.Domain = ""
+		if d, err := jid.Parse(c.Domain); err == nil && d.String() == c.Domain && d.Localpart() == "" && d.Resourcepart() == "" {
+			c.MUC.Domain = "conference." + c.Domain
+		}
+	}
 }
 
 // located turns a go-toml error into a Problem at its line.

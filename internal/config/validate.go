@@ -62,6 +62,7 @@ func (c *Config) issues() issues {
 	c.Storage.validate(&is)
 	c.Limits.validate(&is)
 	c.Log.validate(&is)
+	c.MUC.validate(&is, c.Domain)
 	c.AccountJoin.validate(&is)
 	return is
 }
@@ -140,6 +141,42 @@ func (l *Limits) validate(is *issues) {
 	between(is, "limits.max_stanza_bytes", l.MaxStanzaBytes, minStanzaBytes, maxStanzaBytes)
 	between(is, "limits.max_depth", l.MaxDepth, minDepth, maxDepth)
 	between(is, "limits.max_header_bytes", l.MaxHeaderBytes, minHeaderBytes, max(l.MaxStanzaBytes, minHeaderBytes))
+}
+
+// MUC bounds enforced by Validate.
+const (
+	maxMUCHistory   = 200
+	maxMUCOccupants = 1000000
+)
+
+var roomCreation = []string{"anyone", "local", "admins"}
+
+func (m *MUC) validate(is *issues, domain string) {
+	if m.Domain != "" {
+		switch d, err := jid.Parse(m.Domain); {
+		case err != nil:
+			is.add("muc.domain", "%q is not a valid JID domain: %v", m.Domain, err)
+		case d.Localpart() != "" || d.Resourcepart() != "":
+			is.add("muc.domain", "%q must be a bare domain, without @ or /", m.Domain)
+		case d.String() != m.Domain:
+			is.add("muc.domain", "%q is not in canonical form; use %q", m.Domain, d.String())
+		case m.Domain == domain:
+			is.addEither("muc.domain", "domain", "the MUC service needs a domain of its own, not %q", domain)
+		}
+	}
+	between(is, "muc.history_default", m.HistoryDefault, 0, maxMUCHistory)
+	between(is, "muc.max_occupants", m.MaxOccupants, 1, maxMUCOccupants)
+	oneOf(is, "muc.restrict_room_creation", m.RestrictRoomCreation, roomCreation)
+	for i, a := range m.Admins {
+		key := index("muc.admins", i)
+		j, err := jid.Parse(a)
+		switch {
+		case err != nil:
+			is.add(key, "%q is not a valid JID: %v", a, err)
+		case j.Localpart() == "" || j.Resourcepart() != "":
+			is.add(key, "%q must be a bare JID like user@domain", a)
+		}
+	}
 }
 
 func (a *AccountJoin) validate(is *issues) {

@@ -29,6 +29,9 @@ func (s *Service) Presence(ctx context.Context, el *xml.Element, from, to jid.JI
 	case "probe":
 		s.probe(ctx, from, to)
 	case "", "unavailable", "error":
+		if s.onInbound != nil {
+			s.onInbound(ctx, el, from, to)
+		}
 		// Availability is delivered whether or not the sender is a
 		// contact: it may be directed presence (4.6.3), and the user's
 		// client decides what to show.

@@ -49,6 +49,21 @@ type Config struct {
 	Roster  *roster.Service
 	Offline *offline.Service // optional: no offline messages to flush
 	Logger  *slog.Logger
+
+	// Optional hooks for features that follow availability, such as PEP
+	// (XEP-0163), which sends last items on presence and learns entity
+	// capabilities from it. They run on the sender's goroutine after the
+	// presence was handled, and must be quick.
+	//
+	// OnAvailable sees each broadcast available presence of a local
+	// session (from stamped); initial says it is the session's first.
+	OnAvailable func(ctx context.Context, sess router.Session, p *xml.Element, initial bool)
+	// OnUnavailable is told when a local session that was available
+	// sends unavailable presence or ends.
+	OnUnavailable func(ctx context.Context, sess router.Session)
+	// OnInbound sees available, unavailable and error presence addressed
+	// to a local account by another entity, before it is delivered.
+	OnInbound func(ctx context.Context, el *xml.Element, from, to jid.JID)
 }
 
 // Service handles presence for the local accounts. It keeps no state of
@@ -61,6 +76,10 @@ type Service struct {
 	roster  *roster.Service
 	offline *offline.Service
 	log     *slog.Logger
+
+	onAvailable   func(ctx context.Context, sess router.Session, p *xml.Element, initial bool)
+	onUnavailable func(ctx context.Context, sess router.Session)
+	onInbound     func(ctx context.Context, el *xml.Element, from, to jid.JID)
 }
 
 // New returns a Service.
@@ -80,6 +99,10 @@ func New(cfg Config) *Service {
 		roster:  cfg.Roster,
 		offline: cfg.Offline,
 		log:     log,
+
+		onAvailable:   cfg.OnAvailable,
+		onUnavailable: cfg.OnUnavailable,
+		onInbound:     cfg.OnInbound,
 	}
 }
 
@@ -186,6 +209,9 @@ func (s *Service) available(ctx context.Context, sess router.Session, el *xml.El
 			s.log.Error("presence: offline messages not flushed", "to", full.String(), "err", err)
 		}
 	}
+	if s.onAvailable != nil {
+		s.onAvailable(ctx, sess, p, !wasAvailable)
+	}
 }
 
 // redeliverRequests delivers the subscription requests the user has not
@@ -248,6 +274,9 @@ func (s *Service) unavailable(ctx context.Context, sess router.Session, el *xml.
 		c := p.ShallowClone()
 		c.SetAttr("to", to.String())
 		s.r.Route(ctx, c, full, to)
+	}
+	if wasAvailable && s.onUnavailable != nil {
+		s.onUnavailable(ctx, sess)
 	}
 }
 

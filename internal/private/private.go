@@ -37,6 +37,29 @@ type Service struct {
 	// exists so that legacy bookmarks can be kept in step with their PEP
 	// form (XEP-0411); set it before Register.
 	OnChange func(ctx context.Context, user, key string, el *xml.Element)
+
+	fragments map[string]Fragment // by Key; set before serving
+}
+
+// Fragment serves one kind of fragment in place of the raw store, for
+// data that lives elsewhere and that private XML only shows: legacy
+// bookmarks (storage:bookmarks) are kept as PEP bookmarks (XEP-0402).
+type Fragment interface {
+	// GetFragment returns the fragment of user, or nil when there is
+	// none.
+	GetFragment(ctx context.Context, user string) (*xml.Element, error)
+	// SetFragment stores el for user; an error (a *xmpperr.StanzaError
+	// reaches the client) stores nothing.
+	SetFragment(ctx context.Context, user string, el *xml.Element) error
+}
+
+// Handle makes f serve the fragments whose Key is key. Call it before
+// serving.
+func (s *Service) Handle(key string, f Fragment) {
+	if s.fragments == nil {
+		s.fragments = make(map[string]Fragment)
+	}
+	s.fragments[key] = f
 }
 
 // New returns a Service storing in st. maxFragment bounds each
@@ -103,6 +126,16 @@ func (s *Service) query(ctx context.Context, req iq.Request) (*xml.Element, erro
 func (s *Service) get(ctx context.Context, user string, want *xml.Element) (*xml.Element, error) {
 	key := Key(want)
 	q := xml.New(NS, "query")
+	if f := s.fragments[key]; f != nil {
+		el, err := f.GetFragment(ctx, user)
+		if err != nil {
+			return nil, err
+		}
+		if el == nil {
+			el = xml.New(want.Space, want.Local)
+		}
+		return q.Append(el), nil
+	}
 	b, err := s.st.GetPrivate(ctx, user, key)
 	if errors.Is(err, storage.ErrNotFound) {
 		// Nothing stored: the requested element, empty, as XEP-0049's
@@ -123,7 +156,8 @@ func (s *Service) get(ctx context.Context, user string, want *xml.Element) (*xml
 }
 
 // set validates every fragment before storing any, so that a refused set
-// changes nothing.
+// changes nothing. Fragments served by a Fragment go first, as they are
+// the ones that can still refuse.
 func (s *Service) set(ctx context.Context, user string, frags []*xml.Element) error {
 	if len(frags) > s.maxPerSet {
 		return xmpperr.New(xmpperr.NotAcceptable, fmt.Sprintf("at most %d fragments per request", s.maxPerSet))
@@ -135,8 +169,21 @@ func (s *Service) set(ctx context.Context, user string, frags []*xml.Element) er
 			return xmpperr.New(xmpperr.NotAcceptable, fmt.Sprintf("fragment larger than %d bytes", s.maxFragment))
 		}
 	}
+	for _, f := range frags {
+		if h := s.fragments[Key(f)]; h != nil {
+			if err := h.SetFragment(ctx, user, f); err != nil {
+				return err
+			}
+		}
+	}
 	for i, f := range frags {
 		key := Key(f)
+		if s.fragments[key] != nil {
+			if s.OnChange != nil {
+				s.OnChange(ctx, user, key, f)
+			}
+			continue
+		}
 		if err := s.st.SetPrivate(ctx, user, key, data[i]); err != nil {
 			return fmt.Errorf("private: store %q of %q: %w", key, user, err)
 		}

@@ -152,6 +152,12 @@ func (r *Router) Reroute(ctx context.Context, el *xml.Element, dead Session) {
 		// A carbon copy: the original reached another session already.
 		return
 	}
+	if el.Child(stanza.NSMUCUser, "x") != nil {
+		// A room's private message forked to this session by
+		// account-based group chat: the account's other joined sessions
+		// had their own copy, and the room must never get it back.
+		return
+	}
 	bare := dead.JID().Bare()
 	var targets []Session
 	for _, s := range r.bareTargets(bare, typ) {

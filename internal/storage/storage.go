@@ -32,6 +32,8 @@ type Store interface {
 	Private
 	VCards
 	Joins
+	Rooms
+	PEP
 	// Close flushes and releases the backend.
 	Close() error
 }

@@ -261,9 +261,17 @@ func (d *Decoder) readByte() (byte, error) {
 	return c, nil
 }
 
+// maxEntityName bounds the name of an entity reference the decoder reads
+// before deciding it is not well-formed.
+const maxEntityName = 64
+
 // readRef decodes a reference whose '&' has been consumed and appends the
 // character it stands for. Only character references and the five
-// predefined entities exist: any other entity would need a DTD.
+// predefined entities exist: any other entity would need a DTD. A
+// well-formed reference to another entity is restricted XML (RFC 6120
+// 11.1 forbids entity references other than the predefined ones, and
+// 4.9.3.18 names restricted-xml for them); a malformed one is not
+// well-formed.
 func (d *Decoder) readRef() error {
 	c, err := d.readByte()
 	if err != nil {
@@ -272,16 +280,22 @@ func (d *Decoder) readRef() error {
 	if c == '#' {
 		return d.readCharRef()
 	}
-	var name [4]byte
+	var name [maxEntityName]byte
 	n := 0
 	for ; c != ';'; n++ {
-		if n == len(name) || charClass[c]&cName == 0 {
-			return notWellFormed("undefined entity reference")
+		if n == len(name) || charClass[c]&cName == 0 || c == ':' {
+			return notWellFormed("malformed entity reference")
+		}
+		if n == 0 && charClass[c]&cNameHead == 0 {
+			return notWellFormed("malformed entity reference")
 		}
 		name[n] = c
 		if c, err = d.readByte(); err != nil {
 			return err
 		}
+	}
+	if n == 0 {
+		return notWellFormed("empty entity reference")
 	}
 	var r byte
 	switch string(name[:n]) {
@@ -296,7 +310,7 @@ func (d *Decoder) readRef() error {
 	case "quot":
 		r = '"'
 	default:
-		return notWellFormed("undefined entity reference")
+		return restricted("reference to entity " + string(name[:n]))
 	}
 	d.arena = append(d.arena, r)
 	return nil

@@ -150,8 +150,7 @@ func (s *Server) Dial(t testing.TB, user, password string, o DialOptions) *Clien
 // TryDial is Dial returning the error.
 func (s *Server) TryDial(t testing.TB, user, password string, o DialOptions) (*Client, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
+	ctx := opContext(t, 15*time.Second)
 	mechs := o.Mechanisms
 	if len(mechs) == 0 {
 		mechs = []sasl.Mechanism{sasl.ScramSha256}
@@ -175,6 +174,9 @@ func (s *Server) TryDial(t testing.TB, user, password string, o DialOptions) (*C
 		state = xmpp.Secure
 	case o.Plaintext:
 		conn, err = d.DialContext(ctx, "tcp", s.C2SAddr().String())
+		// mellium negotiates SASL only on a secure stream; tell it this
+		// one is, so that it authenticates without STARTTLS.
+		state = xmpp.Secure
 	default:
 		conn, err = d.DialContext(ctx, "tcp", s.C2SAddr().String())
 		features = append([]xmpp.StreamFeature{xmpp.StartTLS(s.TLSConfig())}, features...)
@@ -232,6 +234,21 @@ func (s *Server) TryDial(t testing.TB, user, password string, o DialOptions) (*C
 	return c, nil
 }
 
+// opContext returns a context for one mellium operation that is not
+// canceled when the operation returns, only when its timeout passes or
+// the test ends. mellium enforces a context on the connection with a
+// goroutine that waits for either the context or the end of the
+// operation; canceling the context right after the operation makes both
+// ready at once, and when the goroutine picks the context it sets the
+// connection's deadline into the past, which breaks whatever read or
+// write is in progress then (a TLS write that times out leaves the
+// connection unusable for good).
+func opContext(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // Close ends the stream.
 func (c *Client) Close() {
 	c.once.Do(func() {
@@ -253,8 +270,7 @@ func (c *Client) Kill() {
 // SendRaw writes raw XML on the stream.
 func (c *Client) SendRaw(t testing.TB, s string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	ctx := opContext(t, 5*time.Second)
 	if err := c.Session.Send(ctx, xml.NewDecoder(strings.NewReader(s))); err != nil {
 		t.Fatalf("%s send: %v", c.JID, err)
 	}
@@ -263,8 +279,7 @@ func (c *Client) SendRaw(t testing.TB, s string) {
 // IQ sends an iq (raw XML with an id) and returns the reply.
 func (c *Client) IQ(t testing.TB, raw string) Node {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := opContext(t, 10*time.Second)
 	r, err := c.Session.SendIQ(ctx, xml.NewDecoder(strings.NewReader(raw)))
 	if err != nil {
 		t.Fatalf("%s iq: %v", c.JID, err)

@@ -38,6 +38,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Private", testPrivate},
 		{"VCards", testVCards},
 		{"Joins", testJoins},
+		{"Rooms", testRooms},
+		{"PEP", testPEP},
 		{"Concurrency", testConcurrency},
 		{"Context", testContext},
 	} {

@@ -43,6 +43,7 @@ var scenarios = []scenario{
 	{"carbons", []string{"alice", "bob"}},
 	{"sm_resume", []string{"alice", "bob"}},
 	{"mam", []string{"alice", "bob", "carol"}},
+	{"bookmarks", []string{"alice", "bob"}},
 }
 
 // password gives each account a password; zoe's is not ASCII so that

@@ -215,9 +215,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
+	// Every stream gets its error at once: a client that does not read
+	// holds its close for a while, and must hold neither the others nor
+	// Shutdown past ctx. Sessions end after the errors are out, since
+	// ending one closes its socket.
 	shutdownErr := xmpperr.Stream(xmpperr.SystemShutdown, "")
+	var closing sync.WaitGroup
 	for _, c := range conns {
-		c.closeWithError(shutdownErr)
+		closing.Go(func() { c.closeWithError(shutdownErr) })
+	}
+	closed := make(chan struct{})
+	go func() {
+		closing.Wait()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-ctx.Done():
 	}
 	for _, se := range sessions {
 		se.terminate(ctx, nil)

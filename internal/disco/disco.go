@@ -47,9 +47,36 @@ type Service struct {
 	mu    sync.RWMutex
 	forms []*xml.Element // XEP-0128 forms of the server, one per FORM_TYPE
 	items []item         // server items, in the order added
+
+	accountIDs   []identity // shown by every account besides account/registered
+	accountNodes AccountNodes
 }
 
 type item struct{ jid, name string }
+
+type identity struct{ category, typ, name string }
+
+// AccountNodes lists the nodes of an account that requester may see:
+// the account's PEP nodes (XEP-0060 section 5.2).
+type AccountNodes func(ctx context.Context, account, requester jid.JID) ([]string, error)
+
+// AddAccountIdentity adds an identity every account shows in its
+// disco#info besides account/registered, such as pubsub/pep (XEP-0163
+// section 1). Call it before serving.
+func (s *Service) AddAccountIdentity(category, typ, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accountIDs = append(s.accountIDs, identity{category, typ, name})
+}
+
+// SetAccountNodes makes f list an account's nodes in its disco#items and
+// answer disco#info about each of them as a pubsub leaf. Call it before
+// serving.
+func (s *Service) SetAccountNodes(f AccountNodes) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accountNodes = f
+}
 
 // New returns a Service that checks accounts with accounts.
 func New(accounts Accounts) *Service {
@@ -147,8 +174,9 @@ func (s *Service) RemoveServerItem(j string) {
 }
 
 // check rejects what every disco request must not carry: a type other
-// than get (XEP-0030 defines no set), and a node, since no entity here
-// has nodes yet (XEP-0030 section 3.1 says item-not-found).
+// than get (XEP-0030 defines no set), and a node other than an account's
+// PEP nodes, which are answered before (XEP-0030 section 3.1 says
+// item-not-found).
 func check(req iq.Request) error {
 	if req.Type != "get" {
 		return xmpperr.New(xmpperr.BadRequest, "service discovery is get only")
@@ -163,6 +191,13 @@ func check(req iq.Request) error {
 // account must exist before anything else is looked at, so that every
 // request to a missing account gets the same service-unavailable.
 func (s *Service) checkAccount(ctx context.Context, req iq.Request) error {
+	if err := s.accountExists(ctx, req); err != nil {
+		return err
+	}
+	return check(req)
+}
+
+func (s *Service) accountExists(ctx context.Context, req iq.Request) error {
 	ok, err := s.accounts.AccountExists(ctx, req.To.Local)
 	if err != nil {
 		return fmt.Errorf("disco: account %q: %w", req.To.Local, err)
@@ -170,7 +205,7 @@ func (s *Service) checkAccount(ctx context.Context, req iq.Request) error {
 	if !ok {
 		return xmpperr.New(xmpperr.ServiceUnavailable, "")
 	}
-	return check(req)
+	return nil
 }
 
 func (s *Service) serverInfo(ctx context.Context, req iq.Request) (*xml.Element, error) {
@@ -187,17 +222,69 @@ func (s *Service) serverInfo(ctx context.Context, req iq.Request) (*xml.Element,
 }
 
 func (s *Service) selfInfo(ctx context.Context, req iq.Request) (*xml.Element, error) {
+	if q, err := s.nodeInfo(ctx, req); q != nil || err != nil {
+		return q, err
+	}
 	if err := check(req); err != nil {
 		return nil, err
 	}
-	return info("account", "registered", "", s.mux.Features(iq.Self)), nil
+	return s.withAccountIdentities(info("account", "registered", "", s.mux.Features(iq.Self))), nil
 }
 
 func (s *Service) accountInfo(ctx context.Context, req iq.Request) (*xml.Element, error) {
-	if err := s.checkAccount(ctx, req); err != nil {
+	if err := s.accountExists(ctx, req); err != nil {
 		return nil, err
 	}
-	return info("account", "registered", "", s.mux.Features(iq.Account)), nil
+	if q, err := s.nodeInfo(ctx, req); q != nil || err != nil {
+		return q, err
+	}
+	if err := check(req); err != nil {
+		return nil, err
+	}
+	return s.withAccountIdentities(info("account", "registered", "", s.mux.Features(iq.Account))), nil
+}
+
+// withAccountIdentities adds the identities of AddAccountIdentity to q.
+func (s *Service) withAccountIdentities(q *xml.Element) *xml.Element {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, id := range s.accountIDs {
+		e := xml.New(stanza.NSDiscoInfo, "identity", "category", id.category, "type", id.typ)
+		e.SetAttr("name", id.name)
+		q.Append(e)
+	}
+	return q
+}
+
+// nodes returns the account's nodes the requester may see, or nil when no
+// AccountNodes is set.
+func (s *Service) nodes(ctx context.Context, req iq.Request) ([]string, error) {
+	s.mu.RLock()
+	f := s.accountNodes
+	s.mu.RUnlock()
+	if f == nil {
+		return nil, nil
+	}
+	return f(ctx, req.To.Bare(), req.From)
+}
+
+// nodeInfo answers disco#info about one of an account's nodes (XEP-0060
+// section 5.3), or returns nil, nil when the request names no node.
+func (s *Service) nodeInfo(ctx context.Context, req iq.Request) (*xml.Element, error) {
+	node := req.Payload.Attr("node")
+	if node == "" || req.Type != "get" {
+		return nil, nil
+	}
+	nodes, err := s.nodes(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(nodes, node) {
+		return nil, xmpperr.New(xmpperr.ItemNotFound, "no such node")
+	}
+	q := info("pubsub", "leaf", "", []string{stanza.NSDiscoInfo, stanza.NSDiscoItem})
+	q.SetAttr("node", node)
+	return q, nil
 }
 
 func (s *Service) serverItems(ctx context.Context, req iq.Request) (*xml.Element, error) {
@@ -215,19 +302,32 @@ func (s *Service) serverItems(ctx context.Context, req iq.Request) (*xml.Element
 	return q, nil
 }
 
-// selfItems is empty until PEP lists the account's nodes here.
+// selfItems lists the account's nodes (see SetAccountNodes).
 func (s *Service) selfItems(ctx context.Context, req iq.Request) (*xml.Element, error) {
 	if err := check(req); err != nil {
 		return nil, err
 	}
-	return xml.New(stanza.NSDiscoItem, "query"), nil
+	return s.nodeItems(ctx, req)
 }
 
 func (s *Service) accountItems(ctx context.Context, req iq.Request) (*xml.Element, error) {
 	if err := s.checkAccount(ctx, req); err != nil {
 		return nil, err
 	}
-	return xml.New(stanza.NSDiscoItem, "query"), nil
+	return s.nodeItems(ctx, req)
+}
+
+func (s *Service) nodeItems(ctx context.Context, req iq.Request) (*xml.Element, error) {
+	q := xml.New(stanza.NSDiscoItem, "query")
+	nodes, err := s.nodes(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	account := req.To.Bare().String()
+	for _, n := range nodes {
+		q.Append(xml.New(stanza.NSDiscoItem, "item", "jid", account, "node", n))
+	}
+	return q, nil
 }
 
 // info builds a disco#info result with one identity and the features.

@@ -21,6 +21,10 @@ import (
 	"minimix/internal/xml"
 )
 
+// Feature is the disco#info feature of the server that keeps messages for
+// offline accounts (XEP-0160 section 3).
+const Feature = "msgoffline"
+
 // Service stores and flushes offline messages. It implements
 // router.Offline. It is safe for concurrent use.
 type Service struct {

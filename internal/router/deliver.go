@@ -14,6 +14,10 @@ import (
 func (r *Router) deliverMessage(ctx context.Context, el *xml.Element, from, to jid.JID) {
 	typ := stanza.Type(el)
 	archived := false
+	// XEP-0359 section 5: a <stanza-id/> claiming to be by the recipient's
+	// account can only be forged, and clients trust it; it goes whether
+	// or not the message is archived (and stamped) below.
+	removeStanzaID(el, to.Bare())
 	if !to.IsBare() {
 		if s := r.reg.Get(to); s != nil {
 			// 8.5.3.1: a connected resource gets it whatever its presence.
@@ -126,10 +130,22 @@ func (r *Router) undeliverable(ctx context.Context, el *xml.Element, from, bare 
 	}
 	if err := r.offline.StoreOffline(ctx, bare, el); err != nil {
 		r.log.Info("offline store refused message", "to", bare.String(), "err", err)
+		// The error must read exactly like the one for an account that
+		// does not exist (8.5.1), so it cannot carry the archive id the
+		// recipient's account stamped.
+		removeStanzaID(el, bare)
 		r.Bounce(ctx, el, xmpperr.New(xmpperr.ServiceUnavailable, ""))
 		return
 	}
 	r.Stats.Offline.Add(1)
+}
+
+// removeStanzaID removes every <stanza-id by=bare/> from el.
+func removeStanzaID(el *xml.Element, bare jid.JID) {
+	by := bare.String()
+	el.RemoveFunc(func(c *xml.Element) bool {
+		return c.Space == stanza.NSStanzaID && c.Local == "stanza-id" && c.Attr("by") == by
+	})
 }
 
 // Reroute delivers a message that a session accepted but could not hand
@@ -206,19 +222,14 @@ func storable(el *xml.Element) bool {
 }
 
 // archiveIncoming stores a message in the receiving account's archive
-// and stamps the delivered copy with <stanza-id by=account>, after
-// removing any the sender put there (XEP-0359 section 5 forbids trusting
-// them).
+// and stamps the delivered copy with <stanza-id by=account>. Any such
+// element the sender put there was removed by deliverMessage.
 func (r *Router) archiveIncoming(ctx context.Context, el *xml.Element, from, to jid.JID) {
 	if r.archiver == nil {
 		return
 	}
 	bare := to.Bare()
-	by := bare.String()
-	el.RemoveFunc(func(c *xml.Element) bool {
-		return c.Space == stanza.NSStanzaID && c.Local == "stanza-id" && c.Attr("by") == by
-	})
 	if id := r.archiver.Archive(ctx, bare, from, el, true); id != "" {
-		el.Append(xml.New(stanza.NSStanzaID, "stanza-id", "id", id, "by", by))
+		el.Append(xml.New(stanza.NSStanzaID, "stanza-id", "id", id, "by", bare.String()))
 	}
 }

@@ -4,16 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
 
 	"minimix/internal/accountjoin"
 	"minimix/internal/iq"
 
+	"minimix/internal/bookmarks"
 	"minimix/internal/carbons"
 	"minimix/internal/disco"
 	"minimix/internal/entitytime"
 	"minimix/internal/jid"
 	"minimix/internal/mam"
+	"minimix/internal/muc"
 	"minimix/internal/offline"
+	"minimix/internal/pep"
 	"minimix/internal/ping"
 	"minimix/internal/presence"
 	"minimix/internal/private"
@@ -27,13 +32,16 @@ import (
 // features holds the IM feature services and implements router.Handlers
 // and c2s.Hooks by delegating to them.
 type features struct {
-	s        *Server
-	roster   *roster.Service
-	presence *presence.Service
-	offline  *offline.Service
-	archive  *mam.Archive
-	disco    *disco.Service
-	joins    *accountjoin.Service // nil when account_join is disabled
+	s         *Server
+	roster    *roster.Service
+	presence  *presence.Service
+	offline   *offline.Service
+	archive   *mam.Archive
+	disco     *disco.Service
+	joins     *accountjoin.Service // nil when account_join is disabled
+	pep       *pep.Service
+	bookmarks *bookmarks.Service
+	muc       *muc.Service // nil when muc.domain is ""
 }
 
 // buildFeatures creates every feature, registers their iq handlers and
@@ -45,7 +53,14 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 	store := s.store
 
 	f.roster = roster.New(store, r, log.With("component", "roster"))
-	f.offline = offline.New(store, r, s.cfg.C2S.OfflineMax, s.cfg.Domain, log.With("component", "offline"))
+	if s.cfg.C2S.OfflineMax > 0 {
+		// offline_max = 0 keeps no offline messages (offline.New would
+		// read 0 as no limit): messages to an account with no available
+		// resource are refused, as the router does without an Offline.
+		f.offline = offline.New(store, r, s.cfg.C2S.OfflineMax, s.cfg.Domain, log.With("component", "offline"))
+	}
+	f.pep = pep.New(pep.Config{Domain: s.cfg.Domain, Store: store, Router: r, Logger: log.With("component", "pep")})
+	f.bookmarks = bookmarks.New(s.cfg.Domain, f.pep, log.With("component", "bookmarks"))
 	f.presence = presence.New(presence.Config{
 		Domain:  s.cfg.Domain,
 		Store:   store,
@@ -53,28 +68,56 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 		Roster:  f.roster,
 		Offline: f.offline,
 		Logger:  log.With("component", "presence"),
+		// PEP learns entity capabilities from presence and sends last
+		// items on it (XEP-0163).
+		OnAvailable:   f.pep.SessionAvailable,
+		OnUnavailable: f.pep.SessionUnavailable,
+		OnInbound:     f.pep.ContactPresence,
 	})
 	f.archive = mam.New(store, f.inRoster, log.With("component", "mam"))
 
 	r.SetHandlers(f)
-	r.SetOffline(f.offline)
+	if f.offline != nil {
+		r.SetOffline(f.offline)
+		s.Mux.Feature(iq.Server, offline.Feature)
+	}
 	r.SetArchiver(f.archive)
 
 	m := s.Mux
 	f.roster.Register(m)
 	f.disco = disco.New(store)
 	f.disco.Register(m)
+	f.disco.AddAccountIdentity("pubsub", "pep", "")
+	f.disco.SetAccountNodes(f.pep.Nodes)
+	f.pep.Register(m)
+	f.bookmarks.Register(m)
+	r.AddInterceptor(f.pep) // answers to its capabilities queries
 	ping.Register(m)
 	version.New(Version, "").Register(m)
 	entitytime.New(nil).Register(m)
 	vcard.New(store, 0).Register(m)
-	private.New(store, 0, 0).Register(m)
+	priv := private.New(store, 0, 0)
+	priv.Handle(private.Key(xml.New(bookmarks.NSLegacy, "storage")), f.bookmarks)
+	priv.Register(m)
 	carbons.New(s.Registry).Register(m)
 	register.New(register.Config{
 		SetPassword: s.Accounts.SetPassword,
 		Remove:      s.Accounts.Delete,
+		Logger:      log.With("component", "register"),
 	}).Register(m)
 	f.archive.Register(m, f.sendToSession)
+
+	if d := s.cfg.MUC.Domain; d != "" {
+		svc, err := s.buildMUC(f)
+		if err != nil {
+			return nil, err
+		}
+		f.muc = svc
+		r.AddComponent(d, svc)
+		if err := f.disco.AddServerItem(d, "Chatrooms"); err != nil {
+			return nil, err
+		}
+	}
 
 	if aj := s.cfg.AccountJoin; aj.Enabled {
 		f.joins = accountjoin.New(accountjoin.Config{
@@ -110,6 +153,11 @@ func (f *features) sendToSession(ctx context.Context, to jid.JID, el *xml.Elemen
 // start starts what runs in the background; account joins rejoin their
 // rooms here, after every component (the MUC service) is routable.
 func (f *features) start(ctx context.Context) error {
+	if f.muc != nil {
+		if err := f.muc.Start(ctx); err != nil {
+			return err
+		}
+	}
 	if f.joins != nil {
 		if err := f.joins.Start(ctx); err != nil {
 			return fmt.Errorf("rejoin rooms: %w", err)
@@ -120,10 +168,51 @@ func (f *features) start(ctx context.Context) error {
 
 func (f *features) shutdown(ctx context.Context) error {
 	var errs []error
+	if f.muc != nil {
+		// Before the account joins, so that accounts hear of the
+		// shutdown (332) like any occupant.
+		if err := f.muc.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("muc: %w", err))
+		}
+	}
 	if f.joins != nil {
 		if err := f.joins.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("account joins: %w", err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// buildMUC makes the multi-user chat service of [muc].
+func (s *Server) buildMUC(f *features) (*muc.Service, error) {
+	c := s.cfg.MUC
+	secret, err := loadSecret(filepath.Join(s.cfg.DataDir, "muc.secret"))
+	if err != nil {
+		return nil, err
+	}
+	var admins []jid.JID
+	for _, a := range append(slices.Clone(s.cfg.Admins), c.Admins...) {
+		j, err := jid.Parse(a)
+		if err != nil {
+			return nil, fmt.Errorf("muc admin %q: %w", a, err)
+		}
+		admins = append(admins, j)
+	}
+	svc, err := muc.New(muc.Config{
+		Domain:         c.Domain,
+		ServerDomain:   s.cfg.Domain,
+		HistoryDefault: c.HistoryDefault,
+		MaxOccupants:   c.MaxOccupants,
+		Creation:       c.RestrictRoomCreation,
+		Admins:         admins,
+		Secret:         secret,
+		Router:         s.Router,
+		Store:          s.store,
+		Archive:        f.archive,
+		Logger:         s.log.With("component", "muc"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("muc: %w", err)
+	}
+	return svc, nil
 }

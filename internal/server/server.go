@@ -117,6 +117,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		Limits: xml.Limits{
 			MaxStanzaBytes: cfg.Limits.MaxStanzaBytes,
 			MaxDepth:       cfg.Limits.MaxDepth,
+			MaxHeaderBytes: cfg.Limits.MaxHeaderBytes,
 		},
 		Router:           s.Router,
 		SASL:             sasl.NewServer(func(ctx context.Context, u string) (storage.Credentials, error) { return store.GetCredentials(ctx, u) }, secret),

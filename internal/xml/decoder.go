@@ -7,11 +7,10 @@ import (
 	"io"
 )
 
-// Limits bound what a peer can make us hold. Besides these two, the decoder
-// applies fixed bounds: the stream header (anything before and including the
-// <stream:stream> open tag) may be at most 8 KiB, and one element may carry
-// at most 256 attributes, namespace declarations included. Exceeding any of
-// them is a policy-violation.
+// Limits bound what a peer can make us hold. Besides these, the decoder
+// applies a fixed bound: one element may carry at most 256 attributes,
+// namespace declarations included. Exceeding any of them is a
+// policy-violation.
 type Limits struct {
 	// MaxStanzaBytes bounds the bytes of one top-level element, from its
 	// '<' to the '>' of its end tag; 0 means 262144. Values above 1 GiB are
@@ -20,13 +19,17 @@ type Limits struct {
 	// MaxDepth bounds element nesting: the top-level element is at depth 1,
 	// its children at depth 2, and so on; 0 means 64.
 	MaxDepth int
+	// MaxHeaderBytes bounds the stream header: anything before and
+	// including the <stream:stream> open tag; 0 means 8192. Values above
+	// 1 GiB are treated as 1 GiB.
+	MaxHeaderBytes int
 }
 
 const (
 	defaultMaxStanzaBytes = 256 << 10
 	defaultMaxDepth       = 64
 	maxLimitBytes         = 1 << 30 // keeps every offset within int32
-	maxHeaderBytes        = 8 << 10
+	defaultMaxHeaderBytes = 8 << 10
 	maxAttrs              = 256
 	bufSize               = 4 << 10
 	noLimit               = -1
@@ -41,6 +44,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = defaultMaxDepth
+	}
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = defaultMaxHeaderBytes
+	}
+	if l.MaxHeaderBytes > maxLimitBytes {
+		l.MaxHeaderBytes = maxLimitBytes
 	}
 	return l
 }
@@ -154,9 +163,9 @@ func (d *Decoder) ReadHeader() (StreamHeader, error) {
 	if d.state != stateNew {
 		return StreamHeader{}, errors.New("xml: ReadHeader called twice without Reset or Restart")
 	}
-	d.limitStart, d.limitMax, d.limitTooBig = d.InputOffset(), maxHeaderBytes, false
+	d.limitStart, d.limitMax, d.limitTooBig = d.InputOffset(), int64(d.lim.MaxHeaderBytes), false
 	h, err := d.readHeader()
-	if err == nil && d.InputOffset()-d.limitStart > maxHeaderBytes {
+	if err == nil && d.InputOffset()-d.limitStart > d.limitMax {
 		err = d.limitError()
 	}
 	d.limitMax = noLimit

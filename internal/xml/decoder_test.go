@@ -324,7 +324,7 @@ func TestReadHeaderErrors(t *testing.T) {
 		{"DTD", `<!DOCTYPE stream><stream:stream` + ns, condRestrictedXML},
 		{"comment", `<!-- hi --><stream:stream` + ns, condRestrictedXML},
 		{"text", `hello<stream:stream` + ns, condNotWellFormed},
-		{"header too big", `<stream:stream a='` + strings.Repeat("x", maxHeaderBytes) + `'` + ns, condPolicyViolation},
+		{"header too big", `<stream:stream a='` + strings.Repeat("x", defaultMaxHeaderBytes) + `'` + ns, condPolicyViolation},
 		{"too many attributes", `<stream:stream` + strings.Repeat(" a=''", 0) + manyAttrs(300) + ns, condPolicyViolation},
 	}
 	for _, tt := range tests {
@@ -335,6 +335,19 @@ func TestReadHeaderErrors(t *testing.T) {
 				t.Fatalf("got %#v, want condition %s", err, tt.cond)
 			}
 		})
+	}
+}
+
+func TestHeaderLimit(t *testing.T) {
+	const ns = ` xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`
+	in := `<stream:stream a='` + strings.Repeat("x", 1500) + `'` + ns
+	if _, err := NewDecoder(strings.NewReader(in), Limits{}).ReadHeader(); err != nil {
+		t.Fatalf("default limit: %v", err)
+	}
+	_, err := NewDecoder(strings.NewReader(in), Limits{MaxHeaderBytes: 1024}).ReadHeader()
+	var xe *Error
+	if !errors.As(err, &xe) || xe.Condition != condPolicyViolation || xe.TooBig {
+		t.Fatalf("limit 1024: got %#v, want policy-violation", err)
 	}
 }
 

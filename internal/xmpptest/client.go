@@ -75,6 +75,25 @@ func (n Node) Find(path string) *Node {
 	return cur
 }
 
+// withoutXMLNS returns a copy of n without namespace declarations among
+// the attributes: encoding/xml writes the namespace of XMLName itself,
+// and would write it twice.
+func (n Node) withoutXMLNS() Node {
+	c := n
+	c.Attrs = nil
+	for _, a := range n.Attrs {
+		if a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns" {
+			continue
+		}
+		c.Attrs = append(c.Attrs, a)
+	}
+	c.Nodes = make([]Node, len(n.Nodes))
+	for i, k := range n.Nodes {
+		c.Nodes[i] = k.withoutXMLNS()
+	}
+	return c
+}
+
 // Children returns the children with local name (and namespace, if not
 // empty).
 func (n Node) Children(space, local string) []Node {
@@ -104,7 +123,7 @@ func (n Node) Error() (typ, condition string) {
 
 // String renders the node approximately, for failure messages.
 func (n Node) String() string {
-	b, err := xml.Marshal(n)
+	b, err := xml.Marshal(n.withoutXMLNS())
 	if err != nil {
 		return fmt.Sprintf("<%s (unprintable: %v)>", n.XMLName.Local, err)
 	}
@@ -124,7 +143,7 @@ type Client struct {
 	Mechanism, GS2Header string
 
 	t    testing.TB
-	done chan error
+	done chan struct{} // closed when the session stopped reading
 	once sync.Once
 }
 
@@ -196,7 +215,7 @@ func (s *Server) TryDial(t testing.TB, user, password string, o DialOptions) (*C
 		conn.Close()
 		return nil, err
 	}
-	c := &Client{Session: sess, JID: sess.LocalAddr(), In: make(chan Node, 1000), t: t, done: make(chan error, 1)}
+	c := &Client{Session: sess, JID: sess.LocalAddr(), In: make(chan Node, 1000), t: t, done: make(chan struct{})}
 	c.Mechanism, c.GS2Header = auth.result()
 	go func() {
 		defer func() {
@@ -204,7 +223,8 @@ func (s *Server) TryDial(t testing.TB, user, password string, o DialOptions) (*C
 				fmt.Fprintf(os.Stderr, "client %s: Serve returned\n", addr)
 			}
 		}()
-		c.done <- sess.Serve(xmpp.HandlerFunc(func(r xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+		defer close(c.done)
+		_ = sess.Serve(xmpp.HandlerFunc(func(r xmlstream.TokenReadEncoder, start *xml.StartElement) error {
 			var n Node
 			// The handler is given the start element already consumed;
 			// put it back so encoding/xml sees a balanced element.
@@ -248,6 +268,10 @@ func opContext(t testing.TB, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// Closed is closed once the session stopped reading: the server closed
+// the stream or the connection, or the client did.
+func (c *Client) Closed() <-chan struct{} { return c.done }
 
 // Close ends the stream.
 func (c *Client) Close() {

@@ -1,0 +1,40 @@
+package muc
+
+import (
+	"minimix/internal/jid"
+	"minimix/internal/xml"
+)
+
+// forked is a stanza forked to one recipient and the room for its
+// attributes, allocated together: a fan-out makes one allocation per
+// delivered stanza.
+type forked struct {
+	el    xml.Element
+	attrs [6]xml.Attr
+}
+
+// fork returns a copy of base addressed to to. base has no to attribute;
+// the copy shares base's children, which nobody may modify in place (the
+// slice is capped, so an append by a receiver reallocates).
+func fork(base *xml.Element, to string) *xml.Element {
+	f := new(forked)
+	f.el.Space, f.el.Local = base.Space, base.Local
+	f.el.Children = base.Children[:len(base.Children):len(base.Children)]
+	attrs := f.attrs[:0]
+	if len(base.Attrs)+1 > len(f.attrs) {
+		attrs = make([]xml.Attr, 0, len(base.Attrs)+1)
+	}
+	attrs = append(attrs, base.Attrs...)
+	f.el.Attrs = append(attrs, xml.Attr{Local: "to", Value: to})
+	return &f.el
+}
+
+// fanout queues m, from the occupant or room JID from, to every real JID
+// of every occupant.
+func (r *room) fanout(m *xml.Element, from jid.JID) {
+	for _, p := range r.list {
+		for _, rl := range p.reals {
+			r.send(fork(m, rl.s), from, rl.j)
+		}
+	}
+}

@@ -1,0 +1,96 @@
+package muc
+
+import "minimix/internal/jid"
+
+// affiliation is a long-lived relation of a bare JID to a room (XEP-0045
+// section 5.2), ordered by privilege.
+type affiliation int8
+
+const (
+	affOutcast affiliation = iota
+	affNone
+	affMember
+	affAdmin
+	affOwner
+)
+
+var affNames = [...]string{"outcast", "none", "member", "admin", "owner"}
+
+func (a affiliation) String() string { return affNames[a] }
+
+func parseAffiliation(s string) (affiliation, bool) {
+	for i, n := range affNames {
+		if n == s {
+			return affiliation(i), true
+		}
+	}
+	return 0, false
+}
+
+// role is an occupant's privilege while in the room (section 5.1),
+// ordered by privilege.
+type role int8
+
+const (
+	roleNone role = iota
+	roleVisitor
+	roleParticipant
+	roleModerator
+)
+
+var roleNames = [...]string{"none", "visitor", "participant", "moderator"}
+
+func (r role) String() string { return roleNames[r] }
+
+func parseRole(s string) (role, bool) {
+	for i, n := range roleNames {
+		if n == s {
+			return role(i), true
+		}
+	}
+	return 0, false
+}
+
+// affOf returns bare's affiliation; the service's admins are owners of
+// every room.
+func (s *Service) affOf(r *room, bare jid.JID) affiliation {
+	if s.admins[bare] {
+		return affOwner
+	}
+	if a, ok := r.affs[bare]; ok {
+		return a
+	}
+	return affNone
+}
+
+// defaultRole is the role an occupant with affiliation a gets on entering
+// (section 5.1.2).
+func (r *room) defaultRole(a affiliation) role {
+	switch {
+	case a >= affAdmin:
+		return roleModerator
+	case a == affMember:
+		return roleParticipant
+	case r.cfg.Moderated:
+		return roleVisitor
+	default:
+		return roleParticipant
+	}
+}
+
+// owners counts the room's owners, not counting the service's admins.
+func (r *room) owners() int {
+	n := 0
+	for _, a := range r.affs {
+		if a == affOwner {
+			n++
+		}
+	}
+	return n
+}
+
+// seesJIDs reports whether viewer may see occupants' real JIDs: in a
+// non-anonymous room everyone, in a semi-anonymous one moderators.
+func (r *room) seesJIDs(viewer *occupant) bool {
+	return r.cfg.Whois == whoisAnyone || viewer.role == roleModerator
+}

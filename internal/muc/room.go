@@ -1,0 +1,217 @@
+package muc
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"minimix/internal/jid"
+	"minimix/internal/xml"
+)
+
+// room is one room's state.
+//
+// It is owned by one sync.Mutex rather than a goroutine: a room does
+// little work per stanza, and every delivery is a non-blocking enqueue
+// into a session's bounded queue, so holding a lock for a fan-out to
+// hundreds of occupants costs microseconds, needs no goroutine per room
+// (idle rooms cost nothing) and gives a handler its answer synchronously.
+// What a handler sends is queued in out while the lock is held, in the
+// order of the state changes that caused it, and routed after the lock
+// is released by whichever goroutine is draining the room (release), so
+// every occupant sees the room's events in one order. Routing outside the
+// lock matters because routing can come straight back into the service
+// on the same goroutine: a delivery to a session that just went away
+// bounces (and the bounce removes the ghost occupant from this very
+// room), an invitation may be addressed to another room, and account-
+// based group chat answers some room traffic at once.
+type room struct {
+	jid  jid.JID // bare
+	jidS string
+
+	mu sync.Mutex
+	// Everything below is guarded by mu.
+	cfg       roomConfig
+	locked    bool // created and not configured yet (XEP-0045 10.1)
+	fresh     bool // created, its creator's join not handled yet
+	destroyed bool
+
+	subject     string
+	subjectNick string
+
+	affs      map[jid.JID]affiliation // bare JIDs; "none" is absent
+	occupants map[string]*occupant    // by nick compare key
+	byReal    map[jid.JID]*occupant   // by real JID
+	list      []*occupant             // in joining order
+
+	history       []histEntry // oldest first, at most cfg.HistoryLength
+	historyLoaded bool
+
+	out      []delivery // queued, not yet routed
+	spare    []delivery // a drained outbox, reused
+	draining bool
+}
+
+// delivery is one stanza waiting in a room's outbox.
+type delivery struct {
+	el       *xml.Element
+	from, to jid.JID
+}
+
+// occupant is one nick in a room and the real JIDs behind it: several
+// sessions of one bare JID may share a nick (XEP-0045 7.2.6), and a real
+// JID may itself be bare (account-based group chat).
+type occupant struct {
+	nick string
+	key  string  // nick compare key (PRECIS nickname profile)
+	jid  jid.JID // room@service/nick
+	jidS string
+	bare jid.JID // real bare JID
+	// reals are the real JIDs, in joining order; never empty while the
+	// occupant is in the room.
+	reals []realJID
+	role  role
+	pres  []xml.Node // the presence payload (show, status, caps...)
+	id    string     // occupant-id (XEP-0421)
+
+	// Cached public presences (with and without the real JID), built on
+	// demand and dropped whenever what they show changes.
+	pubJID, pubAnon *xml.Element
+}
+
+// realJID is a real JID with its string form, which every delivery uses.
+type realJID struct {
+	j jid.JID
+	s string
+}
+
+func newRoom(j jid.JID, cfg roomConfig) *room {
+	return &room{
+		jid:       j,
+		jidS:      j.String(),
+		cfg:       cfg,
+		affs:      make(map[jid.JID]affiliation),
+		occupants: make(map[string]*occupant),
+		byReal:    make(map[jid.JID]*occupant),
+	}
+}
+
+// send queues el for routing from from to to.
+func (r *room) send(el *xml.Element, from, to jid.JID) {
+	r.out = append(r.out, delivery{el: el, from: from, to: to})
+}
+
+// occupantJID returns room@service/nick.
+func (r *room) occupantJID(nick string) jid.JID {
+	return jid.JID{Local: r.jid.Local, Domain: r.jid.Domain, Resource: nick}
+}
+
+// add makes o an occupant.
+func (r *room) add(o *occupant) {
+	r.occupants[o.key] = o
+	for _, rl := range o.reals {
+		r.byReal[rl.j] = o
+	}
+	r.list = append(r.list, o)
+}
+
+// remove takes o out of the room.
+func (r *room) remove(o *occupant) {
+	if r.occupants[o.key] == o {
+		delete(r.occupants, o.key)
+	}
+	for _, rl := range o.reals {
+		if r.byReal[rl.j] == o {
+			delete(r.byReal, rl.j)
+		}
+	}
+	if i := slices.Index(r.list, o); i >= 0 {
+		r.list = slices.Delete(r.list, i, i+1)
+	}
+}
+
+// removeReal takes one real JID away from o, which stays in the room.
+func (r *room) removeReal(o *occupant, real jid.JID) {
+	o.reals = slices.DeleteFunc(o.reals, func(rl realJID) bool { return rl.j == real })
+	if r.byReal[real] == o {
+		delete(r.byReal, real)
+	}
+}
+
+// rename gives o a new nick.
+func (r *room) rename(o *occupant, nick, key string) {
+	if r.occupants[o.key] == o {
+		delete(r.occupants, o.key)
+	}
+	o.nick, o.key = nick, key
+	o.jid = r.occupantJID(nick)
+	o.jidS = o.jid.String()
+	r.occupants[key] = o
+	o.invalidate()
+}
+
+// clearOccupants empties the room.
+func (r *room) clearOccupants() {
+	clear(r.occupants)
+	clear(r.byReal)
+	clear(r.list)
+	r.list = r.list[:0]
+}
+
+// byBare returns the occupants whose real bare JID is bare.
+func (r *room) byBare(bare jid.JID) []*occupant {
+	var out []*occupant
+	for _, o := range r.list {
+		if o.bare == bare {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// invalidate drops o's cached presences.
+func (o *occupant) invalidate() { o.pubJID, o.pubAnon = nil, nil }
+
+// invalidateAll drops every occupant's cached presences, after a change
+// of configuration.
+func (r *room) invalidateAll() {
+	for _, o := range r.list {
+		o.invalidate()
+	}
+}
+
+// hasReal reports whether j is one of o's real JIDs.
+func (o *occupant) hasReal(j jid.JID) bool {
+	for _, rl := range o.reals {
+		if rl.j == j {
+			return true
+		}
+	}
+	return false
+}
+
+// maxUsers is the room's occupant limit within the service's.
+func (r *room) maxUsers(service int) int {
+	if r.cfg.MaxUsers > 0 && r.cfg.MaxUsers < service {
+		return r.cfg.MaxUsers
+	}
+	return service
+}
+
+// waitDrained waits until nobody is routing r's outbox, for Shutdown.
+func (r *room) waitDrained(ctx context.Context) error {
+	for {
+		r.mu.Lock()
+		done := !r.draining && len(r.out) == 0
+		r.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+}

@@ -31,6 +31,7 @@ type Session struct {
 	mu       sync.Mutex
 	c        *conn // attached connection; nil while hibernating
 	wake     chan struct{}
+	drained  chan struct{} // signalled after each write, for WaitWritable
 	out      []outItem
 	written  int
 	ctrl     [][]byte // nonzas (acks, ack requests) to write before stanzas
@@ -57,7 +58,7 @@ type outItem struct {
 }
 
 func newSession(srv *Server, full jid.JID) *Session {
-	return &Session{srv: srv, jid: full, wake: make(chan struct{}, 1)}
+	return &Session{srv: srv, jid: full, wake: make(chan struct{}, 1), drained: make(chan struct{}, 1)}
 }
 
 // JID implements router.Session.
@@ -197,6 +198,10 @@ func (s *Session) writeLoop(c *conn) {
 			return
 		}
 		s.srv.Stats.StanzasOut.Add(uint64(len(batch)))
+		select {
+		case s.drained <- struct{}{}:
+		default:
+		}
 		if cap(buf) > 64*1024 {
 			buf = nil // do not keep a burst's buffer for an idle client
 		}
@@ -430,5 +435,40 @@ func (s *Session) terminate(ctx context.Context, se *xmpperr.StreamError) {
 	}
 	for _, it := range pending {
 		s.srv.cfg.Router.Reroute(ctx, it.el, s)
+	}
+}
+
+// drainWait bounds how long WaitWritable waits for a client to read.
+const drainWait = 30 * time.Second
+
+// WaitWritable blocks until at most half of the session's send queue is
+// waiting to be written. The server's own bulk deliveries (offline
+// messages at login, archive pages) call it between stanzas so that a
+// client that reads, however slowly, gets all of them, instead of the
+// burst looking like a client that does not read. It reports false when
+// the session ended or did not drain within drainWait; the caller then
+// stops and keeps the rest.
+func (s *Session) WaitWritable(ctx context.Context) bool {
+	deadline := time.NewTimer(drainWait)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		pending := len(s.out) - s.written
+		ended := s.ended || s.overflowed
+		s.mu.Unlock()
+		if ended {
+			return false
+		}
+		if pending <= s.srv.cfg.SendQueue/2 {
+			return true
+		}
+		select {
+		case <-s.drained:
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
 	}
 }

@@ -123,6 +123,9 @@ func (s *Service) Flush(ctx context.Context, sess router.Session) (int, error) {
 			done = append(done, m.ID)
 			continue
 		}
+		if p, ok := sess.(pacer); ok && !p.WaitWritable(ctx) {
+			break // the client stopped reading: the rest stays stored
+		}
 		if !sess.Deliver(el) {
 			break
 		}
@@ -135,6 +138,14 @@ func (s *Service) Flush(ctx context.Context, sess router.Session) (int, error) {
 		return delivered, fmt.Errorf("offline: delete %d flushed messages of %s: %w", len(done), user, err)
 	}
 	return delivered, nil
+}
+
+// pacer is implemented by sessions whose queue is bounded (c2s): a flush
+// waits for room before each message, so that a client that reads gets
+// every stored message however many there are, and one that does not
+// read keeps them stored.
+type pacer interface {
+	WaitWritable(ctx context.Context) bool
 }
 
 // encode serialises a stanza for storage in the jabber:client namespace,

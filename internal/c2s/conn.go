@@ -22,8 +22,12 @@ import (
 // state. After resource binding it carries a Session; after a resumption
 // it may carry a session first bound on another connection.
 type conn struct {
-	srv       *Server
-	nc        net.Conn
+	srv *Server
+	nc  net.Conn
+	// raw is the TCP connection, which never changes: deadlines and
+	// closing go through it, so they need no lock against STARTTLS
+	// replacing nc (TLS deadlines are the underlying connection's).
+	raw       net.Conn
 	directTLS bool
 	tls       *tls.Conn // non-nil once TLS is up
 	dec       *xml.Decoder
@@ -53,7 +57,7 @@ type conn struct {
 const closeGrace = 2 * time.Second
 
 func newConn(srv *Server, nc net.Conn, directTLS bool) *conn {
-	c := &conn{srv: srv, nc: nc, directTLS: directTLS}
+	c := &conn{srv: srv, nc: nc, raw: nc, directTLS: directTLS}
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.remote = ap.Addr().Unmap()
 	}
@@ -135,8 +139,8 @@ func (c *conn) closeStream() {
 // shutdownSocket closes the socket; for TLS it first tries close_notify
 // with a short deadline so that a non-reading peer cannot hold us.
 func (c *conn) shutdownSocket() {
-	_ = c.nc.SetDeadline(time.Now().Add(2 * time.Second))
-	_ = c.nc.Close()
+	_ = c.raw.SetDeadline(time.Now().Add(2 * time.Second))
+	_ = c.raw.Close()
 }
 
 // markClosed stops further writes without touching the socket.
@@ -165,10 +169,10 @@ func (c *conn) serve() {
 	}()
 	if c.directTLS {
 		tc := tls.Server(c.nc, c.srv.cfg.TLS)
-		_ = c.nc.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
+		_ = c.raw.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			c.srv.log.Debug("direct TLS handshake failed", append(c.log(), "err", err)...)
-			_ = c.nc.Close()
+			_ = c.raw.Close()
 			return
 		}
 		c.tls = tc
@@ -199,7 +203,7 @@ func (c *conn) handleReadError(err error) {
 	default:
 		c.srv.log.Debug("connection ended", append(c.log(), "err", err)...)
 		c.markClosed()
-		_ = c.nc.Close()
+		_ = c.raw.Close()
 	}
 }
 

@@ -43,7 +43,7 @@ func (c *conn) negotiate(ctx context.Context) error {
 			return err
 		}
 		for {
-			_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
+			_ = c.raw.SetReadDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
 			el, err := c.dec.Next()
 			if err != nil {
 				return err
@@ -56,7 +56,7 @@ func (c *conn) negotiate(ctx context.Context) error {
 				return err
 			}
 			if c.sess != nil {
-				_ = c.nc.SetReadDeadline(time.Time{})
+				_ = c.raw.SetReadDeadline(time.Time{})
 				return nil
 			}
 		}
@@ -66,7 +66,7 @@ func (c *conn) negotiate(ctx context.Context) error {
 // openStream reads the client's stream header and answers with ours and
 // the features for the current stage.
 func (c *conn) openStream() error {
-	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
+	_ = c.raw.SetReadDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
 	h, err := c.dec.ReadHeader()
 	if err != nil {
 		var xe *xml.Error
@@ -216,11 +216,11 @@ func (c *conn) startTLS(ctx context.Context) error {
 		return err
 	}
 	tc := tls.Server(c.nc, c.srv.cfg.TLS)
-	_ = c.nc.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
+	_ = c.raw.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return fmt.Errorf("STARTTLS handshake: %w", err)
 	}
-	_ = c.nc.SetDeadline(time.Time{})
+	_ = c.raw.SetDeadline(time.Time{})
 	c.wmu.Lock()
 	c.nc = tc
 	c.wmu.Unlock()
@@ -322,7 +322,7 @@ func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *in
 		if err := c.send(ch); err != nil {
 			return err
 		}
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
+		_ = c.raw.SetReadDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
 		resp, err := c.dec.Next()
 		if err != nil {
 			return err

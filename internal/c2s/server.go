@@ -258,7 +258,7 @@ func (s *Server) Close() {
 		_ = ln.Close()
 	}
 	for c := range s.conns {
-		_ = c.nc.Close()
+		_ = c.raw.Close()
 	}
 	s.mu.Unlock()
 }

@@ -127,7 +127,7 @@ func (s *Session) attach(c *conn) {
 			c.closeWithError(se)
 		} else {
 			c.markClosed()
-			_ = c.nc.Close()
+			_ = c.raw.Close()
 		}
 		return
 	}
@@ -193,7 +193,7 @@ func (s *Session) writeLoop(c *conn) {
 					s.srv.cfg.Router.Reroute(ctx, it.el, s)
 				}
 			}
-			_ = c.nc.Close()
+			_ = c.raw.Close()
 			s.connLost(context.Background(), c, false)
 			return
 		}
@@ -425,7 +425,7 @@ func (s *Session) terminate(ctx context.Context, se *xmpperr.StreamError) {
 			c.closeWithError(se)
 		} else {
 			c.markClosed()
-			_ = c.nc.Close()
+			_ = c.raw.Close()
 		}
 	}
 	s.srv.cfg.Router.Registry().Remove(s)

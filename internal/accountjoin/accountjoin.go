@@ -239,3 +239,14 @@ func (s *Service) List(owner jid.JID) []Info {
 	sortInfos(out)
 	return out
 }
+
+// release unlocks a and then sends what was queued while it was held, in
+// order.
+func (s *Service) release(a *account) {
+	out := a.outbox
+	a.outbox = nil
+	a.mu.Unlock()
+	for _, o := range out {
+		s.cfg.Sender.Route(context.Background(), o.el, a.jid, o.to)
+	}
+}

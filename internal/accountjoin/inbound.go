@@ -19,10 +19,14 @@ func (s *Service) ToLocal(ctx context.Context, el *xml.Element, from, to jid.JID
 	}
 	a := s.account(to, false)
 	if a == nil {
-		return s.stray(ctx, el, from, to)
+		reply := s.stray(el)
+		if reply != nil {
+			s.cfg.Sender.Route(ctx, reply, to, from)
+		}
+		return reply != nil || strayPresence(el)
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer s.release(a)
 	if el.Local == stanza.IQ || el.Local == stanza.Message {
 		if s.mappedReply(ctx, a, el) {
 			return true
@@ -30,7 +34,11 @@ func (s *Service) ToLocal(ctx context.Context, el *xml.Element, from, to jid.JID
 	}
 	rm := a.rooms[from.Bare()]
 	if rm == nil {
-		return s.stray(ctx, el, from, to)
+		if reply := s.stray(el); reply != nil {
+			a.queue(reply, from)
+			return true
+		}
+		return strayPresence(el)
 	}
 	switch el.Local {
 	case stanza.Presence:
@@ -42,25 +50,20 @@ func (s *Service) ToLocal(ctx context.Context, el *xml.Element, from, to jid.JID
 	return false // iq requests from the room are answered for the account
 }
 
-// stray handles room traffic for an account with no state for the room.
-func (s *Service) stray(ctx context.Context, el *xml.Element, from, to jid.JID) bool {
-	switch el.Local {
-	case stanza.Presence:
-		// Occupant presence from a room we left: it must not reach
-		// sessions that never joined.
-		return el.Child(nsMUCUser, "x") != nil
-	case stanza.Message:
-		if stanza.Type(el) == "groupchat" {
-			// Rule 18: service-unavailable (RFC 6121 8.5.2), so that a
-			// room that still lists us drops us by its own rules.
-			reply := stanza.ErrorReply(el, xmpperr.New(xmpperr.ServiceUnavailable, ""))
-			if reply != nil {
-				s.cfg.Sender.Route(ctx, reply, to, from)
-			}
-			return true
-		}
+// stray answers room traffic for an account with no state for the room:
+// a groupchat message gets service-unavailable (rule 18, RFC 6121 8.5.2),
+// so that a room that still lists the account drops it by its own rules.
+func (s *Service) stray(el *xml.Element) *xml.Element {
+	if el.Local == stanza.Message && stanza.Type(el) == "groupchat" {
+		return stanza.ErrorReply(el, xmpperr.New(xmpperr.ServiceUnavailable, ""))
 	}
-	return false
+	return nil
+}
+
+// strayPresence reports whether el is occupant presence from a room the
+// account is not in: it must not reach sessions that never joined.
+func strayPresence(el *xml.Element) bool {
+	return el.Local == stanza.Presence && el.Child(nsMUCUser, "x") != nil
 }
 
 // mappedReply returns an iq result or MAM result that answers what a
@@ -199,7 +202,7 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 		}
 		rm.timer = time.AfterFunc(completeTimeout, func() {
 			a.mu.Lock()
-			defer a.mu.Unlock()
+			defer s.release(a)
 			if a.rooms[rm.jid] == rm && len(rm.waiting) > 0 {
 				s.completeJoin(context.Background(), a, rm)
 			}

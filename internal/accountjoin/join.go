@@ -23,7 +23,7 @@ const (
 func (s *Service) join(ctx context.Context, full jid.JID, el *xml.Element, to jid.JID) {
 	a := s.account(full.Bare(), true)
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer s.release(a)
 	rj := to.Bare()
 	x := el.Child(nsMUC, "x")
 	w := waiter{full: full, id: el.Attr("id"), x: x, nick: to.Resource, presence: el}
@@ -84,12 +84,12 @@ func (s *Service) sendJoin(ctx context.Context, a *account, rm *room, el, x *xml
 	// The join carries the account's first presence in the room.
 	rm.sentAny, rm.sentShow, rm.sentStatus = true, el.ChildText("", "show"), el.ChildText("", "status")
 	rm.timer = time.AfterFunc(joinTimeout, func() { s.joinTimedOut(a, rm) })
-	s.cfg.Sender.Route(ctx, p, a.jid, to)
+	a.queue(p, to)
 }
 
 func (s *Service) joinTimedOut(a *account, rm *room) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer s.release(a)
 	if a.rooms[rm.jid] != rm || rm.state != joining {
 		return
 	}
@@ -265,12 +265,12 @@ func (s *Service) leave(ctx context.Context, a *account, rm *room, full jid.JID,
 	rm.stopTimers()
 	rm.timer = time.AfterFunc(leaveTimeout, func() {
 		a.mu.Lock()
-		defer a.mu.Unlock()
+		defer s.release(a)
 		if a.rooms[rm.jid] == rm && rm.state == leaving {
 			s.finishLeave(context.Background(), a, rm, nil)
 		}
 	})
-	s.cfg.Sender.Route(ctx, p, a.jid, to)
+	a.queue(p, to)
 }
 
 // finishLeave completes the account's leave: the leaving session gets the
@@ -307,7 +307,7 @@ func (s *Service) SessionEnded(ctx context.Context, full jid.JID) {
 		return
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer s.release(a)
 	for _, rm := range a.rooms {
 		if i := rm.isWaiting(full); i >= 0 {
 			rm.waiting = append(rm.waiting[:i], rm.waiting[i+1:]...)

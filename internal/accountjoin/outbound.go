@@ -34,7 +34,7 @@ func (s *Service) FromSession(ctx context.Context, sess router.Session, el *xml.
 			return false
 		}
 		a.mu.Lock()
-		defer a.mu.Unlock()
+		defer s.release(a)
 		rm := a.rooms[to.Bare()]
 		if rm == nil {
 			return false
@@ -57,7 +57,7 @@ func (s *Service) sessionMessage(ctx context.Context, sess router.Session, el *x
 		return false
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer s.release(a)
 	rm := a.rooms[to.Bare()]
 	if rm == nil {
 		return false
@@ -73,7 +73,7 @@ func (s *Service) sessionMessage(ctx context.Context, sess router.Session, el *x
 	}
 	out := el.Clone()
 	out.SetAttr("from", a.jid.String())
-	s.cfg.Sender.Route(ctx, out, a.jid, to)
+	a.queue(out, to)
 	rm.lastActive = s.cfg.Now()
 	if to.Resource != "" && typ != "groupchat" {
 		// A private message: the account's other joined sessions see it
@@ -106,7 +106,7 @@ func (s *Service) sessionIQ(ctx context.Context, full jid.JID, el *xml.Element, 
 		return false
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer s.release(a)
 	rm := a.rooms[to.Bare()]
 	if rm == nil {
 		return false
@@ -152,7 +152,7 @@ func (s *Service) sessionIQ(ctx context.Context, full jid.JID, el *xml.Element, 
 	}
 	a.iqs[id] = p
 	rm.lastActive = s.cfg.Now()
-	s.cfg.Sender.Route(ctx, out, a.jid, to)
+	a.queue(out, to)
 	return true
 }
 
@@ -191,7 +191,7 @@ func (s *Service) sessionPresence(ctx context.Context, a *account, rm *room, ful
 				p.Append(c)
 			}
 		}
-		s.cfg.Sender.Route(ctx, p, a.jid, to)
+		a.queue(p, to)
 		return
 	}
 	js.presence = el
@@ -207,7 +207,7 @@ func (s *Service) broadcastPresence(ctx context.Context, sess router.Session, el
 		return
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer s.release(a)
 	for _, rm := range a.rooms {
 		js := rm.sessions[full]
 		if js == nil {
@@ -260,7 +260,7 @@ func (s *Service) updatePresence(ctx context.Context, a *account, rm *room) {
 	if status != "" {
 		p.Append(xml.New(xml.NSClient, "status").AppendText(status))
 	}
-	s.cfg.Sender.Route(ctx, p, a.jid, to)
+	a.queue(p, to)
 }
 
 // reply delivers a stanza the feature answers a session with.

@@ -58,7 +58,7 @@ func (s *Service) rejoin(ctx context.Context, r Record) {
 func (s *Service) rejoinAttempt(ctx context.Context, r Record, attempt int) {
 	a := s.account(r.Account, true)
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer s.release(a)
 	if rm := a.rooms[r.Room]; rm != nil {
 		return // a session joined meanwhile
 	}
@@ -115,7 +115,7 @@ func (s *Service) Leave(ctx context.Context, owner, room jid.JID) bool {
 		return false
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer s.release(a)
 	rm := a.rooms[room.Bare()]
 	if rm == nil {
 		return false
@@ -129,7 +129,7 @@ func (s *Service) Leave(ctx context.Context, owner, room jid.JID) bool {
 	to := rm.jid.WithResource(rm.nick)
 	p := xml.New(xml.NSClient, stanza.Presence, "from", a.jid.String(), "to", to.String(), "type", "unavailable")
 	s.forget(ctx, a, rm)
-	s.cfg.Sender.Route(ctx, p, a.jid, to)
+	a.queue(p, to)
 	return true
 }
 

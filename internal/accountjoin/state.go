@@ -21,6 +21,21 @@ type account struct {
 	// asking session and its own id.
 	iqs map[string]pendingIQ
 	seq uint64
+	// outbox holds what the account sends to rooms while its lock is
+	// held; release sends it after unlocking. Sending under the lock
+	// would deadlock: a local room answers on the same goroutine, and
+	// its answer comes back here for the same account.
+	outbox []outgoing
+}
+
+type outgoing struct {
+	el *xml.Element
+	to jid.JID
+}
+
+// queue sends el to to as the account once the lock is released.
+func (a *account) queue(el *xml.Element, to jid.JID) {
+	a.outbox = append(a.outbox, outgoing{el, to})
 }
 
 type pendingIQ struct {

@@ -177,3 +177,22 @@ func (s *Service) leaveIdle(ctx context.Context) {
 		s.Leave(ctx, t.account, t.room)
 	}
 }
+
+// Unbookmark handles an autojoin bookmark switched off or removed: a room
+// the account is in because of a bookmark is left (every joined session
+// gets its unavailable self-presence); a room joined only by sessions is
+// left alone.
+func (s *Service) Unbookmark(ctx context.Context, owner, room jid.JID) bool {
+	a := s.account(owner, false)
+	if a == nil {
+		return false
+	}
+	a.mu.Lock()
+	rm := a.rooms[room.Bare()]
+	bookmarked := rm != nil && rm.bookmark
+	a.mu.Unlock()
+	if !bookmarked {
+		return false
+	}
+	return s.Leave(ctx, owner, room)
+}

@@ -132,6 +132,7 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 		})
 		r.AddInterceptor(f.joins)
 		m.Feature(iq.Self|iq.Account, accountjoin.NS, mam.NSGroupchatAvailable)
+		f.bookmarks.OnBookmarksChanged = f.bookmarksChanged
 	}
 	return f, nil
 }
@@ -161,6 +162,9 @@ func (f *features) start(ctx context.Context) error {
 	if f.joins != nil {
 		if err := f.joins.Start(ctx); err != nil {
 			return fmt.Errorf("rejoin rooms: %w", err)
+		}
+		if err := f.autojoinAll(ctx); err != nil {
+			return fmt.Errorf("autojoin bookmarks: %w", err)
 		}
 	}
 	return nil

@@ -1,0 +1,568 @@
+package accountjoin_test
+
+// End-to-end tests of account-based group chat: a real server with its own
+// MUC service on loopback sockets, driven by mellium.im/xmpp clients. Each
+// test names the rule of docs/account-join.md it checks.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"minimix/internal/xmpptest"
+)
+
+const muc = "conference.localhost"
+
+var roomSeq atomic.Int64
+
+// freshRoom returns a room JID not used by any other test.
+func freshRoom() string {
+	return fmt.Sprintf("room%d@%s", roomSeq.Add(1), muc)
+}
+
+type env struct {
+	t   *testing.T
+	srv *xmpptest.Server
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	srv := xmpptest.Start(t)
+	for _, u := range []string{"alice", "bob", "carol"} {
+		srv.AddUser(t, u, u+"-secret")
+	}
+	return &env{t: t, srv: srv}
+}
+
+func (e *env) dial(user string) *xmpptest.Client {
+	e.t.Helper()
+	return e.srv.Dial(e.t, user, user+"-secret", xmpptest.DialOptions{})
+}
+
+func hasStatus(n xmpptest.Node, code string) bool {
+	x := n.Child("http://jabber.org/protocol/muc#user", "x")
+	if x == nil {
+		return false
+	}
+	for _, s := range x.Children("", "status") {
+		if s.Attr("code") == code {
+			return true
+		}
+	}
+	return false
+}
+
+func isSelfPresence(room string) func(xmpptest.Node) bool {
+	return func(n xmpptest.Node) bool {
+		return n.XMLName.Local == "presence" && strings.HasPrefix(n.Attr("from"), room+"/") && hasStatus(n, "110")
+	}
+}
+
+func isSubject(room string) func(xmpptest.Node) bool {
+	return func(n xmpptest.Node) bool {
+		return n.XMLName.Local == "message" && n.Attr("from") == room && n.Child("", "subject") != nil && n.Child("", "body") == nil
+	}
+}
+
+func isGroupchat(room, body string) func(xmpptest.Node) bool {
+	return func(n xmpptest.Node) bool {
+		b := n.Child("", "body")
+		return n.XMLName.Local == "message" && n.Attr("type") == "groupchat" && strings.HasPrefix(n.Attr("from"), room) && b != nil && b.Text == body
+	}
+}
+
+func joinRaw(room, nick, id, inner string) string {
+	return fmt.Sprintf(`<presence to='%s/%s' id='%s'><x xmlns='http://jabber.org/protocol/muc'>%s</x></presence>`, room, nick, id, inner)
+}
+
+// create makes c's account create room as an instant room and waits for
+// the whole join sequence.
+func (e *env) create(c *xmpptest.Client, room, nick string) {
+	e.t.Helper()
+	c.SendRaw(e.t, joinRaw(room, nick, "create", ""))
+	self := c.Expect(e.t, "self-presence on create", isSelfPresence(room))
+	if hasStatus(self, "201") {
+		res := c.IQ(e.t, fmt.Sprintf(`<iq type='set' to='%s' id='inst'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>`, room))
+		if res.Attr("type") != "result" {
+			e.t.Fatalf("instant room config: %s", res)
+		}
+	}
+	c.Expect(e.t, "subject after create", isSubject(room))
+}
+
+// join joins c and waits for its self-presence and the subject.
+func (e *env) join(c *xmpptest.Client, room, nick, id string) xmpptest.Node {
+	e.t.Helper()
+	c.SendRaw(e.t, joinRaw(room, nick, id, ""))
+	self := c.Expect(e.t, "self-presence", isSelfPresence(room))
+	c.Expect(e.t, "subject", isSubject(room))
+	return self
+}
+
+// drain waits a moment and discards what arrived.
+func drain(c *xmpptest.Client, d time.Duration) {
+	deadline := time.After(d)
+	for {
+		select {
+		case <-c.In:
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// Rule 1: the first session's join goes to the room once, as the account;
+// the answers go to that session with its item jid rewritten.
+func TestE2EFirstJoin(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	c1 := e.dial("alice")
+	c1.SendRaw(t, joinRaw(room, "al", "j1", ""))
+	occ := c1.Expect(t, "bob's presence", xmpptest.IsPresenceFrom(room+"/bob", ""))
+	if occ.Attr("to") != c1.JID.String() {
+		t.Errorf("occupant presence to = %q, want %q", occ.Attr("to"), c1.JID)
+	}
+	self := c1.Expect(t, "self-presence", isSelfPresence(room))
+	if self.Attr("id") != "j1" {
+		t.Errorf("self-presence id = %q, want j1", self.Attr("id"))
+	}
+	if it := self.Find("x/item"); it != nil && it.Attr("jid") != "" && it.Attr("jid") != c1.JID.String() {
+		t.Errorf("item jid = %q, want the session's full JID %s", it.Attr("jid"), c1.JID)
+	}
+	c1.Expect(t, "subject", isSubject(room))
+	// The room sees the account, not the session.
+	p := bob.Expect(t, "alice's join", xmpptest.IsPresenceFrom(room+"/al", ""))
+	if it := p.Find("x/item"); it != nil && it.Attr("jid") != "" && it.Attr("jid") != "alice@localhost" {
+		t.Errorf("room shows alice as %q, want the bare JID", it.Attr("jid"))
+	}
+}
+
+// Rules 2 and 4: a second session's join is answered locally: occupants,
+// its own presence (110, its id, 210 for another nick), history from the
+// account archive, subject; the room sees nothing.
+func TestE2ESecondSessionSynthesised(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	c1 := e.dial("alice")
+	e.join(c1, room, "al", "j1")
+	bob.Expect(t, "alice's join", xmpptest.IsPresenceFrom(room+"/al", ""))
+	bob.SendRaw(t, fmt.Sprintf(`<message type='groupchat' to='%s' id='h1'><body>before c2</body></message>`, room))
+	c1.Expect(t, "history-to-be", isGroupchat(room, "before c2"))
+
+	c2 := e.dial("alice")
+	c2.SendRaw(t, joinRaw(room, "other", "j2", ""))
+	var seen []string
+	var self xmpptest.Node
+	deadline := time.After(10 * time.Second)
+loop:
+	for {
+		select {
+		case n := <-c2.In:
+			switch {
+			case n.XMLName.Local == "presence" && hasStatus(n, "110"):
+				self = n
+				seen = append(seen, "self")
+			case n.XMLName.Local == "presence":
+				seen = append(seen, "presence:"+n.Attr("from"))
+			case isGroupchat(room, "before c2")(n):
+				if n.Child("urn:xmpp:delay", "delay") == nil || n.Child("urn:xmpp:delay", "delay").Attr("from") != room {
+					t.Errorf("history without <delay from=room>: %s", n)
+				}
+				seen = append(seen, "history")
+			case isSubject(room)(n):
+				seen = append(seen, "subject")
+				break loop
+			}
+		case <-deadline:
+			t.Fatalf("synthesised join incomplete: %v", seen)
+		}
+	}
+	want := []string{"presence:" + room + "/bob", "self", "history", "subject"}
+	if strings.Join(seen, ",") != strings.Join(want, ",") {
+		t.Errorf("sequence = %v, want %v", seen, want)
+	}
+	if self.Attr("id") != "j2" || !hasStatus(self, "210") || self.Attr("from") != room+"/al" {
+		t.Errorf("self-presence = %s, want id j2, 210, nick al", self)
+	}
+	bob.ExpectNone(t, "a presence caused by the second session", 500*time.Millisecond, xmpptest.IsPresenceFrom(room+"/al", ""))
+}
+
+// Rule 2 with maxchars='0': no history.
+func TestE2ESynthesisedNoHistory(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	c1 := e.dial("alice")
+	e.create(c1, room, "al")
+	c1.SendRaw(t, fmt.Sprintf(`<message type='groupchat' to='%s' id='h1'><body>old</body></message>`, room))
+	c1.Expect(t, "reflection", isGroupchat(room, "old"))
+	c2 := e.dial("alice")
+	c2.SendRaw(t, joinRaw(room, "al", "j2", "<history maxchars='0'/>"))
+	c2.Expect(t, "self", isSelfPresence(room))
+	for {
+		n := c2.Expect(t, "subject", func(xmpptest.Node) bool { return true })
+		if isGroupchat(room, "old")(n) {
+			t.Fatalf("history sent despite maxchars='0'")
+		}
+		if isSubject(room)(n) {
+			break
+		}
+	}
+}
+
+// Rule 5: a join error reaches the session with its id, and no state stays.
+func TestE2EJoinErrorNickConflict(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "taken")
+	c1 := e.dial("alice")
+	c1.SendRaw(t, joinRaw(room, "taken", "jx", ""))
+	n := c1.Expect(t, "join error", func(n xmpptest.Node) bool {
+		return n.XMLName.Local == "presence" && n.Attr("type") == "error"
+	})
+	if typ, cond := n.Error(); cond != "conflict" || typ != "cancel" || n.Attr("id") != "jx" {
+		t.Errorf("error = %s %s id %q: %s", typ, cond, n.Attr("id"), n)
+	}
+	// No state: a new join goes to the room (and succeeds).
+	e.join(c1, room, "free", "jy")
+}
+
+// Rules 7 and 8: traffic reaches joined sessions once, and not others;
+// a session's message goes out as the account; a non-joined session's
+// groupchat is refused.
+func TestE2ETraffic(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	c1 := e.dial("alice")
+	c2 := e.dial("alice")
+	c3 := e.dial("alice")
+	e.join(c1, room, "al", "j1")
+	e.join(c2, room, "al", "j2")
+
+	bob.SendRaw(t, fmt.Sprintf(`<message type='groupchat' to='%s' id='b1'><body>from bob</body><origin-id xmlns='urn:xmpp:sid:0' id='ob1'/></message>`, room))
+	for _, c := range []*xmpptest.Client{c1, c2} {
+		m := c.Expect(t, "bob's message", isGroupchat(room, "from bob"))
+		var byRoom, byAccount int
+		for _, sid := range m.Children("urn:xmpp:sid:0", "stanza-id") {
+			switch sid.Attr("by") {
+			case room:
+				byRoom++
+			case "alice@localhost":
+				byAccount++
+			}
+		}
+		if byRoom != 1 || byAccount != 1 {
+			t.Errorf("stanza-ids by room %d, by account %d: %s", byRoom, byAccount, m)
+		}
+		if m.Child("urn:xmpp:occupant-id:0", "occupant-id") == nil {
+			t.Errorf("occupant-id missing: %s", m)
+		}
+		c.ExpectNone(t, "a second copy", 300*time.Millisecond, isGroupchat(room, "from bob"))
+	}
+	c3.ExpectNone(t, "room traffic on a session that did not join", 300*time.Millisecond, isGroupchat(room, "from bob"))
+
+	c1.SendRaw(t, fmt.Sprintf(`<message type='groupchat' to='%s' id='a1'><body>from alice</body><origin-id xmlns='urn:xmpp:sid:0' id='oa1'/></message>`, room))
+	got := bob.Expect(t, "alice's message", isGroupchat(room, "from alice"))
+	if got.Attr("from") != room+"/al" {
+		t.Errorf("from = %q", got.Attr("from"))
+	}
+	for _, c := range []*xmpptest.Client{c1, c2} {
+		r := c.Expect(t, "reflection", isGroupchat(room, "from alice"))
+		if r.Attr("id") != "a1" {
+			t.Errorf("reflection id = %q, want a1", r.Attr("id"))
+		}
+	}
+	c3.SendRaw(t, fmt.Sprintf(`<message type='groupchat' to='%s' id='c3'><body>not joined</body></message>`, room))
+	n := c3.Expect(t, "refusal", func(n xmpptest.Node) bool { return n.Attr("type") == "error" && n.Attr("id") == "c3" })
+	if _, cond := n.Error(); cond != "not-acceptable" {
+		t.Errorf("refusal condition = %q", cond)
+	}
+	bob.ExpectNone(t, "a non-joined session's message", 300*time.Millisecond, isGroupchat(room, "not joined"))
+}
+
+// Rule 9: private messages and iqs.
+func TestE2EPrivateMessagesAndIQs(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	c1 := e.dial("alice")
+	c2 := e.dial("alice")
+	e.join(c1, room, "al", "j1")
+	e.join(c2, room, "al", "j2")
+
+	bob.SendRaw(t, fmt.Sprintf(`<message type='chat' to='%s/al' id='pm1'><body>psst</body><x xmlns='http://jabber.org/protocol/muc#user'/></message>`, room))
+	c1.Expect(t, "PM", xmpptest.IsMessage("psst"))
+	c2.Expect(t, "PM", xmpptest.IsMessage("psst"))
+
+	c1.SendRaw(t, fmt.Sprintf(`<message type='chat' to='%s/bob' id='pm2'><body>hi bob</body><x xmlns='http://jabber.org/protocol/muc#user'/></message>`, room))
+	got := bob.Expect(t, "PM from alice", xmpptest.IsMessage("hi bob"))
+	if got.Attr("from") != room+"/al" {
+		t.Errorf("PM from = %q", got.Attr("from"))
+	}
+	c2.Expect(t, "sent copy", func(n xmpptest.Node) bool {
+		fw := n.Find("sent/forwarded/message/body")
+		return fw != nil && fw.Text == "hi bob"
+	})
+
+	res := c2.IQ(t, fmt.Sprintf(`<iq type='get' to='%s' id='disco1'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`, room))
+	if res.Attr("type") != "result" || res.Attr("id") != "disco1" {
+		t.Errorf("disco#info via the account = %s", res)
+	}
+	res = c1.IQ(t, fmt.Sprintf(`<iq type='set' to='%s' id='mam1'><query xmlns='urn:xmpp:mam:2' queryid='qq'/></iq>`, room))
+	if res.Attr("type") != "result" || res.Child("urn:xmpp:mam:2", "fin") == nil {
+		t.Errorf("MAM query to the room = %s", res)
+	}
+}
+
+// Rule 10: self-ping.
+func TestE2ESelfPing(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	c1 := e.dial("alice")
+	c2 := e.dial("alice")
+	e.create(c1, room, "al")
+	res := c1.IQ(t, fmt.Sprintf(`<iq type='get' to='%s/al' id='sp1'><ping xmlns='urn:xmpp:ping'/></iq>`, room))
+	if res.Attr("type") != "result" {
+		t.Errorf("joined self-ping = %s", res)
+	}
+	res = c2.IQ(t, fmt.Sprintf(`<iq type='get' to='%s/al' id='sp2'><ping xmlns='urn:xmpp:ping'/></iq>`, room))
+	if _, cond := res.Error(); res.Attr("type") != "error" || cond != "not-acceptable" {
+		t.Errorf("non-joined self-ping = %s", res)
+	}
+}
+
+// Rules 11, 13, 14, 15: presence aggregation, leaving, disconnecting.
+func TestE2ELeaveAndDisconnect(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	c1 := e.dial("alice")
+	c2 := e.dial("alice")
+	e.join(c1, room, "al", "j1")
+	e.join(c2, room, "al", "j2")
+	bob.Expect(t, "alice joins", xmpptest.IsPresenceFrom(room+"/al", ""))
+
+	// C2 leaves: answered at once; the room sees nothing.
+	c2.SendRaw(t, fmt.Sprintf(`<presence to='%s/al' type='unavailable' id='l2'/>`, room))
+	n := c2.Expect(t, "leave answer", xmpptest.IsPresenceFrom(room+"/al", "unavailable"))
+	if !hasStatus(n, "110") || n.Attr("id") != "l2" {
+		t.Errorf("leave answer = %s", n)
+	}
+	bob.ExpectNone(t, "alice leaving", 500*time.Millisecond, xmpptest.IsPresenceFrom(room+"/al", "unavailable"))
+
+	// C1's connection drops: the account stays, shown as xa.
+	c1.Kill()
+	p := bob.Expect(t, "alice's offline show", xmpptest.IsPresenceFrom(room+"/al", ""))
+	if s := p.Child("", "show"); s == nil || s.Text != "xa" {
+		t.Errorf("offline presence = %s, want show xa", p)
+	}
+	bob.SendRaw(t, fmt.Sprintf(`<message type='groupchat' to='%s' id='m'><body>while away</body></message>`, room))
+	bob.ExpectNone(t, "alice leaving", 500*time.Millisecond, xmpptest.IsPresenceFrom(room+"/al", "unavailable"))
+
+	// A new session joins: synthesised, and it finds the message in the
+	// history from the account's archive.
+	c3 := e.dial("alice")
+	c3.SendRaw(t, joinRaw(room, "al", "j3", ""))
+	c3.Expect(t, "history kept while no session was joined", isGroupchat(room, "while away"))
+	c3.Expect(t, "subject", isSubject(room))
+
+	// The last session leaves: the account leaves for real.
+	c3.SendRaw(t, fmt.Sprintf(`<presence to='%s/al' type='unavailable' id='l3'/>`, room))
+	n = c3.Expect(t, "room's leave answer", xmpptest.IsPresenceFrom(room+"/al", "unavailable"))
+	if n.Attr("id") != "l3" || !hasStatus(n, "110") {
+		t.Errorf("leave answer = %s", n)
+	}
+	bob.Expect(t, "alice leaving", xmpptest.IsPresenceFrom(room+"/al", "unavailable"))
+}
+
+// Rules 12 and 16: nick change reaches all sessions; other occupants'
+// joins and leaves reach every joined session.
+func TestE2ENickChangeAndOccupants(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	c1 := e.dial("alice")
+	c2 := e.dial("alice")
+	e.join(c1, room, "al", "j1")
+	e.join(c2, room, "al", "j2")
+
+	c2.SendRaw(t, fmt.Sprintf(`<presence to='%s/alice2' id='n1'/>`, room))
+	for _, c := range []*xmpptest.Client{c1, c2} {
+		u := c.Expect(t, "303", xmpptest.IsPresenceFrom(room+"/al", "unavailable"))
+		if !hasStatus(u, "303") {
+			t.Errorf("nick change unavailable = %s", u)
+		}
+		c.Expect(t, "new presence", xmpptest.IsPresenceFrom(room+"/alice2", ""))
+	}
+	carol := e.dial("carol")
+	e.join(carol, room, "carol", "jc")
+	for _, c := range []*xmpptest.Client{c1, c2} {
+		c.Expect(t, "carol joins", xmpptest.IsPresenceFrom(room+"/carol", ""))
+	}
+	carol.SendRaw(t, fmt.Sprintf(`<presence to='%s/carol' type='unavailable'/>`, room))
+	for _, c := range []*xmpptest.Client{c1, c2} {
+		c.Expect(t, "carol leaves", xmpptest.IsPresenceFrom(room+"/carol", "unavailable"))
+	}
+	// A third session sees the cache as it is now: bob, not carol.
+	c3 := e.dial("alice")
+	c3.SendRaw(t, joinRaw(room, "alice2", "j3", ""))
+	var occupants []string
+	for {
+		n := c3.Expect(t, "join sequence", func(n xmpptest.Node) bool { return n.XMLName.Local == "presence" })
+		if hasStatus(n, "110") {
+			if n.Attr("from") != room+"/alice2" {
+				t.Errorf("self after nick change = %s", n.Attr("from"))
+			}
+			break
+		}
+		occupants = append(occupants, n.Attr("from"))
+	}
+	if strings.Join(occupants, ",") != room+"/bob" {
+		t.Errorf("cached occupants = %v, want only bob", occupants)
+	}
+}
+
+// Rule 17: a kick reaches every joined session, and a new join goes to
+// the room again.
+func TestE2EKick(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	c1 := e.dial("alice")
+	c2 := e.dial("alice")
+	e.join(c1, room, "al", "j1")
+	e.join(c2, room, "al", "j2")
+	res := bob.IQ(t, fmt.Sprintf(`<iq type='set' to='%s' id='kick'><query xmlns='http://jabber.org/protocol/muc#admin'><item nick='al' role='none'><reason>out</reason></item></query></iq>`, room))
+	if res.Attr("type") != "result" {
+		t.Fatalf("kick = %s", res)
+	}
+	for _, c := range []*xmpptest.Client{c1, c2} {
+		n := c.Expect(t, "kick", xmpptest.IsPresenceFrom(room+"/al", "unavailable"))
+		if !hasStatus(n, "307") || !hasStatus(n, "110") {
+			t.Errorf("kick presence = %s", n)
+		}
+		if r := n.Find("x/item/reason"); r == nil || r.Text != "out" {
+			t.Errorf("reason lost: %s", n)
+		}
+	}
+	// State cleared: joining again goes to the room.
+	e.join(c1, room, "al", "again")
+	bob.Expect(t, "alice rejoins", xmpptest.IsPresenceFrom(room+"/al", ""))
+}
+
+// Rule 20: each room message once in the account's archive.
+func TestE2EArchivedOnce(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	c1 := e.dial("alice")
+	c2 := e.dial("alice")
+	e.join(c1, room, "al", "j1")
+	e.join(c2, room, "al", "j2")
+	for i := 0; i < 3; i++ {
+		bob.SendRaw(t, fmt.Sprintf(`<message type='groupchat' to='%s'><body>n%d</body></message>`, room, i))
+	}
+	c1.Expect(t, "last", isGroupchat(room, "n2"))
+	c2.Expect(t, "last", isGroupchat(room, "n2"))
+	res := c1.IQ(t, fmt.Sprintf(`<iq type='set' id='q'><query xmlns='urn:xmpp:mam:2' queryid='g'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field><field var='with'><value>%s</value></field><field var='include-groupchat'><value>true</value></field></x></query></iq>`, room))
+	if res.Attr("type") != "result" {
+		t.Fatalf("MAM = %s", res)
+	}
+	counts := map[string]int{}
+	drainUntil := time.After(500 * time.Millisecond)
+collect:
+	for {
+		select {
+		case n := <-c1.In:
+			if b := n.Find("result/forwarded/message/body"); b != nil {
+				counts[b.Text]++
+			}
+		case <-drainUntil:
+			break collect
+		}
+	}
+	for i := 0; i < 3; i++ {
+		if k := fmt.Sprintf("n%d", i); counts[k] != 1 {
+			t.Errorf("%s archived %d times, want once (all: %v)", k, counts[k], counts)
+		}
+	}
+	// Discovery advertises the feature.
+	info := c1.IQ(t, `<iq type='get' to='alice@localhost' id='d'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+	var feats []string
+	for _, f := range info.Find("query").Children("", "feature") {
+		feats = append(feats, f.Attr("var"))
+	}
+	for _, want := range []string{"urn:minimix:account-join:0", "urn:xmpp:mam:2#groupchat-field", "urn:xmpp:mam:2#groupchat-available"} {
+		if !strings.Contains(strings.Join(feats, " "), want) {
+			t.Errorf("disco#info lacks %s: %v", want, feats)
+		}
+	}
+}
+
+// Rules 21 and 22: memberships survive a restart and operators can list
+// them.
+func TestE2ERestartRejoins(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	c1 := e.dial("alice")
+	e.create(c1, room, "al")
+	res := c1.IQ(t, fmt.Sprintf(`<iq type='set' to='%s' id='persist'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/muc#roomconfig</value></field><field var='muc#roomconfig_persistentroom'><value>1</value></field></x></query></iq>`, room))
+	if res.Attr("type") != "result" {
+		t.Fatalf("make room persistent: %s", res)
+	}
+	c1.Kill()
+
+	e.srv.Restart(t)
+	// The account is back in the room with no session online: bob sees it.
+	bob := e.dial("bob")
+	bob.SendRaw(t, joinRaw(room, "bob", "jb", ""))
+	bob.Expect(t, "alice in the room after restart", xmpptest.IsPresenceFrom(room+"/al", ""))
+	bob.Expect(t, "subject", isSubject(room))
+	bob.SendRaw(t, fmt.Sprintf(`<message type='groupchat' to='%s'><body>after restart</body></message>`, room))
+	bob.Expect(t, "reflection", isGroupchat(room, "after restart"))
+
+	c2 := e.dial("alice")
+	c2.SendRaw(t, joinRaw(room, "al", "j2", ""))
+	c2.Expect(t, "message archived while no session was online", isGroupchat(room, "after restart"))
+
+	resp, err := http.Get("http://" + e.srv.HTTPAddr().String() + "/admin/joins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var infos []struct {
+		Account, Room, Nick, State, Source string
+		Sessions                           []string
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&infos); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, in := range infos {
+		if in.Account == "alice@localhost" && in.Room == room {
+			found = true
+			if in.Nick != "al" || in.State != "joined" || in.Source != "session" {
+				t.Errorf("join info = %+v", in)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("joins list lacks alice in %s: %+v", room, infos)
+	}
+}

@@ -566,3 +566,78 @@ func TestE2ERestartRejoins(t *testing.T) {
 		t.Errorf("joins list lacks alice in %s: %+v", room, infos)
 	}
 }
+
+func bookmarkIQ(room, nick string, autojoin bool) string {
+	return fmt.Sprintf(`<iq type='set' id='bm'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='urn:xmpp:bookmarks:1'><item id='%s'><conference xmlns='urn:xmpp:bookmarks:1' name='Test' autojoin='%v'><nick>%s</nick></conference></item></publish><publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field><field var='pubsub#persist_items'><value>true</value></field><field var='pubsub#max_items'><value>max</value></field><field var='pubsub#send_last_published_item'><value>never</value></field><field var='pubsub#access_model'><value>whitelist</value></field></x></publish-options></pubsub></iq>`, room, autojoin, nick)
+}
+
+func (e *env) persistentRoom(c *xmpptest.Client, room, nick string) {
+	e.t.Helper()
+	e.create(c, room, nick)
+	res := c.IQ(e.t, fmt.Sprintf(`<iq type='set' to='%s' id='persist'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/muc#roomconfig</value></field><field var='muc#roomconfig_persistentroom'><value>1</value></field></x></query></iq>`, room))
+	if res.Attr("type") != "result" {
+		e.t.Fatalf("make room persistent: %s", res)
+	}
+}
+
+// Issue 5, point 3: an autojoin bookmark makes the account join with no
+// session online, keeps it there across a restart, archives the room's
+// traffic once, and switching autojoin off makes the account leave.
+func TestE2EAutojoinBookmark(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.persistentRoom(bob, room, "bob")
+
+	c1 := e.dial("alice")
+	if res := c1.IQ(t, bookmarkIQ(room, "al", true)); res.Attr("type") != "result" {
+		t.Fatalf("publish bookmark: %s", res)
+	}
+	c1.Close()
+	bob.Expect(t, "alice joined by bookmark", xmpptest.IsPresenceFrom(room+"/al", ""))
+	bob.SendRaw(t, fmt.Sprintf(`<message type='groupchat' to='%s'><body>before restart</body></message>`, room))
+	bob.Expect(t, "reflection", isGroupchat(room, "before restart"))
+
+	e.srv.Restart(t)
+	bob = e.dial("bob")
+	bob.SendRaw(t, joinRaw(room, "bob", "jb", "<history maxchars='0'/>"))
+	bob.Expect(t, "alice in the room after restart", xmpptest.IsPresenceFrom(room+"/al", ""))
+	bob.Expect(t, "subject", isSubject(room))
+	bob.SendRaw(t, fmt.Sprintf(`<message type='groupchat' to='%s'><body>after restart</body></message>`, room))
+	bob.Expect(t, "reflection", isGroupchat(room, "after restart"))
+
+	// A new session finds both messages in the account archive.
+	c2 := e.dial("alice")
+	res := c2.IQ(t, fmt.Sprintf(`<iq type='set' id='q'><query xmlns='urn:xmpp:mam:2' queryid='g'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field><field var='with'><value>%s</value></field><field var='include-groupchat'><value>true</value></field></x></query></iq>`, room))
+	if res.Attr("type") != "result" {
+		t.Fatalf("MAM = %s", res)
+	}
+	counts := map[string]int{}
+	deadline := time.After(500 * time.Millisecond)
+collect:
+	for {
+		select {
+		case n := <-c2.In:
+			if b := n.Find("result/forwarded/message/body"); b != nil {
+				counts[b.Text]++
+			}
+		case <-deadline:
+			break collect
+		}
+	}
+	if counts["before restart"] != 1 || counts["after restart"] != 1 {
+		t.Errorf("archive = %v, want each message once", counts)
+	}
+
+	// A session joining and leaving a bookmarked room leaves the account in.
+	e.join(c2, room, "al", "j2")
+	c2.SendRaw(t, fmt.Sprintf(`<presence to='%s/al' type='unavailable' id='l2'/>`, room))
+	c2.Expect(t, "leave answer", xmpptest.IsPresenceFrom(room+"/al", "unavailable"))
+	bob.ExpectNone(t, "alice leaving", 500*time.Millisecond, xmpptest.IsPresenceFrom(room+"/al", "unavailable"))
+
+	// Autojoin off: the account leaves.
+	if res := c2.IQ(t, bookmarkIQ(room, "al", false)); res.Attr("type") != "result" {
+		t.Fatalf("publish bookmark: %s", res)
+	}
+	bob.Expect(t, "alice leaving", xmpptest.IsPresenceFrom(room+"/al", "unavailable"))
+}

@@ -96,6 +96,10 @@ type Config struct {
 	Archive    Archive
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// RejoinBackoff is the first delay before rejoining a room that
+	// dropped the account for a shutdown (332) or an error (333); it
+	// doubles with each attempt. Default 2s.
+	RejoinBackoff time.Duration
 }
 
 // Stats are the feature's counters, exported as metrics.
@@ -135,6 +139,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.OfflineShow == "" {
 		cfg.OfflineShow = "xa"
+	}
+	if cfg.RejoinBackoff <= 0 {
+		cfg.RejoinBackoff = 2 * time.Second
 	}
 	if cfg.HistoryMax <= 0 {
 		cfg.HistoryMax = 50

@@ -489,3 +489,71 @@ func TestRestartRejoinsWithSince(t *testing.T) {
 }
 
 var _ = xml.New
+
+func TestRejoinAfterShutdownWithBackoff(t *testing.T) {
+	w := newWorld(t)
+	w.svc.cfg.RejoinBackoff = 20 * time.Millisecond
+	c1 := w.session(alice + "/phone")
+	w.joinFirst(c1)
+	c1.take()
+	w.sender.take()
+	w.room(`<presence from='r@muc.example/al' to='alice@d.example' type='unavailable'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='none'/><status code='110'/><status code='332'/></x></presence>`)
+	if got := c1.take(); len(got) != 1 || !statusCodes(got[0])["332"] {
+		t.Fatalf("C1 got %v", str(got))
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, p := range w.sender.take() {
+			if p.Local == "presence" && p.Child(nsMUC, "x") != nil && p.Attr("to") == roomJID+"/al" {
+				return // rejoined
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no rejoin after 332")
+}
+
+func TestResyncOfJoinedSession(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	w.joinFirst(c1)
+	c1.take()
+	w.sender.take()
+	w.send(c1, `<presence to='r@muc.example/al' id='again'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	if out := w.sender.take(); len(out) != 0 {
+		t.Errorf("resync went to the room: %v", str(out))
+	}
+	got := c1.take()
+	if len(got) < 3 || !statusCodes(got[1])["110"] || got[1].Attr("id") != "again" || got[len(got)-1].ChildText("", "subject") != "topic" {
+		t.Errorf("resync = %v", str(got))
+	}
+}
+
+func TestIdleLeave(t *testing.T) {
+	w := newWorld(t)
+	now := time.Now()
+	w.svc.cfg.Now = func() time.Time { return now }
+	c1 := w.session(alice + "/phone")
+	w.joinFirst(c1)
+	w.gone(c1)
+	w.sender.take()
+	now = now.Add(2 * time.Hour) // IdleLeaveAfter is 1h in newWorld
+	w.svc.leaveIdle(context.Background())
+	out := w.sender.take()
+	if len(out) != 1 || out[0].Attr("type") != "unavailable" || out[0].Attr("from") != alice {
+		t.Fatalf("idle leave sent %v", str(out))
+	}
+	if len(w.svc.List(jid.JID{})) != 0 {
+		t.Error("idle room kept")
+	}
+	// A bookmarked room is never idle.
+	w.svc.Join(context.Background(), jid.MustParse(alice), jid.MustParse(roomJID), "al", "", true)
+	w.room(self(""))
+	w.room(subject)
+	now = now.Add(100 * time.Hour)
+	w.sender.take()
+	w.svc.leaveIdle(context.Background())
+	if out := w.sender.take(); len(out) != 0 {
+		t.Errorf("bookmarked room left as idle: %v", str(out))
+	}
+}

@@ -13,10 +13,10 @@ import (
 // for a shutdown (332) or an error (333).
 const maxRejoinAttempts = 8
 
-// rejoinDelay is the backoff before attempt n (1, 2, ...): 2s doubling,
+// rejoinDelay is the backoff before attempt n (1, 2, ...): first doubling,
 // at most 10 minutes.
-func rejoinDelay(n int) time.Duration {
-	d := 2 * time.Second
+func rejoinDelay(first time.Duration, n int) time.Duration {
+	d := first
 	for i := 1; i < n && d < 10*time.Minute; i++ {
 		d *= 2
 	}
@@ -30,7 +30,7 @@ func (s *Service) scheduleRejoin(a *account, r Record, attempt int) {
 		return
 	}
 	s.persistRecord(context.Background(), r) // so a restart retries too
-	time.AfterFunc(rejoinDelay(attempt), func() {
+	time.AfterFunc(rejoinDelay(s.cfg.RejoinBackoff, attempt), func() {
 		s.mu.Lock()
 		closed := s.closed
 		s.mu.Unlock()

@@ -6,7 +6,6 @@ package offline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -82,7 +81,7 @@ func (s *Service) StoreOffline(ctx context.Context, user jid.JID, el *xml.Elemen
 	if !s.hasOwnDelay(el) {
 		c.Append(stanza.Delay(s.domain, now.Format(time.RFC3339)))
 	}
-	b := encode(c)
+	b := stanza.Encode(c)
 	if err := s.store.StoreOffline(ctx, user.Local, b, now, s.max); err != nil {
 		return fmt.Errorf("offline: store for %s: %w", user.Bare(), err)
 	}
@@ -117,7 +116,7 @@ func (s *Service) Flush(ctx context.Context, sess router.Session) (int, error) {
 	var done []int64
 	delivered := 0
 	for _, m := range msgs {
-		el, err := decode(m.Stanza)
+		el, err := stanza.Decode(m.Stanza, stanza.Message)
 		if err != nil {
 			s.log.Warn("offline: dropping unreadable stored message", "user", user.String(), "id", m.ID, "err", err)
 			done = append(done, m.ID)
@@ -148,39 +147,3 @@ type pacer interface {
 	WaitWritable(ctx context.Context) bool
 }
 
-// encode serialises a stanza for storage in the jabber:client namespace,
-// whatever stream it arrived on, so that it can be written to a client
-// stream when read back.
-func encode(el *xml.Element) []byte {
-	if el.Space == xml.NSServer {
-		el = el.Clone()
-		setSpace(el, xml.NSServer, xml.NSClient)
-	}
-	return el.AppendXML(nil, xml.NSClient)
-}
-
-// decode parses a stored stanza. The root and every child that declared
-// no namespace were in jabber:client when encoded.
-func decode(b []byte) (*xml.Element, error) {
-	el, err := xml.Parse(b)
-	if err != nil {
-		return nil, fmt.Errorf("parse stored stanza: %w", err)
-	}
-	if el.Local != stanza.Message {
-		return nil, errors.New("stored stanza is not a message")
-	}
-	setSpace(el, "", xml.NSClient)
-	return el, nil
-}
-
-// setSpace replaces the namespace from with to in el and its descendants.
-func setSpace(el *xml.Element, from, to string) {
-	if el.Space == from {
-		el.Space = to
-	}
-	for _, c := range el.Children {
-		if c.Elem != nil {
-			setSpace(c.Elem, from, to)
-		}
-	}
-}

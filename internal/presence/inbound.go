@@ -3,7 +3,6 @@ package presence
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"minimix/internal/jid"
 	"minimix/internal/roster"
@@ -75,7 +74,7 @@ func (s *Service) inboundSubscription(ctx context.Context, el *xml.Element, typ 
 	el.SetAttr("to", user.String())
 	var req []byte
 	if typ == subscribe {
-		req = encode(el)
+		req = stanza.Encode(el)
 	}
 	var a action
 	err := s.roster.Update(ctx, user, contact, func(it *storage.RosterItem, exists bool) roster.Change {
@@ -231,40 +230,4 @@ func (s *Service) accountExists(ctx context.Context, user jid.JID) bool {
 		return false
 	}
 	return ok
-}
-
-// encode serialises a stanza for storage in the jabber:client namespace,
-// whatever stream it arrived on.
-func encode(el *xml.Element) []byte {
-	if el.Space == xml.NSServer {
-		el = el.Clone()
-		setSpace(el, xml.NSServer, xml.NSClient)
-	}
-	return el.AppendXML(nil, xml.NSClient)
-}
-
-// decode parses a stored presence. The root and every child that declared
-// no namespace were in jabber:client when encoded.
-func decode(b []byte) (*xml.Element, error) {
-	el, err := xml.Parse(b)
-	if err != nil {
-		return nil, fmt.Errorf("parse stored stanza: %w", err)
-	}
-	if el.Local != stanza.Presence {
-		return nil, errors.New("stored stanza is not a presence")
-	}
-	setSpace(el, "", xml.NSClient)
-	return el, nil
-}
-
-// setSpace replaces the namespace from with to in el and its descendants.
-func setSpace(el *xml.Element, from, to string) {
-	if el.Space == from {
-		el.Space = to
-	}
-	for _, c := range el.Children {
-		if c.Elem != nil {
-			setSpace(c.Elem, from, to)
-		}
-	}
 }

@@ -221,7 +221,7 @@ func (s *Service) redeliverRequests(sess router.Session, items []storage.RosterI
 		if !it.PendingIn || len(it.PendingInStanza) == 0 {
 			continue
 		}
-		el, err := decode(it.PendingInStanza)
+		el, err := stanza.Decode(it.PendingInStanza, stanza.Presence)
 		if err != nil {
 			s.log.Warn("presence: stored subscription request unreadable", "user", sess.JID().Bare().String(), "contact", it.Contact, "err", err)
 			continue

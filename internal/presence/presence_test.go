@@ -202,7 +202,7 @@ func parse(t *testing.T, s string) *xml.Element {
 	if err != nil {
 		t.Fatalf("parse %s: %v", s, err)
 	}
-	setSpace(el, "", xml.NSClient)
+	stanza.SetSpace(el, "", xml.NSClient)
 	return el
 }
 
@@ -409,7 +409,7 @@ func TestPendingRedelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := decode(it.PendingInStanza)
+	req, err := stanza.Decode(it.PendingInStanza, stanza.Presence)
 	if err != nil {
 		t.Fatal(err)
 	}

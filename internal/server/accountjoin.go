@@ -8,6 +8,7 @@ import (
 	"minimix/internal/accountjoin"
 	"minimix/internal/jid"
 	"minimix/internal/mam"
+	"minimix/internal/stanza"
 	"minimix/internal/storage"
 	"minimix/internal/xml"
 )
@@ -63,7 +64,7 @@ func (j joinArchive) History(ctx context.Context, owner, room jid.JID, max int, 
 	}
 	out := make([]accountjoin.HistoryItem, 0, len(page.Records))
 	for _, r := range page.Records {
-		el, err := xml.Parse(r.Stanza)
+		el, err := stanza.Decode(r.Stanza, stanza.Message)
 		if err != nil {
 			continue // a damaged record must not break every join
 		}

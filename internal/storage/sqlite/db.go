@@ -45,6 +45,11 @@ type DB struct {
 	// waiting behind a slow one gives up when its context ends.
 	writeSem chan struct{}
 
+	// appendQueue holds archive appends waiting to be group-committed
+	// (see AppendArchive).
+	appendMu    sync.Mutex
+	appendQueue []*appendReq
+
 	closeOnce sync.Once
 	closeErr  error
 }

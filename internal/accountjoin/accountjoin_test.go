@@ -488,7 +488,7 @@ func TestRestartRejoinsWithSince(t *testing.T) {
 	}
 }
 
-var _ = xml.New
+
 
 func TestRejoinAfterShutdownWithBackoff(t *testing.T) {
 	w := newWorld(t)
@@ -555,5 +555,33 @@ func TestIdleLeave(t *testing.T) {
 	w.svc.leaveIdle(context.Background())
 	if out := w.sender.take(); len(out) != 0 {
 		t.Errorf("bookmarked room left as idle: %v", str(out))
+	}
+}
+
+func TestSynthesisedSelfKeepsJoinCodesAndShowsJoinerPresence(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	c2 := w.session(alice + "/laptop")
+	w.send(c1, `<presence to='r@muc.example/al' id='j1'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	w.room(`<presence from='r@muc.example/al' to='alice@d.example' id='j1'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='participant'/><status code='110'/><status code='170'/></x></presence>`)
+	w.room(subject)
+	// A later self-presence (the account went xa) has no 170.
+	w.room(`<presence from='r@muc.example/al' to='alice@d.example'><show>xa</show><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='participant'/><status code='110'/></x></presence>`)
+	c1.take()
+	w.send(c2, `<presence to='r@muc.example/al' id='j2'><show>chat</show><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	var self *xml.Element
+	for _, e := range c2.take() {
+		if statusCodes(e)["110"] {
+			self = e
+		}
+	}
+	if self == nil {
+		t.Fatal("no self-presence")
+	}
+	if !statusCodes(self)["170"] {
+		t.Errorf("170 lost: %s", self)
+	}
+	if self.ChildText(xml.NSClient, "show") != "chat" {
+		t.Errorf("show = %q, want the joiner's own: %s", self.ChildText(xml.NSClient, "show"), self)
 	}
 }

@@ -235,7 +235,7 @@ func (w *world) room(raw string) bool {
 
 func parse(t *testing.T, raw string) *xml.Element {
 	t.Helper()
-	if !strings.Contains(raw, "xmlns=") {
+	if end := strings.IndexByte(raw, '>'); end > 0 && !strings.Contains(raw[:end], "xmlns=") {
 		i := strings.IndexAny(raw, " />")
 		raw = raw[:i] + " xmlns='jabber:client'" + raw[i:]
 	}

@@ -184,6 +184,12 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 	rm.self = el
 	rm.attempts = 0
 	if firstSelf {
+		rm.joinCodes = rm.joinCodes[:0]
+		for _, c := range []string{"100", "170"} {
+			if codes[c] {
+				rm.joinCodes = append(rm.joinCodes, c)
+			}
+		}
 		rm.state = joined
 		rm.stopTimers()
 		// The live session is joined from here on: history and subject

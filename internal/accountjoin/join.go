@@ -173,11 +173,25 @@ func (s *Service) synthesise(ctx context.Context, a *account, rm *room, w waiter
 		}
 	}
 	if rm.self != nil {
-		var extra []string
+		extra := append([]string(nil), rm.joinCodes...)
 		if w.nick != rm.nick {
 			extra = append(extra, "210")
 		}
-		s.deliver(w.full, selfCopy(rm.self, a.jid, w.full, w.id, extra...))
+		self := selfCopy(rm.self, a.jid, w.full, w.id, extra...)
+		// The room's last self-presence shows the account's aggregate
+		// (xa while no session was joined); the joiner sees its own
+		// presence, which the account's next update tells the room.
+		self.RemoveFunc(func(c *xml.Element) bool {
+			return c.Space == xml.NSClient && (c.Local == "show" || c.Local == "status" || c.Local == "priority")
+		})
+		if w.presence != nil {
+			for _, c := range w.presence.Elements() {
+				if c.Space == xml.NSClient && (c.Local == "show" || c.Local == "status") {
+					self.Append(c)
+				}
+			}
+		}
+		s.deliver(w.full, self)
 	}
 	for _, m := range s.history(ctx, a, rm, parseHistory(w.x)) {
 		s.deliver(w.full, m.Stanza)

@@ -94,6 +94,11 @@ type room struct {
 	order     []string
 	self      *xml.Element
 	subject   *xml.Element
+	// joinCodes are the status codes the room put on the account's first
+	// self-presence that describe the room to a joiner (100
+	// non-anonymous, 170 logged): later self-presences (status changes)
+	// do not repeat them, but every synthesised join must.
+	joinCodes []string
 
 	sentShow   string // the account presence last sent to the room
 	sentStatus string

@@ -488,8 +488,6 @@ func TestRestartRejoinsWithSince(t *testing.T) {
 	}
 }
 
-
-
 func TestRejoinAfterShutdownWithBackoff(t *testing.T) {
 	w := newWorld(t)
 	w.svc.cfg.RejoinBackoff = 20 * time.Millisecond

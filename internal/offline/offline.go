@@ -146,4 +146,3 @@ func (s *Service) Flush(ctx context.Context, sess router.Session) (int, error) {
 type pacer interface {
 	WaitWritable(ctx context.Context) bool
 }
-

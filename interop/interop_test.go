@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +45,10 @@ var scenarios = []scenario{
 	{"sm_resume", []string{"alice", "bob"}},
 	{"mam", []string{"alice", "bob", "carol"}},
 	{"bookmarks", []string{"alice", "bob"}},
+	{"muc", []string{"alice", "bob"}},
+	{"accountjoin_sessions", []string{"alice", "bob"}},
+	{"accountjoin_archive", []string{"alice", "bob"}},
+	{"autojoin", []string{"alice", "bob"}},
 }
 
 // password gives each account a password; zoe's is not ASCII so that
@@ -137,12 +142,42 @@ func runScenario(t *testing.T, sc scenario) {
 	cmd := exec.CommandContext(ctx, python, args...)
 	cmd.Env = pythonEnv()
 	cmd.WaitDelay = 5 * time.Second
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
+	out := &scriptOutput{restarts: make(chan struct{}, 8)}
+	cmd.Stdout = out
+	cmd.Stderr = out
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Whatever ends the test early (a failed restart) still shows what the
+	// script did up to then.
+	reported := false
+	defer func() {
+		if t.Failed() && !reported {
+			t.Logf("%s.py output so far:\n%s", sc.name, out.Bytes())
+		}
+	}()
 	start := time.Now()
-	err = cmd.Run()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s.py: %v", sc.name, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for waiting := true; waiting; {
+		select {
+		case err = <-done:
+			waiting = false
+		case <-out.restarts:
+			// The script asked for a restart (see restartRequest): its
+			// clients must dial the new ports.
+			t.Logf("%s.py asked for a server restart after %v", sc.name, time.Since(start).Round(time.Millisecond))
+			srv.Restart(t)
+			fmt.Fprintf(stdin, "restarted %s %s\n",
+				port(t, srv.C2SAddr().String()), port(t, srv.DirectTLSAddr().String()))
+		}
+	}
 	elapsed := time.Since(start).Round(time.Millisecond)
+	reported = true
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		t.Fatalf("%s.py did not finish within %v; its output:\n%s", sc.name, scenarioTimeout, out.Bytes())
@@ -151,6 +186,49 @@ func runScenario(t *testing.T, sc scenario) {
 	case testing.Verbose():
 		t.Logf("%s.py passed in %v; its steps:\n%s", sc.name, elapsed, withoutWire(out.Bytes()))
 	}
+}
+
+// restartRequest is the line a script prints (alone, on stdout) to have
+// the server restarted on the same data directory; the test answers on
+// the script's stdin with "restarted C2S_PORT DIRECT_TLS_PORT". See
+// Scenario.restart_server in scenarios/common.py.
+const restartRequest = "interop: restart the server"
+
+// scriptOutput collects a script's stdout and stderr and notices the
+// restart requests among its lines.
+type scriptOutput struct {
+	mu       sync.Mutex
+	buf      bytes.Buffer
+	partial  []byte
+	restarts chan struct{}
+}
+
+func (o *scriptOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf.Write(p)
+	o.partial = append(o.partial, p...)
+	for {
+		i := bytes.IndexByte(o.partial, '\n')
+		if i < 0 {
+			break
+		}
+		if string(bytes.TrimSpace(o.partial[:i])) == restartRequest {
+			select {
+			case o.restarts <- struct{}{}:
+			default: // unanswered: the script times out saying so
+			}
+		}
+		o.partial = o.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+// Bytes returns a copy of everything the script wrote so far.
+func (o *scriptOutput) Bytes() []byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return bytes.Clone(o.buf.Bytes())
 }
 
 // withoutWire drops the wire log lines from a passing script's output,

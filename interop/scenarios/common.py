@@ -22,9 +22,11 @@ import socket
 import ssl
 import struct
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
@@ -43,6 +45,21 @@ NS_FORWARD = 'urn:xmpp:forward:0'
 NS_MAM = 'urn:xmpp:mam:2'
 NS_RSM = 'http://jabber.org/protocol/rsm'
 NS_SM = 'urn:xmpp:sm:3'
+NS_MUC = 'http://jabber.org/protocol/muc'
+NS_MUC_USER = NS_MUC + '#user'
+NS_MUC_OWNER = NS_MUC + '#owner'
+NS_SID = 'urn:xmpp:sid:0'
+NS_OCCUPANT_ID = 'urn:xmpp:occupant-id:0'
+NS_PING = 'urn:xmpp:ping'
+NS_DATA = 'jabber:x:data'
+NS_CLIENT = 'jabber:client'
+
+# RESTART_REQUEST, printed alone on a line, asks whoever runs the scenario
+# to restart the server (interop_test.go's restartRequest); the answer comes
+# on stdin as "restarted C2S_PORT DIRECT_TLS_PORT".
+RESTART_REQUEST = 'interop: restart the server'
+# RESTART_WAIT bounds the wait for that answer.
+RESTART_WAIT = 20.0
 
 log = logging.getLogger('scenario')
 _wire = logging.getLogger('wire')
@@ -118,7 +135,8 @@ class Client(slixmpp.ClientXMPP):
     """
 
     def __init__(self, args, name, resource, password=None, *, direct_tls=False,
-                 mech=None, plugins=(), channel_binding=False, label=None):
+                 mech=None, plugins=(), channel_binding=False, label=None,
+                 record_stanzas=False):
         if password is None:
             password = args.accounts[name]
         super().__init__('%s@%s/%s' % (name, args.domain, resource), password, sasl_mech=mech)
@@ -173,6 +191,19 @@ class Client(slixmpp.ClientXMPP):
                    'sm_enabled', 'sm_failed', 'disconnected', 'failed_auth',
                    'failed_all_auth', 'connection_failed', 'stream_error'):
             self.add_event_handler(ev, self._recorder(ev))
+        if record_stanzas:
+            # Every message, presence and iq request as it came off the
+            # wire, in order, as event 'stanza': slixmpp raises 'message'
+            # only for messages with a body, and its plugins consume some.
+            self.add_filter('in', self._record_stanza)
+
+    def _record_stanza(self, st):
+        # Answers to iqs are left to the futures waiting for them.
+        name = local_name(st)
+        if name in ('message', 'presence') or (name == 'iq' and st['type'] in ('get', 'set')):
+            self.received.append(('stanza', st))
+            self._changed.set()
+        return st
 
     def _recorder(self, ev):
         def record(stanza=None):
@@ -321,9 +352,252 @@ class Client(slixmpp.ClientXMPP):
         log.info('%s: cutting the TCP connection', self.label)
         self.transport.abort()
 
+    # Group chat (XEP-0045). These need record_stanzas=True; join_room and
+    # create_room also keep slixmpp's xep_0045 plugin (if loaded) informed,
+    # so that its get_roster() follows the room.
+
+    def send_join(self, room, nick, join_id, history=None, password=None):
+        """Sends a join: presence to room/nick with <x xmlns=muc/> and the
+        id join_id; history is a dict of <history/> attributes."""
+        p = self.make_presence(pto='%s/%s' % (room, nick))
+        p['id'] = join_id
+        x = ET.SubElement(p.xml, '{%s}x' % NS_MUC)
+        if history is not None:
+            ET.SubElement(x, '{%s}history' % NS_MUC, {k: str(v) for k, v in history.items()})
+        if password is not None:
+            ET.SubElement(x, '{%s}password' % NS_MUC).text = password
+        if 'xep_0045' in self.plugin:
+            self['xep_0045'].rooms[room] = {}
+            self['xep_0045'].our_nicks[room] = nick
+        p.send()
+
+    async def expect_join(self, room, join_id, timeout=WAIT):
+        """Consumes the answer to a join, which ends with the subject, and
+        checks its order (XEP-0045 7.2): occupant presences, the
+        self-presence (110) carrying join_id and addressed to this session,
+        history, subject. Returns a JoinAnswer."""
+        ans = JoinAnswer()
+        deadline = time.monotonic() + timeout
+        while True:
+            st = await self.expect('stanza', lambda s: _jid_bare(s['from']) == room
+                                   and local_name(s) in ('presence', 'message'),
+                                   'join answer from %s (so far %s)' % (room, ans),
+                                   max(0.1, deadline - time.monotonic()))
+            check_eq(str(st['to']), self.boundjid.full, '%s: to of %s' % (self.label, _short(st)))
+            if local_name(st) == 'presence':
+                if st['type'] == 'error':
+                    fail('%s: join of %s refused: %s' % (self.label, room, _short(st)))
+                check(ans.self is None, '%s: presence after the self-presence: %s' % (self.label, _short(st)))
+                if '110' in muc_status(st):
+                    check_eq(st['id'], join_id, '%s: id of the self-presence' % self.label)
+                    ans.self = st
+                else:
+                    ans.occupants.append(st)
+                continue
+            check(ans.self is not None, '%s: message before the self-presence: %s' % (self.label, _short(st)))
+            if is_subject(st):
+                ans.subject = st
+                return ans
+            check(st['type'] == 'groupchat' and st.xml.find('{%s}body' % NS_CLIENT) is not None,
+                  '%s: unexpected message in the join answer: %s' % (self.label, _short(st)))
+            d = st.xml.find('{%s}delay' % NS_DELAY)
+            check(d is not None and d.get('from') == room,
+                  '%s: history without <delay from=%r/>: %s' % (self.label, room, _short(st)))
+            ans.history.append(st)
+
+    async def join_room(self, room, nick, join_id, history=None):
+        """Joins room as nick and returns the checked JoinAnswer."""
+        self.send_join(room, nick, join_id, history)
+        return await self.expect_join(room, join_id)
+
+    async def create_room(self, room, nick, persistent=False):
+        """Creates room (status 201) with xep_0045 and configures it as an
+        instant room, or as a persistent one, with one muc#owner form."""
+        ans = await self.join_room(room, nick, 'create-' + nick)
+        check('201' in muc_status(ans.self),
+              '%s: %s existed already (no 201): %s' % (self.label, room, _short(ans.self)))
+        form = self['xep_0004'].make_form(ftype='submit')
+        if persistent:
+            form.add_field(var='FORM_TYPE', ftype='hidden', value=NS_MUC + '#roomconfig')
+            form.add_field(var='muc#roomconfig_persistentroom', value='1')
+        await self['xep_0045'].set_room_config(room, form, timeout=WAIT)
+        log.info('%s: created %s%s', self.label, room, ' (persistent)' if persistent else '')
+        return ans
+
+    def send_groupchat(self, room, body, msg_id, origin_id=None):
+        m = self.make_message(mto=room, mbody=body, mtype='groupchat')
+        m['id'] = msg_id
+        if origin_id is not None:
+            ET.SubElement(m.xml, '{%s}origin-id' % NS_SID, id=origin_id)
+        m.send()
+
+    async def expect_groupchat(self, room, body, what=None, timeout=WAIT):
+        """Waits for a groupchat message from room (or an occupant) with
+        body, addressed to this session."""
+        m = await self.expect('stanza', lambda s: is_groupchat(s, room, body),
+                              what or 'groupchat %r from %s' % (body, room), timeout)
+        check_eq(str(m['to']), self.boundjid.full, '%s: to of %s' % (self.label, _short(m)))
+        return m
+
+    async def query_archive(self, with_jid=None, include_groupchat=True, queryid='q'):
+        """Queries the account's own archive (XEP-0313) with a raw form,
+        include-groupchat set as given (None: the field is left out).
+        Returns (results, iq): the <result/> messages carrying queryid, in
+        order."""
+        iq = self.make_iq_set()
+        q = ET.SubElement(iq.xml, '{%s}query' % NS_MAM, queryid=queryid)
+        x = ET.SubElement(q, '{%s}x' % NS_DATA, type='submit')
+
+        def field(var, value, ftype=None):
+            f = ET.SubElement(x, '{%s}field' % NS_DATA, var=var)
+            if ftype:
+                f.set('type', ftype)
+            ET.SubElement(f, '{%s}value' % NS_DATA).text = value
+        field('FORM_TYPE', NS_MAM, 'hidden')
+        if with_jid is not None:
+            field('with', with_jid)
+        if include_groupchat is not None:
+            field('include-groupchat', 'true' if include_groupchat else 'false')
+        try:
+            res = await iq.send(timeout=WAIT)
+        except IqError as e:
+            fail('%s: MAM query refused: %s' % (self.label, _short(e.iq)))
+        except IqTimeout:
+            fail('%s: no answer to a MAM query within %.0fs' % (self.label, WAIT))
+        check(res.xml.find('{%s}fin' % NS_MAM) is not None, '%s: MAM answer without <fin/>: %s'
+              % (self.label, _short(res)))
+        results = self.take('stanza', lambda s: _mam_result(s, queryid) is not None)
+        return results, res
+
     def tls_version(self):
         obj = self.transport.get_extra_info('ssl_object') if self.transport else None
         return obj.version() if obj is not None else None
+
+
+def local_name(st):
+    """The element name of a stanza without its namespace."""
+    return st.xml.tag.rpartition('}')[2]
+
+
+def _jid_bare(j):
+    return j.bare
+
+
+def muc_x(st):
+    return st.xml.find('{%s}x' % NS_MUC_USER)
+
+
+def muc_status(st):
+    """The set of XEP-0045 status codes (strings) of a stanza."""
+    x = muc_x(st)
+    if x is None:
+        return set()
+    return {s.get('code') for s in x.findall('{%s}status' % NS_MUC_USER)}
+
+
+def muc_item(st):
+    """The muc#user <item/> of a presence, or None."""
+    x = muc_x(st)
+    return x.find('{%s}item' % NS_MUC_USER) if x is not None else None
+
+
+def stanza_ids(el):
+    """{by: [id, ...]} of the XEP-0359 <stanza-id/> children of an element
+    (a stanza or an ElementTree element)."""
+    el = getattr(el, 'xml', el)
+    out = {}
+    for s in el.findall('{%s}stanza-id' % NS_SID):
+        out.setdefault(s.get('by'), []).append(s.get('id'))
+    return out
+
+
+def is_subject(st):
+    """A room's subject message: <subject/> and no body (XEP-0045 8.1)."""
+    return (local_name(st) == 'message' and st['type'] == 'groupchat'
+            and st.xml.find('{%s}subject' % NS_CLIENT) is not None
+            and st.xml.find('{%s}body' % NS_CLIENT) is None)
+
+
+def is_groupchat(st, room, body=None):
+    """A groupchat message with a body from room or one of its occupants."""
+    if local_name(st) != 'message' or st['type'] != 'groupchat' or _jid_bare(st['from']) != room:
+        return False
+    b = st.xml.find('{%s}body' % NS_CLIENT)
+    return b is not None and (body is None or b.text == body)
+
+
+def is_presence_from(st, occupant, ptype=None):
+    """A presence from occupant (full JID string), of ptype if given
+    ('available' for none)."""
+    return (local_name(st) == 'presence' and str(st['from']) == occupant
+            and (ptype is None or st['type'] == ptype))
+
+
+def _mam_result(st, queryid):
+    if local_name(st) != 'message':
+        return None
+    r = st.xml.find('{%s}result' % NS_MAM)
+    if r is None or r.get('queryid') != queryid:
+        return None
+    return r
+
+
+def mam_forwarded(st):
+    """The archived message (ElementTree element) inside a MAM result
+    message, and the <delay/> of its <forwarded/>."""
+    fwd = st.xml.find('{%s}result/{%s}forwarded' % (NS_MAM, NS_FORWARD))
+    check(fwd is not None, 'MAM result without <forwarded/>: %s' % _short(st))
+    msg = fwd.find('{%s}message' % NS_CLIENT)
+    check(msg is not None, 'MAM <forwarded/> without a message: %s' % _short(st))
+    return msg, fwd.find('{%s}delay' % NS_DELAY)
+
+
+class JoinAnswer:
+    """What a room (or the server, for it) answers a join with."""
+
+    def __init__(self):
+        self.occupants = []  # presences of the other occupants, in order
+        self.self = None     # the self-presence (110)
+        self.history = []    # history messages, in order
+        self.subject = None  # the subject message
+
+    def occupant_jids(self):
+        return [str(p['from']) for p in self.occupants]
+
+    def history_bodies(self):
+        return [m.xml.find('{%s}body' % NS_CLIENT).text for m in self.history]
+
+    def subject_text(self):
+        s = self.subject.xml.find('{%s}subject' % NS_CLIENT) if self.subject is not None else None
+        return (s.text or '') if s is not None else None
+
+    def __str__(self):
+        return 'occupants %s, self %s, %d history, subject %s' % (
+            self.occupant_jids(), 'yes' if self.self is not None else 'no',
+            len(self.history), 'yes' if self.subject is not None else 'no')
+
+
+def _read_line(stream, timeout):
+    """Reads a line from a blocking stream without blocking the event loop
+    or, should the answer never come, the interpreter's exit."""
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+
+    def done(line):
+        if not fut.done():
+            fut.set_result(line)
+
+    def reader():
+        try:
+            line = stream.readline()
+        except Exception:  # closed, or not readable: the same as no answer
+            line = ''
+        try:
+            loop.call_soon_threadsafe(done, line)
+        except RuntimeError:
+            pass  # the scenario is over
+    threading.Thread(target=reader, daemon=True).start()
+    return asyncio.wait_for(fut, timeout)
 
 
 def _short(stanza):
@@ -373,6 +647,27 @@ class Scenario:
             else:
                 c.send_presence(ppriority=priority)
         return c
+
+    async def restart_server(self):
+        """Has the server restarted on its data directory, as an operator
+        would: prints RESTART_REQUEST and waits for "restarted C2S_PORT
+        DIRECT_TLS_PORT" on stdin (interop_test.go answers it; by hand,
+        restart the server and type it). Clients made afterwards dial the
+        new ports; the ones connected before lose their streams to the
+        shutdown."""
+        log.info('asking for a server restart')
+        print(RESTART_REQUEST, flush=True)
+        try:
+            line = await _read_line(sys.stdin, RESTART_WAIT)
+        except asyncio.TimeoutError:
+            fail('no answer to %r on stdin within %.0fs' % (RESTART_REQUEST, RESTART_WAIT))
+        parts = line.split()
+        if len(parts) != 3 or parts[0] != 'restarted' or not (parts[1].isdigit() and parts[2].isdigit()):
+            fail('answer to %r on stdin: got %r, want "restarted C2S_PORT DIRECT_TLS_PORT"'
+                 % (RESTART_REQUEST, line))
+        self.args.port, self.args.tls_port = int(parts[1]), int(parts[2])
+        log.info('server restarted: STARTTLS port %d, direct TLS port %d',
+                 self.args.port, self.args.tls_port)
 
     async def close(self):
         await asyncio.gather(*(c.close() for c in self.clients), return_exceptions=True)

@@ -66,17 +66,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	sub.SetOutput(stderr)
 	sub.Usage = func() { fmt.Fprint(stderr, usage) }
 	subCfg := sub.String("config", "", "config file")
-	if err := sub.Parse(rest); err != nil {
-		return 2
-	}
-	rest = sub.Args()
-	// Allow flags after positional arguments: "user add bob -config f".
-	if len(rest) > 1 {
-		if err := sub.Parse(rest[1:]); err != nil {
+	// Flags may come before, between or after positional arguments
+	// ("user add bob -config f"): the flag package stops at the first
+	// positional one, so parse again after each.
+	var positional []string
+	for {
+		if err := sub.Parse(rest); err != nil {
 			return 2
 		}
-		rest = append(rest[:1], sub.Args()...)
+		rest = sub.Args()
+		if len(rest) == 0 {
+			break
+		}
+		positional = append(positional, rest[0])
+		rest = rest[1:]
 	}
+	rest = positional
 	path := *cfgPath
 	if *subCfg != "" {
 		path = *subCfg

@@ -2,7 +2,6 @@ package muc_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -33,9 +32,7 @@ func password(u string) string { return u + "-secret" }
 // startServer starts a server with the test users and account joins off.
 func startServer(t *testing.T, opts ...xmpptest.Option) *xmpptest.Server {
 	t.Helper()
-	if os.Getenv("MUC_AJ") == "" {
-		opts = append([]xmpptest.Option{xmpptest.WithConfig(func(c *config.Config) { c.AccountJoin.Enabled = false })}, opts...)
-	}
+	opts = append([]xmpptest.Option{xmpptest.WithConfig(func(c *config.Config) { c.AccountJoin.Enabled = false })}, opts...)
 	srv := xmpptest.Start(t, opts...)
 	for _, u := range users {
 		srv.AddUser(t, u, password(u))

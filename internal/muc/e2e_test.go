@@ -894,3 +894,46 @@ func TestE2EBadInput(t *testing.T) {
 		alice.Expect(t, "reflection", isGroupchat("still alive"))
 	})
 }
+
+// With account-based group chat on (the default), the room sees each
+// account once, by its bare JID: it delivers to it, keys the nick and the
+// occupant-id to it and shows it to moderators.
+func TestE2EWithAccountJoin(t *testing.T) {
+	srv := startServer(t, xmpptest.WithConfig(func(c *config.Config) { c.AccountJoin.Enabled = true }))
+	alice := dial(t, srv, "alice", "phone")
+	bob := dial(t, srv, "bob", "pc")
+	bob2 := dial(t, srv, "bob", "laptop")
+	room := "accounts@" + service
+	createRoom(t, alice, room, "Alice")
+	enter(t, bob, room, "Bob", "")
+	p := alice.Expect(t, "bob's presence", isPresence(room+"/Bob", "", ""))
+	if userItem(p).Attr("jid") != "bob@localhost" {
+		t.Errorf("the room sees bob's account: %v", p)
+	}
+	enter(t, bob2, room, "Bob", "")
+	quiet(t, alice, "a second presence for bob's second session", isPresence(room+"/Bob", "", ""))
+	say(t, bob2, room, "aj1", "from the laptop")
+	var occ []string
+	for _, c := range []*xmpptest.Client{alice, bob, bob2} {
+		m := c.Expect(t, "reflection", isGroupchat("from the laptop"))
+		if stanzaID(m, room) == "" {
+			t.Errorf("%s: no stanza-id by the room: %v", c.JID, m)
+		}
+		occ = append(occ, occupantID(m))
+	}
+	say(t, bob, room, "aj2", "from the pc")
+	if m := alice.Expect(t, "reflection", isGroupchat("from the pc")); occupantID(m) != occ[0] {
+		t.Errorf("one occupant-id per account: %q and %q", occ[0], occupantID(m))
+	}
+	r := alice.IQ(t, "<iq type='get' id='ml' to='"+room+"'><query xmlns='"+nsAdmin+"'><item role='participant'/></query></iq>")
+	items := r.Find("query")
+	if items == nil || len(items.Children(nsAdmin, "item")) != 1 || items.Children(nsAdmin, "item")[0].Attr("jid") != "bob@localhost" {
+		t.Errorf("participants: %v", r)
+	}
+	if r := admin(t, alice, room, "<item nick='Bob' role='none'/>"); r.Attr("type") != "result" {
+		t.Fatalf("kick: %v", r)
+	}
+	for _, c := range []*xmpptest.Client{bob, bob2} {
+		c.Expect(t, "kick", isPresence(room+"/Bob", "unavailable", "307"))
+	}
+}

@@ -5,21 +5,27 @@ import (
 	"minimix/internal/xml"
 )
 
-// forked is a stanza forked to one recipient and the room for its
-// attributes, allocated together: a fan-out makes one allocation per
-// delivered stanza.
+// forked is a stanza forked to one recipient with room for its
+// attributes and top-level children, allocated together: a fan-out makes
+// one allocation per delivered stanza.
 type forked struct {
 	el    xml.Element
 	attrs [6]xml.Attr
+	kids  [8]xml.Node
 }
 
-// fork returns a copy of base addressed to to. base has no to attribute;
-// the copy shares base's children, which nobody may modify in place (the
-// slice is capped, so an append by a receiver reallocates).
+// fork returns a copy of base addressed to to; base has no to attribute.
+// The copy has its own attributes and list of children, which receivers
+// may change (the router removes and adds stanza-ids), and shares the
+// child elements themselves, which nobody changes.
 func fork(base *xml.Element, to string) *xml.Element {
 	f := new(forked)
 	f.el.Space, f.el.Local = base.Space, base.Local
-	f.el.Children = base.Children[:len(base.Children):len(base.Children)]
+	kids := f.kids[:0]
+	if len(base.Children) > len(f.kids) {
+		kids = make([]xml.Node, 0, len(base.Children))
+	}
+	f.el.Children = append(kids, base.Children...)
 	attrs := f.attrs[:0]
 	if len(base.Attrs)+1 > len(f.attrs) {
 		attrs = make([]xml.Attr, 0, len(base.Attrs)+1)

@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -55,7 +56,7 @@ func (f *fakeRouter) Route(ctx context.Context, el *xml.Element, from, to jid.JI
 		return
 	}
 	if got := el.Attr("to"); got != to.String() {
-		panic("routed to " + to.String() + " with to=" + got)
+		panic("routed to " + to.String() + " with to=" + got + ": " + el.String())
 	}
 	f.got[to] = append(f.got[to], el)
 }
@@ -147,6 +148,17 @@ func (h *harness) send(from string, raw string) {
 		h.t.Fatalf("to of %s: %v", raw, err)
 	}
 	h.svc.RouteStanza(context.Background(), el, f, to)
+	h.settle()
+}
+
+// settle waits until the service has routed everything.
+func (h *harness) settle() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.svc.idle(ctx); err != nil {
+		h.t.Fatalf("service not idle: %v", err)
+	}
 }
 
 // take returns and forgets what to received.
@@ -286,3 +298,17 @@ func condition(el *xml.Element) string {
 	}
 	return string(se.Condition)
 }
+
+// errCondition is the stanza error condition of err, "" for nil.
+func errCondition(err error) string {
+	if err == nil {
+		return ""
+	}
+	var se *xmpperr.StanzaError
+	if errors.As(err, &se) {
+		return string(se.Condition)
+	}
+	return "not a stanza error: " + err.Error()
+}
+
+func lastPresence(els []*xml.Element) *xml.Element { return last(els, "presence") }

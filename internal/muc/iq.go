@@ -99,7 +99,9 @@ func (s *Service) occupantIQ(r *room, el, p *xml.Element, from, to jid.JID) {
 		return
 	}
 	if p.Space == nsPing && p.Local == "ping" && target == sender {
-		r.send(resultIQ(el, nil, target.jid, from), target.jid, from)
+		// Answered from the address asked, whatever its case, so that
+		// the client matches the answer.
+		r.send(resultIQ(el, nil, to, from), to, from)
 		return
 	}
 	if len(el.Attr("id")) > maxOccupantIQIDSize {
@@ -154,7 +156,7 @@ func (s *Service) archiveIQ(ctx context.Context, r *room, el, p *xml.Element, fr
 	var res *xml.Element
 	switch p.Local {
 	case "query":
-		send := func(m *xml.Element) { s.cfg.Router.Route(ctx, m, r.jid, from) }
+		send := func(m *xml.Element) { s.route(m, r.jid, from) }
 		res, err = s.cfg.Archive.ServeQuery(ctx, r.jid, req, send, mam.QueryOptions{DefaultIncludeGroupchat: true})
 	case "metadata":
 		if req.Type != "get" {

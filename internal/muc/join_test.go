@@ -5,10 +5,10 @@ import (
 )
 
 const (
-	alice  = "alice@example.net/phone"
-	alice2 = "alice@example.net/laptop"
-	bob    = "bob@example.net/pc"
-	carol  = "carol@example.net/tab"
+	alice   = "alice@example.net/phone"
+	alice2  = "alice@example.net/laptop"
+	bob     = "bob@example.net/pc"
+	carol   = "carol@example.net/tab"
 	roomJID = "room@" + domain
 )
 

@@ -21,7 +21,6 @@ const (
 	maxTextField        = 1024  // bytes in a room name, description, password
 	maxSubjectBytes     = 4096  // bytes in a subject
 	maxDiscoItems       = 100   // rooms in one disco#items page
-	maxDrainRounds      = 64    // outbox batches a sender drains before handing off
 	maxSpareOutbox      = 4096  // largest outbox kept for reuse
 	limiterMaxEntries   = 10000 // bare JIDs a limiter tracks
 	createBurst         = 10    // rooms one bare JID may create at once...
@@ -31,6 +30,9 @@ const (
 	voiceRequestsBurst  = 3
 	voiceRequestsEvery  = 30 * time.Second
 	maxOccupantIQIDSize = 1024 // bytes of an iq id relayed to an occupant
+	// shutdownGrace is how long Shutdown waits, after handing the 332
+	// presences to the router, for connections to write them.
+	shutdownGrace = 250 * time.Millisecond
 )
 
 // limiter is a token bucket per bare JID: burst tokens, one more every

@@ -21,6 +21,7 @@ type change struct {
 	destroy *xml.Element
 	payload []xml.Node // show, status...; nil: the occupant's own
 	affNone bool       // show affiliation none (room destroyed)
+	gone    bool       // show role none: a session leaves an occupant that stays
 }
 
 // presencePayload keeps what a client's presence says about its sender
@@ -60,7 +61,11 @@ func (s *Service) presenceEl(r *room, o *occupant, c *change, realJID string, se
 	if c.affNone {
 		aff = affNone
 	}
-	item := xml.New(NSUser, "item", "affiliation", aff.String(), "role", o.role.String())
+	role := o.role
+	if c.gone {
+		role = roleNone
+	}
+	item := xml.New(NSUser, "item", "affiliation", aff.String(), "role", role.String())
 	item.SetAttr("jid", realJID)
 	item.SetAttr("nick", c.nick)
 	if c.actor != "" {
@@ -265,6 +270,7 @@ func (s *Service) leave(ctx context.Context, el *xml.Element, from, to jid.JID) 
 // when real was o's last, o leaves and the others are told too.
 func (s *Service) removeSession(r *room, o *occupant, real jid.JID, c *change) {
 	if len(o.reals) > 1 {
+		c.gone = true
 		p := s.presenceEl(r, o, c, real.String(), true, "")
 		p.SetAttr("to", real.String())
 		r.removeReal(o, real)

@@ -1,10 +1,8 @@
 package muc
 
 import (
-	"context"
 	"slices"
 	"sync"
-	"time"
 
 	"minimix/internal/jid"
 	"minimix/internal/xml"
@@ -13,19 +11,17 @@ import (
 // room is one room's state.
 //
 // It is owned by one sync.Mutex rather than a goroutine: a room does
-// little work per stanza, and every delivery is a non-blocking enqueue
-// into a session's bounded queue, so holding a lock for a fan-out to
-// hundreds of occupants costs microseconds, needs no goroutine per room
-// (idle rooms cost nothing) and gives a handler its answer synchronously.
-// What a handler sends is queued in out while the lock is held, in the
-// order of the state changes that caused it, and routed after the lock
-// is released by whichever goroutine is draining the room (release), so
-// every occupant sees the room's events in one order. Routing outside the
-// lock matters because routing can come straight back into the service
-// on the same goroutine: a delivery to a session that just went away
-// bounces (and the bounce removes the ghost occupant from this very
-// room), an invitation may be addressed to another room, and account-
-// based group chat answers some room traffic at once.
+// little work per stanza and every delivery is a non-blocking enqueue
+// into a session's bounded queue, so a handler can decide a fan-out to
+// hundreds of occupants under the lock in microseconds, idle rooms cost
+// no goroutine, and a handler sees the state it changes without a round
+// trip. What a handler sends is queued in out while the lock is held, in
+// the order of the state changes that caused it, and routed by the
+// outbox's one drainer after the lock is released (see outbox), so every
+// occupant sees the room's events in one order and the router is never
+// called with the room locked: a delivery can come straight back into
+// the room (a bounce from a session that just went away removes that
+// ghost occupant from this very room).
 type room struct {
 	jid  jid.JID // bare
 	jidS string
@@ -48,15 +44,7 @@ type room struct {
 	history       []histEntry // oldest first, at most cfg.HistoryLength
 	historyLoaded bool
 
-	out      []delivery // queued, not yet routed
-	spare    []delivery // a drained outbox, reused
-	draining bool
-}
-
-// delivery is one stanza waiting in a room's outbox.
-type delivery struct {
-	el       *xml.Element
-	from, to jid.JID
+	out outbox // what the room sends, in order
 }
 
 // occupant is one nick in a room and the real JIDs behind it: several
@@ -98,9 +86,7 @@ func newRoom(j jid.JID, cfg roomConfig) *room {
 }
 
 // send queues el for routing from from to to.
-func (r *room) send(el *xml.Element, from, to jid.JID) {
-	r.out = append(r.out, delivery{el: el, from: from, to: to})
-}
+func (r *room) send(el *xml.Element, from, to jid.JID) { r.out.push(el, from, to) }
 
 // occupantJID returns room@service/nick.
 func (r *room) occupantJID(nick string) jid.JID {
@@ -181,37 +167,10 @@ func (r *room) invalidateAll() {
 	}
 }
 
-// hasReal reports whether j is one of o's real JIDs.
-func (o *occupant) hasReal(j jid.JID) bool {
-	for _, rl := range o.reals {
-		if rl.j == j {
-			return true
-		}
-	}
-	return false
-}
-
 // maxUsers is the room's occupant limit within the service's.
 func (r *room) maxUsers(service int) int {
 	if r.cfg.MaxUsers > 0 && r.cfg.MaxUsers < service {
 		return r.cfg.MaxUsers
 	}
 	return service
-}
-
-// waitDrained waits until nobody is routing r's outbox, for Shutdown.
-func (r *room) waitDrained(ctx context.Context) error {
-	for {
-		r.mu.Lock()
-		done := !r.draining && len(r.out) == 0
-		r.mu.Unlock()
-		if done {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Millisecond):
-		}
-	}
 }

@@ -131,6 +131,13 @@ type Service struct {
 	mu     sync.Mutex
 	rooms  map[string]*room // by localpart
 	closed bool
+
+	outMu sync.Mutex
+	out   outbox // replies that concern no room
+
+	actMu  sync.Mutex
+	active int           // goroutines routing an outbox
+	quiet  chan struct{} // closed when active drops to 0
 }
 
 // New returns a Service; Start loads its persistent rooms.
@@ -196,14 +203,14 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	var errs []error
+	told := false
 	for _, r := range rooms {
 		r.mu.Lock()
+		told = told || len(r.list) > 0
 		for _, o := range r.list {
 			o.role = roleNone
 			c := &change{typ: "unavailable", codes: []string{"332"}}
-			for _, rl := range o.reals {
-				r.send(s.presenceEl(r, o, c, rl.s, true, ""), o.jid, rl.j)
-			}
+			s.toSelf(r, o, c)
 		}
 		r.clearOccupants()
 		if r.cfg.Persistent && !r.destroyed {
@@ -212,8 +219,17 @@ func (s *Service) Shutdown(ctx context.Context) error {
 			}
 		}
 		s.release(ctx, r)
-		if err := r.waitDrained(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("muc: shutdown of %s: %w", r.jidS, err))
+	}
+	if err := s.idle(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("muc: shutdown: %w", err))
+	}
+	if told {
+		// The presences are in the sessions' queues now, and the client
+		// connections close right after this returns, without writing
+		// what is still queued: give their writers a moment.
+		select {
+		case <-time.After(shutdownGrace):
+		case <-ctx.Done():
 		}
 	}
 	return errors.Join(errs...)
@@ -224,6 +240,11 @@ func (s *Service) Shutdown(ctx context.Context) error {
 func (s *Service) RouteStanza(ctx context.Context, el *xml.Element, from, to jid.JID) {
 	if from.IsZero() || !stanza.IsStanza(el) {
 		return
+	}
+	if el.Space == xml.NSServer {
+		// From another server: what the room passes on goes to clients.
+		el = el.Clone()
+		toClient(el)
 	}
 	if to.Local == "" {
 		s.serviceStanza(ctx, el, from, to)
@@ -307,53 +328,13 @@ func (s *Service) dispose(ctx context.Context, r *room) {
 }
 
 // release ends a handler's hold on r: a temporary room left empty is
-// disposed of, then r is unlocked and its outbox routed. Deliveries are
-// routed by one goroutine at a time per room, in the order they were
-// queued, so every occupant sees the room's events in the same order;
-// whoever finds the outbox not being drained drains it, including what
-// others queue meanwhile (see room).
+// disposed of, what the handler queued is handed to the room's drainer,
+// and r is unlocked.
 func (s *Service) release(ctx context.Context, r *room) {
 	if len(r.list) == 0 && !r.fresh && !r.cfg.Persistent && !r.destroyed {
 		s.dispose(context.WithoutCancel(ctx), r)
 	}
-	if r.draining || len(r.out) == 0 {
-		r.mu.Unlock()
-		return
-	}
-	r.draining = true
-	s.drain(context.WithoutCancel(ctx), r, maxDrainRounds)
-}
-
-// drain routes r's outbox until it is empty; r.mu is held on entry and
-// released on return. After rounds batches it hands the rest to a new
-// goroutine, so that a sender whose goroutine happened to start draining
-// a busy room is not kept from its own work for ever.
-func (s *Service) drain(ctx context.Context, r *room, rounds int) {
-	for i := 0; len(r.out) > 0; i++ {
-		if rounds > 0 && i == rounds {
-			r.mu.Unlock()
-			go func() {
-				r.mu.Lock()
-				s.drain(context.Background(), r, 0)
-			}()
-			return
-		}
-		batch := r.out
-		r.out = r.spare[:0]
-		r.mu.Unlock()
-		for i := range batch {
-			d := &batch[i]
-			s.cfg.Router.Route(ctx, d.el, d.from, d.to)
-			*d = delivery{}
-		}
-		r.mu.Lock()
-		if cap(batch) <= maxSpareOutbox {
-			r.spare = batch[:0]
-		} else {
-			r.spare = nil
-		}
-	}
-	r.draining = false
+	s.flush(&r.mu, &r.out)
 	r.mu.Unlock()
 }
 
@@ -380,7 +361,7 @@ func (s *Service) answer(ctx context.Context, el, payload *xml.Element, err erro
 		s.routeError(ctx, el, s.stanzaError(err, el), from, to)
 		return
 	}
-	s.cfg.Router.Route(ctx, resultIQ(el, payload, to, from), to, from)
+	s.route(resultIQ(el, payload, to, from), to, from)
 }
 
 // stanzaError returns err as a stanza error, logging what is not one.
@@ -396,7 +377,7 @@ func (s *Service) stanzaError(err error, el *xml.Element) *xmpperr.StanzaError {
 // routeError routes the error reply to el, which from sent to to.
 func (s *Service) routeError(ctx context.Context, el *xml.Element, se *xmpperr.StanzaError, from, to jid.JID) {
 	if reply := errorReply(el, se, from, to); reply != nil {
-		s.cfg.Router.Route(ctx, reply, to, from)
+		s.route(reply, to, from)
 	}
 }
 
@@ -419,6 +400,19 @@ func resultIQ(el, payload *xml.Element, from, to jid.JID) *xml.Element {
 	r.SetAttr("from", from.String())
 	r.SetAttr("to", to.String())
 	return r.Append(payload)
+}
+
+// toClient moves e and its descendants from jabber:server to
+// jabber:client.
+func toClient(e *xml.Element) {
+	if e.Space == xml.NSServer {
+		e.Space = xml.NSClient
+	}
+	for _, c := range e.Children {
+		if c.Elem != nil {
+			toClient(c.Elem)
+		}
+	}
 }
 
 // randomID returns an unpredictable stanza id.

@@ -112,7 +112,7 @@ type option struct {
 	set   func(c *NodeConfig, v string, max int) *xmpperr.StanzaError
 }
 
-// options are the configuration fields in the order forms list them.
+// optionVars are the configuration fields in the order forms list them.
 var optionVars = []string{
 	"pubsub#title",
 	"pubsub#type",
@@ -128,6 +128,7 @@ var optionVars = []string{
 	"pubsub#notification_type",
 }
 
+// options describes each configuration field by var.
 var options = map[string]option{
 	"pubsub#title":                    textOption("A friendly name for the node", func(c *NodeConfig) *string { return &c.Title }),
 	"pubsub#type":                     textOption("The type of node data, usually the payload namespace", func(c *NodeConfig) *string { return &c.Type }),

@@ -176,13 +176,14 @@ func (s *Service) available(ctx context.Context, owner, full jid.JID, p *xml.Ele
 // wants (in nodes, not already in before), may see, and whose
 // configuration sends the last item. The caller holds owner's lock.
 func (s *Service) sendLast(ctx context.Context, owner, full jid.JID, nodes, before map[string]struct{}) {
-	var want []string
+	news := false
 	for n := range nodes {
 		if _, old := before[n]; !old {
-			want = append(want, n)
+			news = true
+			break
 		}
 	}
-	if len(want) == 0 {
+	if !news {
 		return
 	}
 	stored, err := s.store.PEPNodes(ctx, owner.Local)

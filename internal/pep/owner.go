@@ -63,8 +63,8 @@ func (s *Service) ownerSelf(ctx context.Context, req iq.Request) (*xml.Element, 
 	return nil, xmpperr.New(xmpperr.BadRequest, "unknown pubsub#owner action <"+action.Local+"/>")
 }
 
-// node returns the configuration of owner's node, item-not-found if it
-// does not exist.
+// nodeConfig returns the configuration of owner's node, item-not-found
+// if it does not exist.
 func (s *Service) nodeConfig(ctx context.Context, owner jid.JID, node string) (NodeConfig, error) {
 	tx := newTx(ctx, s, owner)
 	cfg, exists, err := tx.Node(node)

@@ -380,7 +380,7 @@ func (tx *Tx) Retract(name, id string, notify bool) error {
 	return nil
 }
 
-// SetAffiliations replaces the members and outcasts of node.
+// setAffiliations replaces the members and outcasts of node.
 func (tx *Tx) setAffiliations(name string, members, outcasts []string) error {
 	n, err := tx.node(name)
 	if err != nil {

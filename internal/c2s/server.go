@@ -127,6 +127,10 @@ func New(cfg Config) *Server {
 	}
 }
 
+// shutdownFlush bounds how long Shutdown waits for queued stanzas to be
+// written before it closes the streams.
+const shutdownFlush = 2 * time.Second
+
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("c2s: server closed")
 
@@ -214,6 +218,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		sessions = append(sessions, se)
 	}
 	s.mu.Unlock()
+
+	// What is already queued for clients goes out first (a room's 332,
+	// the last messages), for a bounded time: a client that does not
+	// read must not hold the shutdown.
+	flushCtx, cancel := context.WithTimeout(ctx, shutdownFlush)
+	var flushing sync.WaitGroup
+	for _, se := range sessions {
+		flushing.Go(func() { se.waitFlushed(flushCtx) })
+	}
+	flushing.Wait()
+	cancel()
 
 	// Every stream gets its error at once: a client that does not read
 	// holds its close for a while, and must hold neither the others nor

@@ -472,3 +472,26 @@ func (s *Session) WaitWritable(ctx context.Context) bool {
 		}
 	}
 }
+
+// waitFlushed waits until everything queued for the session has been
+// written, the session has no connection, or ctx ends.
+func (s *Session) waitFlushed(ctx context.Context) {
+	for {
+		s.mu.Lock()
+		pending := len(s.out) - s.written
+		if !s.sm {
+			pending = len(s.out)
+		}
+		gone := s.ended || s.c == nil || s.overflowed
+		s.mu.Unlock()
+		if gone || pending == 0 {
+			return
+		}
+		select {
+		case <-s.drained:
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return
+		}
+	}
+}

@@ -30,9 +30,6 @@ const (
 	voiceRequestsBurst  = 3
 	voiceRequestsEvery  = 30 * time.Second
 	maxOccupantIQIDSize = 1024 // bytes of an iq id relayed to an occupant
-	// shutdownGrace is how long Shutdown waits, after handing the 332
-	// presences to the router, for connections to write them.
-	shutdownGrace = 250 * time.Millisecond
 )
 
 // limiter is a token bucket per bare JID: burst tokens, one more every

@@ -203,10 +203,8 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	var errs []error
-	told := false
 	for _, r := range rooms {
 		r.mu.Lock()
-		told = told || len(r.list) > 0
 		for _, o := range r.list {
 			o.role = roleNone
 			c := &change{typ: "unavailable", codes: []string{"332"}}
@@ -222,15 +220,6 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	}
 	if err := s.idle(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("muc: shutdown: %w", err))
-	}
-	if told {
-		// The presences are in the sessions' queues now, and the client
-		// connections close right after this returns, without writing
-		// what is still queued: give their writers a moment.
-		select {
-		case <-time.After(shutdownGrace):
-		case <-ctx.Done():
-		}
 	}
 	return errors.Join(errs...)
 }

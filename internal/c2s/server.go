@@ -129,7 +129,7 @@ func New(cfg Config) *Server {
 
 // shutdownFlush bounds how long Shutdown waits for queued stanzas to be
 // written before it closes the streams.
-const shutdownFlush = 2 * time.Second
+const shutdownFlush = 5 * time.Second
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("c2s: server closed")

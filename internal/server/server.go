@@ -241,7 +241,10 @@ func (s *Server) listenAttrs() []any {
 	if s.httpLn != nil {
 		attrs = append(attrs, "http", s.httpLn.Addr().String())
 	}
-	attrs = append(attrs, "storage", s.cfg.Storage.Driver, "data_dir", s.cfg.DataDir)
+	if d := s.cfg.MUC.Domain; d != "" {
+		attrs = append(attrs, "muc", d)
+	}
+	attrs = append(attrs, "account_join", s.cfg.AccountJoin.Enabled, "storage", s.cfg.Storage.Driver, "data_dir", s.cfg.DataDir)
 	return attrs
 }
 

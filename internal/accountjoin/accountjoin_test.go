@@ -583,3 +583,23 @@ func TestSynthesisedSelfKeepsJoinCodesAndShowsJoinerPresence(t *testing.T) {
 		t.Errorf("show = %q, want the joiner's own: %s", self.ChildText(xml.NSClient, "show"), self)
 	}
 }
+
+func TestServerJoinOfVanishedRoomMakesItInstant(t *testing.T) {
+	w := newWorld(t)
+	w.svc.Join(context.Background(), jid.MustParse(alice), jid.MustParse(roomJID), "al", "", true)
+	w.sender.take()
+	w.room(`<presence from='r@muc.example/al' to='alice@d.example'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' role='moderator' jid='alice@d.example'/><status code='110'/><status code='201'/></x></presence>`)
+	out := w.sender.take()
+	if len(out) != 1 || out[0].Local != "iq" || out[0].Attr("to") != roomJID || out[0].Child(nsMUCOwner, "query") == nil {
+		t.Fatalf("sent %v, want the instant-room configuration", str(out))
+	}
+	// A session's own creation is left to the session.
+	w2 := newWorld(t)
+	c1 := w2.session(alice + "/phone")
+	w2.send(c1, `<presence to='r@muc.example/al' id='j1'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	w2.sender.take()
+	w2.room(`<presence from='r@muc.example/al' to='alice@d.example' id='j1'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' role='moderator'/><status code='110'/><status code='201'/></x></presence>`)
+	if out := w2.sender.take(); len(out) != 0 {
+		t.Errorf("configured a room a session created: %v", str(out))
+	}
+}

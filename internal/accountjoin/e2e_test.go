@@ -641,3 +641,21 @@ collect:
 	}
 	bob.Expect(t, "alice leaving", xmpptest.IsPresenceFrom(room+"/al", "unavailable"))
 }
+
+// Rule 21 with a temporary room: the restart destroyed it; the account's
+// rejoin recreates it as an instant room others can enter.
+func TestE2ERestartRecreatesTemporaryRoom(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	c1 := e.dial("alice")
+	e.create(c1, room, "al")
+	c1.Kill()
+	e.srv.Restart(t)
+	bob := e.dial("bob")
+	bob.SendRaw(t, joinRaw(room, "bob", "jb", ""))
+	bob.Expect(t, "alice in the recreated room", xmpptest.IsPresenceFrom(room+"/al", ""))
+	self := bob.Expect(t, "bob's own presence", isSelfPresence(room))
+	if hasStatus(self, "201") {
+		t.Errorf("bob created the room; the account's rejoin should have: %s", self)
+	}
+}

@@ -2,6 +2,7 @@ package accountjoin
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"minimix/internal/jid"
@@ -214,8 +215,17 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 			}
 		})
 		s.persist(ctx, a, rm)
-		if len(rm.waiting) == 0 || (len(rm.waiting) == 1 && rm.waiting[0].full == rm.live) {
-			// Nobody else waits; the subject still ends the sequence.
+		if codes["201"] && len(rm.waiting) == 0 {
+			// The server's own join (a rejoin after a restart, or an
+			// autojoin bookmark) created the room: it was gone, as a
+			// temporary room is once everyone left. No client is there
+			// to configure it, so accept the default configuration
+			// (XEP-0045 10.1.2, instant room) rather than leave it
+			// locked to everyone else.
+			a.seq++
+			iq := xml.New(xml.NSClient, stanza.IQ, "type", "set", "id", "aj-instant-"+strconv.FormatUint(a.seq, 36), "from", a.jid.String(), "to", rm.jid.String())
+			iq.Append(xml.New(nsMUCOwner, "query").Append(xml.New(nsDataForm, "x", "type", "submit")))
+			a.queue(iq, rm.jid)
 		}
 		return
 	}

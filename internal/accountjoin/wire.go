@@ -16,6 +16,8 @@ const (
 	nsPing     = "urn:xmpp:ping"
 	nsMAM      = "urn:xmpp:mam:2"
 	nsStanzaID = stanza.NSStanzaID
+	nsMUCOwner = "http://jabber.org/protocol/muc#owner"
+	nsDataForm = "jabber:x:data"
 )
 
 // statusCodes returns the muc#user status codes of a room stanza.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"sync"
 
 	"minimix/internal/accountjoin"
 	"minimix/internal/iq"
@@ -42,6 +43,8 @@ type features struct {
 	pep       *pep.Service
 	bookmarks *bookmarks.Service
 	muc       *muc.Service // nil when muc.domain is ""
+
+	exists sync.Map // local -> time.Time: accounts known to exist until then
 }
 
 // buildFeatures creates every feature, registers their iq handlers and

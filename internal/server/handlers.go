@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"minimix/internal/iq"
 	"minimix/internal/jid"
@@ -57,14 +58,35 @@ func (f *features) SessionPresence(ctx context.Context, s router.Session, el *xm
 }
 
 // AccountExists implements router.Handlers.
+//
+// It is asked for every message to a bare JID, so it answers without
+// the database when it can: an account with a bound session exists, and
+// an account seen to exist is remembered for existsTTL (deleting an
+// account through the server forgets it at once; the TTL bounds how long
+// a deletion made by another process goes unnoticed).
 func (f *features) AccountExists(ctx context.Context, local string) bool {
+	if len(f.s.Registry.Sessions(jid.JID{Local: local, Domain: f.s.cfg.Domain})) > 0 {
+		return true
+	}
+	if until, ok := f.exists.Load(local); ok && time.Now().Before(until.(time.Time)) {
+		return true
+	}
 	ok, err := f.s.store.AccountExists(ctx, local)
 	if err != nil {
 		f.s.log.Error("account lookup failed", "user", local, "err", err)
 		return false
 	}
+	if ok {
+		f.exists.Store(local, time.Now().Add(existsTTL))
+	}
 	return ok
 }
+
+// existsTTL is how long a positive account lookup is remembered.
+const existsTTL = time.Minute
+
+// forgetAccount drops a deleted account from the existence cache.
+func (f *features) forgetAccount(local string) { f.exists.Delete(local) }
 
 // SessionEnded implements c2s.Hooks.
 func (f *features) SessionEnded(ctx context.Context, s router.Session) {

@@ -100,7 +100,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s.Registry = router.NewRegistry()
 	s.Router = router.New(router.Config{Domain: cfg.Domain, Registry: s.Registry, Logger: log.With("component", "router")})
 	s.Mux = iq.NewMux(log.With("component", "iq"))
-	s.Accounts = &accounts.Manager{Store: store, OnDelete: func(ctx context.Context, user string) { s.kick(user) }}
+	s.Accounts = &accounts.Manager{Store: store, OnDelete: func(ctx context.Context, user string) {
+		if s.features != nil {
+			s.features.forgetAccount(user)
+		}
+		s.kick(user)
+	}}
 
 	var limiter *sasl.Limiter
 	if n := cfg.C2S.LoginFailuresPerMinute; n > 0 {

@@ -172,7 +172,7 @@ func (a *Archive) append(ctx context.Context, owner, with jid.JID, el *xml.Eleme
 // Never beats always when a JID is in both lists; an entry matches with's
 // bare JID, or its full JID when the entry has a resource.
 func (a *Archive) wanted(ctx context.Context, owner, with jid.JID, room bool) (bool, error) {
-	p, err := a.store.GetArchivePrefs(ctx, owner.String())
+	p, err := a.getPrefs(ctx, owner.String())
 	if err != nil {
 		return false, fmt.Errorf("mam: preferences of %s: %w", owner, err)
 	}

@@ -19,6 +19,7 @@ package mam
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"minimix/internal/iq"
@@ -72,6 +73,39 @@ type Archive struct {
 	// a duplicate and the append that follows are not interleaved with
 	// another copy of the same room message.
 	owners stripes
+	// prefs caches owners' preferences: they are read for every archived
+	// message and change only through servePrefs, which updates the
+	// cache. The cache is bounded; past maxCachedPrefs it starts over.
+	prefsMu sync.Mutex
+	prefs   map[string]storage.ArchivePrefs
+}
+
+// maxCachedPrefs bounds the preferences kept in memory.
+const maxCachedPrefs = 100000
+
+// getPrefs returns owner's preferences, from the cache when it can.
+func (a *Archive) getPrefs(ctx context.Context, owner string) (storage.ArchivePrefs, error) {
+	a.prefsMu.Lock()
+	p, ok := a.prefs[owner]
+	a.prefsMu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := a.store.GetArchivePrefs(ctx, owner)
+	if err != nil {
+		return p, err
+	}
+	a.cachePrefs(owner, p)
+	return p, nil
+}
+
+func (a *Archive) cachePrefs(owner string, p storage.ArchivePrefs) {
+	a.prefsMu.Lock()
+	defer a.prefsMu.Unlock()
+	if a.prefs == nil || len(a.prefs) >= maxCachedPrefs {
+		a.prefs = make(map[string]storage.ArchivePrefs)
+	}
+	a.prefs[owner] = p
 }
 
 var _ router.Archiver = (*Archive)(nil)

@@ -25,6 +25,15 @@ func (a *Archive) servePrefs(ctx context.Context, req iq.Request) (*xml.Element,
 		if err := a.store.SetArchivePrefs(ctx, owner, p); err != nil {
 			return nil, fmt.Errorf("mam: set preferences of %s: %w", owner, err)
 		}
+		// What was stored, normalised, is what the next read returns.
+		if stored, err := a.store.GetArchivePrefs(ctx, owner); err == nil {
+			a.cachePrefs(owner, stored)
+			p = stored
+		} else {
+			a.prefsMu.Lock()
+			delete(a.prefs, owner)
+			a.prefsMu.Unlock()
+		}
 		return prefsElement(p), nil
 	}
 	p, err := a.store.GetArchivePrefs(ctx, owner)

@@ -126,6 +126,7 @@ func (db *DB) GetCredentials(ctx context.Context, username string) (storage.Cred
 // telling the two apart needs the account's domain, which
 // storage.Accounts does not pass.
 func (db *DB) DeleteAccount(ctx context.Context, username string) error {
+	db.flushAppends() // its archive records still queued go too
 	return db.write(ctx, "delete account", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM accounts WHERE username = ?`, username)
 		if err != nil {

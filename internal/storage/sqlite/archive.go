@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"strings"
@@ -21,13 +22,17 @@ const archiveColumns = `seq, id, stamp, with_jid, from_nick, groupchat, origin_s
 
 // AppendArchive implements storage.Archive.
 //
-// Appends are group-committed: every message between two local accounts is
-// archived twice and every room message once per account, so appends come
-// in bursts from many goroutines. Each caller queues its record; whichever
-// caller gets the write token commits everything queued in one
-// transaction, and the others find theirs done. A lone caller pays what a
-// single-statement commit costs; under load the per-record cost drops to
-// that of an INSERT.
+// Appends are written behind: the record is checked (an id already in the
+// archive or waiting gives storage.ErrExists) and queued, and the call
+// returns; one writer goroutine commits whatever is queued in a single
+// transaction, again and again while appends keep coming. Every message
+// between two local accounts is archived twice and every room message
+// once per account, so the router would otherwise wait for two commits per
+// message. Reads of the archive see queued records: QueryArchive,
+// LastArchived and DeleteArchive wait for the queue to be written first,
+// HasOriginStanzaID also looks in the queue, and Close writes it out. The
+// queue is bounded (maxAppendQueue); a caller that finds it full waits,
+// which is the back-pressure a disk slower than the traffic needs.
 func (db *DB) AppendArchive(ctx context.Context, rec storage.ArchiveRecord) error {
 	if rec.Owner == "" || rec.ID == "" {
 		return fmt.Errorf("sqlite: append archive: owner %q and id %q must not be empty", rec.Owner, rec.ID)
@@ -35,57 +40,114 @@ func (db *DB) AppendArchive(ctx context.Context, rec storage.ArchiveRecord) erro
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: append archive %q of %q: %w", rec.ID, rec.Owner, err)
 	}
-	req := &appendReq{rec: rec, done: make(chan struct{})}
+	key := rec.Owner + "\x00" + rec.ID
 	db.appendMu.Lock()
-	db.appendQueue = append(db.appendQueue, req)
+	_, queued := db.appendIDs[key]
 	db.appendMu.Unlock()
-	select {
-	case db.writeSem <- struct{}{}:
-	case <-req.done:
-		return req.err
-	case <-ctx.Done():
-		// The record is queued and may still be committed by another
-		// caller's transaction; the caller only stops waiting.
-		return fmt.Errorf("sqlite: append archive %q of %q: %w", rec.ID, rec.Owner, ctx.Err())
+	if queued {
+		return fmt.Errorf("sqlite: append archive %q of %q: %w", rec.ID, rec.Owner, storage.ErrExists)
 	}
-	defer func() { <-db.writeSem }()
-	select {
-	case <-req.done:
-		return req.err // committed by the previous holder of the token
-	default:
+	var one int
+	err := db.sql.QueryRowContext(ctx, `SELECT 1 FROM archive_messages WHERE owner = ? AND id = ?`, rec.Owner, rec.ID).Scan(&one)
+	switch {
+	case err == nil:
+		return fmt.Errorf("sqlite: append archive %q of %q: %w", rec.ID, rec.Owner, storage.ErrExists)
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlite: append archive %q of %q: %w", rec.ID, rec.Owner, err)
 	}
 	db.appendMu.Lock()
-	batch := db.appendQueue
-	db.appendQueue = nil
+	defer db.appendMu.Unlock()
+	for len(db.appendQueue) >= maxAppendQueue && !db.closing {
+		db.appendCond.Wait()
+	}
+	if _, dup := db.appendIDs[key]; dup {
+		return fmt.Errorf("sqlite: append archive %q of %q: %w", rec.ID, rec.Owner, storage.ErrExists)
+	}
+	db.appendQueue = append(db.appendQueue, rec)
+	db.appendIDs[key] = rec.OriginStanzaID
+	if !db.appendBusy {
+		db.appendBusy = true
+		go db.writeAppends()
+	}
+	return nil
+}
+
+// maxAppendQueue bounds the archive records waiting to be written.
+const maxAppendQueue = 4096
+
+// writeAppends commits queued archive records until the queue is empty.
+func (db *DB) writeAppends() {
+	for {
+		db.appendMu.Lock()
+		batch := db.appendQueue
+		db.appendQueue = nil
+		if len(batch) == 0 {
+			db.appendBusy = false
+			db.appendCond.Broadcast()
+			db.appendMu.Unlock()
+			return
+		}
+		db.appendWriting = batch
+		db.appendCond.Broadcast() // room in the queue again
+		db.appendMu.Unlock()
+
+		db.writeSem <- struct{}{}
+		err := db.commitAppends(batch)
+		if err != nil {
+			// One more try: a transient error (the disk briefly full,
+			// a lock held too long) should not cost the records.
+			time.Sleep(100 * time.Millisecond)
+			err = db.commitAppends(batch)
+		}
+		<-db.writeSem
+		if err != nil {
+			db.appendFailures.Add(uint64(len(batch)))
+			slog.Error("sqlite: archive records lost", "records", len(batch), "err", err)
+		}
+
+		db.appendMu.Lock()
+		for _, rec := range batch {
+			delete(db.appendIDs, rec.Owner+"\x00"+rec.ID)
+		}
+		db.appendWriting = nil
+		db.appendMu.Unlock()
+	}
+}
+
+// flushAppends waits until every queued archive record is written.
+func (db *DB) flushAppends() {
+	db.appendMu.Lock()
+	for db.appendBusy {
+		db.appendCond.Wait()
+	}
 	db.appendMu.Unlock()
-	db.commitAppends(batch)
-	return req.err
 }
 
-// appendReq is one queued AppendArchive.
-type appendReq struct {
-	rec  storage.ArchiveRecord
-	err  error
-	done chan struct{}
-}
-
-// commitAppends writes batch in one transaction and completes every
-// request. The caller holds the write token.
-func (db *DB) commitAppends(batch []*appendReq) {
-	finish := func(err error) {
-		for _, r := range batch {
-			if r.err == nil && err != nil {
-				r.err = fmt.Errorf("sqlite: append archive %q of %q: %w", r.rec.ID, r.rec.Owner, err)
+// queuedOrigin reports whether a record of owner from with carrying the
+// origin's stanza-id id waits in the queue.
+func (db *DB) queuedOrigin(owner, with, id string) bool {
+	db.appendMu.Lock()
+	defer db.appendMu.Unlock()
+	for _, list := range [][]storage.ArchiveRecord{db.appendQueue, db.appendWriting} {
+		for _, r := range list {
+			if r.Owner == owner && r.With == with && r.OriginStanzaID == id {
+				return true
 			}
-			close(r.done)
 		}
 	}
-	// Not the caller's context: the batch holds other callers' records.
+	return false
+}
+
+// ArchiveWriteFailures counts archive records that could not be written.
+func (db *DB) ArchiveWriteFailures() uint64 { return db.appendFailures.Load() }
+
+// commitAppends writes batch in one transaction. The caller holds the
+// write token.
+func (db *DB) commitAppends(batch []storage.ArchiveRecord) error {
 	ctx := context.Background()
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
-		finish(err)
-		return
+		return fmt.Errorf("sqlite: append %d archive records: %w", len(batch), err)
 	}
 	stmt, err := tx.PrepareContext(ctx, `
 		INSERT INTO archive_messages (owner, id, stamp, with_jid, from_nick, groupchat, origin_stanza_id, stanza)
@@ -93,34 +155,20 @@ func (db *DB) commitAppends(batch []*appendReq) {
 		ON CONFLICT (owner, id) DO NOTHING`)
 	if err != nil {
 		tx.Rollback()
-		finish(err)
-		return
+		return fmt.Errorf("sqlite: append %d archive records: %w", len(batch), err)
 	}
-	for _, r := range batch {
-		rec := r.rec
-		res, err := stmt.ExecContext(ctx, rec.Owner, rec.ID, rec.Stamp.UnixMicro(), rec.With, rec.FromNick,
-			boolInt(rec.Groupchat), rec.OriginStanzaID, nonNil(rec.Stanza))
-		if err != nil {
-			stmt.Close()
+	defer stmt.Close()
+	for _, rec := range batch {
+		if _, err := stmt.ExecContext(ctx, rec.Owner, rec.ID, rec.Stamp.UnixMicro(), rec.With, rec.FromNick,
+			boolInt(rec.Groupchat), rec.OriginStanzaID, nonNil(rec.Stanza)); err != nil {
 			tx.Rollback()
-			finish(err)
-			return
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			r.err = fmt.Errorf("sqlite: append archive %q of %q: %w", rec.ID, rec.Owner, err)
-		} else if n == 0 {
-			r.err = fmt.Errorf("sqlite: append archive %q of %q: %w", rec.ID, rec.Owner, storage.ErrExists)
+			return fmt.Errorf("sqlite: append archive %q of %q: %w", rec.ID, rec.Owner, err)
 		}
 	}
-	stmt.Close()
 	if err := tx.Commit(); err != nil {
-		for _, r := range batch {
-			r.err = nil // every record failed, whatever it was before
-		}
-		finish(err)
-		return
+		return fmt.Errorf("sqlite: append %d archive records: commit: %w", len(batch), err)
 	}
-	finish(nil)
+	return nil
 }
 
 // QueryArchive implements storage.Archive with XEP-0313 filters and
@@ -145,6 +193,7 @@ func (db *DB) commitAppends(batch []*appendReq) {
 // counter. FirstIndex counts whichever side of the page is shorter. See
 // TestQueryPlans and BenchmarkQueryArchive.
 func (db *DB) QueryArchive(ctx context.Context, owner string, q storage.ArchiveQuery) (storage.ArchivePage, error) {
+	db.flushAppends()
 	if q.Max < 0 {
 		return storage.ArchivePage{}, fmt.Errorf("sqlite: query archive of %q: negative max %d", owner, q.Max)
 	}
@@ -440,6 +489,9 @@ func (db *DB) HasOriginStanzaID(ctx context.Context, owner, with, id string) (bo
 	if id == "" {
 		return false, nil
 	}
+	if db.queuedOrigin(owner, with, id) {
+		return true, nil
+	}
 	var one int
 	// The redundant origin_stanza_id <> '' lets SQLite use the partial
 	// index archive_messages_origin.
@@ -459,6 +511,7 @@ func (db *DB) HasOriginStanzaID(ctx context.Context, owner, with, id string) (bo
 // LastArchived implements storage.Archive. with is compared as stored: a
 // bare JID.
 func (db *DB) LastArchived(ctx context.Context, owner, with string) (storage.ArchiveRecord, error) {
+	db.flushAppends()
 	rec, _, err := scanArchiveRecord(db.sql.QueryRowContext(ctx, `
 		SELECT `+archiveColumns+` FROM archive_messages
 		WHERE owner = ? AND with_jid = ? ORDER BY seq DESC LIMIT 1`, owner, with), owner)
@@ -474,6 +527,7 @@ func (db *DB) LastArchived(ctx context.Context, owner, with string) (storage.Arc
 // DeleteArchive implements storage.Archive. Preferences are kept: they
 // are settings, not records.
 func (db *DB) DeleteArchive(ctx context.Context, owner string) error {
+	db.flushAppends()
 	return db.write(ctx, "delete archive", func(tx *sql.Tx) error {
 		for _, table := range []string{"archive_counts", "archive_messages"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE owner = ?`, owner); err != nil {

@@ -140,12 +140,29 @@ func (r *Router) undeliverable(ctx context.Context, el *xml.Element, from, bare 
 	r.Stats.Offline.Add(1)
 }
 
-// removeStanzaID removes every <stanza-id by=bare/> from el.
+// removeStanzaID removes every <stanza-id by=bare/> from el. It runs for
+// every message delivered, so the common case (none there) allocates
+// nothing.
 func removeStanzaID(el *xml.Element, bare jid.JID) {
-	by := bare.String()
-	el.RemoveFunc(func(c *xml.Element) bool {
-		return c.Space == stanza.NSStanzaID && c.Local == "stanza-id" && c.Attr("by") == by
-	})
+	spoofed := func(c *xml.Element) bool {
+		return c.Space == stanza.NSStanzaID && c.Local == "stanza-id" && isBare(c.Attr("by"), bare)
+	}
+	for _, c := range el.Children {
+		if c.Elem != nil && spoofed(c.Elem) {
+			el.RemoveFunc(spoofed)
+			return
+		}
+	}
+}
+
+// isBare reports whether s is the bare JID j written out, without building
+// the string.
+func isBare(s string, j jid.JID) bool {
+	if j.Local == "" {
+		return s == j.Domain
+	}
+	return len(s) == len(j.Local)+1+len(j.Domain) && s[len(j.Local)] == '@' &&
+		s[:len(j.Local)] == j.Local && s[len(j.Local)+1:] == j.Domain
 }
 
 // Reroute delivers a message that a session accepted but could not hand

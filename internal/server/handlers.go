@@ -120,6 +120,11 @@ func (s *Server) registerMetrics() {
 	m.Counter("minimix_c2s_stanzas_in_total", "Stanzas received from clients.", &cs.StanzasIn)
 	m.Counter("minimix_c2s_stanzas_out_total", "Stanzas written to clients.", &cs.StanzasOut)
 	m.Counter("minimix_c2s_bytes_out_total", "Bytes written to clients.", &cs.BytesOut)
+	if f, ok := s.store.(interface{ ArchiveWriteFailures() uint64 }); ok {
+		m.GaugeFunc("minimix_archive_write_failures_total", "Archive records that could not be written.", func() float64 {
+			return float64(f.ArchiveWriteFailures())
+		})
+	}
 	rs := &s.Router.Stats
 	m.Counter("minimix_router_routed_total", "Stanzas routed.", &rs.Routed)
 	m.Counter("minimix_router_delivered_local_total", "Stanzas handed to local sessions.", &rs.DeliveredLocal)

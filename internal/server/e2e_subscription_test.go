@@ -189,6 +189,10 @@ func TestE2ESubscriptionWithdrawn(t *testing.T) {
 	wantSub(t, pushOf(t, a, "dave@localhost"), "none", "subscribe", "")
 	a.SendRaw(t, `<presence to='dave@localhost' type='unsubscribe'/>`)
 	wantSub(t, pushOf(t, a, "dave@localhost"), "none", "", "")
+	// The push reaches alice before her server has routed the
+	// unsubscribe on to dave's account; an iq answered after it is the
+	// barrier (one connection's stanzas are handled in order).
+	a.IQ(t, `<iq type='get' to='localhost' id='barrier'><ping xmlns='urn:xmpp:ping'/></iq>`)
 
 	d := goOnline(t, srv, "dave", "")
 	expectNone(t, d, d, "a withdrawn request", isPresence("alice@localhost", "subscribe"))

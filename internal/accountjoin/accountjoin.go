@@ -186,12 +186,8 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		s.closed = true
 		close(s.stop)
 	}
-	accts := make([]*account, 0, len(s.accounts))
-	for _, a := range s.accounts {
-		accts = append(accts, a)
-	}
 	s.mu.Unlock()
-	for _, a := range accts {
+	for _, a := range s.snapshot() {
 		a.mu.Lock()
 		for _, rm := range a.rooms {
 			rm.stopTimers()
@@ -220,16 +216,11 @@ type Info struct {
 
 // List returns the memberships of account (zero: all accounts).
 func (s *Service) List(owner jid.JID) []Info {
-	s.mu.Lock()
-	accts := make([]*account, 0, len(s.accounts))
-	for _, a := range s.accounts {
-		if owner.IsZero() || a.jid == owner {
-			accts = append(accts, a)
-		}
-	}
-	s.mu.Unlock()
 	var out []Info
-	for _, a := range accts {
+	for _, a := range s.snapshot() {
+		if !owner.IsZero() && a.jid != owner {
+			continue
+		}
 		a.mu.Lock()
 		for _, rm := range a.rooms {
 			in := Info{Account: a.jid.String(), Room: rm.jid.String(), Nick: rm.nick, State: rm.state.String(), Source: "session"}
@@ -244,6 +235,28 @@ func (s *Service) List(owner jid.JID) []Info {
 		a.mu.Unlock()
 	}
 	sortInfos(out)
+	return out
+}
+
+// lock returns the state of the account bare with its lock held, or nil
+// when the account has none; release it with release.
+func (s *Service) lock(bare jid.JID) *account {
+	a := s.account(bare, false)
+	if a != nil {
+		a.mu.Lock()
+	}
+	return a
+}
+
+// snapshot returns every account with state, for work that visits them
+// one at a time without holding the service's lock.
+func (s *Service) snapshot() []*account {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*account, 0, len(s.accounts))
+	for _, a := range s.accounts {
+		out = append(out, a)
+	}
 	return out
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"minimix/internal/jid"
 	"minimix/internal/router"
+	"minimix/internal/stanza"
 	"minimix/internal/xml"
 )
 
@@ -126,7 +127,7 @@ func (f *fakeArchive) ArchiveGroupchat(ctx context.Context, owner, room jid.JID,
 	if el.Child("", "body") == nil {
 		return "", false, nil
 	}
-	if sid := roomStanzaID(el, room); sid != "" {
+	if sid := stanza.StanzaID(el, room); sid != "" {
 		k := owner.String() + " " + sid
 		if f.seen[k] {
 			return "", false, nil
@@ -139,15 +140,6 @@ func (f *fakeArchive) ArchiveGroupchat(ctx context.Context, owner, room jid.JID,
 	c.Append(xml.New(nsStanzaID, "stanza-id", "id", id, "by", owner.String()))
 	f.items[owner] = append(f.items[owner], HistoryItem{Stamp: time.Now(), Stanza: c})
 	return id, true, nil
-}
-
-func roomStanzaID(el *xml.Element, room jid.JID) string {
-	for _, c := range el.Elements() {
-		if c.Local == "stanza-id" && c.Attr("by") == room.String() {
-			return c.Attr("id")
-		}
-	}
-	return ""
 }
 
 func (f *fakeArchive) History(ctx context.Context, owner, room jid.JID, max int, since time.Time) ([]HistoryItem, error) {

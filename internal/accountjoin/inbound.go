@@ -129,10 +129,9 @@ func (s *Service) roomPresence(ctx context.Context, a *account, rm *room, el *xm
 	// Another occupant.
 	nick := from.Resource
 	if typ == "unavailable" {
+		// Also a nick change (303): the new presence follows and adds
+		// the occupant back under its new nick.
 		rm.setOccupant(nick, nil)
-		if codes["303"] {
-			// A nick change: the new presence follows and re-adds it.
-		}
 	} else if nick != "" {
 		rm.setOccupant(nick, el)
 	}
@@ -167,10 +166,6 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 			rejoin := codes["332"] || codes["333"]
 			nick, password, bookmark := rm.nick, rm.password, rm.bookmark
 			attempts := rm.attempts
-			sessions := make([]jid.JID, 0, len(rm.sessions))
-			for full := range rm.sessions {
-				sessions = append(sessions, full)
-			}
 			s.forget(ctx, a, rm)
 			if rejoin {
 				s.scheduleRejoin(a, Record{Account: a.jid, Room: rm.jid, Nick: nick, Password: password, Bookmark: bookmark}, attempts+1)
@@ -276,22 +271,19 @@ func (s *Service) roomMessage(ctx context.Context, a *account, rm *room, el *xml
 			}
 			return true
 		}
-		by := a.jid.String()
-		el.RemoveFunc(func(c *xml.Element) bool {
-			return c.Space == nsStanzaID && c.Local == "stanza-id" && c.Attr("by") == by
-		})
+		stanza.RemoveStanzaIDs(el, a.jid) // forged: only the account's archive says so
 		id, stored, err := s.cfg.Archive.ArchiveGroupchat(ctx, a.jid, rm.jid, el)
 		if err != nil {
 			s.Stats.ArchiveFailures.Add(1)
-			s.log.Error("archive room message for account", "account", by, "room", rm.jid.String(), "err", err)
+			s.log.Error("archive room message for account", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
 		}
-		if !stored && err == nil && hasRoomStanzaID(el, rm.jid) && el.Child("", "body") != nil {
+		if !stored && err == nil && stanza.StanzaID(el, rm.jid) != "" && el.Child("", "body") != nil {
 			// Already archived: a replay after a rejoin. It reached the
 			// sessions the first time (rule 21: nothing doubled).
 			return true
 		}
 		if id != "" {
-			el.Append(xml.New(nsStanzaID, "stanza-id", "id", id, "by", by))
+			stanza.AddStanzaID(el, a.jid, id)
 		}
 		s.fork(rm, el)
 		return true
@@ -311,14 +303,4 @@ func (s *Service) roomMessage(ctx context.Context, a *account, rm *room, el *xml
 		s.fork(rm, el)
 		return true
 	}
-}
-
-func hasRoomStanzaID(el *xml.Element, room jid.JID) bool {
-	rs := room.String()
-	for _, c := range el.Elements() {
-		if c.Space == nsStanzaID && c.Local == "stanza-id" && c.Attr("by") == rs {
-			return true
-		}
-	}
-	return false
 }

@@ -316,11 +316,10 @@ func (s *Service) dropSession(ctx context.Context, a *account, rm *room, full ji
 // (stream closed, stream management timeout): the account stays in every
 // room (rule 15) and the session simply stops receiving.
 func (s *Service) SessionEnded(ctx context.Context, full jid.JID) {
-	a := s.account(full.Bare(), false)
+	a := s.lock(full.Bare())
 	if a == nil {
 		return
 	}
-	a.mu.Lock()
 	defer s.release(a)
 	for _, rm := range a.rooms {
 		if i := rm.isWaiting(full); i >= 0 {

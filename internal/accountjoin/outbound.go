@@ -23,45 +23,33 @@ func (s *Service) FromSession(ctx context.Context, sess router.Session, el *xml.
 		return false
 	}
 	full := sess.JID()
+	if el.Local == stanza.Presence && el.Attr("type") == "" && el.Child(nsMUC, "x") != nil && to.Resource != "" {
+		s.join(ctx, full, el, to)
+		return true
+	}
+	a := s.lock(full.Bare())
+	if a == nil {
+		return false
+	}
+	defer s.release(a)
+	rm := a.rooms[to.Bare()]
+	if rm == nil {
+		return false // not a room the account is in
+	}
 	switch el.Local {
 	case stanza.Presence:
-		if el.Attr("type") == "" && el.Child(nsMUC, "x") != nil && to.Resource != "" {
-			s.join(ctx, full, el, to)
-			return true
-		}
-		a := s.account(full.Bare(), false)
-		if a == nil {
-			return false
-		}
-		a.mu.Lock()
-		defer s.release(a)
-		rm := a.rooms[to.Bare()]
-		if rm == nil {
-			return false
-		}
 		s.sessionPresence(ctx, a, rm, full, el, to)
 		return true
 	case stanza.Message:
-		return s.sessionMessage(ctx, sess, el, to)
+		return s.sessionMessage(ctx, a, rm, full, el, to)
 	case stanza.IQ:
-		return s.sessionIQ(ctx, full, el, to)
+		return s.sessionIQ(ctx, a, rm, full, el, to)
 	}
 	return false
 }
 
 // sessionMessage handles a message from a session to a room or occupant.
-func (s *Service) sessionMessage(ctx context.Context, sess router.Session, el *xml.Element, to jid.JID) bool {
-	full := sess.JID()
-	a := s.account(full.Bare(), false)
-	if a == nil {
-		return false
-	}
-	a.mu.Lock()
-	defer s.release(a)
-	rm := a.rooms[to.Bare()]
-	if rm == nil {
-		return false
-	}
+func (s *Service) sessionMessage(ctx context.Context, a *account, rm *room, full jid.JID, el *xml.Element, to jid.JID) bool {
 	typ := stanza.Type(el)
 	if !rm.isJoined(full) {
 		if typ == "groupchat" || to.Resource != "" {
@@ -82,35 +70,16 @@ func (s *Service) sessionMessage(ctx context.Context, sess router.Session, el *x
 			if other == full {
 				continue
 			}
-			s.deliver(other, sentCopy(el, other))
+			s.deliver(other, router.CarbonCopy(el, "sent", other))
 		}
 	}
 	return true
 }
 
-// sentCopy wraps a session's outgoing private message as a XEP-0280 sent
-// carbon for another session of the account.
-func sentCopy(el *xml.Element, to jid.JID) *xml.Element {
-	fwd := xml.New(stanza.NSForward, "forwarded").Append(el.Clone())
-	m := xml.New(xml.NSClient, stanza.Message, "from", to.Bare().String(), "to", to.String())
-	m.SetAttr("type", el.Attr("type"))
-	return m.Append(xml.New(stanza.NSCarbons, "sent").Append(fwd))
-}
-
 // sessionIQ handles an iq from a session to a room or occupant: a
 // self-ping is answered here; anything else from a joined session goes
 // out as the account with a mapped id.
-func (s *Service) sessionIQ(ctx context.Context, full jid.JID, el *xml.Element, to jid.JID) bool {
-	a := s.account(full.Bare(), false)
-	if a == nil {
-		return false
-	}
-	a.mu.Lock()
-	defer s.release(a)
-	rm := a.rooms[to.Bare()]
-	if rm == nil {
-		return false
-	}
+func (s *Service) sessionIQ(ctx context.Context, a *account, rm *room, full jid.JID, el *xml.Element, to jid.JID) bool {
 	typ := el.Attr("type")
 	if typ != "get" && typ != "set" {
 		// A session's answer to something a room sent it: rooms send
@@ -202,11 +171,10 @@ func (s *Service) sessionPresence(ctx context.Context, a *account, rm *room, ful
 // the account's presence in every room the session joined.
 func (s *Service) broadcastPresence(ctx context.Context, sess router.Session, el *xml.Element) {
 	full := sess.JID()
-	a := s.account(full.Bare(), false)
+	a := s.lock(full.Bare())
 	if a == nil {
 		return
 	}
-	a.mu.Lock()
 	defer s.release(a)
 	for _, rm := range a.rooms {
 		js := rm.sessions[full]

@@ -110,14 +110,19 @@ func (s *Service) Join(ctx context.Context, owner, room jid.JID, nick, password 
 // every joined session gets its unavailable self-presence, and the room
 // gets the account's leave.
 func (s *Service) Leave(ctx context.Context, owner, room jid.JID) bool {
-	a := s.account(owner, false)
+	return s.leaveRoom(ctx, owner, room, false)
+}
+
+// leaveRoom is Leave, restricted to rooms joined by bookmark when
+// onlyBookmarked is set (checked under the same lock as the leave).
+func (s *Service) leaveRoom(ctx context.Context, owner, room jid.JID, onlyBookmarked bool) bool {
+	a := s.lock(owner)
 	if a == nil {
 		return false
 	}
-	a.mu.Lock()
 	defer s.release(a)
 	rm := a.rooms[room.Bare()]
-	if rm == nil {
+	if rm == nil || (onlyBookmarked && !rm.bookmark) {
 		return false
 	}
 	for full := range rm.sessions {
@@ -154,13 +159,7 @@ func (s *Service) leaveIdle(ctx context.Context) {
 	now := s.cfg.Now()
 	type target struct{ account, room jid.JID }
 	var idle []target
-	s.mu.Lock()
-	accts := make([]*account, 0, len(s.accounts))
-	for _, a := range s.accounts {
-		accts = append(accts, a)
-	}
-	s.mu.Unlock()
-	for _, a := range accts {
+	for _, a := range s.snapshot() {
 		a.mu.Lock()
 		for _, rm := range a.rooms {
 			if rm.bookmark || len(rm.sessions) > 0 || len(rm.waiting) > 0 || rm.state != joined {
@@ -183,16 +182,5 @@ func (s *Service) leaveIdle(ctx context.Context) {
 // gets its unavailable self-presence); a room joined only by sessions is
 // left alone.
 func (s *Service) Unbookmark(ctx context.Context, owner, room jid.JID) bool {
-	a := s.account(owner, false)
-	if a == nil {
-		return false
-	}
-	a.mu.Lock()
-	rm := a.rooms[room.Bare()]
-	bookmarked := rm != nil && rm.bookmark
-	a.mu.Unlock()
-	if !bookmarked {
-		return false
-	}
-	return s.Leave(ctx, owner, room)
+	return s.leaveRoom(ctx, owner, room, true)
 }

@@ -478,10 +478,7 @@ func (s *Session) WaitWritable(ctx context.Context) bool {
 func (s *Session) waitFlushed(ctx context.Context) {
 	for {
 		s.mu.Lock()
-		pending := len(s.out) - s.written
-		if !s.sm {
-			pending = len(s.out)
-		}
+		pending := len(s.out) - s.written // written stays 0 without SM
 		gone := s.ended || s.c == nil || s.overflowed
 		s.mu.Unlock()
 		if gone || pending == 0 {

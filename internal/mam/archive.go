@@ -89,7 +89,7 @@ func (a *Archive) ArchiveGroupchat(ctx context.Context, owner, room jid.JID, el 
 	if err != nil || !ok {
 		return "", false, err
 	}
-	origin := stanzaID(el, room.String())
+	origin := stanza.StanzaID(el, room)
 	var nick string
 	if from, err := stanza.From(el); err == nil && from.Bare() == room {
 		nick = from.Resource
@@ -133,9 +133,7 @@ func (a *Archive) append(ctx context.Context, owner, with jid.JID, el *xml.Eleme
 	by := owner.String()
 	st := el.Clone()
 	toClient(st)
-	st.RemoveFunc(func(c *xml.Element) bool {
-		return c.Space == stanza.NSStanzaID && c.Local == "stanza-id" && c.Attr("by") == by
-	})
+	stanza.RemoveStanzaIDs(st, owner)
 	var sid *xml.Element
 	if stamp {
 		sid = xml.New(stanza.NSStanzaID, "stanza-id", "by", by)
@@ -257,16 +255,6 @@ func groupchatStorable(el *xml.Element) bool {
 		}
 	}
 	return store || content
-}
-
-// stanzaID returns the id of el's <stanza-id by=by/>, or "".
-func stanzaID(el *xml.Element, by string) string {
-	for _, c := range el.Elements() {
-		if c.Space == stanza.NSStanzaID && c.Local == "stanza-id" && c.Attr("by") == by {
-			return c.Attr("id")
-		}
-	}
-	return ""
 }
 
 // toClient moves e and its descendants from jabber:server (a stanza from

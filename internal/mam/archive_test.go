@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"minimix/internal/jid"
+	"minimix/internal/stanza"
 	"minimix/internal/storage"
 )
 
@@ -287,10 +288,10 @@ func TestArchiveGroupchat(t *testing.T) {
 					t.Errorf("record %d: %+v", i, r)
 				}
 				el := parse(t, string(r.Stanza))
-				if stanzaID(el, "alice@example.net") != r.ID {
+				if stanza.StanzaID(el, jid.MustParse("alice@example.net")) != r.ID {
 					t.Errorf("record %d: stored copy lacks <stanza-id by=owner>: %s", i, r.Stanza)
 				}
-				if r.OriginStanzaID != "" && stanzaID(el, "room@muc.example.net") != r.OriginStanzaID {
+				if r.OriginStanzaID != "" && stanza.StanzaID(el, jid.MustParse("room@muc.example.net")) != r.OriginStanzaID {
 					t.Errorf("record %d: stored copy lost the room's stanza-id: %s", i, r.Stanza)
 				}
 				got = append(got, r.FromNick+","+r.OriginStanzaID+","+el.ChildText(nsClient, "body"))
@@ -316,7 +317,7 @@ func TestAppend(t *testing.T) {
 	if len(recs) != 1 || recs[0].ID != id || recs[0].With != room.String() || recs[0].FromNick != "carol" || !recs[0].Groupchat {
 		t.Fatalf("records %+v", recs)
 	}
-	if stanzaID(parse(t, string(recs[0].Stanza)), room.String()) != id {
+	if stanza.StanzaID(parse(t, string(recs[0].Stanza)), room) != id {
 		t.Errorf("stored copy lacks the room's stanza-id: %s", recs[0].Stanza)
 	}
 }

@@ -52,11 +52,11 @@ func imPayload(el *xml.Element) bool {
 	return false
 }
 
-// carbonCopy wraps a copy of el in <direction><forwarded/></direction> for
-// session s. The copy matters: the original goes on to be routed and may
-// be stamped (stanza-id) while s's writer serialises the carbon.
-func carbonCopy(el *xml.Element, direction string, s Session) *xml.Element {
-	own := s.JID()
+// CarbonCopy wraps a copy of el in <direction><forwarded/></direction>
+// (XEP-0280) for the session own: direction is "sent" or "received". The
+// copy matters: the original goes on to be routed and may be stamped
+// (stanza-id) while own's writer serialises the carbon.
+func CarbonCopy(el *xml.Element, direction string, own jid.JID) *xml.Element {
 	fwd := xml.New(stanza.NSForward, "forwarded").Append(el.Clone())
 	w := xml.New(stanza.NSCarbons, direction).Append(fwd)
 	m := xml.New(xml.NSClient, stanza.Message, "from", own.Bare().String(), "to", own.String())
@@ -74,7 +74,7 @@ func (r *Router) receivedCarbons(el *xml.Element, to jid.JID, got ...Session) {
 		if contains(got, s) || !s.State().Carbons() {
 			continue
 		}
-		if s.Deliver(carbonCopy(el, "received", s)) {
+		if s.Deliver(CarbonCopy(el, "received", s.JID())) {
 			r.Stats.Carbons.Add(1)
 		}
 	}
@@ -92,7 +92,7 @@ func (r *Router) sentCarbons(from Session, el *xml.Element, to jid.JID) {
 		if s == from || !s.State().Carbons() {
 			continue
 		}
-		if s.Deliver(carbonCopy(el, "sent", s)) {
+		if s.Deliver(CarbonCopy(el, "sent", s.JID())) {
 			r.Stats.Carbons.Add(1)
 		}
 	}

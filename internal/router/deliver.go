@@ -17,7 +17,7 @@ func (r *Router) deliverMessage(ctx context.Context, el *xml.Element, from, to j
 	// XEP-0359 section 5: a <stanza-id/> claiming to be by the recipient's
 	// account can only be forged, and clients trust it; it goes whether
 	// or not the message is archived (and stamped) below.
-	removeStanzaID(el, to.Bare())
+	stanza.RemoveStanzaIDs(el, to.Bare())
 	if !to.IsBare() {
 		if s := r.reg.Get(to); s != nil {
 			// 8.5.3.1: a connected resource gets it whatever its presence.
@@ -133,36 +133,11 @@ func (r *Router) undeliverable(ctx context.Context, el *xml.Element, from, bare 
 		// The error must read exactly like the one for an account that
 		// does not exist (8.5.1), so it cannot carry the archive id the
 		// recipient's account stamped.
-		removeStanzaID(el, bare)
+		stanza.RemoveStanzaIDs(el, bare)
 		r.Bounce(ctx, el, xmpperr.New(xmpperr.ServiceUnavailable, ""))
 		return
 	}
 	r.Stats.Offline.Add(1)
-}
-
-// removeStanzaID removes every <stanza-id by=bare/> from el. It runs for
-// every message delivered, so the common case (none there) allocates
-// nothing.
-func removeStanzaID(el *xml.Element, bare jid.JID) {
-	spoofed := func(c *xml.Element) bool {
-		return c.Space == stanza.NSStanzaID && c.Local == "stanza-id" && isBare(c.Attr("by"), bare)
-	}
-	for _, c := range el.Children {
-		if c.Elem != nil && spoofed(c.Elem) {
-			el.RemoveFunc(spoofed)
-			return
-		}
-	}
-}
-
-// isBare reports whether s is the bare JID j written out, without building
-// the string.
-func isBare(s string, j jid.JID) bool {
-	if j.Local == "" {
-		return s == j.Domain
-	}
-	return len(s) == len(j.Local)+1+len(j.Domain) && s[len(j.Local)] == '@' &&
-		s[:len(j.Local)] == j.Local && s[len(j.Local)+1:] == j.Domain
 }
 
 // Reroute delivers a message that a session accepted but could not hand
@@ -247,6 +222,6 @@ func (r *Router) archiveIncoming(ctx context.Context, el *xml.Element, from, to 
 	}
 	bare := to.Bare()
 	if id := r.archiver.Archive(ctx, bare, from, el, true); id != "" {
-		el.Append(xml.New(stanza.NSStanzaID, "stanza-id", "id", id, "by", bare.String()))
+		stanza.AddStanzaID(el, bare, id)
 	}
 }

@@ -203,22 +203,3 @@ func TestRegistryReplace(t *testing.T) {
 		t.Errorf("sessions = %d, len = %d, want 2", n, reg.Len())
 	}
 }
-
-func TestIsBare(t *testing.T) {
-	j := jid.MustParse("alice@example.net")
-	for s, want := range map[string]bool{
-		"alice@example.net":   true,
-		"alice@example.org":   false,
-		"alicex@example.net":  false,
-		"alice@example.net/r": false,
-		"example.net":         false,
-		"":                    false,
-	} {
-		if got := isBare(s, j); got != want {
-			t.Errorf("isBare(%q) = %v, want %v", s, got, want)
-		}
-	}
-	if !isBare("example.net", jid.Domain("example.net")) {
-		t.Error("domain JID not matched")
-	}
-}

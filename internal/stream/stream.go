@@ -67,31 +67,7 @@ func AppendElement(dst []byte, el *xml.Element, contentNS string) []byte {
 	if el.Space != xml.NSStream {
 		return el.AppendXML(dst, contentNS)
 	}
-	dst = append(dst, "<stream:"...)
-	dst = append(dst, el.Local...)
-	// Attributes of stream elements are plain; reuse the element writer
-	// for them by writing a nameless copy is overkill, so do it here.
-	for _, a := range el.Attrs {
-		dst = append(dst, ' ')
-		dst = append(dst, a.Local...)
-		dst = append(dst, `="`...)
-		dst = append(dst, xml.EscapeAttr(a.Value)...)
-		dst = append(dst, '"')
-	}
-	if len(el.Children) == 0 {
-		return append(dst, "/>"...)
-	}
-	dst = append(dst, '>')
-	for _, c := range el.Children {
-		if c.Elem != nil {
-			dst = c.Elem.AppendXML(dst, "")
-		} else {
-			dst = append(dst, xml.Escape(c.Text)...)
-		}
-	}
-	dst = append(dst, "</stream:"...)
-	dst = append(dst, el.Local...)
-	return append(dst, '>')
+	return el.AppendPrefixedXML(dst, "stream")
 }
 
 // Close is the stream close tag.

@@ -11,9 +11,28 @@ import (
 // parentNS set to the stream's content namespace (jabber:client or
 // jabber:server) therefore leaves it unqualified, as RFC 6120 4.8.3 wants.
 func (e *Element) AppendXML(dst []byte, parentNS string) []byte {
+	return e.appendXML(dst, "", parentNS)
+}
+
+// AppendPrefixedXML appends e written as prefix:local, for elements whose
+// namespace an ancestor bound to prefix: <stream:features/> and
+// <stream:error/> inside <stream:stream>, which is how every client
+// expects them. Children declare their own namespaces.
+func (e *Element) AppendPrefixedXML(dst []byte, prefix string) []byte {
+	return e.appendXML(dst, prefix, "")
+}
+
+func (e *Element) appendXML(dst []byte, prefix, parentNS string) []byte {
 	dst = append(dst, '<')
+	if prefix != "" {
+		dst = append(dst, prefix...)
+		dst = append(dst, ':')
+	}
 	dst = append(dst, e.Local...)
-	if e.Space != parentNS {
+	childNS := e.Space
+	if prefix != "" {
+		childNS = parentNS // a prefix changes no default namespace
+	} else if e.Space != parentNS {
 		dst = append(dst, ` xmlns="`...)
 		dst = appendEscaped(dst, e.Space, true)
 		dst = append(dst, '"')
@@ -50,12 +69,16 @@ func (e *Element) AppendXML(dst []byte, parentNS string) []byte {
 	dst = append(dst, '>')
 	for _, c := range e.Children {
 		if c.Elem != nil {
-			dst = c.Elem.AppendXML(dst, e.Space)
+			dst = c.Elem.AppendXML(dst, childNS)
 		} else {
 			dst = appendEscaped(dst, c.Text, false)
 		}
 	}
 	dst = append(dst, "</"...)
+	if prefix != "" {
+		dst = append(dst, prefix...)
+		dst = append(dst, ':')
+	}
 	dst = append(dst, e.Local...)
 	return append(dst, '>')
 }

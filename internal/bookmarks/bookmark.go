@@ -98,17 +98,7 @@ func fromItem(it pep.Item) (Bookmark, error) {
 
 // payload renders b as a native <conference/>.
 func (b Bookmark) payload() *xml.Element {
-	c := xml.New(NS, "conference")
-	c.SetAttr("name", b.Name)
-	if b.Autojoin {
-		c.SetAttr("autojoin", "true")
-	}
-	if b.Nick != "" {
-		c.Append(xml.New(NS, "nick").AppendText(b.Nick))
-	}
-	if b.Password != "" {
-		c.Append(xml.New(NS, "password").AppendText(b.Password))
-	}
+	c := b.fill(xml.New(NS, "conference"))
 	if b.Extensions != nil && len(b.Extensions.Elements()) > 0 {
 		c.Append(b.Extensions.Clone())
 	}
@@ -156,21 +146,27 @@ func fromLegacy(c *xml.Element, old *Bookmark) (Bookmark, error) {
 // extensions, so that a legacy client that keeps what it does not know
 // gives them back.
 func (b Bookmark) legacy() *xml.Element {
-	c := xml.New(NSLegacy, "conference", "jid", b.Room.String())
+	c := b.fill(xml.New(NSLegacy, "conference", "jid", b.Room.String()))
+	if b.Extensions != nil {
+		for _, e := range b.Extensions.Elements() {
+			c.Append(e.Clone())
+		}
+	}
+	return c
+}
+
+// fill sets the name, autojoin, nick and password of b on the
+// <conference/> c, in the namespace of c, and returns c.
+func (b Bookmark) fill(c *xml.Element) *xml.Element {
 	c.SetAttr("name", b.Name)
 	if b.Autojoin {
 		c.SetAttr("autojoin", "true")
 	}
 	if b.Nick != "" {
-		c.Append(xml.New(NSLegacy, "nick").AppendText(b.Nick))
+		c.Append(xml.New(c.Space, "nick").AppendText(b.Nick))
 	}
 	if b.Password != "" {
-		c.Append(xml.New(NSLegacy, "password").AppendText(b.Password))
-	}
-	if b.Extensions != nil {
-		for _, e := range b.Extensions.Elements() {
-			c.Append(e.Clone())
-		}
+		c.Append(xml.New(c.Space, "password").AppendText(b.Password))
 	}
 	return c
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 
 	"minimix/internal/iq"
 	"minimix/internal/jid"
@@ -61,7 +62,7 @@ func (s *Service) admin(ctx context.Context, r *room, req iq.Request) (*xml.Elem
 		}
 		ops = append(ops, op)
 	}
-	if r.owners() > 0 && countAff(affs, affOwner) == 0 {
+	if countAff(r.affs, affOwner) > 0 && countAff(affs, affOwner) == 0 {
 		// Section 10.6: the last owner cannot step down.
 		return nil, xmpperr.New(xmpperr.ConflictC, "a room must keep at least one owner")
 	}
@@ -301,7 +302,7 @@ func (s *Service) adminList(r *room, items []*xml.Element, actorAff affiliation,
 			return nil, xmpperr.New(xmpperr.Forbidden, "only admins and owners see affiliation lists")
 		}
 		jids := slices.SortedFunc(maps.Keys(r.affs), func(a, b jid.JID) int {
-			return compareStrings(a.String(), b.String())
+			return strings.Compare(a.String(), b.String())
 		})
 		for _, j := range jids {
 			if r.affs[j] == aff {
@@ -327,14 +328,4 @@ func (s *Service) adminList(r *room, items []*xml.Element, actorAff affiliation,
 		return q, nil
 	}
 	return nil, xmpperr.New(xmpperr.BadRequest, "a list request names a role or an affiliation")
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -131,7 +131,7 @@ func (s *Service) loadHistory(ctx context.Context, r *room) {
 	}
 	r.history = r.history[:0]
 	for _, rec := range page.Records {
-		m, err := xml.Parse(rec.Stanza)
+		m, err := stanza.Decode(rec.Stanza, stanza.Message)
 		if err != nil || m.Child("", "body") == nil {
 			continue
 		}
@@ -139,7 +139,6 @@ func (s *Service) loadHistory(ctx context.Context, r *room) {
 		if err != nil || from.Bare() != r.jid {
 			continue
 		}
-		m.Space = xml.NSClient
 		m.SetAttr("to", "")
 		m.RemoveChildren(stanza.NSDelay, "delay")
 		r.addHistory(m, from, rec.Stamp)

@@ -88,14 +88,12 @@ func (s *Service) onIQ(ctx context.Context, el *xml.Element, from, to jid.JID) {
 // servers answer for accounts), with an id that brings the answer back.
 // Only occupants may address occupants.
 func (s *Service) occupantIQ(r *room, el, p *xml.Element, from, to jid.JID) {
-	sender := r.byReal[from]
+	sender := r.member(el, from, to)
 	if sender == nil {
-		r.sendError(el, xmpperr.New(xmpperr.NotAcceptable, "you are not in the room"), from, to)
 		return
 	}
-	target := r.occupants[nickKey(to.Resource)]
+	target := r.addressed(el, from, to)
 	if target == nil {
-		r.sendError(el, xmpperr.New(xmpperr.ItemNotFound, "no such occupant"), from, to)
 		return
 	}
 	if p.Space == nsPing && p.Local == "ping" && target == sender {

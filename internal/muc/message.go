@@ -45,9 +45,8 @@ func (s *Service) onMessage(ctx context.Context, el *xml.Element, from, to jid.J
 // sender's occupant JID, with the sender's id, a stanza-id that is the
 // room archive's id, and the sender's occupant-id.
 func (s *Service) groupchat(ctx context.Context, r *room, el *xml.Element, from, to jid.JID) {
-	o := r.byReal[from]
+	o := r.member(el, from, to)
 	if o == nil {
-		r.sendError(el, xmpperr.New(xmpperr.NotAcceptable, "you are not in the room"), from, to)
 		return
 	}
 	body := el.Child("", "body")
@@ -67,7 +66,7 @@ func (s *Service) groupchat(ctx context.Context, r *room, el *xml.Element, from,
 	m := s.reflect(r, o, el, "groupchat")
 	stamp := s.now()
 	if id := s.stanzaID(ctx, r, o, m, body != nil || isSubject); id != "" {
-		m.Append(xml.New(stanza.NSStanzaID, "stanza-id", "id", id, "by", r.jidS))
+		stanza.AddStanzaID(m, r.jid, id)
 	}
 	if isSubject {
 		r.subject, r.subjectNick = subject.Text(), o.nick
@@ -137,18 +136,16 @@ func (r *room) spoofed(e *xml.Element) bool {
 
 // privateMessage handles a message to an occupant JID (section 7.5).
 func (s *Service) privateMessage(r *room, el *xml.Element, from, to jid.JID, typ string) {
-	o := r.byReal[from]
+	o := r.member(el, from, to)
 	if o == nil {
-		r.sendError(el, xmpperr.New(xmpperr.NotAcceptable, "you are not in the room"), from, to)
 		return
 	}
 	if typ == "groupchat" {
 		r.sendError(el, xmpperr.New(xmpperr.BadRequest, "groupchat messages go to the room"), from, to)
 		return
 	}
-	target := r.occupants[nickKey(to.Resource)]
+	target := r.addressed(el, from, to)
 	if target == nil {
-		r.sendError(el, xmpperr.New(xmpperr.ItemNotFound, "no such occupant"), from, to)
 		return
 	}
 	if !r.mayPM(o) {
@@ -280,9 +277,8 @@ func (s *Service) invitations(ctx context.Context, r *room, el, x *xml.Element, 
 // voiceRequest handles a visitor's request for voice, passed on to the
 // moderators as a form, and a moderator's answer (section 8.6).
 func (s *Service) voiceRequest(r *room, el *xml.Element, f *dataform.Form, from, to jid.JID) {
-	o := r.byReal[from]
+	o := r.member(el, from, to)
 	if o == nil {
-		r.sendError(el, xmpperr.New(xmpperr.NotAcceptable, "you are not in the room"), from, to)
 		return
 	}
 	if f.Field("muc#request_allow") != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"minimix/internal/jid"
 	"minimix/internal/storage"
@@ -15,7 +16,7 @@ func (r *room) record() storage.RoomRecord {
 	for j, a := range r.affs {
 		rec.Affiliations = append(rec.Affiliations, storageAffiliation(j, a, ""))
 	}
-	slices.SortFunc(rec.Affiliations, func(a, b storage.RoomAffiliation) int { return compareStrings(a.JID, b.JID) })
+	slices.SortFunc(rec.Affiliations, func(a, b storage.RoomAffiliation) int { return strings.Compare(a.JID, b.JID) })
 	return rec
 }
 

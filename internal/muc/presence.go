@@ -289,6 +289,27 @@ func (s *Service) removeOccupant(r *room, o *occupant, c *change) {
 	r.remove(o)
 }
 
+// member returns the occupant whose real JID is from, the sender of el
+// to to; when from is not in the room, it answers el with an error and
+// returns nil.
+func (r *room) member(el *xml.Element, from, to jid.JID) *occupant {
+	o := r.byReal[from]
+	if o == nil {
+		r.sendError(el, xmpperr.New(xmpperr.NotAcceptable, "you are not in the room"), from, to)
+	}
+	return o
+}
+
+// addressed returns the occupant at the occupant JID to; when there is
+// none, it answers el (from sent it) with an error and returns nil.
+func (r *room) addressed(el *xml.Element, from, to jid.JID) *occupant {
+	o := r.occupants[nickKey(to.Resource)]
+	if o == nil {
+		r.sendError(el, xmpperr.New(xmpperr.ItemNotFound, "no such occupant"), from, to)
+	}
+	return o
+}
+
 // sendError queues the error reply to el (from sent it to to).
 func (r *room) sendError(el *xml.Element, se *xmpperr.StanzaError, from, to jid.JID) {
 	if reply := errorReply(el, se, from, to); reply != nil {

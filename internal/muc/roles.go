@@ -1,6 +1,10 @@
 package muc
 
-import "minimix/internal/jid"
+import (
+	"slices"
+
+	"minimix/internal/jid"
+)
 
 // affiliation is a long-lived relation of a bare JID to a room (XEP-0045
 // section 5.2), ordered by privilege.
@@ -18,14 +22,7 @@ var affNames = [...]string{"outcast", "none", "member", "admin", "owner"}
 
 func (a affiliation) String() string { return affNames[a] }
 
-func parseAffiliation(s string) (affiliation, bool) {
-	for i, n := range affNames {
-		if n == s {
-			return affiliation(i), true
-		}
-	}
-	return 0, false
-}
+func parseAffiliation(s string) (affiliation, bool) { return parseName[affiliation](affNames[:], s) }
 
 // role is an occupant's privilege while in the room (section 5.1),
 // ordered by privilege.
@@ -42,13 +39,16 @@ var roleNames = [...]string{"none", "visitor", "participant", "moderator"}
 
 func (r role) String() string { return roleNames[r] }
 
-func parseRole(s string) (role, bool) {
-	for i, n := range roleNames {
-		if n == s {
-			return role(i), true
-		}
+func parseRole(s string) (role, bool) { return parseName[role](roleNames[:], s) }
+
+// parseName returns the value whose name is s among names, which are
+// indexed by value.
+func parseName[T ~int8](names []string, s string) (T, bool) {
+	i := slices.Index(names, s)
+	if i < 0 {
+		return 0, false
 	}
-	return 0, false
+	return T(i), true
 }
 
 // affOf returns bare's affiliation; the service's admins are owners of
@@ -76,17 +76,6 @@ func (r *room) defaultRole(a affiliation) role {
 	default:
 		return roleParticipant
 	}
-}
-
-// owners counts the room's owners, not counting the service's admins.
-func (r *room) owners() int {
-	n := 0
-	for _, a := range r.affs {
-		if a == affOwner {
-			n++
-		}
-	}
-	return n
 }
 
 // seesJIDs reports whether viewer may see occupants' real JIDs: in a

@@ -233,7 +233,7 @@ func (s *Service) RouteStanza(ctx context.Context, el *xml.Element, from, to jid
 	if el.Space == xml.NSServer {
 		// From another server: what the room passes on goes to clients.
 		el = el.Clone()
-		toClient(el)
+		stanza.SetSpace(el, xml.NSServer, xml.NSClient)
 	}
 	if to.Local == "" {
 		s.serviceStanza(ctx, el, from, to)
@@ -389,19 +389,6 @@ func resultIQ(el, payload *xml.Element, from, to jid.JID) *xml.Element {
 	r.SetAttr("from", from.String())
 	r.SetAttr("to", to.String())
 	return r.Append(payload)
-}
-
-// toClient moves e and its descendants from jabber:server to
-// jabber:client.
-func toClient(e *xml.Element) {
-	if e.Space == xml.NSServer {
-		e.Space = xml.NSClient
-	}
-	for _, c := range e.Children {
-		if c.Elem != nil {
-			toClient(c.Elem)
-		}
-	}
 }
 
 // randomID returns an unpredictable stanza id.

@@ -321,12 +321,9 @@ func (s *Service) retract(ctx context.Context, req iq.Request, el *xml.Element) 
 		return xmpperr.New(xmpperr.BadRequest, "notify is a boolean")
 	}
 	return s.Update(ctx, owner, func(tx *Tx) error {
-		cfg, exists, err := tx.Node(node)
+		cfg, err := tx.existingNode(node)
 		if err != nil {
 			return err
-		}
-		if !exists {
-			return nodeNotFound()
 		}
 		n := cfg.NotifyRetract
 		if notify != nil {

@@ -67,22 +67,22 @@ func (s *Service) ownerSelf(ctx context.Context, req iq.Request) (*xml.Element, 
 // if it does not exist.
 func (s *Service) nodeConfig(ctx context.Context, owner jid.JID, node string) (NodeConfig, error) {
 	tx := newTx(ctx, s, owner)
-	cfg, exists, err := tx.Node(node)
+	return tx.existingNode(node)
+}
+
+// ownedNode reads the node attribute of el and the configuration of
+// that node of owner.
+func (s *Service) ownedNode(ctx context.Context, owner jid.JID, el *xml.Element) (string, NodeConfig, error) {
+	node, err := nodeAttr(el)
 	if err != nil {
-		return NodeConfig{}, err
+		return "", NodeConfig{}, err
 	}
-	if !exists {
-		return NodeConfig{}, nodeNotFound()
-	}
-	return cfg, nil
+	cfg, err := s.nodeConfig(ctx, owner, node)
+	return node, cfg, err
 }
 
 func (s *Service) configureForm(ctx context.Context, owner jid.JID, el *xml.Element) (*xml.Element, error) {
-	node, err := nodeAttr(el)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := s.nodeConfig(ctx, owner, node)
+	node, cfg, err := s.ownedNode(ctx, owner, el)
 	if err != nil {
 		return nil, err
 	}
@@ -110,12 +110,9 @@ func (s *Service) configure(ctx context.Context, owner jid.JID, el *xml.Element)
 		return err
 	}
 	return s.Update(ctx, owner, func(tx *Tx) error {
-		cfg, exists, err := tx.Node(node)
+		cfg, err := tx.existingNode(node)
 		if err != nil {
 			return err
-		}
-		if !exists {
-			return nodeNotFound()
 		}
 		if se := cfg.apply(form, s.maxItems, true); se != nil {
 			return se
@@ -127,11 +124,7 @@ func (s *Service) configure(ctx context.Context, owner jid.JID, el *xml.Element)
 // affiliations lists the owner, members and outcasts of a node (XEP-0060
 // section 8.9.1).
 func (s *Service) affiliations(ctx context.Context, owner jid.JID, el *xml.Element) (*xml.Element, error) {
-	node, err := nodeAttr(el)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := s.nodeConfig(ctx, owner, node)
+	node, cfg, err := s.ownedNode(ctx, owner, el)
 	if err != nil {
 		return nil, err
 	}
@@ -179,12 +172,9 @@ func (s *Service) setAffiliations(ctx context.Context, owner jid.JID, el *xml.El
 		}
 	}
 	return s.Update(ctx, owner, func(tx *Tx) error {
-		cfg, exists, err := tx.Node(node)
+		cfg, err := tx.existingNode(node)
 		if err != nil {
 			return err
-		}
-		if !exists {
-			return nodeNotFound()
 		}
 		members, outcasts := slices.Clone(cfg.Members), slices.Clone(cfg.Outcasts)
 		for _, ch := range changes {

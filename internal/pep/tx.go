@@ -108,6 +108,19 @@ func (tx *Tx) Node(name string) (NodeConfig, bool, error) {
 	return n.cfg, n.exists, nil
 }
 
+// existingNode returns the configuration of node, item-not-found if it
+// does not exist.
+func (tx *Tx) existingNode(name string) (NodeConfig, error) {
+	cfg, exists, err := tx.Node(name)
+	if err != nil {
+		return NodeConfig{}, err
+	}
+	if !exists {
+		return NodeConfig{}, nodeNotFound()
+	}
+	return cfg, nil
+}
+
 // Items returns the items of node as they will be after tx, oldest
 // first. It reads every stored item of the node, so it is meant for
 // nodes kept small, such as bookmarks.

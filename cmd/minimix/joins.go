@@ -57,25 +57,13 @@ func joinsCmd(path string, args []string, stdout, stderr io.Writer) int {
 		if len(args) > 1 {
 			q.Set("account", args[1])
 		}
-		u, err := adminURL(cfg, "/admin/joins?"+q.Encode())
+		body, err := adminCall(ctx, cfg, http.MethodGet, "/admin/joins?"+q.Encode(), nil, http.StatusOK)
 		if err != nil {
 			fmt.Fprintf(stderr, "minimix: %v\n", err)
 			return 1
 		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			fmt.Fprintf(stderr, "minimix: is the server running? %v\n", err)
-			return 1
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			fmt.Fprintf(stderr, "minimix: %s: %s", resp.Status, b)
-			return 1
-		}
 		var infos []joinInfo
-		if err := json.NewDecoder(resp.Body).Decode(&infos); err != nil {
+		if err := json.Unmarshal(body, &infos); err != nil {
 			fmt.Fprintf(stderr, "minimix: bad answer from server: %v\n", err)
 			return 1
 		}
@@ -95,23 +83,9 @@ func joinsCmd(path string, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stderr, usage)
 			return 2
 		}
-		u, err := adminURL(cfg, "/admin/joins/leave")
-		if err != nil {
-			fmt.Fprintf(stderr, "minimix: %v\n", err)
-			return 1
-		}
 		form := url.Values{"account": {args[1]}, "room": {args[2]}}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			fmt.Fprintf(stderr, "minimix: is the server running? %v\n", err)
-			return 1
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			fmt.Fprintf(stderr, "minimix: %s: %s", resp.Status, b)
+		if _, err := adminCall(ctx, cfg, http.MethodPost, "/admin/joins/leave", form, http.StatusNoContent); err != nil {
+			fmt.Fprintf(stderr, "minimix: %v\n", err)
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s left %s\n", args[1], args[2])
@@ -119,4 +93,38 @@ func joinsCmd(path string, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprint(stderr, usage)
 	return 2
+}
+
+// adminCall makes one request to the running server's admin API (form,
+// when not nil, is posted) and returns the body of an answer with status
+// want; any other answer is an error carrying the server's text.
+func adminCall(ctx context.Context, cfg *config.Config, method, path string, form url.Values, want int) ([]byte, error) {
+	u, err := adminURL(cfg, path)
+	if err != nil {
+		return nil, err
+	}
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("is the server running? %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode != want {
+		return nil, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	return b, nil
 }

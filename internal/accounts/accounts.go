@@ -54,11 +54,7 @@ func credentials(password string) (storage.Credentials, error) {
 
 // Add creates an account; storage.ErrExists if the name is taken.
 func (m *Manager) Add(ctx context.Context, name, password string) error {
-	local, err := Prepare(name)
-	if err != nil {
-		return err
-	}
-	creds, err := credentials(password)
+	local, creds, err := prepare(name, password)
 	if err != nil {
 		return err
 	}
@@ -68,6 +64,16 @@ func (m *Manager) Add(ctx context.Context, name, password string) error {
 	return nil
 }
 
+// prepare checks a name and password and derives the credentials to store.
+func prepare(name, password string) (string, storage.Credentials, error) {
+	local, err := Prepare(name)
+	if err != nil {
+		return "", storage.Credentials{}, err
+	}
+	creds, err := credentials(password)
+	return local, creds, err
+}
+
 // Register implements c2s.Registrar.
 func (m *Manager) Register(ctx context.Context, username, password string) error {
 	return m.Add(ctx, username, password)
@@ -75,11 +81,7 @@ func (m *Manager) Register(ctx context.Context, username, password string) error
 
 // SetPassword replaces an account's credentials.
 func (m *Manager) SetPassword(ctx context.Context, name, password string) error {
-	local, err := Prepare(name)
-	if err != nil {
-		return err
-	}
-	creds, err := credentials(password)
+	local, creds, err := prepare(name, password)
 	if err != nil {
 		return err
 	}

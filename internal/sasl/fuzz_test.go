@@ -42,7 +42,7 @@ func FuzzSCRAM(f *testing.F) {
 			if err != nil {
 				t.Fatalf("start %s: %v", mech, err)
 			}
-			out, done, err := neg.Step(ctx, []byte(first))
+			challenge, done, err := neg.Step(ctx, []byte(first))
 			if err != nil {
 				var fl *Failure
 				if !errors.As(err, &fl) {
@@ -56,7 +56,9 @@ func FuzzSCRAM(f *testing.F) {
 				}
 				continue
 			}
-			_ = out
+			if mech != Plain && first != "" && len(challenge) == 0 {
+				t.Fatalf("%s: no challenge after an accepted client-first message", mech)
+			}
 			_, _, err = neg.Step(ctx, []byte(final))
 			if err != nil {
 				var fl *Failure

@@ -126,7 +126,9 @@ func (db *DB) GetCredentials(ctx context.Context, username string) (storage.Cred
 // telling the two apart needs the account's domain, which
 // storage.Accounts does not pass.
 func (db *DB) DeleteAccount(ctx context.Context, username string) error {
-	db.flushAppends() // its archive records still queued go too
+	if err := db.SyncArchive(ctx); err != nil { // its archive records still queued go too
+		return fmt.Errorf("sqlite: delete account %q: %w", username, err)
+	}
 	return db.write(ctx, "delete account", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM accounts WHERE username = ?`, username)
 		if err != nil {
@@ -138,9 +140,7 @@ func (db *DB) DeleteAccount(ctx context.Context, username string) error {
 			return fmt.Errorf("sqlite: delete account %q: %w", username, storage.ErrNotFound)
 		}
 		lo, hi := ownerRange(username)
-		const ownerOfAccount = `owner >= ? AND owner < ?
-			AND length(replace(owner, '@', '')) = length(owner) - 1
-			AND instr(owner, '/') = 0`
+		ownerOfAccount := bareOfAccount("owner")
 		for _, q := range []struct {
 			sql  string
 			args []any
@@ -160,8 +160,19 @@ func (db *DB) DeleteAccount(ctx context.Context, username string) error {
 				return fmt.Errorf("sqlite: delete account %q: %s: %w", username, table, err)
 			}
 		}
+		if err := deleteMemberships(ctx, tx, bareOfAccount("account"), lo, hi); err != nil {
+			return fmt.Errorf("sqlite: delete account %q: %w", username, err)
+		}
 		return nil
 	})
+}
+
+// bareOfAccount is the condition that column holds a bare JID in the
+// range of ownerRange: exactly one '@' and no '/'.
+func bareOfAccount(column string) string {
+	return column + ` >= ? AND ` + column + ` < ?
+		AND length(replace(` + column + `, '@', '')) = length(` + column + `) - 1
+		AND instr(` + column + `, '/') = 0`
 }
 
 // ownerRange returns the bounds [lo, hi) of the bare JIDs whose localpart

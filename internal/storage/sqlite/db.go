@@ -23,7 +23,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"minimix/internal/storage"
 
@@ -46,18 +45,9 @@ type DB struct {
 	// waiting behind a slow one gives up when its context ends.
 	writeSem chan struct{}
 
-	// Archive appends are written behind (see AppendArchive): appendQueue
-	// waits, appendWriting is being committed, appendIDs indexes both by
-	// owner and id, appendBusy says a writer goroutine runs, appendCond
-	// (on appendMu) is broadcast when the queue shrinks or empties.
-	appendMu       sync.Mutex
-	appendCond     *sync.Cond
-	appendQueue    []storage.ArchiveRecord
-	appendWriting  []storage.ArchiveRecord
-	appendIDs      map[string]string
-	appendBusy     bool
-	closing        bool
-	appendFailures atomic.Uint64
+	// archive is the write-behind queue of archive records and
+	// memberships (archive_queue.go).
+	archive archiveQueue
 
 	closeOnce sync.Once
 	closeErr  error
@@ -108,13 +98,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	sqldb.SetMaxOpenConns(conns)
 	sqldb.SetMaxIdleConns(conns)
 
-	db := &DB{sql: sqldb, path: path, writeSem: make(chan struct{}, 1), appendIDs: make(map[string]string)}
-	db.appendCond = sync.NewCond(&db.appendMu)
+	db := &DB{sql: sqldb, path: path, writeSem: make(chan struct{}, 1)}
 	if err := sqldb.PingContext(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 	if err := db.migrate(ctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	if err := db.initArchiveQueue(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
@@ -128,11 +121,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		// Archive records still queued are written first.
-		db.flushAppends()
-		db.appendMu.Lock()
-		db.closing = true
-		db.appendCond.Broadcast()
-		db.appendMu.Unlock()
+		db.closeArchive()
 		// Take the writer token so that the checkpoint does not race a
 		// write still in flight; a bounded wait would only trade a clean
 		// checkpoint for a faster exit, and SQLite checkpoints again when

@@ -185,13 +185,21 @@ func TestQueryPlans(t *testing.T) {
 	defer db.Close()
 	yes := true
 	page := func(q storage.ArchiveQuery, after, before int64) func() (string, []any) {
-		return func() (string, []any) { return archivePageSQL("a", q, seqBounds{after, before}) }
+		return func() (string, []any) { return archivePageSQL(&segment{key: "a"}, q, seqBounds{after, before}) }
 	}
 	count := func(q storage.ArchiveQuery, extra string, extraArgs ...any) func() (string, []any) {
 		return func() (string, []any) {
-			q, args := archiveCountSQL("a", q, extra)
+			q, args := archiveCountSQL(&segment{key: "a"}, q, extra)
 			return q, append(args, extraArgs...)
 		}
+	}
+	shared := func(q storage.ArchiveQuery, after, before int64) func() (string, []any) {
+		return func() (string, []any) {
+			return archivePageSQL(&segment{shared: true, key: "r", after: 3, before: 90}, q, seqBounds{after, before})
+		}
+	}
+	sharedCount := func(q storage.ArchiveQuery) func() (string, []any) {
+		return func() (string, []any) { return archiveCountSQL(&segment{shared: true, key: "r", after: 3}, q, "") }
 	}
 	start := time.Unix(1700000000, 0)
 	for _, tc := range []struct {
@@ -209,6 +217,13 @@ func TestQueryPlans(t *testing.T) {
 		{"page start end with", page(storage.ArchiveQuery{Start: start, End: start, With: "b", Before: true, Max: 10}, 3, 7), "archive_messages_owner_with", false},
 		{"page ids", page(storage.ArchiveQuery{IDs: []string{"x", "y"}, Max: 10}, 0, 0), "sqlite_autoindex_archive_messages_1", true},
 		{"page ids after", page(storage.ArchiveQuery{IDs: []string{"x", "y"}, Max: 10}, 3, 0), "sqlite_autoindex_archive_messages_1", true},
+		{"shared page", shared(storage.ArchiveQuery{Max: 10}, 5, 0), "room_messages_room", false},
+		{"shared page before", shared(storage.ArchiveQuery{Before: true, Max: 10}, 0, 80), "room_messages_room", false},
+		{"shared page occupant", shared(storage.ArchiveQuery{With: "r/nick", Max: 10}, 5, 0), "room_messages_room", false},
+		{"shared page start", shared(storage.ArchiveQuery{Start: start, Max: 10}, 5, 0), "room_messages_room", false},
+		{"shared page ids", shared(storage.ArchiveQuery{IDs: []string{"x", "y"}, Max: 10}, 0, 0), "sqlite_autoindex_room_messages_1", true},
+		{"shared count", sharedCount(storage.ArchiveQuery{}), "room_messages_room", false},
+		{"shared count start", sharedCount(storage.ArchiveQuery{Start: start}), "room_messages_room_stamp", false},
 		{"count", count(storage.ArchiveQuery{}, ""), "", false},
 		{"count before", count(storage.ArchiveQuery{}, "seq < ?", 5), "archive_messages_owner", false},
 		{"count with after", count(storage.ArchiveQuery{With: "b"}, "seq >= ?", 5), "archive_messages_owner_with", false},
@@ -314,7 +329,9 @@ func TestArchiveCounts(t *testing.T) {
 		t.Fatal("duplicate append succeeded")
 	}
 	// Appends are written behind; this test reads the tables directly.
-	db.flushAppends()
+	if err := db.SyncArchive(ctx); err != nil {
+		t.Fatal(err)
+	}
 	check("append")
 	if _, err := db.sql.ExecContext(ctx, `DELETE FROM archive_messages WHERE owner = ? AND stamp < ?`,
 		"alice@example.net", time.Unix(12, 0).UnixMicro()); err != nil {

@@ -143,6 +143,14 @@ func testArchivePaging(t *testing.T, open func(t *testing.T) storage.Store) {
 	for _, r := range recs {
 		must(t, "AppendArchive", s.AppendArchive(ctx, r))
 	}
+	checkPaging(t, s, recs)
+}
+
+// checkPaging runs the paging table against alice's archive in s, which
+// holds recs (the paging fixture as alice sees it) and bob's records
+// appended here.
+func checkPaging(t *testing.T, s storage.Store, recs []storage.ArchiveRecord) {
+	ctx := t.Context()
 	// Another owner with overlapping ids, which must neither show up nor
 	// serve as a paging anchor.
 	for _, id := range []string{"r-7f", "other-1"} {

@@ -34,6 +34,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Offline", testOffline},
 		{"Archive", testArchive},
 		{"ArchivePaging", testArchivePaging},
+		{"ArchivePagingShared", testArchivePagingShared},
+		{"Memberships", testMemberships},
 		{"ArchivePrefs", testArchivePrefs},
 		{"Private", testPrivate},
 		{"VCards", testVCards},

@@ -1,0 +1,209 @@
+package storagetest
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"minimix/internal/storage"
+)
+
+const (
+	carol = "carol@example.net"
+	room2 = "other@conference.example.net"
+)
+
+// testArchivePagingShared runs the paging table over an archive whose room
+// records are not alice's own but a room's shared records inside her
+// membership: the merged archive must page, filter and count exactly as
+// the same records kept as copies.
+func testArchivePagingShared(t *testing.T, open func(t *testing.T) storage.Store) {
+	ctx := t.Context()
+	s := newStore(t, open)
+	must(t, "OpenMembership", s.OpenMembership(ctx, alice, room))
+	// A room alice is not in, whose records must never show.
+	must(t, "OpenMembership", s.OpenMembership(ctx, bob, room2))
+	recs := pagingFixture()
+	for i, r := range recs {
+		if !r.Groupchat {
+			_, err := s.QueueArchive(ctx, r)
+			must(t, "QueueArchive", err)
+			continue
+		}
+		_, err := s.QueueRoomMessage(ctx, storage.RoomMessage{
+			Room: r.With, ID: r.ID, Stamp: r.Stamp, FromNick: r.FromNick,
+			OriginStanzaID: r.OriginStanzaID, Stanza: r.Stanza,
+		})
+		must(t, "QueueRoomMessage", err)
+		recs[i].Shared = true
+		_, err = s.QueueRoomMessage(ctx, storage.RoomMessage{
+			Room: room2, ID: fmt.Sprintf("o-%d", i), Stamp: r.Stamp, FromNick: "carol",
+			OriginStanzaID: r.OriginStanzaID, Stanza: r.Stanza,
+		})
+		must(t, "QueueRoomMessage", err)
+	}
+	checkPaging(t, s, recs)
+	_, err := s.QueryArchive(ctx, alice, storage.ArchiveQuery{AfterID: "o-1", Max: 10})
+	wantErr(t, "QueryArchive after a record of a room alice is not in", err, storage.ErrNotFound)
+	page, err := s.QueryArchive(ctx, bob, storage.ArchiveQuery{With: room2, Max: 20})
+	must(t, "QueryArchive", err)
+	if page.Count != 5 {
+		t.Errorf("bob has %d records of the other room, want 5", page.Count)
+	}
+}
+
+// roomMsg is a shared record of room numbered n.
+func roomMsg(room string, n int) storage.RoomMessage {
+	return storage.RoomMessage{
+		Room: room, ID: fmt.Sprintf("m%d", n), Stamp: t0.Add(time.Duration(n) * time.Second),
+		FromNick: "dave", OriginStanzaID: fmt.Sprintf("sid-%d", n),
+		Stanza: []byte(fmt.Sprintf(`<message xmlns="jabber:client" type="groupchat"><body>%d</body></message>`, n)),
+	}
+}
+
+// testMemberships checks the intervals: an account's archive holds the
+// shared records queued while it was in the room, and only those.
+func testMemberships(t *testing.T, open func(t *testing.T) storage.Store) {
+	ctx := t.Context()
+	s := newStore(t, open)
+	queue := func(n int) {
+		t.Helper()
+		_, err := s.QueueRoomMessage(ctx, roomMsg(room, n))
+		must(t, "QueueRoomMessage", err)
+	}
+	chat := func(owner, id string) {
+		t.Helper()
+		_, err := s.QueueArchive(ctx, storage.ArchiveRecord{
+			Owner: owner, ID: id, Stamp: t0, With: carol, Stanza: []byte(`<message xmlns="jabber:client" type="chat"/>`),
+		})
+		must(t, "QueueArchive", err)
+	}
+	ids := func(owner string, q storage.ArchiveQuery) []string {
+		t.Helper()
+		if q.Max == 0 {
+			q.Max = 100
+		}
+		page, err := s.QueryArchive(ctx, owner, q)
+		must(t, "QueryArchive", err)
+		var out []string
+		for _, r := range page.Records {
+			out = append(out, r.ID)
+		}
+		if paged := q.AfterID != "" || q.Before; !paged && page.Count != len(out) {
+			t.Errorf("%s: Count %d for %d records", owner, page.Count, len(out))
+		}
+		return out
+	}
+
+	queue(0) // before anyone is in the room
+	chat(alice, "c1")
+	must(t, "OpenMembership", s.OpenMembership(ctx, alice, room))
+	queue(1)
+	queue(2)
+	chat(alice, "c2")
+	must(t, "OpenMembership", s.OpenMembership(ctx, bob, room))
+	must(t, "OpenMembership again", s.OpenMembership(ctx, alice, room))
+	queue(3)
+	must(t, "CloseMembership", s.CloseMembership(ctx, alice, room))
+	must(t, "CloseMembership again", s.CloseMembership(ctx, alice, room))
+	queue(4)
+	must(t, "OpenMembership", s.OpenMembership(ctx, alice, room)) // rejoin
+	queue(5)
+
+	yes, no := true, false
+	for _, tc := range []struct {
+		name  string
+		owner string
+		q     storage.ArchiveQuery
+		want  []string
+	}{
+		{"alice, everything in order", alice, storage.ArchiveQuery{}, []string{"c1", "m1", "m2", "c2", "m3", "m5"}},
+		{"alice, groupchat", alice, storage.ArchiveQuery{Groupchat: &yes}, []string{"m1", "m2", "m3", "m5"}},
+		{"alice, chat", alice, storage.ArchiveQuery{Groupchat: &no}, []string{"c1", "c2"}},
+		{"alice, with the room", alice, storage.ArchiveQuery{With: room}, []string{"m1", "m2", "m3", "m5"}},
+		{"alice, with the sender", alice, storage.ArchiveQuery{With: room + "/dave"}, []string{"m1", "m2", "m3", "m5"}},
+		{"alice, with another occupant", alice, storage.ArchiveQuery{With: room + "/erin"}, nil},
+		{"alice, with a contact", alice, storage.ArchiveQuery{With: carol}, []string{"c1", "c2"}},
+		{"alice, last two", alice, storage.ArchiveQuery{Before: true, Max: 2}, []string{"m3", "m5"}},
+		{"alice, after a shared record", alice, storage.ArchiveQuery{AfterID: "m2"}, []string{"c2", "m3", "m5"}},
+		{"alice, before a shared record", alice, storage.ArchiveQuery{Before: true, BeforeID: "m3"}, []string{"c1", "m1", "m2", "c2"}},
+		{"alice, by stamp", alice, storage.ArchiveQuery{Start: t0.Add(2 * time.Second), End: t0.Add(5 * time.Second), Groupchat: &yes}, []string{"m2", "m3", "m5"}},
+		{"alice, by ids", alice, storage.ArchiveQuery{IDs: []string{"m0", "m4", "m5", "c1"}}, []string{"c1", "m5"}},
+		{"bob", bob, storage.ArchiveQuery{}, []string{"m3", "m4", "m5"}},
+		{"carol, never in the room", carol, storage.ArchiveQuery{}, nil},
+		{"the room's own archive", room, storage.ArchiveQuery{}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			diff(t, "ids", tc.want, ids(tc.owner, tc.q))
+		})
+	}
+
+	t.Run("ids outside the intervals", func(t *testing.T) {
+		for _, id := range []string{"m0", "m4"} {
+			_, err := s.QueryArchive(ctx, alice, storage.ArchiveQuery{AfterID: id, Max: 10})
+			wantErr(t, "QueryArchive after "+id, err, storage.ErrNotFound)
+		}
+	})
+	t.Run("shared records as read", func(t *testing.T) {
+		page, err := s.QueryArchive(ctx, alice, storage.ArchiveQuery{IDs: []string{"m1"}, Max: 1})
+		must(t, "QueryArchive", err)
+		m := roomMsg(room, 1)
+		diff(t, "record", []storage.ArchiveRecord{{
+			Owner: alice, ID: "m1", Stamp: m.Stamp, With: room, Groupchat: true, Shared: true,
+			OriginStanzaID: m.OriginStanzaID, FromNick: m.FromNick, Stanza: m.Stanza,
+		}}, page.Records)
+		last, err := s.LastArchived(ctx, alice, room)
+		must(t, "LastArchived", err)
+		if last.ID != "m5" {
+			t.Errorf("LastArchived with the room = %s, want m5", last.ID)
+		}
+	})
+	t.Run("OpenMemberships", func(t *testing.T) {
+		open, err := s.OpenMemberships(ctx)
+		must(t, "OpenMemberships", err)
+		diff(t, "open", []storage.Membership{{Account: alice, Room: room}, {Account: bob, Room: room}}, open)
+	})
+	t.Run("RecentRoomMessages", func(t *testing.T) {
+		recent, err := s.RecentRoomMessages(ctx, room, 2)
+		must(t, "RecentRoomMessages", err)
+		var got []string
+		for _, r := range recent {
+			got = append(got, r.ID+"/"+r.OriginStanzaID)
+			if r.Seq == 0 || r.Stanza != nil {
+				t.Errorf("recent %s: seq %d, stanza %q", r.ID, r.Seq, r.Stanza)
+			}
+		}
+		diff(t, "recent", []string{"m5/sid-5", "m4/sid-4"}, got)
+		if len(recent) == 2 && recent[0].Seq <= recent[1].Seq {
+			t.Errorf("recent not newest first: seq %d then %d", recent[0].Seq, recent[1].Seq)
+		}
+	})
+	t.Run("DeleteArchive", func(t *testing.T) {
+		must(t, "DeleteArchive", s.DeleteArchive(ctx, alice))
+		diff(t, "alice after DeleteArchive", []string(nil), ids(alice, storage.ArchiveQuery{}))
+		diff(t, "bob after alice's DeleteArchive", []string{"m3", "m4", "m5"}, ids(bob, storage.ArchiveQuery{}))
+		// What only alice could see is gone with her archive.
+		recent, err := s.RecentRoomMessages(ctx, room, 10)
+		must(t, "RecentRoomMessages", err)
+		var left []string
+		for _, r := range recent {
+			left = append(left, r.ID)
+		}
+		slices.Sort(left)
+		diff(t, "room messages kept", []string{"m3", "m4", "m5"}, left)
+		open, err := s.OpenMemberships(ctx)
+		must(t, "OpenMemberships", err)
+		diff(t, "open", []storage.Membership{{Account: bob, Room: room}}, open)
+	})
+	t.Run("DeleteAccount", func(t *testing.T) {
+		must(t, "CreateAccount", s.CreateAccount(ctx, "bob", storage.Credentials{}))
+		must(t, "DeleteAccount", s.DeleteAccount(ctx, "bob"))
+		diff(t, "bob after DeleteAccount", []string(nil), ids(bob, storage.ArchiveQuery{}))
+		recent, err := s.RecentRoomMessages(ctx, room, 10)
+		must(t, "RecentRoomMessages", err)
+		if len(recent) != 0 {
+			t.Errorf("%d room messages kept with no member left", len(recent))
+		}
+	})
+}

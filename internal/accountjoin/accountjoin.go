@@ -67,19 +67,37 @@ type HistoryItem struct {
 	Stanza *xml.Element
 }
 
-// Archive is the account's personal archive.
+// Archive is the accounts' personal archives. A room message is stored
+// once for all the local accounts in the room; each account's archive
+// holds the messages of the intervals in which it was in the room.
 type Archive interface {
-	// ArchiveGroupchat stores a room message once for the account and
-	// returns the account archive id; stored is false for a duplicate
-	// (the room's stanza-id was seen before) or a message not worth
-	// keeping.
-	ArchiveGroupchat(ctx context.Context, owner, room jid.JID, el *xml.Element) (id string, stored bool, err error)
+	// Joined says the account is in the room from now on. Called when
+	// the account's join is sent; calling it again for a membership
+	// that never ended (a rejoin) keeps its interval.
+	Joined(ctx context.Context, account, room jid.JID) error
+	// Left says the membership ended: what the room says afterwards is
+	// not the account's.
+	Left(ctx context.Context, account, room jid.JID) error
+	// Groupchat stores a room message once for the local accounts in the
+	// room and returns where it is; Dup says it was stored before (by
+	// another account's copy, or when the room repeats it). A zero
+	// GroupchatRef means the message is in no archive through this
+	// account (not worth keeping, or preferences exclude the room).
+	Groupchat(ctx context.Context, account, room jid.JID, el *xml.Element) (GroupchatRef, error)
 	// History returns up to max of the newest room messages archived for
 	// owner after since (zero: no bound), oldest first.
 	History(ctx context.Context, owner, room jid.JID, max int, since time.Time) ([]HistoryItem, error)
-	// Last returns the stamp of the newest room message archived for
-	// owner, zero if none.
+	// Last returns the stamp of the newest message of the room stored
+	// for the local accounts in it, zero if none: where a rejoin's
+	// history starts.
 	Last(ctx context.Context, owner, room jid.JID) (time.Time, error)
+}
+
+// GroupchatRef is where a room message is in the accounts' archives.
+type GroupchatRef struct {
+	ID  string // archive id, the <stanza-id by=account> on forked copies
+	Seq int64  // archive position: later messages have larger ones
+	Dup bool   // stored before this copy arrived
 }
 
 // Config configures the Service.

@@ -24,9 +24,11 @@ func (c *countingSession) Deliver(el *xml.Element) bool { c.n++; return true }
 // internal/storage/sqlite's benchmarks).
 type nullArchive struct{ n int }
 
-func (a *nullArchive) ArchiveGroupchat(ctx context.Context, owner, room jid.JID, el *xml.Element) (string, bool, error) {
+func (a *nullArchive) Joined(ctx context.Context, account, room jid.JID) error { return nil }
+func (a *nullArchive) Left(ctx context.Context, account, room jid.JID) error   { return nil }
+func (a *nullArchive) Groupchat(ctx context.Context, account, room jid.JID, el *xml.Element) (GroupchatRef, error) {
 	a.n++
-	return "id", true, nil
+	return GroupchatRef{ID: "id", Seq: int64(a.n)}, nil
 }
 func (a *nullArchive) History(ctx context.Context, owner, room jid.JID, max int, since time.Time) ([]HistoryItem, error) {
 	return nil, nil

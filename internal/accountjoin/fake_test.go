@@ -112,46 +112,84 @@ func (f *fakeStore) ListJoins(ctx context.Context) ([]Record, error) {
 	return out, nil
 }
 
-// fakeArchive keeps groupchat per owner, de-duplicating by the room's
-// stanza-id.
+// fakeArchive keeps each room message once, de-duplicated by the room's
+// stanza-id, readable by the accounts in the room when it was stored.
 type fakeArchive struct {
-	mu    sync.Mutex
-	items map[jid.JID][]HistoryItem
-	seen  map[string]bool
-	n     int
+	mu       sync.Mutex
+	records  []fakeRecord
+	byOrigin map[string]int // room + " " + stanza-id → index in records
+	members  map[string]bool
 }
 
-func (f *fakeArchive) ArchiveGroupchat(ctx context.Context, owner, room jid.JID, el *xml.Element) (string, bool, error) {
+type fakeRecord struct {
+	room    jid.JID
+	ref     GroupchatRef
+	stamp   time.Time
+	el      *xml.Element
+	readers map[jid.JID]bool
+}
+
+func newFakeArchive() *fakeArchive {
+	return &fakeArchive{byOrigin: make(map[string]int), members: make(map[string]bool)}
+}
+
+func (f *fakeArchive) Joined(ctx context.Context, account, room jid.JID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.members[account.String()+" "+room.String()] = true
+	return nil
+}
+
+func (f *fakeArchive) Left(ctx context.Context, account, room jid.JID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.members, account.String()+" "+room.String())
+	return nil
+}
+
+func (f *fakeArchive) Groupchat(ctx context.Context, account, room jid.JID, el *xml.Element) (GroupchatRef, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if el.Child("", "body") == nil {
-		return "", false, nil
+		return GroupchatRef{}, nil
 	}
-	if sid := stanza.StanzaID(el, room); sid != "" {
-		k := owner.String() + " " + sid
-		if f.seen[k] {
-			return "", false, nil
+	sid := stanza.StanzaID(el, room)
+	if i, ok := f.byOrigin[room.String()+" "+sid]; ok && sid != "" {
+		ref := f.records[i].ref
+		ref.Dup = true
+		return ref, nil
+	}
+	if !f.members[account.String()+" "+room.String()] {
+		return GroupchatRef{}, nil
+	}
+	seq := int64(len(f.records) + 1)
+	rec := fakeRecord{room: room, ref: GroupchatRef{ID: fmt.Sprintf("arch%d", seq), Seq: seq}, stamp: time.Now(), el: el.Clone(), readers: make(map[jid.JID]bool)}
+	for k := range f.members {
+		acct, r, _ := strings.Cut(k, " ")
+		if r == room.String() {
+			rec.readers[jid.MustParse(acct)] = true
 		}
-		f.seen[k] = true
 	}
-	f.n++
-	id := fmt.Sprintf("arch%d", f.n)
-	c := el.Clone()
-	c.Append(xml.New(nsStanzaID, "stanza-id", "id", id, "by", owner.String()))
-	f.items[owner] = append(f.items[owner], HistoryItem{Stamp: time.Now(), Stanza: c})
-	return id, true, nil
+	if sid != "" {
+		f.byOrigin[room.String()+" "+sid] = len(f.records)
+	}
+	f.records = append(f.records, rec)
+	return rec.ref, nil
 }
 
 func (f *fakeArchive) History(ctx context.Context, owner, room jid.JID, max int, since time.Time) ([]HistoryItem, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	all := f.items[owner]
-	if len(all) > max {
-		all = all[len(all)-max:]
+	var out []HistoryItem
+	for _, r := range f.records {
+		if r.room == room && r.readers[owner] {
+			c := r.el.Clone()
+			c.Append(xml.New(nsStanzaID, "stanza-id", "id", r.ref.ID, "by", owner.String()))
+			out = append(out, HistoryItem{Stamp: r.stamp, Stanza: c})
+		}
 	}
-	out := make([]HistoryItem, len(all))
-	for i, it := range all {
-		out[i] = HistoryItem{Stamp: it.Stamp, Stanza: it.Stanza.Clone()}
+	if len(out) > max {
+		out = out[len(out)-max:]
 	}
 	return out, nil
 }
@@ -159,11 +197,12 @@ func (f *fakeArchive) History(ctx context.Context, owner, room jid.JID, max int,
 func (f *fakeArchive) Last(ctx context.Context, owner, room jid.JID) (time.Time, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	all := f.items[owner]
-	if len(all) == 0 {
-		return time.Time{}, nil
+	for i := len(f.records) - 1; i >= 0; i-- {
+		if f.records[i].room == room {
+			return f.records[i].stamp, nil
+		}
 	}
-	return all[len(all)-1].Stamp, nil
+	return time.Time{}, nil
 }
 
 // world is one account-join service with fakes around it.
@@ -182,7 +221,7 @@ func newWorld(t *testing.T) *world {
 		sessions: &fakeSessions{m: make(map[jid.JID]*fakeSession)},
 		sender:   &fakeSender{},
 		store:    &fakeStore{m: make(map[string]Record)},
-		archive:  &fakeArchive{items: make(map[jid.JID][]HistoryItem), seen: make(map[string]bool)},
+		archive:  newFakeArchive(),
 	}
 	w.svc = New(Config{
 		Domain: "d.example", Sessions: w.sessions, Sender: w.sender, Store: w.store, Archive: w.archive,

@@ -166,7 +166,11 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 			rejoin := codes["332"] || codes["333"]
 			nick, password, bookmark := rm.nick, rm.password, rm.bookmark
 			attempts := rm.attempts
-			s.forget(ctx, a, rm)
+			if rejoin {
+				s.drop(ctx, a, rm)
+			} else {
+				s.forget(ctx, a, rm)
+			}
 			if rejoin {
 				s.scheduleRejoin(a, Record{Account: a.jid, Room: rm.jid, Nick: nick, Password: password, Bookmark: bookmark}, attempts+1)
 			}
@@ -242,15 +246,21 @@ func (s *Service) forkSelf(a *account, rm *room, el *xml.Element) {
 // fork sends a room stanza to every joined session (rule 7), and during
 // the account's join to the session whose join it answers (rule 1).
 func (s *Service) fork(rm *room, el *xml.Element) {
-	if !rm.live.IsZero() && !rm.isJoined(rm.live) && rm.isWaiting(rm.live) >= 0 {
-		s.deliver(rm.live, forkTo(el, rm.live))
-	}
+	s.forkJoining(rm, el)
 	for full := range rm.sessions {
 		s.deliver(full, forkTo(el, full))
 		s.Stats.Forked.Add(1)
 	}
 	if n := len(rm.sessions); n > 1 {
 		s.Stats.Saved.Add(uint64(n - 1))
+	}
+}
+
+// forkJoining sends a room stanza to the session whose join the room is
+// answering, if it is not joined yet.
+func (s *Service) forkJoining(rm *room, el *xml.Element) {
+	if !rm.live.IsZero() && !rm.isJoined(rm.live) && rm.isWaiting(rm.live) >= 0 {
+		s.deliver(rm.live, forkTo(el, rm.live))
 	}
 }
 
@@ -272,19 +282,22 @@ func (s *Service) roomMessage(ctx context.Context, a *account, rm *room, el *xml
 			return true
 		}
 		stanza.RemoveStanzaIDs(el, a.jid) // forged: only the account's archive says so
-		id, stored, err := s.cfg.Archive.ArchiveGroupchat(ctx, a.jid, rm.jid, el)
+		ref, err := s.cfg.Archive.Groupchat(ctx, a.jid, rm.jid, el)
 		if err != nil {
 			s.Stats.ArchiveFailures.Add(1)
 			s.log.Error("archive room message for account", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
 		}
-		if !stored && err == nil && stanza.StanzaID(el, rm.jid) != "" && el.Child("", "body") != nil {
-			// Already archived: a replay after a rejoin. It reached the
-			// sessions the first time (rule 21: nothing doubled).
+		if ref.ID != "" {
+			stanza.AddStanzaID(el, a.jid, ref.ID)
+		}
+		if ref.Dup && ref.Seq <= rm.delivered {
+			// The joined sessions had it: the room repeats its history
+			// after taking the account back (rule 21: nothing doubled).
+			// A session whose join is under way asked for that history.
+			s.forkJoining(rm, el)
 			return true
 		}
-		if id != "" {
-			stanza.AddStanzaID(el, a.jid, id)
-		}
+		rm.delivered = max(rm.delivered, ref.Seq)
 		s.fork(rm, el)
 		return true
 	case "error":

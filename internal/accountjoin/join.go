@@ -84,6 +84,11 @@ func (s *Service) sendJoin(ctx context.Context, a *account, rm *room, el, x *xml
 	// The join carries the account's first presence in the room.
 	rm.sentAny, rm.sentShow, rm.sentStatus = true, el.ChildText("", "show"), el.ChildText("", "status")
 	rm.timer = time.AfterFunc(joinTimeout, func() { s.joinTimedOut(a, rm) })
+	// What the room sends from here on (history included) is the
+	// account's; a rejoin keeps the interval it never left.
+	if err := s.cfg.Archive.Joined(ctx, a.jid, rm.jid); err != nil {
+		s.log.Error("begin account membership in archive", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
+	}
 	a.queue(p, to)
 }
 
@@ -113,8 +118,19 @@ func (s *Service) joinFailed(ctx context.Context, a *account, rm *room, errp *xm
 	s.forget(ctx, a, rm)
 }
 
-// forget drops the account's state for a room, stored and in memory.
+// forget drops the account's state for a room, stored and in memory: the
+// membership ended, and the room's messages from now on are not the
+// account's.
 func (s *Service) forget(ctx context.Context, a *account, rm *room) {
+	s.drop(ctx, a, rm)
+	if err := s.cfg.Archive.Left(ctx, a.jid, rm.jid); err != nil {
+		s.log.Error("end account membership in archive", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
+	}
+}
+
+// drop drops the account's state for a room but not its membership in
+// the archive: the server is about to join again.
+func (s *Service) drop(ctx context.Context, a *account, rm *room) {
 	rm.stopTimers()
 	if a.rooms[rm.jid] == rm {
 		delete(a.rooms, rm.jid)

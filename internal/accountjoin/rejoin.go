@@ -27,6 +27,9 @@ func rejoinDelay(first time.Duration, n int) time.Duration {
 func (s *Service) scheduleRejoin(a *account, r Record, attempt int) {
 	if attempt > maxRejoinAttempts {
 		s.log.Info("giving up rejoining room", "account", a.jid.String(), "room", r.Room.String())
+		if err := s.cfg.Archive.Left(context.Background(), a.jid, r.Room); err != nil {
+			s.log.Error("end account membership in archive", "account", a.jid.String(), "room", r.Room.String(), "err", err)
+		}
 		return
 	}
 	s.persistRecord(context.Background(), r) // so a restart retries too

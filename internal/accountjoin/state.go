@@ -104,6 +104,12 @@ type room struct {
 	sentStatus string
 	sentAny    bool
 
+	// delivered is the archive position of the newest room message
+	// forked to the joined sessions: a repeat at or below it (the room's
+	// history after it dropped and took back the account) is not forked
+	// to them again.
+	delivered int64
+
 	lastActive time.Time
 	attempts   int // rejoin attempts since the last success
 	timer      *time.Timer

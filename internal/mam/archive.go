@@ -2,7 +2,6 @@ package mam
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -58,58 +57,12 @@ func (a *Archive) Archive(ctx context.Context, owner, with jid.JID, el *xml.Elem
 	if !ok {
 		return ""
 	}
-	id, err := a.append(ctx, owner, with, el, false, "", incoming)
+	id, err := a.append(ctx, owner, with, el, false, incoming)
 	if err != nil {
 		a.log.Error("mam: archiving message", "owner", owner.String(), "err", err)
 		return ""
 	}
 	return id
-}
-
-// ArchiveGroupchat archives a groupchat message that owner received from
-// room (account-based group chat). The room's own <stanza-id by=room> is
-// kept as the record's origin id, and a message whose origin id is
-// already in owner's archive (a history replay after a rejoin) is not
-// stored again: it returns stored false and no error. The sender's nick
-// (the resource of from) is recorded, so that a query with
-// with=room/nick selects one occupant.
-//
-// Preferences apply with the room as the other party, except that the
-// "roster" default archives rooms: a room is never a roster contact, and
-// joining it is the owner's own choice of conversation.
-//
-// On success the stored copy carries <stanza-id by=owner id=id>, which
-// the caller should add to the copies it delivers.
-func (a *Archive) ArchiveGroupchat(ctx context.Context, owner, room jid.JID, el *xml.Element) (id string, stored bool, err error) {
-	if el.Local != stanza.Message || stanza.Type(el) != "groupchat" || !groupchatStorable(el) {
-		return "", false, nil
-	}
-	owner, room = owner.Bare(), room.Bare()
-	ok, err := a.wanted(ctx, owner, room, true)
-	if err != nil || !ok {
-		return "", false, err
-	}
-	origin := stanza.StanzaID(el, room)
-	var nick string
-	if from, err := stanza.From(el); err == nil && from.Bare() == room {
-		nick = from.Resource
-	}
-
-	defer a.owners.lock(owner.String())()
-	if origin != "" {
-		dup, err := a.store.HasOriginStanzaID(ctx, owner.String(), room.String(), origin)
-		if err != nil {
-			return "", false, fmt.Errorf("mam: groupchat from %s for %s: %w", room, owner, err)
-		}
-		if dup {
-			return "", false, nil
-		}
-	}
-	id, err = a.append(ctx, owner, room.WithResource(nick), el, true, origin, true)
-	if err != nil {
-		return "", false, fmt.Errorf("mam: groupchat from %s for %s: %w", room, owner, err)
-	}
-	return id, true, nil
 }
 
 // Append stores el in owner's archive unconditionally and returns its new
@@ -119,51 +72,40 @@ func (a *Archive) ArchiveGroupchat(ctx context.Context, owner, room jid.JID, el 
 // which the caller adds to what it delivers; groupchat marks the record
 // for include-groupchat.
 func (a *Archive) Append(ctx context.Context, owner, with jid.JID, el *xml.Element, groupchat bool) (string, error) {
-	id, err := a.append(ctx, owner.Bare(), with, el, groupchat, "", true)
+	id, err := a.append(ctx, owner.Bare(), with, el, groupchat, true)
 	if err != nil {
 		return "", fmt.Errorf("mam: append to archive of %s: %w", owner.Bare(), err)
 	}
 	return id, nil
 }
 
-// append writes one record. The stored copy is a clone of el in
+// append queues one record. The stored copy is a clone of el in
 // jabber:client, rid of any <stanza-id by=owner> that did not come from
 // here (XEP-0359 section 5), with the new one added when stamp is set.
-func (a *Archive) append(ctx context.Context, owner, with jid.JID, el *xml.Element, groupchat bool, origin string, stamp bool) (string, error) {
+// Ids come from one generator that never repeats itself (id.go), so the
+// write needs no check that the id is free, and no read.
+func (a *Archive) append(ctx context.Context, owner, with jid.JID, el *xml.Element, groupchat bool, stamp bool) (string, error) {
 	by := owner.String()
 	st := el.Clone()
 	toClient(st)
 	stanza.RemoveStanzaIDs(st, owner)
-	var sid *xml.Element
-	if stamp {
-		sid = xml.New(stanza.NSStanzaID, "stanza-id", "by", by)
-		st.Append(sid)
-	}
+	now := a.now().UTC()
 	rec := storage.ArchiveRecord{
-		Owner:          by,
-		With:           with.Bare().String(),
-		FromNick:       with.Resource,
-		Groupchat:      groupchat,
-		OriginStanzaID: origin,
+		Owner:     by,
+		ID:        a.ids.next(now),
+		Stamp:     now,
+		With:      with.Bare().String(),
+		FromNick:  with.Resource,
+		Groupchat: groupchat,
 	}
-	// A clash of ids needs two ids in the same millisecond with the same
-	// 32 random bits, or a clock stepped back across a restart; one
-	// retry with a fresh id covers both.
-	for attempt := 0; ; attempt++ {
-		now := a.now().UTC()
-		rec.ID, rec.Stamp = a.ids.next(now), now
-		if sid != nil {
-			sid.SetAttr("id", rec.ID)
-		}
-		rec.Stanza = st.AppendXML(nil, "")
-		err := a.store.AppendArchive(ctx, rec)
-		if err == nil {
-			return rec.ID, nil
-		}
-		if !errors.Is(err, storage.ErrExists) || attempt > 0 {
-			return "", err
-		}
+	if stamp {
+		st.Append(xml.New(stanza.NSStanzaID, "stanza-id", "by", by, "id", rec.ID))
 	}
+	rec.Stanza = st.AppendXML(nil, "")
+	if _, err := a.store.QueueArchive(ctx, rec); err != nil {
+		return "", err
+	}
+	return rec.ID, nil
 }
 
 // wanted applies owner's XEP-0441 preferences to a message with with.

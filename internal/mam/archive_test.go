@@ -1,6 +1,8 @@
 package mam
 
 import (
+	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 	"testing"
@@ -268,28 +270,35 @@ func TestArchiveGroupchat(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			if err := f.a.Joined(ctx, alice, room); err != nil {
+				t.Fatal(err)
+			}
 			var ids []string
 			for i, s := range tt.steps {
-				id, stored, err := f.a.ArchiveGroupchat(ctx, alice, room.WithResource("ignored"), parse(t, s.msg))
+				ref, err := f.a.Groupchat(ctx, alice, room.WithResource("ignored"), parse(t, s.msg))
 				if err != nil {
 					t.Fatalf("step %d: %v", i, err)
 				}
-				if stored != s.wantStored || (id != "") != stored {
-					t.Fatalf("step %d: ArchiveGroupchat = %q, %v; want stored %v", i, id, stored, s.wantStored)
+				stored := ref.ID != "" && !ref.Dup
+				if stored != s.wantStored {
+					t.Fatalf("step %d: Groupchat = %+v; want stored %v", i, ref, s.wantStored)
 				}
 				if stored {
-					ids = append(ids, id)
+					ids = append(ids, ref.ID)
 				}
 			}
 			recs := f.records(t, alice)
 			var got []string
 			for i, r := range recs {
-				if !r.Groupchat || r.With != "room@muc.example.net" || r.ID != ids[i] {
+				if !r.Groupchat || !r.Shared || r.With != "room@muc.example.net" || r.ID != ids[i] {
 					t.Errorf("record %d: %+v", i, r)
 				}
-				el := parse(t, string(r.Stanza))
-				if stanza.StanzaID(el, jid.MustParse("alice@example.net")) != r.ID {
-					t.Errorf("record %d: stored copy lacks <stanza-id by=owner>: %s", i, r.Stanza)
+				el, err := Stanza(alice, &r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if stanza.StanzaID(el, jid.MustParse("alice@example.net")) != r.ID || el.Attr("to") != "alice@example.net" {
+					t.Errorf("record %d: read copy lacks <stanza-id by=owner> or to: %s", i, el.AppendXML(nil, ""))
 				}
 				if r.OriginStanzaID != "" && stanza.StanzaID(el, jid.MustParse("room@muc.example.net")) != r.OriginStanzaID {
 					t.Errorf("record %d: stored copy lost the room's stanza-id: %s", i, r.Stanza)
@@ -300,6 +309,103 @@ func TestArchiveGroupchat(t *testing.T) {
 				t.Errorf("records %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestGroupchatByReference checks that a room message is stored once for
+// every local account in the room, and is in an account's archive only
+// while it is in the room.
+func TestGroupchatByReference(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	room := jid.MustParse("room@muc.example.net")
+	bob := jid.MustParse("bob@example.net")
+	n := 0
+	say := func(to jid.JID) GroupchatRef {
+		t.Helper()
+		n++
+		msg := fmt.Sprintf(`<message xmlns='jabber:client' type='groupchat' from='room@muc.example.net/carol' to='%s'><body>%d</body><stanza-id xmlns='urn:xmpp:sid:0' by='room@muc.example.net' id='r%d'/></message>`, to, n, n)
+		ref, err := f.a.Groupchat(ctx, to, room, parse(t, msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ref
+	}
+	// The room sends each account its own copy of the same message.
+	again := func(to jid.JID) GroupchatRef { n--; return say(to) }
+	bodies := func(owner jid.JID) string {
+		t.Helper()
+		var out []string
+		for _, r := range f.records(t, owner) {
+			el, err := Stanza(owner, &r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, el.ChildText(nsClient, "body"))
+		}
+		return strings.Join(out, " ")
+	}
+	for _, j := range []jid.JID{alice, bob} {
+		if err := f.a.Joined(ctx, j, room); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := say(alice)
+	if first.ID == "" || first.Dup {
+		t.Fatalf("first copy: %+v", first)
+	}
+	if second := again(bob); second.ID != first.ID || !second.Dup || second.Seq != first.Seq {
+		t.Fatalf("bob's copy of the same message: %+v, want %+v stored before", second, first)
+	}
+	if err := f.a.Left(ctx, alice, room); err != nil {
+		t.Fatal(err)
+	}
+	say(bob) // 2: alice is gone
+	if err := f.a.Joined(ctx, alice, room); err != nil {
+		t.Fatal(err)
+	}
+	say(alice)
+	again(bob) // 3
+	if got := bodies(alice); got != "1 3" {
+		t.Errorf("alice's archive: %q, want \"1 3\"", got)
+	}
+	if got := bodies(bob); got != "1 2 3" {
+		t.Errorf("bob's archive: %q, want \"1 2 3\"", got)
+	}
+	// Preferences that exclude the room close the interval at once.
+	if err := f.db.SetArchivePrefs(ctx, bob.String(), storage.ArchivePrefs{Default: PrefsAlways, Never: []string{room.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	f.a.cachePrefs(bob.String(), storage.ArchivePrefs{Default: PrefsAlways, Never: []string{room.String()}})
+	if err := f.a.reapplyPrefs(ctx, bob); err != nil {
+		t.Fatal(err)
+	}
+	say(bob)   // 4: bob no longer archives the room, so it is not stored
+	say(alice) // 5
+	if got := bodies(bob); got != "1 2 3" {
+		t.Errorf("bob's archive after excluding the room: %q", got)
+	}
+	if got := bodies(alice); got != "1 3 5" {
+		t.Errorf("alice's archive: %q, want \"1 3 5\"", got)
+	}
+	// After a restart the room's stored stanza-ids are read back once,
+	// so the room's history replay is recognised.
+	g := New(f.db, nil, slog.New(slog.DiscardHandler))
+	if err := g.LoadMemberships(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Joined(ctx, alice, room); err != nil {
+		t.Fatal(err)
+	}
+	replay := parse(t, `<message xmlns='jabber:client' type='groupchat' from='room@muc.example.net/carol'><body>5</body><stanza-id xmlns='urn:xmpp:sid:0' by='room@muc.example.net' id='r5'/></message>`)
+	if ref, err := g.Groupchat(ctx, alice, room, replay); err != nil || !ref.Dup {
+		t.Errorf("replay after a restart: %+v, %v; want a duplicate", ref, err)
+	}
+	if last, err := g.RoomLast(ctx, room); err != nil || last.IsZero() {
+		t.Errorf("RoomLast = %v, %v", last, err)
+	}
+	if got := bodies(alice); got != "1 3 5" {
+		t.Errorf("alice's archive after the replay: %q", got)
 	}
 }
 

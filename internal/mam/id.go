@@ -3,7 +3,6 @@ package mam
 import (
 	"encoding/base32"
 	"encoding/binary"
-	"hash/maphash"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -47,19 +46,4 @@ func (g *idGen) next(now time.Time) string {
 	binary.BigEndian.PutUint32(b[2:6], uint32(ms))
 	binary.BigEndian.PutUint32(b[6:10], uint32(lo))
 	return idEncoding.EncodeToString(b[:])
-}
-
-// stripes is a fixed set of mutexes chosen by hashing a key: enough to
-// serialise work per archive owner without a map that grows with them.
-type stripes struct {
-	seed  maphash.Seed
-	once  sync.Once
-	locks [64]sync.Mutex
-}
-
-func (s *stripes) lock(key string) func() {
-	s.once.Do(func() { s.seed = maphash.MakeSeed() })
-	m := &s.locks[maphash.String(s.seed, key)%uint64(len(s.locks))]
-	m.Lock()
-	return m.Unlock
 }

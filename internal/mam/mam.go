@@ -7,7 +7,8 @@
 // storage.Archive keys records by an owner JID: an account's personal
 // archive (fed by the router through the router.Archiver interface), the
 // room messages an account receives through account-based group chat
-// (ArchiveGroupchat), and a MUC room's own archive (Append to write,
+// (Groupchat, stored once per room and shared by reference), and a MUC
+// room's own archive (Append to write,
 // ServeQuery and ServeMetadata to answer, called by the MUC service after
 // it has checked the querier's access).
 //
@@ -69,10 +70,9 @@ type Archive struct {
 	log      *slog.Logger
 	now      func() time.Time
 	ids      idGen
-	// owners serialises ArchiveGroupchat per owner, so that the check for
-	// a duplicate and the append that follows are not interleaved with
-	// another copy of the same room message.
-	owners stripes
+	// rooms is what is kept in memory of room messages archived by
+	// reference (groupchat.go).
+	rooms roomLog
 	// prefs caches owners' preferences: they are read for every archived
 	// message and change only through servePrefs, which updates the
 	// cache. The cache is bounded; past maxCachedPrefs it starts over.

@@ -271,11 +271,14 @@ func TestMetadata(t *testing.T) {
 			// A groupchat record counts: the metadata describes the
 			// whole archive.
 			el = parse(t, `<message xmlns='jabber:client' type='groupchat' from='room@muc.example.net/bob'><body>x</body></message>`)
-			id, _, err := f.a.ArchiveGroupchat(ctx, alice, room, el)
+			if err := f.a.Joined(ctx, alice, room); err != nil {
+				t.Fatal(err)
+			}
+			ref, err := f.a.Groupchat(ctx, alice, room, el)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ids = append(ids, id)
+			ids = append(ids, ref.ID)
 			continue
 		}
 		ids = append(ids, f.a.Archive(ctx, alice, jid.MustParse("bob@example.net/a"), el, true))

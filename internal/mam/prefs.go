@@ -34,6 +34,10 @@ func (a *Archive) servePrefs(ctx context.Context, req iq.Request) (*xml.Element,
 			delete(a.prefs, owner)
 			a.prefsMu.Unlock()
 		}
+		// Rooms the account is in follow the new preferences from now on.
+		if err := a.reapplyPrefs(ctx, req.To.Bare()); err != nil {
+			return nil, err
+		}
 		return prefsElement(p), nil
 	}
 	p, err := a.store.GetArchivePrefs(ctx, owner)

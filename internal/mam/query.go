@@ -94,7 +94,7 @@ func (a *Archive) ServeQuery(ctx context.Context, owner jid.JID, req iq.Request,
 		slices.Reverse(recs)
 	}
 	for i := range recs {
-		fwd, err := forwarded(&recs[i])
+		fwd, err := forwarded(owner, &recs[i])
 		if err != nil {
 			// One unreadable record must not hide the rest of the page;
 			// it still counts in first, last and count.
@@ -117,12 +117,11 @@ func (a *Archive) ServeQuery(ctx context.Context, owner jid.JID, req iq.Request,
 }
 
 // forwarded returns the XEP-0297 wrapping of an archived message.
-func forwarded(rec *storage.ArchiveRecord) (*xml.Element, error) {
-	m, err := xml.Parse(rec.Stanza)
+func forwarded(owner jid.JID, rec *storage.ArchiveRecord) (*xml.Element, error) {
+	m, err := Stanza(owner, rec)
 	if err != nil {
 		return nil, err
 	}
-	toClient(m)
 	return xml.New(stanza.NSForward, "forwarded").Append(stanza.Delay("", stamp(rec.Stamp)), m), nil
 }
 

@@ -25,6 +25,9 @@ func queryFixture(t *testing.T, f *fixture) []string {
 	t.Helper()
 	ctx := t.Context()
 	room := jid.MustParse("room@muc.example.net")
+	if err := f.a.Joined(ctx, alice, room); err != nil {
+		t.Fatal(err)
+	}
 	var ids []string
 	for i, m := range []struct{ with, dir string }{
 		{"bob@example.net/phone", "in"}, {"bob@example.net", "out"}, {"carol@example.net/x", "in"},
@@ -42,13 +45,13 @@ func queryFixture(t *testing.T, f *fixture) []string {
 				parse(t, `<message xmlns='jabber:client' type='chat' to='`+m.with+`'><body>`+body+`</body></message>`), false)
 		case "gc":
 			body = fmt.Sprintf("g%d", i)
-			var err error
-			id, _, err = f.a.ArchiveGroupchat(ctx, alice, room,
+			ref, err := f.a.Groupchat(ctx, alice, room,
 				parse(t, `<message xmlns='jabber:client' type='groupchat' from='`+m.with+`'><body>`+body+`</body>`+
 					`<stanza-id xmlns='urn:xmpp:sid:0' by='room@muc.example.net' id='r`+body+`'/></message>`))
 			if err != nil {
 				t.Fatal(err)
 			}
+			id = ref.ID
 		}
 		if id == "" {
 			t.Fatalf("fixture message %d not archived", i)

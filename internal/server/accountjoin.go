@@ -44,14 +44,23 @@ func (j joinStore) ListJoins(ctx context.Context) ([]accountjoin.Record, error) 
 	return out, nil
 }
 
-// joinArchive gives account-join the account's personal archive.
+// joinArchive gives account-join the accounts' personal archives.
 type joinArchive struct {
 	mam   *mam.Archive
 	store storage.Archive
 }
 
-func (j joinArchive) ArchiveGroupchat(ctx context.Context, owner, room jid.JID, el *xml.Element) (string, bool, error) {
-	return j.mam.ArchiveGroupchat(ctx, owner, room, el)
+func (j joinArchive) Joined(ctx context.Context, account, room jid.JID) error {
+	return j.mam.Joined(ctx, account, room)
+}
+
+func (j joinArchive) Left(ctx context.Context, account, room jid.JID) error {
+	return j.mam.Left(ctx, account, room)
+}
+
+func (j joinArchive) Groupchat(ctx context.Context, account, room jid.JID, el *xml.Element) (accountjoin.GroupchatRef, error) {
+	ref, err := j.mam.Groupchat(ctx, account, room, el)
+	return accountjoin.GroupchatRef{ID: ref.ID, Seq: ref.Seq, Dup: ref.Dup}, err
 }
 
 func (j joinArchive) History(ctx context.Context, owner, room jid.JID, max int, since time.Time) ([]accountjoin.HistoryItem, error) {
@@ -63,20 +72,16 @@ func (j joinArchive) History(ctx context.Context, owner, room jid.JID, max int, 
 		return nil, fmt.Errorf("room history of %s for %s: %w", room, owner, err)
 	}
 	out := make([]accountjoin.HistoryItem, 0, len(page.Records))
-	for _, r := range page.Records {
-		el, err := stanza.Decode(r.Stanza, stanza.Message)
-		if err != nil {
+	for i := range page.Records {
+		el, err := mam.Stanza(owner, &page.Records[i])
+		if err != nil || el.Local != stanza.Message {
 			continue // a damaged record must not break every join
 		}
-		out = append(out, accountjoin.HistoryItem{Stamp: r.Stamp, Stanza: el})
+		out = append(out, accountjoin.HistoryItem{Stamp: page.Records[i].Stamp, Stanza: el})
 	}
 	return out, nil
 }
 
 func (j joinArchive) Last(ctx context.Context, owner, room jid.JID) (time.Time, error) {
-	r, err := j.store.LastArchived(ctx, owner.String(), room.String())
-	if err != nil {
-		return time.Time{}, nil // nothing archived yet
-	}
-	return r.Stamp, nil
+	return j.mam.RoomLast(ctx, room)
 }

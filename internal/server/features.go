@@ -157,6 +157,9 @@ func (f *features) sendToSession(ctx context.Context, to jid.JID, el *xml.Elemen
 // start starts what runs in the background; account joins rejoin their
 // rooms here, after every component (the MUC service) is routable.
 func (f *features) start(ctx context.Context) error {
+	if err := f.archive.LoadMemberships(ctx); err != nil {
+		return err
+	}
 	if f.muc != nil {
 		if err := f.muc.Start(ctx); err != nil {
 			return err

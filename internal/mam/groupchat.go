@@ -1,0 +1,333 @@
+package mam
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"minimix/internal/jid"
+	"minimix/internal/stanza"
+	"minimix/internal/storage"
+	"minimix/internal/xml"
+)
+
+// Room messages that accounts receive through account-based group chat
+// are archived by reference (storage.RoomArchive): each is stored once in
+// its room's shared stream, and each account's membership interval in the
+// room makes the messages inside it part of the account's archive. The
+// delivery path never reads storage: this file keeps in memory which
+// memberships are open and, per room, the room stanza-ids recently
+// stored, so that a message the room sends again (history after a rejoin)
+// is recognised and a message stored for one account is found by the
+// next. Storage is read once per room per process, when the room is first
+// used (warm), to recognise what an earlier run stored.
+
+// recentPerRoom is how many of a room's newest stanza-ids are kept to
+// recognise repeats. A rejoin asks for the history since the newest
+// stored message, so a repeat is nearly always among the last few.
+const recentPerRoom = 128
+
+// GroupchatRef says where a room message is in the archives of the
+// accounts in the room.
+type GroupchatRef struct {
+	ID  string // archive id: the <stanza-id by=account> of every member
+	Seq int64  // archive position: later messages have larger ones
+	// Dup reports that the message was stored before this call: by
+	// another account's copy, or earlier when the room sends it again.
+	Dup bool
+}
+
+// roomLog is the in-memory side of the archive by reference.
+type roomLog struct {
+	mu    sync.Mutex
+	rooms map[string]*roomStream
+	// members holds, per account, the rooms it is in and whether its
+	// interval is open (false: in the room, but its preferences exclude
+	// the room from its archive).
+	members map[string]map[string]bool
+}
+
+// roomStream is what is known of one room's shared stream.
+type roomStream struct {
+	mu      sync.Mutex
+	warm    bool // what storage held at start has been read
+	members int  // accounts in the room
+	recent  map[string]GroupchatRef
+	ring    []string // the keys of recent, oldest replaced first
+	next    int
+	last    time.Time // stamp of the newest record
+}
+
+// remember adds a stored message to the recent ones.
+func (rs *roomStream) remember(origin string, ref GroupchatRef, stamp time.Time) {
+	if stamp.After(rs.last) {
+		rs.last = stamp
+	}
+	if origin == "" {
+		return
+	}
+	if rs.recent == nil {
+		rs.recent = make(map[string]GroupchatRef)
+	}
+	if len(rs.ring) < recentPerRoom {
+		rs.ring = append(rs.ring, origin)
+	} else {
+		delete(rs.recent, rs.ring[rs.next])
+		rs.ring[rs.next] = origin
+		rs.next = (rs.next + 1) % recentPerRoom
+	}
+	rs.recent[origin] = ref
+}
+
+// stream returns room's stream, made if need be; join counts a member
+// in.
+func (l *roomLog) stream(room string, join int) *roomStream {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rs := l.rooms[room]
+	if rs == nil {
+		if l.rooms == nil {
+			l.rooms = make(map[string]*roomStream)
+		}
+		rs = &roomStream{}
+		l.rooms[room] = rs
+	}
+	rs.members += join
+	return rs
+}
+
+// warm reads the newest records of rs's room once. rs.mu is held.
+func (a *Archive) warm(ctx context.Context, room string, rs *roomStream) error {
+	if rs.warm {
+		return nil
+	}
+	recs, err := a.store.RecentRoomMessages(ctx, room, recentPerRoom)
+	if err != nil {
+		return fmt.Errorf("mam: recent messages of %s: %w", room, err)
+	}
+	for i := len(recs) - 1; i >= 0; i-- {
+		r := recs[i]
+		rs.remember(r.OriginStanzaID, GroupchatRef{ID: r.ID, Seq: r.Seq}, r.Stamp)
+	}
+	rs.warm = true
+	return nil
+}
+
+// LoadMemberships reads which memberships are open, at start.
+func (a *Archive) LoadMemberships(ctx context.Context) error {
+	ms, err := a.store.OpenMemberships(ctx)
+	if err != nil {
+		return fmt.Errorf("mam: load memberships: %w", err)
+	}
+	l := &a.rooms
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.members = make(map[string]map[string]bool)
+	if l.rooms == nil {
+		l.rooms = make(map[string]*roomStream)
+	}
+	for _, m := range ms {
+		if l.members[m.Account] == nil {
+			l.members[m.Account] = make(map[string]bool)
+		}
+		l.members[m.Account][m.Room] = true
+		rs := l.rooms[m.Room]
+		if rs == nil {
+			rs = &roomStream{}
+			l.rooms[m.Room] = rs
+		}
+		rs.members++
+	}
+	return nil
+}
+
+// Joined records that account is in room from now on: the room's
+// messages belong to its archive unless its preferences exclude the room
+// (decided here, and again when they change). Calling it for a
+// membership that never ended (a rejoin after a restart or a lost link)
+// keeps its interval, so that nothing said meanwhile is lost.
+func (a *Archive) Joined(ctx context.Context, account, room jid.JID) error {
+	account, room = account.Bare(), room.Bare()
+	want, err := a.wanted(ctx, account, room, true)
+	if err != nil {
+		return err
+	}
+	acct, r := account.String(), room.String()
+	l := &a.rooms
+	l.mu.Lock()
+	if l.members == nil {
+		l.members = make(map[string]map[string]bool)
+	}
+	rooms := l.members[acct]
+	if rooms == nil {
+		rooms = make(map[string]bool)
+		l.members[acct] = rooms
+	}
+	open, known := rooms[r]
+	rooms[r] = want
+	l.mu.Unlock()
+	if !known {
+		a.rooms.stream(r, 1)
+	}
+	return a.setInterval(ctx, acct, r, open, want)
+}
+
+// Left records that account's membership in room ended: a leave, a kick,
+// a ban, the room's destruction. What the room says afterwards is not in
+// its archive.
+func (a *Archive) Left(ctx context.Context, account, room jid.JID) error {
+	acct, r := account.Bare().String(), room.Bare().String()
+	l := &a.rooms
+	l.mu.Lock()
+	open, known := l.members[acct][r]
+	if known {
+		delete(l.members[acct], r)
+		if len(l.members[acct]) == 0 {
+			delete(l.members, acct)
+		}
+		if rs := l.rooms[r]; rs != nil {
+			if rs.members--; rs.members <= 0 {
+				delete(l.rooms, r)
+			}
+		}
+	}
+	l.mu.Unlock()
+	return a.setInterval(ctx, acct, r, open, false)
+}
+
+// setInterval opens or closes account's interval in room when want
+// differs from open.
+func (a *Archive) setInterval(ctx context.Context, account, room string, open, want bool) error {
+	var err error
+	switch {
+	case want && !open:
+		err = a.store.OpenMembership(ctx, account, room)
+	case !want && open:
+		err = a.store.CloseMembership(ctx, account, room)
+	}
+	if err != nil {
+		return fmt.Errorf("mam: membership of %s in %s: %w", account, room, err)
+	}
+	return nil
+}
+
+// reapplyPrefs opens or closes owner's intervals after its preferences
+// changed.
+func (a *Archive) reapplyPrefs(ctx context.Context, owner jid.JID) error {
+	acct := owner.String()
+	l := &a.rooms
+	l.mu.Lock()
+	rooms := make(map[string]bool, len(l.members[acct]))
+	for r, open := range l.members[acct] {
+		rooms[r] = open
+	}
+	l.mu.Unlock()
+	for r, open := range rooms {
+		room, err := jid.Parse(r)
+		if err != nil {
+			continue
+		}
+		want, err := a.wanted(ctx, owner, room, true)
+		if err != nil {
+			return err
+		}
+		l.mu.Lock()
+		if _, still := l.members[acct][r]; still {
+			l.members[acct][r] = want
+		}
+		l.mu.Unlock()
+		if err := a.setInterval(ctx, acct, r, open, want); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// archiving reports whether account's interval in room is open.
+func (l *roomLog) archiving(account, room string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.members[account][room]
+}
+
+// Groupchat archives a groupchat message that account received from room
+// (account-based group chat), once for every local account in the room:
+// if the room's stanza-id shows it was stored already, it returns that
+// record with Dup set. Otherwise it is stored if account archives the
+// room; if it does not, the zero GroupchatRef says the message is in no
+// archive through this account. Subjects and messages without content a
+// conversation is made of (XEP-0313 5.1.2) are never stored.
+//
+// Callers add <stanza-id by=account id=ref.ID> to what they deliver.
+func (a *Archive) Groupchat(ctx context.Context, account, room jid.JID, el *xml.Element) (GroupchatRef, error) {
+	if el.Local != stanza.Message || stanza.Type(el) != "groupchat" || !groupchatStorable(el) {
+		return GroupchatRef{}, nil
+	}
+	account, room = account.Bare(), room.Bare()
+	r := room.String()
+	origin := stanza.StanzaID(el, room)
+	rs := a.rooms.stream(r, 0)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if err := a.warm(ctx, r, rs); err != nil {
+		return GroupchatRef{}, err
+	}
+	if ref, ok := rs.recent[origin]; ok && origin != "" {
+		ref.Dup = true
+		return ref, nil
+	}
+	if !a.rooms.archiving(account.String(), r) {
+		return GroupchatRef{}, nil
+	}
+	st := el.Clone()
+	toClient(st)
+	st.SetAttr("to", "")
+	stanza.RemoveStanzaIDs(st, account)
+	rec := storage.RoomMessage{Room: r, OriginStanzaID: origin}
+	if from, err := stanza.From(el); err == nil && from.Bare() == room {
+		rec.FromNick = from.Resource
+	}
+	now := a.now().UTC()
+	rec.ID, rec.Stamp = a.ids.next(now), now
+	rec.Stanza = st.AppendXML(nil, "")
+	seq, err := a.store.QueueRoomMessage(ctx, rec)
+	if err != nil {
+		return GroupchatRef{}, fmt.Errorf("mam: groupchat from %s: %w", room, err)
+	}
+	ref := GroupchatRef{ID: rec.ID, Seq: seq}
+	rs.remember(origin, ref, rec.Stamp)
+	return ref, nil
+}
+
+// RoomLast returns the stamp of the newest message of room stored for
+// the local accounts in it, zero if none: where a rejoin's history
+// should start.
+func (a *Archive) RoomLast(ctx context.Context, room jid.JID) (time.Time, error) {
+	r := room.Bare().String()
+	rs := a.rooms.stream(r, 0)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if err := a.warm(ctx, r, rs); err != nil {
+		return time.Time{}, err
+	}
+	return rs.last, nil
+}
+
+// Stanza returns the archived message of rec as owner sees it. A room's
+// shared record gets owner as its addressee and owner's stanza-id, which
+// it is stored without because every member shares it.
+func Stanza(owner jid.JID, rec *storage.ArchiveRecord) (*xml.Element, error) {
+	m, err := xml.Parse(rec.Stanza)
+	if err != nil {
+		return nil, err
+	}
+	toClient(m)
+	if rec.Shared {
+		owner = owner.Bare()
+		m.SetAttr("to", owner.String())
+		stanza.RemoveStanzaIDs(m, owner)
+		stanza.AddStanzaID(m, owner, rec.ID)
+	}
+	return m, nil
+}

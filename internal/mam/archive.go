@@ -151,8 +151,10 @@ func chatStorable(el *xml.Element) bool {
 		return false
 	}
 	store, content := false, false
-	for _, c := range el.Elements() {
+	for _, n := range el.Children {
+		c := n.Elem
 		switch {
+		case c == nil:
 		case c.Space == stanza.NSCarbons && (c.Local == "received" || c.Local == "sent"):
 			return false
 		case c.Space == stanza.NSHints:
@@ -183,8 +185,10 @@ func chatStorable(el *xml.Element) bool {
 // otherwise.
 func groupchatStorable(el *xml.Element) bool {
 	store, content := false, false
-	for _, c := range el.Elements() {
+	for _, n := range el.Children {
+		c := n.Elem
 		switch {
+		case c == nil:
 		case c.Space == stanza.NSHints:
 			switch c.Local {
 			case "no-store", "no-permanent-store":

@@ -41,11 +41,11 @@ type GroupchatRef struct {
 // roomLog is the in-memory side of the archive by reference.
 type roomLog struct {
 	mu    sync.Mutex
-	rooms map[string]*roomStream
+	rooms map[jid.JID]*roomStream // by the room's bare JID
 	// members holds, per account, the rooms it is in and whether its
 	// interval is open (false: in the room, but its preferences exclude
-	// the room from its archive).
-	members map[string]map[string]bool
+	// the room from its archive). Keys are bare JIDs.
+	members map[jid.JID]map[jid.JID]bool
 }
 
 // roomStream is what is known of one room's shared stream.
@@ -82,13 +82,13 @@ func (rs *roomStream) remember(origin string, ref GroupchatRef, stamp time.Time)
 
 // stream returns room's stream, made if need be; join counts a member
 // in.
-func (l *roomLog) stream(room string, join int) *roomStream {
+func (l *roomLog) stream(room jid.JID, join int) *roomStream {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rs := l.rooms[room]
 	if rs == nil {
 		if l.rooms == nil {
-			l.rooms = make(map[string]*roomStream)
+			l.rooms = make(map[jid.JID]*roomStream)
 		}
 		rs = &roomStream{}
 		l.rooms[room] = rs
@@ -98,11 +98,11 @@ func (l *roomLog) stream(room string, join int) *roomStream {
 }
 
 // warm reads the newest records of rs's room once. rs.mu is held.
-func (a *Archive) warm(ctx context.Context, room string, rs *roomStream) error {
+func (a *Archive) warm(ctx context.Context, room jid.JID, rs *roomStream) error {
 	if rs.warm {
 		return nil
 	}
-	recs, err := a.store.RecentRoomMessages(ctx, room, recentPerRoom)
+	recs, err := a.store.RecentRoomMessages(ctx, room.String(), recentPerRoom)
 	if err != nil {
 		return fmt.Errorf("mam: recent messages of %s: %w", room, err)
 	}
@@ -123,19 +123,25 @@ func (a *Archive) LoadMemberships(ctx context.Context) error {
 	l := &a.rooms
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.members = make(map[string]map[string]bool)
+	l.members = make(map[jid.JID]map[jid.JID]bool)
 	if l.rooms == nil {
-		l.rooms = make(map[string]*roomStream)
+		l.rooms = make(map[jid.JID]*roomStream)
 	}
 	for _, m := range ms {
-		if l.members[m.Account] == nil {
-			l.members[m.Account] = make(map[string]bool)
+		acct, err1 := jid.Parse(m.Account)
+		room, err2 := jid.Parse(m.Room)
+		if err1 != nil || err2 != nil {
+			a.log.Error("mam: membership with a bad JID", "account", m.Account, "room", m.Room)
+			continue
 		}
-		l.members[m.Account][m.Room] = true
-		rs := l.rooms[m.Room]
+		if l.members[acct] == nil {
+			l.members[acct] = make(map[jid.JID]bool)
+		}
+		l.members[acct][room] = true
+		rs := l.rooms[room]
 		if rs == nil {
 			rs = &roomStream{}
-			l.rooms[m.Room] = rs
+			l.rooms[room] = rs
 		}
 		rs.members++
 	}
@@ -153,31 +159,30 @@ func (a *Archive) Joined(ctx context.Context, account, room jid.JID) error {
 	if err != nil {
 		return err
 	}
-	acct, r := account.String(), room.String()
 	l := &a.rooms
 	l.mu.Lock()
 	if l.members == nil {
-		l.members = make(map[string]map[string]bool)
+		l.members = make(map[jid.JID]map[jid.JID]bool)
 	}
-	rooms := l.members[acct]
+	rooms := l.members[account]
 	if rooms == nil {
-		rooms = make(map[string]bool)
-		l.members[acct] = rooms
+		rooms = make(map[jid.JID]bool)
+		l.members[account] = rooms
 	}
-	open, known := rooms[r]
-	rooms[r] = want
+	open, known := rooms[room]
+	rooms[room] = want
 	l.mu.Unlock()
 	if !known {
-		a.rooms.stream(r, 1)
+		a.rooms.stream(room, 1)
 	}
-	return a.setInterval(ctx, acct, r, open, want)
+	return a.setInterval(ctx, account, room, open, want)
 }
 
 // Left records that account's membership in room ended: a leave, a kick,
 // a ban, the room's destruction. What the room says afterwards is not in
 // its archive.
 func (a *Archive) Left(ctx context.Context, account, room jid.JID) error {
-	acct, r := account.Bare().String(), room.Bare().String()
+	acct, r := account.Bare(), room.Bare()
 	l := &a.rooms
 	l.mu.Lock()
 	open, known := l.members[acct][r]
@@ -198,13 +203,13 @@ func (a *Archive) Left(ctx context.Context, account, room jid.JID) error {
 
 // setInterval opens or closes account's interval in room when want
 // differs from open.
-func (a *Archive) setInterval(ctx context.Context, account, room string, open, want bool) error {
+func (a *Archive) setInterval(ctx context.Context, account, room jid.JID, open, want bool) error {
 	var err error
 	switch {
 	case want && !open:
-		err = a.store.OpenMembership(ctx, account, room)
+		err = a.store.OpenMembership(ctx, account.String(), room.String())
 	case !want && open:
-		err = a.store.CloseMembership(ctx, account, room)
+		err = a.store.CloseMembership(ctx, account.String(), room.String())
 	}
 	if err != nil {
 		return fmt.Errorf("mam: membership of %s in %s: %w", account, room, err)
@@ -215,29 +220,24 @@ func (a *Archive) setInterval(ctx context.Context, account, room string, open, w
 // reapplyPrefs opens or closes owner's intervals after its preferences
 // changed.
 func (a *Archive) reapplyPrefs(ctx context.Context, owner jid.JID) error {
-	acct := owner.String()
 	l := &a.rooms
 	l.mu.Lock()
-	rooms := make(map[string]bool, len(l.members[acct]))
-	for r, open := range l.members[acct] {
+	rooms := make(map[jid.JID]bool, len(l.members[owner]))
+	for r, open := range l.members[owner] {
 		rooms[r] = open
 	}
 	l.mu.Unlock()
-	for r, open := range rooms {
-		room, err := jid.Parse(r)
-		if err != nil {
-			continue
-		}
+	for room, open := range rooms {
 		want, err := a.wanted(ctx, owner, room, true)
 		if err != nil {
 			return err
 		}
 		l.mu.Lock()
-		if _, still := l.members[acct][r]; still {
-			l.members[acct][r] = want
+		if _, still := l.members[owner][room]; still {
+			l.members[owner][room] = want
 		}
 		l.mu.Unlock()
-		if err := a.setInterval(ctx, acct, r, open, want); err != nil {
+		if err := a.setInterval(ctx, owner, room, open, want); err != nil {
 			return err
 		}
 	}
@@ -245,7 +245,7 @@ func (a *Archive) reapplyPrefs(ctx context.Context, owner jid.JID) error {
 }
 
 // archiving reports whether account's interval in room is open.
-func (l *roomLog) archiving(account, room string) bool {
+func (l *roomLog) archiving(account, room jid.JID) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.members[account][room]
@@ -265,26 +265,25 @@ func (a *Archive) Groupchat(ctx context.Context, account, room jid.JID, el *xml.
 		return GroupchatRef{}, nil
 	}
 	account, room = account.Bare(), room.Bare()
-	r := room.String()
 	origin := stanza.StanzaID(el, room)
-	rs := a.rooms.stream(r, 0)
+	rs := a.rooms.stream(room, 0)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if err := a.warm(ctx, r, rs); err != nil {
+	if err := a.warm(ctx, room, rs); err != nil {
 		return GroupchatRef{}, err
 	}
 	if ref, ok := rs.recent[origin]; ok && origin != "" {
 		ref.Dup = true
 		return ref, nil
 	}
-	if !a.rooms.archiving(account.String(), r) {
+	if !a.rooms.archiving(account, room) {
 		return GroupchatRef{}, nil
 	}
 	st := el.Clone()
 	toClient(st)
 	st.SetAttr("to", "")
 	stanza.RemoveStanzaIDs(st, account)
-	rec := storage.RoomMessage{Room: r, OriginStanzaID: origin}
+	rec := storage.RoomMessage{Room: room.String(), OriginStanzaID: origin}
 	if from, err := stanza.From(el); err == nil && from.Bare() == room {
 		rec.FromNick = from.Resource
 	}
@@ -304,11 +303,11 @@ func (a *Archive) Groupchat(ctx context.Context, account, room jid.JID, el *xml.
 // the local accounts in it, zero if none: where a rejoin's history
 // should start.
 func (a *Archive) RoomLast(ctx context.Context, room jid.JID) (time.Time, error) {
-	r := room.Bare().String()
-	rs := a.rooms.stream(r, 0)
+	room = room.Bare()
+	rs := a.rooms.stream(room, 0)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if err := a.warm(ctx, r, rs); err != nil {
+	if err := a.warm(ctx, room, rs); err != nil {
 		return time.Time{}, err
 	}
 	return rs.last, nil

@@ -45,8 +45,9 @@ var ErrTimeout = errors.New("xmpptest: timed out waiting for the server")
 // timed out, until that one element arrives), so a test can stop reading
 // simply by not calling Next.
 type Raw struct {
-	t   testing.TB
-	srv *Server
+	t      testing.TB
+	domain string
+	tlsCfg *tls.Config
 
 	tcp  net.Conn
 	conn net.Conn // tcp, or TLS over it
@@ -104,13 +105,26 @@ func (s *Server) DialRaw(t testing.TB, o RawOptions) *Raw {
 	if o.DirectTLS {
 		addr = s.DirectTLSAddr()
 	}
-	nc, err := d.Dial("tcp", addr.String())
+	return dialRaw(t, d, addr.String(), s.Domain, s.TLSConfig(), o)
+}
+
+// DialRawAddr connects to a client port at addr of a server for domain
+// that is not in this process (one started with StartProcess). tlsCfg is
+// used for STARTTLS and direct TLS; nil allows plaintext streams only.
+func DialRawAddr(t testing.TB, addr, domain string, tlsCfg *tls.Config) *Raw {
+	t.Helper()
+	return dialRaw(t, net.Dialer{Timeout: 5 * time.Second}, addr, domain, tlsCfg, RawOptions{})
+}
+
+func dialRaw(t testing.TB, d net.Dialer, addr, domain string, tlsCfg *tls.Config, o RawOptions) *Raw {
+	t.Helper()
+	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatalf("raw dial %s: %v", addr, err)
 	}
-	r := &Raw{t: t, srv: s, tcp: nc, conn: nc, reqs: make(chan *xml.Decoder), results: make(chan rawResult, 1)}
+	r := &Raw{t: t, domain: domain, tlsCfg: tlsCfg, tcp: nc, conn: nc, reqs: make(chan *xml.Decoder), results: make(chan rawResult, 1)}
 	if o.DirectTLS {
-		tc := tls.Client(nc, s.TLSConfig())
+		tc := tls.Client(nc, tlsCfg)
 		_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
 		if err := tc.Handshake(); err != nil {
 			nc.Close()
@@ -277,7 +291,7 @@ func StreamHeader(to string) string {
 func (r *Raw) Open() Node {
 	r.t.Helper()
 	r.restart()
-	r.Send(StreamHeader(r.srv.Domain))
+	r.Send(StreamHeader(r.domain))
 	f := r.Expect(NSStream, "features")
 	if r.Header.Name.Local != "stream" {
 		r.t.Fatalf("raw: features without a stream header")
@@ -303,7 +317,7 @@ func (r *Raw) StartTLS() Node {
 	if r.br.Buffered() > 0 {
 		r.t.Fatalf("raw: server sent data after <proceed/>")
 	}
-	tc := tls.Client(r.tcp, r.srv.TLSConfig())
+	tc := tls.Client(r.tcp, r.tlsCfg)
 	_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
 	if err := tc.Handshake(); err != nil {
 		r.t.Fatalf("raw: TLS handshake: %v", err)

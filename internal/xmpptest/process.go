@@ -1,0 +1,194 @@
+package xmpptest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Process is minimix running as a separate program, built from this
+// tree, for tests that must do to the server what an operator's machine
+// can: kill it with SIGKILL, measure its memory from /proc.
+type Process struct {
+	// Bin is the built binary; Config the configuration file it runs
+	// with; Domain the domain it serves; C2S and HTTP its listeners.
+	Bin, Config, Domain string
+	C2S, HTTP          string
+	DataDir            string
+
+	t   testing.TB
+	cmd *exec.Cmd
+	out *bytes.Buffer
+}
+
+var (
+	buildOnce sync.Once
+	buildBin  string
+	buildErr  error
+)
+
+// Binary builds cmd/minimix once per test binary and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "minimix-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildBin = filepath.Join(dir, "minimix")
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+		cmd := exec.Command(goTool, "build", "-o", buildBin, "./cmd/minimix")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/minimix: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("%v", buildErr)
+	}
+	return buildBin
+}
+
+// freePort returns a loopback address whose port was free a moment ago.
+func freePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// ProcessConfig is what a test adds to the configuration StartProcess
+// writes.
+type ProcessConfig struct {
+	C2S    string // more keys of the [c2s] table
+	Tables string // more tables, e.g. "[muc]\nhistory_default = 5\n"
+}
+
+// StartProcess writes a configuration (plaintext client connections on
+// loopback, the defaults otherwise, plus what pc adds), starts the server
+// and waits until it accepts connections. The process is killed when the
+// test ends if it still runs.
+func StartProcess(t testing.TB, pc ProcessConfig) *Process {
+	t.Helper()
+	dir := t.TempDir()
+	p := &Process{
+		Bin: Binary(t), Domain: "localhost", DataDir: filepath.Join(dir, "data"),
+		C2S: freePort(t), HTTP: freePort(t), t: t,
+	}
+	p.Config = filepath.Join(dir, "minimix.toml")
+	cfg := fmt.Sprintf("domain = %q\ndata_dir = %q\n[c2s]\nlisten = [%q]\ndirect_tls_listen = []\nrequire_tls = false\n%s\n[http]\nlisten = %q\n%s",
+		p.Domain, p.DataDir, p.C2S, pc.C2S, p.HTTP, pc.Tables)
+	if err := os.WriteFile(p.Config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.Start()
+	t.Cleanup(func() {
+		if p.cmd != nil {
+			p.Kill()
+		}
+	})
+	return p
+}
+
+// Run runs a command of the binary (user add, ...) with p's
+// configuration and stdin, failing the test if it fails.
+func (p *Process) Run(stdin string, args ...string) string {
+	p.t.Helper()
+	cmd := exec.Command(p.Bin, append(args, "-config", p.Config)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		p.t.Fatalf("minimix %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// AddUser creates an account with the user command.
+func (p *Process) AddUser(name, password string) {
+	p.t.Helper()
+	p.Run(password+"\n", "user", "add", name)
+}
+
+// Start starts the server and waits for its client listener.
+func (p *Process) Start() {
+	p.t.Helper()
+	p.out = new(bytes.Buffer)
+	p.cmd = exec.Command(p.Bin, "-config", p.Config)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatalf("start minimix: %v", err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", p.C2S, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			p.Kill()
+			p.t.Fatalf("minimix did not listen on %s: %v\n%s", p.C2S, err, p.out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Kill ends the server with SIGKILL, as a crash or the OOM killer would,
+// and waits for it to exit.
+func (p *Process) Kill() {
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	_ = p.cmd.Wait()
+	p.cmd = nil
+}
+
+// Stop asks the server to shut down (SIGTERM) and waits for it.
+func (p *Process) Stop() {
+	p.t.Helper()
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		p.Kill()
+		p.t.Errorf("minimix did not stop within 30s:\n%s", p.out)
+	}
+	p.cmd = nil
+}
+
+// Pid returns the server's process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Output returns what the server logged so far.
+func (p *Process) Output() string { return p.out.String() }
+
+// Login connects over plaintext, authenticates and binds resource.
+func (p *Process) Login(user, password, resource string) *Raw {
+	p.t.Helper()
+	r := DialRawAddr(p.t, p.C2S, p.Domain, nil)
+	r.Open()
+	r.Authenticate(user, password)
+	r.Bind(resource)
+	return r
+}

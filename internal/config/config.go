@@ -72,6 +72,28 @@ type MUC struct {
 	// Admins are bare JIDs with owner rights in every room, besides the
 	// server's admins. Default none.
 	Admins []string `toml:"admins"`
+	// CreateBurst is how many rooms one account may create at once, and
+	// CreateInterval how often it gets one more; MUC and server admins
+	// are not limited. Default 100 and "1s"; a burst of 0 is no limit.
+	CreateBurst    int      `toml:"create_burst"`
+	CreateInterval Duration `toml:"create_interval"`
+	// JoinBurst and JoinInterval limit the rooms one account enters the
+	// same way. Default 1000 and "50ms"; 0 is no limit.
+	JoinBurst    int      `toml:"join_burst"`
+	JoinInterval Duration `toml:"join_interval"`
+	// HistoryLength is a new room's history length, and MaxHistoryLength
+	// the most a room's owner may set. Default 50 and 200.
+	HistoryLength    int `toml:"history_length"`
+	MaxHistoryLength int `toml:"max_history_length"`
+	// MaxSessionsPerNick caps the sessions that share one occupant (one
+	// nick, one real bare JID). Default 32.
+	MaxSessionsPerNick int `toml:"max_sessions_per_nick"`
+	// MaxNickLength caps a nick, in characters. Default 64.
+	MaxNickLength int `toml:"max_nick_length"`
+	// VoiceRequestBurst and VoiceRequestInterval limit a visitor's
+	// requests for voice. Default 3 and "30s".
+	VoiceRequestBurst    int      `toml:"voice_request_burst"`
+	VoiceRequestInterval Duration `toml:"voice_request_interval"`
 }
 
 // AccountJoin configures account-based group chat: the server joins rooms
@@ -205,6 +227,16 @@ func Default() *Config {
 			MaxOccupants:         1000,
 			RestrictRoomCreation: "local",
 			Admins:               []string{},
+			CreateBurst:          100,
+			CreateInterval:       Duration{time.Second},
+			JoinBurst:            1000,
+			JoinInterval:         Duration{50 * time.Millisecond},
+			HistoryLength:        50,
+			MaxHistoryLength:     200,
+			MaxSessionsPerNick:   32,
+			MaxNickLength:        64,
+			VoiceRequestBurst:    3,
+			VoiceRequestInterval: Duration{30 * time.Second},
 		},
 		AccountJoin: AccountJoin{
 			Enabled:        true,

@@ -95,6 +95,13 @@ var overrides = []struct {
 		c.MUC.RestrictRoomCreation = "admins"
 		c.MUC.Admins = []string{"boss@example.org"}
 	}},
+	{"[muc]\ncreate_burst = 0\ncreate_interval = \"1m\"\njoin_burst = 5\njoin_interval = \"2s\"\nhistory_length = 10\nmax_history_length = 500\nmax_sessions_per_nick = 2\nmax_nick_length = 20\nvoice_request_burst = 1\nvoice_request_interval = \"1h\"", func(c *Config) {
+		c.MUC.CreateBurst, c.MUC.CreateInterval = 0, Duration{time.Minute}
+		c.MUC.JoinBurst, c.MUC.JoinInterval = 5, Duration{2 * time.Second}
+		c.MUC.HistoryLength, c.MUC.MaxHistoryLength = 10, 500
+		c.MUC.MaxSessionsPerNick, c.MUC.MaxNickLength = 2, 20
+		c.MUC.VoiceRequestBurst, c.MUC.VoiceRequestInterval = 1, Duration{time.Hour}
+	}},
 	{"[account_join]\nenabled = false\nidle_leave_after = \"1h\"\noffline_show = \"away\"", func(c *Config) {
 		c.AccountJoin = AccountJoin{Enabled: false, IdleLeaveAfter: Duration{time.Hour}, OfflineShow: "away"}
 	}},

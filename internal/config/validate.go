@@ -145,7 +145,7 @@ func (l *Limits) validate(is *issues) {
 
 // MUC bounds enforced by Validate.
 const (
-	maxMUCHistory   = 200
+	maxMUCHistory   = 10000
 	maxMUCOccupants = 1000000
 )
 
@@ -164,7 +164,22 @@ func (m *MUC) validate(is *issues, domain string) {
 			is.addEither("muc.domain", "domain", "the MUC service needs a domain of its own, not %q", domain)
 		}
 	}
-	between(is, "muc.history_default", m.HistoryDefault, 0, maxMUCHistory)
+	between(is, "muc.max_history_length", m.MaxHistoryLength, 0, maxMUCHistory)
+	between(is, "muc.history_length", m.HistoryLength, 0, m.MaxHistoryLength)
+	between(is, "muc.history_default", m.HistoryDefault, 0, m.MaxHistoryLength)
+	between(is, "muc.create_burst", m.CreateBurst, 0, 1000000)
+	between(is, "muc.join_burst", m.JoinBurst, 0, 1000000)
+	between(is, "muc.voice_request_burst", m.VoiceRequestBurst, 0, 1000)
+	between(is, "muc.max_sessions_per_nick", m.MaxSessionsPerNick, 1, 1000)
+	between(is, "muc.max_nick_length", m.MaxNickLength, 1, 1023)
+	for key, d := range map[string]Duration{
+		"muc.create_interval": m.CreateInterval, "muc.join_interval": m.JoinInterval,
+		"muc.voice_request_interval": m.VoiceRequestInterval,
+	} {
+		if d.Duration <= 0 {
+			is.add(key, "must be positive")
+		}
+	}
 	between(is, "muc.max_occupants", m.MaxOccupants, 1, maxMUCOccupants)
 	oneOf(is, "muc.restrict_room_creation", m.RestrictRoomCreation, roomCreation)
 	for i, a := range m.Admins {

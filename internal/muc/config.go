@@ -53,7 +53,7 @@ func (s *Service) defaultConfig() roomConfig {
 	return roomConfig{
 		Public:        true,
 		Whois:         whoisModerators,
-		HistoryLength: max(defaultHistory, s.cfg.HistoryDefault),
+		HistoryLength: max(s.cfg.Limits.HistoryLength, s.cfg.HistoryDefault),
 		AllowPM:       pmAnyone,
 		Logging:       true,
 	}
@@ -72,7 +72,7 @@ func (s *Service) unmarshalConfig(b []byte) (roomConfig, error) {
 	if err := json.Unmarshal(b, &c); err != nil {
 		return c, err
 	}
-	c.HistoryLength = max(0, min(c.HistoryLength, maxHistoryLength))
+	c.HistoryLength = max(0, min(c.HistoryLength, s.cfg.Limits.MaxHistoryLength))
 	return c, nil
 }
 
@@ -96,7 +96,7 @@ const (
 )
 
 // form is the configuration form with c's values (section 10.2).
-func (c roomConfig) form(serviceMax int) *dataform.Form {
+func (c roomConfig) form(serviceMax, maxHistory int) *dataform.Form {
 	b := dataform.FormatBool
 	maxUsers := "none"
 	if c.MaxUsers > 0 {
@@ -121,7 +121,7 @@ func (c roomConfig) form(serviceMax int) *dataform.Form {
 		dataform.Field{Var: fWhois, Type: dataform.ListSingle, Label: "Who may see real JIDs", Values: []string{c.Whois},
 			Options: []dataform.Option{{Label: "Moderators only", Value: whoisModerators}, {Label: "Anyone", Value: whoisAnyone}}},
 		dataform.Field{Var: fMaxUsers, Type: dataform.ListSingle, Label: "Maximum number of occupants", Values: []string{maxUsers}, Options: userOpts},
-		dataform.Field{Var: fHistory, Type: dataform.TextSingle, Label: "Messages kept for people who join (0 to " + strconv.Itoa(maxHistoryLength) + ")",
+		dataform.Field{Var: fHistory, Type: dataform.TextSingle, Label: "Messages kept for people who join (0 to " + strconv.Itoa(maxHistory) + ")",
 			Values: []string{strconv.Itoa(c.HistoryLength)}},
 		dataform.Field{Var: fChangeSubject, Type: dataform.Boolean, Label: "Participants may change the subject", Values: []string{b(c.ChangeSubject)}},
 		dataform.Field{Var: fAllowPM, Type: dataform.ListSingle, Label: "Who may send private messages", Values: []string{c.AllowPM},
@@ -137,7 +137,7 @@ func (c roomConfig) form(serviceMax int) *dataform.Form {
 // apply returns c changed by a submitted form. Fields this service does
 // not know are ignored, as XEP-0004 allows; bad values are not-acceptable
 // (section 10.2), a malformed form is bad-request.
-func (c roomConfig) apply(f *dataform.Form, serviceMax int) (roomConfig, error) {
+func (c roomConfig) apply(f *dataform.Form, serviceMax, maxHistory int) (roomConfig, error) {
 	if len(f.Fields) > maxFormFields {
 		return c, xmpperr.New(xmpperr.PolicyViolationC, "too many fields")
 	}
@@ -219,8 +219,8 @@ func (c roomConfig) apply(f *dataform.Form, serviceMax int) (roomConfig, error) 
 			}
 		case fHistory:
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > maxHistoryLength {
-				return c, notAcceptable(fl.Var, fmt.Sprintf("want a number from 0 to %d", maxHistoryLength))
+			if err != nil || n < 0 || n > maxHistory {
+				return c, notAcceptable(fl.Var, fmt.Sprintf("want a number from 0 to %d", maxHistory))
 			}
 			c.HistoryLength = n
 		}

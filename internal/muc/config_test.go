@@ -7,7 +7,7 @@ import (
 )
 
 func TestConfigApply(t *testing.T) {
-	base := (&Service{cfg: Config{HistoryDefault: 20}}).defaultConfig()
+	base := (&Service{cfg: Config{HistoryDefault: 20, Limits: DefaultLimits()}}).defaultConfig()
 	form := func(kv ...string) *dataform.Form {
 		f := dataform.New(dataform.TypeSubmit, NSRoomConfig)
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -53,7 +53,7 @@ func TestConfigApply(t *testing.T) {
 		}(), nil, "policy-violation"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := base.apply(tc.form, 1000)
+			got, err := base.apply(tc.form, 1000, 200)
 			if c := errCondition(err); c != tc.want {
 				t.Fatalf("error %v, want %q", err, tc.want)
 			}
@@ -65,7 +65,7 @@ func TestConfigApply(t *testing.T) {
 }
 
 func TestConfigRoundTrip(t *testing.T) {
-	s := &Service{cfg: Config{HistoryDefault: 20}}
+	s := &Service{cfg: Config{HistoryDefault: 20, Limits: DefaultLimits()}}
 	c := s.defaultConfig()
 	c.Name, c.Persistent, c.Whois, c.MaxUsers = "x", true, whoisAnyone, 7
 	got, err := s.unmarshalConfig(c.marshal())

@@ -815,7 +815,10 @@ func TestE2EInvitations(t *testing.T) {
 
 // Bad input: each gets the error XEP-0045 names, and the room lives on.
 func TestE2EBadInput(t *testing.T) {
-	srv := startServer(t, xmpptest.WithConfig(func(c *config.Config) { c.C2S.StanzasPerSecond = 0 }))
+	srv := startServer(t, xmpptest.WithConfig(func(c *config.Config) {
+		c.C2S.StanzasPerSecond = 0
+		c.MUC.CreateBurst = 10 // so that the flood below meets the limit
+	}))
 	alice := dial(t, srv, "alice", "phone")
 	bob := dial(t, srv, "bob", "pc")
 	room := "bad@" + service

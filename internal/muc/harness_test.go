@@ -96,6 +96,7 @@ func newHarnessOn(t testing.TB, store *sqlite.DB, edit ...func(*Config)) *harnes
 		MaxOccupants:   1000,
 		Creation:       CreateLocal,
 		Admins:         []jid.JID{jid.MustParse("boss@example.net")},
+		Limits:         DefaultLimits(),
 		Secret:         []byte("0123456789abcdef0123456789abcdef"),
 		Router:         h.r,
 		Store:          store,

@@ -45,9 +45,9 @@ func (s *Service) join(ctx context.Context, r *room, el, x *xml.Element, from, t
 		fail(xmpperr.NotAuthorizedC, "a password is required to enter this room")
 	case !shared && (len(r.list) >= s.cfg.MaxOccupants || len(r.list) >= r.maxUsers(s.cfg.MaxOccupants) && aff < affAdmin):
 		fail(xmpperr.ServiceUnavailable, "the room is full")
-	case shared && len(existing.reals) >= maxSessions:
+	case shared && len(existing.reals) >= s.cfg.Limits.MaxSessionsPerNick:
 		fail(xmpperr.ResourceConstraintC, "too many sessions share this nickname")
-	case !created && !s.joins.allow(bare, s.now()):
+	case !created && !s.admins[bare] && !s.joins.allow(bare, s.now()):
 		fail(xmpperr.ResourceConstraintC, "too many rooms entered; try again later")
 	default:
 		s.enter(ctx, r, el, x, from, nick, key, modified, created, existing)

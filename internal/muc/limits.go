@@ -7,13 +7,62 @@ import (
 	"minimix/internal/jid"
 )
 
+// Limits are the service's policy on what one account may do and how
+// large rooms' state may grow: operators set them ([muc] in the
+// configuration). A zero field takes DefaultLimits' value, except the
+// bursts, where 0 means no limit.
+type Limits struct {
+	CreateBurst    int           // rooms one bare JID may create at once...
+	CreateInterval time.Duration // ...and how often it gets one more
+	JoinBurst      int           // rooms it may enter at once...
+	JoinInterval   time.Duration
+	// HistoryLength is a new room's history length; MaxHistoryLength the
+	// most an owner may set.
+	HistoryLength, MaxHistoryLength int
+	MaxSessionsPerNick              int // real JIDs behind one occupant
+	MaxNickLength                   int // characters in a nick
+	VoiceRequestBurst               int
+	VoiceRequestInterval            time.Duration
+}
+
+// DefaultLimits are the limits of a service configured with none: high
+// enough that no ordinary client, test suite or provisioning script meets
+// the rate limits.
+func DefaultLimits() Limits {
+	return Limits{
+		CreateBurst: 100, CreateInterval: time.Second,
+		JoinBurst: 1000, JoinInterval: 50 * time.Millisecond,
+		HistoryLength: 50, MaxHistoryLength: 200,
+		MaxSessionsPerNick: 32, MaxNickLength: 64,
+		VoiceRequestBurst: 3, VoiceRequestInterval: 30 * time.Second,
+	}
+}
+
+// withDefaults fills l's zero durations and sizes from DefaultLimits.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	for _, f := range []struct{ v, def *time.Duration }{
+		{&l.CreateInterval, &d.CreateInterval}, {&l.JoinInterval, &d.JoinInterval}, {&l.VoiceRequestInterval, &d.VoiceRequestInterval},
+	} {
+		if *f.v <= 0 {
+			*f.v = *f.def
+		}
+	}
+	for _, f := range []struct{ v, def *int }{
+		{&l.MaxHistoryLength, &d.MaxHistoryLength}, {&l.MaxSessionsPerNick, &d.MaxSessionsPerNick}, {&l.MaxNickLength, &d.MaxNickLength},
+	} {
+		if *f.v <= 0 {
+			*f.v = *f.def
+		}
+	}
+	l.HistoryLength = max(0, min(l.HistoryLength, l.MaxHistoryLength))
+	return l
+}
+
 // Bounds on what peers control. Sizes of text are bounded by the stream's
 // stanza limit as well.
 const (
-	maxNickRunes        = 64    // characters in a nick
-	maxHistoryLength    = 200   // messages a room keeps for replay
-	defaultHistory      = 50    // a new room's history length
-	maxSessions         = 32    // real JIDs behind one occupant
+	maxNickBytes        = 1023  // a nick is a resourcepart
 	maxAffiliations     = 10000 // non-"none" affiliations per room
 	maxAdminItems       = 100   // items in one admin set
 	maxFormFields       = 100   // fields in a submitted form
@@ -23,13 +72,7 @@ const (
 	maxDiscoItems       = 100   // rooms in one disco#items page
 	maxSpareOutbox      = 4096  // largest outbox kept for reuse
 	limiterMaxEntries   = 10000 // bare JIDs a limiter tracks
-	createBurst         = 10    // rooms one bare JID may create at once...
-	createEvery         = 6 * time.Second
-	joinBurst           = 100 // ...and rooms it may enter at once
-	joinEvery           = 100 * time.Millisecond
-	voiceRequestsBurst  = 3
-	voiceRequestsEvery  = 30 * time.Second
-	maxOccupantIQIDSize = 1024 // bytes of an iq id relayed to an occupant
+	maxOccupantIQIDSize = 1024  // bytes of an iq id relayed to an occupant
 )
 
 // limiter is a token bucket per bare JID: burst tokens, one more every
@@ -53,8 +96,12 @@ func newLimiter(burst int, interval time.Duration) *limiter {
 	return &limiter{burst: float64(burst), interval: interval, buckets: make(map[jid.JID]*bucket)}
 }
 
-// allow takes a token for key, reporting whether there was one.
+// allow takes a token for key, reporting whether there was one. A
+// limiter with a burst of 0 allows everything.
 func (l *limiter) allow(key jid.JID, now time.Time) bool {
+	if l.burst <= 0 {
+		return true
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[key]

@@ -1,7 +1,6 @@
 package muc
 
 import (
-	"unicode/utf8"
 
 	"golang.org/x/text/secure/precis"
 
@@ -16,7 +15,7 @@ import (
 // which the self-presence reports with status 210. A nick the profile
 // refuses is jid-malformed, as section 7.2 says.
 func prepareNick(requested string) (nick, key string, modified bool, err error) {
-	if utf8.RuneCountInString(requested) > maxNickRunes {
+	if len(requested) > maxNickBytes {
 		return "", "", false, xmpperr.New(xmpperr.NotAcceptable, "the nickname is too long")
 	}
 	nick, perr := precis.Nickname.String(requested)

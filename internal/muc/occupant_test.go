@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func TestPrepareNick(t *testing.T) {
 		{"   ", "", "", false, "jid-malformed"},
 		{"a\u0007b", "", "", false, "jid-malformed"},
 		{"a\u200db", "", "", false, "jid-malformed"},
-		{strings.Repeat("n", maxNickRunes+1), "", "", false, "not-acceptable"},
+		{strings.Repeat("n", maxNickBytes+1), "", "", false, "not-acceptable"},
 	} {
 		nick, key, mod, err := prepareNick(tc.in)
 		if c := errCondition(err); c != tc.err || nick != tc.nick || key != tc.key || mod != tc.modified {
@@ -221,17 +222,37 @@ func TestCreationLimits(t *testing.T) {
 	if got := h.join("eve@evil.example/x", roomJID, "Eve"); condition(last(got, "presence")) != "not-allowed" {
 		t.Errorf("creation by a remote user: %s", dump(got))
 	}
+	lim := DefaultLimits()
 	var last string
-	for i := 0; i < createBurst+1; i++ {
-		got := h.join(alice, "r"+strings.Repeat("x", i)+"@"+domain, "Alice")
+	for i := 0; i < lim.CreateBurst+1; i++ {
+		got := h.join(alice, fmt.Sprintf("r%d@%s", i, domain), "Alice")
 		last = condition(lastPresence(got))
+		if i == 10 && last != "" {
+			t.Fatalf("the 11th room in a row was refused (%s): an ordinary client meets the limit", last)
+		}
 	}
 	if last != "resource-constraint" {
 		t.Errorf("creation flood ended with %q", last)
 	}
-	h.advance(createEvery)
+	h.advance(lim.CreateInterval)
 	if got := h.join(alice, "later@"+domain, "Alice"); !hasStatus(lastPresence(got), "201") {
 		t.Errorf("after the refill: %s", dump(got))
+	}
+	// Admins are not limited.
+	for i := 0; i < lim.CreateBurst+5; i++ {
+		if got := h.join("boss@example.net/x", fmt.Sprintf("boss%d@%s", i, domain), "Boss"); !hasStatus(lastPresence(got), "201") {
+			t.Fatalf("admin's room %d refused: %s", i, dump(got))
+		}
+	}
+}
+
+func TestNickLengthLimit(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Limits.MaxNickLength = 5 })
+	if got := h.join(alice, roomJID, "Alice"); !hasStatus(lastPresence(got), "201") {
+		t.Fatalf("a nick of the limit's length: %s", dump(got))
+	}
+	if got := h.join(bob, roomJID, "Bobbie"); condition(lastPresence(got)) != "not-acceptable" {
+		t.Errorf("a nick over the limit: %s", dump(got))
 	}
 }
 

@@ -1,6 +1,8 @@
 package muc
 
 import (
+	"unicode/utf8"
+
 	"context"
 
 	"minimix/internal/jid"
@@ -180,6 +182,9 @@ func (s *Service) onPresence(ctx context.Context, el *xml.Element, from, to jid.
 // a nick change or a presence update, depending on who sends it.
 func (s *Service) available(ctx context.Context, el *xml.Element, from, to jid.JID) {
 	nick, key, modified, err := prepareNick(to.Resource)
+	if err == nil && utf8.RuneCountInString(to.Resource) > s.cfg.Limits.MaxNickLength {
+		err = xmpperr.New(xmpperr.NotAcceptable, "the nickname is too long")
+	}
 	if err != nil {
 		s.routeError(ctx, el, s.stanzaError(err, el), from, to)
 		return

@@ -102,8 +102,11 @@ type Config struct {
 	MaxOccupants int
 	// Creation is CreateAnyone, CreateLocal or CreateAdmins.
 	Creation string
-	// Admins have owner rights in every room (bare JIDs).
+	// Admins have owner rights in every room (bare JIDs) and are not rate
+	// limited.
 	Admins []jid.JID
+	// Limits is the service's policy (zero: DefaultLimits).
+	Limits Limits
 	// Secret keys occupant-ids (XEP-0421) and relayed iq ids; it must
 	// stay the same across restarts so that occupant-ids do. At least 16
 	// bytes.
@@ -155,7 +158,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MaxOccupants <= 0 {
 		cfg.MaxOccupants = 1000
 	}
-	cfg.HistoryDefault = max(0, min(cfg.HistoryDefault, maxHistoryLength))
+	cfg.Limits = cfg.Limits.withDefaults()
+	cfg.HistoryDefault = max(0, min(cfg.HistoryDefault, cfg.Limits.MaxHistoryLength))
 	if cfg.Creation == "" {
 		cfg.Creation = CreateLocal
 	}
@@ -165,9 +169,9 @@ func New(cfg Config) (*Service, error) {
 		log:       cfg.Logger,
 		now:       cfg.Now,
 		admins:    make(map[jid.JID]bool),
-		creations: newLimiter(createBurst, createEvery),
-		joins:     newLimiter(joinBurst, joinEvery),
-		voice:     newLimiter(voiceRequestsBurst, voiceRequestsEvery),
+		creations: newLimiter(cfg.Limits.CreateBurst, cfg.Limits.CreateInterval),
+		joins:     newLimiter(cfg.Limits.JoinBurst, cfg.Limits.JoinInterval),
+		voice:     newLimiter(cfg.Limits.VoiceRequestBurst, cfg.Limits.VoiceRequestInterval),
 		rooms:     make(map[string]*room),
 	}
 	if s.log == nil {
@@ -273,7 +277,7 @@ func (s *Service) lookupOrCreate(local string, creator jid.JID) (*room, bool, er
 	if !s.mayCreate(creator) {
 		return nil, false, xmpperr.New(xmpperr.NotAllowed, "you may not create rooms here")
 	}
-	if !s.creations.allow(creator.Bare(), s.now()) {
+	if !s.admins[creator.Bare()] && !s.creations.allow(creator.Bare(), s.now()) {
 		return nil, false, xmpperr.New(xmpperr.ResourceConstraintC, "too many rooms created; try again later")
 	}
 	r := newRoom(jid.JID{Local: local, Domain: s.domain.Domain}, s.defaultConfig())

@@ -215,11 +215,18 @@ func (s *Server) buildMUC(f *features) (*muc.Service, error) {
 		MaxOccupants:   c.MaxOccupants,
 		Creation:       c.RestrictRoomCreation,
 		Admins:         admins,
-		Secret:         secret,
-		Router:         s.Router,
-		Store:          s.store,
-		Archive:        f.archive,
-		Logger:         s.log.With("component", "muc"),
+		Limits: muc.Limits{
+			CreateBurst: c.CreateBurst, CreateInterval: c.CreateInterval.Duration,
+			JoinBurst: c.JoinBurst, JoinInterval: c.JoinInterval.Duration,
+			HistoryLength: c.HistoryLength, MaxHistoryLength: c.MaxHistoryLength,
+			MaxSessionsPerNick: c.MaxSessionsPerNick, MaxNickLength: c.MaxNickLength,
+			VoiceRequestBurst: c.VoiceRequestBurst, VoiceRequestInterval: c.VoiceRequestInterval.Duration,
+		},
+		Secret:  secret,
+		Router:  s.Router,
+		Store:   s.store,
+		Archive: f.archive,
+		Logger:  s.log.With("component", "muc"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("muc: %w", err)

@@ -22,8 +22,8 @@ type Process struct {
 	// Bin is the built binary; Config the configuration file it runs
 	// with; Domain the domain it serves; C2S and HTTP its listeners.
 	Bin, Config, Domain string
-	C2S, HTTP          string
-	DataDir            string
+	C2S, HTTP           string
+	DataDir             string
 
 	t   testing.TB
 	cmd *exec.Cmd

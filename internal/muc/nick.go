@@ -1,7 +1,6 @@
 package muc
 
 import (
-
 	"golang.org/x/text/secure/precis"
 
 	"minimix/internal/jid"

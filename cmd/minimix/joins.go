@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"minimix/internal/config"
+	"minimix/internal/server"
 )
 
 // joinInfo mirrors accountjoin.Info as the admin API sends it.
@@ -25,7 +26,9 @@ type joinInfo struct {
 	Sessions []string `json:"sessions"`
 }
 
-// adminURL is the running server's loopback admin API.
+// adminURL is the running server's loopback admin API. A listener on a
+// wildcard address is reached on 127.0.0.1: the API answers loopback
+// clients only.
 func adminURL(cfg *config.Config, path string) (string, error) {
 	if cfg.HTTP.Listen == "" {
 		return "", fmt.Errorf("http.listen is empty: the running server has no admin API")
@@ -57,7 +60,7 @@ func joinsCmd(path string, args []string, stdout, stderr io.Writer) int {
 		if len(args) > 1 {
 			q.Set("account", args[1])
 		}
-		body, err := adminCall(ctx, cfg, http.MethodGet, "/admin/joins?"+q.Encode(), nil, http.StatusOK)
+		body, err := adminCall(ctx, cfg, http.MethodGet, server.AdminAPIPrefix+"joins?"+q.Encode(), nil, http.StatusOK)
 		if err != nil {
 			fmt.Fprintf(stderr, "minimix: %v\n", err)
 			return 1
@@ -84,7 +87,7 @@ func joinsCmd(path string, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		form := url.Values{"account": {args[1]}, "room": {args[2]}}
-		if _, err := adminCall(ctx, cfg, http.MethodPost, "/admin/joins/leave", form, http.StatusNoContent); err != nil {
+		if _, err := adminCall(ctx, cfg, http.MethodPost, server.AdminAPIPrefix+"joins/leave", form, http.StatusNoContent); err != nil {
 			fmt.Fprintf(stderr, "minimix: %v\n", err)
 			return 1
 		}
@@ -103,6 +106,10 @@ func adminCall(ctx context.Context, cfg *config.Config, method, path string, for
 	if err != nil {
 		return nil, err
 	}
+	token, err := server.ReadAdminToken(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
@@ -114,6 +121,7 @@ func adminCall(ctx context.Context, cfg *config.Config, method, path string, for
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("is the server running? %w", err)

@@ -18,7 +18,8 @@ func TestJoinsCommands(t *testing.T) {
 	c.Expect(t, "self-presence", func(n xmpptest.Node) bool {
 		return n.XMLName.Local == "presence" && strings.HasPrefix(n.Attr("from"), room+"/")
 	})
-	cfg := writeConfig(t, fmt.Sprintf("data_dir = \"DATA\"\n[http]\nlisten = %q\n", srv.HTTPAddr().String()))
+	// The command reads the admin token from the server's data_dir.
+	cfg := writeConfig(t, fmt.Sprintf("data_dir = %q\n[http]\nlisten = %q\n", srv.Config.DataDir, srv.HTTPAddr().String()))
 
 	code, out, errOut := runCmd(t, "", "joins", "list", "-config", cfg)
 	if code != 0 || !strings.Contains(out, "alice@localhost") || !strings.Contains(out, room) || !strings.Contains(out, "session") {
@@ -35,5 +36,16 @@ func TestJoinsCommands(t *testing.T) {
 	})
 	if code, _, errOut := runCmd(t, "", "joins", "leave", "alice@localhost", room, "-config", cfg); code == 0 || !strings.Contains(errOut, "no such join") {
 		t.Errorf("second leave: code %d err %q", code, errOut)
+	}
+}
+
+// Without the server's token file (another data_dir: another user, or a
+// wrong config) the joins commands are refused and say why.
+func TestJoinsCommandsNeedToken(t *testing.T) {
+	srv := xmpptest.Start(t)
+	cfg := writeConfig(t, fmt.Sprintf("data_dir = \"DATA\"\n[http]\nlisten = %q\n", srv.HTTPAddr().String()))
+	code, _, errOut := runCmd(t, "", "joins", "list", "-config", cfg)
+	if code == 0 || !strings.Contains(errOut, "admin token") {
+		t.Errorf("joins list without the token file: code %d err %q", code, errOut)
 	}
 }

@@ -541,16 +541,15 @@ func TestE2ERestartRejoins(t *testing.T) {
 	c2.SendRaw(t, joinRaw(room, "al", "j2", ""))
 	c2.Expect(t, "message archived while no session was online", isGroupchat(room, "after restart"))
 
-	resp, err := http.Get("http://" + e.srv.HTTPAddr().String() + "/admin/joins")
-	if err != nil {
-		t.Fatal(err)
+	code, body := e.srv.Admin(t, http.MethodGet, "joins", nil)
+	if code != http.StatusOK {
+		t.Fatalf("admin API joins: %d %s", code, body)
 	}
-	defer resp.Body.Close()
 	var infos []struct {
 		Account, Room, Nick, State, Source string
 		Sessions                           []string
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&infos); err != nil {
+	if err := json.Unmarshal(body, &infos); err != nil {
 		t.Fatal(err)
 	}
 	found := false

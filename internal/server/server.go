@@ -46,7 +46,8 @@ type Server struct {
 	Accounts *accounts.Manager
 	Metrics  *metrics.Registry
 
-	features *features
+	features   *features
+	adminToken string // bearer token of the admin API (data_dir/admin.token)
 
 	mu        sync.Mutex
 	listeners []listener
@@ -92,11 +93,18 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
+	adminToken, replaced, err := loadAdminToken(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if replaced {
+		log.Warn("the admin token file was readable by others; replaced it with a new token", "file", AdminTokenPath(cfg.DataDir))
+	}
 	store, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: store, Metrics: metrics.New()}
+	s := &Server{cfg: cfg, log: log, store: store, Metrics: metrics.New(), adminToken: adminToken}
 	s.Registry = router.NewRegistry()
 	s.Router = router.New(router.Config{Domain: cfg.Domain, Registry: s.Registry, Logger: log.With("component", "router")})
 	s.Mux = iq.NewMux(log.With("component", "iq"))

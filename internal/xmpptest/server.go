@@ -10,8 +10,11 @@ import (
 	"crypto/x509"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,4 +127,37 @@ func (s *Server) AddUser(t testing.TB, name, password string) {
 	if err := s.Accounts.Add(context.Background(), name, password); err != nil {
 		t.Fatalf("add user %s: %v", name, err)
 	}
+}
+
+// Admin calls the running server's admin API (server.AdminAPIPrefix + path)
+// as the command line does, with the token from the data directory; form,
+// when not nil, is posted. It returns the status and the body.
+func (s *Server) Admin(t testing.TB, method, path string, form url.Values) (int, []byte) {
+	t.Helper()
+	token, err := server.ReadAdminToken(s.Config.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, "http://"+s.HTTPAddr().String()+server.AdminAPIPrefix+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("admin API %s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("admin API %s %s: %v", method, path, err)
+	}
+	return resp.StatusCode, b
 }

@@ -246,7 +246,11 @@ func (d *Decoder) Next() (*Element, error) {
 }
 
 // readStreamEnd reads the stream's closing tag after its "</".
-func (d *Decoder) readStreamEnd() error {
+func (d *Decoder) readStreamEnd() error { return d.readEndTag(d.streamQName) }
+
+// readEndTag reads an end tag after its "</" up to and including its '>',
+// and checks that it closes the element whose qualified name is open.
+func (d *Decoder) readEndTag(open []byte) error {
 	var err error
 	if d.tmp, err = d.readName(d.tmp[:0]); err != nil {
 		return err
@@ -258,8 +262,8 @@ func (d *Decoder) readStreamEnd() error {
 		return notWellFormed("expected '>' in end tag")
 	}
 	d.pos++
-	if !bytes.Equal(d.tmp, d.streamQName) {
-		return notWellFormed("end tag does not match the stream element")
+	if !bytes.Equal(d.tmp, open) {
+		return notWellFormed("end tag </" + string(d.tmp) + "> does not match <" + string(open) + ">")
 	}
 	return nil
 }

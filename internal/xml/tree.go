@@ -207,19 +207,8 @@ func (d *Decoder) readStart() error {
 // readEnd reads an end tag after its "</" and closes the innermost element.
 func (d *Decoder) readEnd() error {
 	f := d.frames[len(d.frames)-1]
-	var err error
-	if d.tmp, err = d.readName(d.tmp[:0]); err != nil {
+	if err := d.readEndTag(d.qnames[f.qname:]); err != nil {
 		return err
-	}
-	if _, err = d.skipSpace(); err != nil {
-		return err
-	}
-	if d.buf[d.pos] != '>' {
-		return notWellFormed("expected '>' in end tag")
-	}
-	d.pos++
-	if !bytes.Equal(d.tmp, d.qnames[f.qname:]) {
-		return notWellFormed("end tag </" + string(d.tmp) + "> does not match <" + string(d.qnames[f.qname:]) + ">")
 	}
 	e := &d.elems[f.elem]
 	e.c0 = int32(len(d.nodes))

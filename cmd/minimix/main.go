@@ -24,7 +24,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"minimix/internal/config"
 	"minimix/internal/server"
@@ -142,7 +141,7 @@ func serve(path string, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	if err := srv.Run(ctx, 30*time.Second); err != nil {
+	if err := srv.Run(ctx); err != nil {
 		log.Error("server stopped with error", "err", err)
 		return 1
 	}
@@ -201,7 +200,7 @@ func userCmd(path string, args []string, stdin io.Reader, stdout, stderr io.Writ
 		return 1
 	}
 	defer store.Close()
-	m := server.NewAccountManager(store)
+	m := server.NewAccountManager(cfg, store)
 	op := args[0]
 	if op == "list" {
 		names, err := m.List(ctx)

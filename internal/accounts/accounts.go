@@ -5,6 +5,7 @@
 package accounts
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,21 +16,31 @@ import (
 	"minimix/internal/storage"
 )
 
-// MinPasswordLength is the shortest password accepted, in characters.
-const MinPasswordLength = 6
+// Defaults of the Manager's policy (accounts.* in the configuration).
+const (
+	// DefaultMinPasswordLength is the shortest password accepted, in
+	// characters.
+	DefaultMinPasswordLength = 6
+	// DefaultScramIterations is the PBKDF2 iteration count for new
+	// credentials (RFC 7677 asks for at least 4096).
+	DefaultScramIterations = 4096
+)
 
-// ScramIterations is the PBKDF2 iteration count for new credentials
-// (RFC 7677 recommends at least 4096).
-const ScramIterations = 4096
-
-// ErrWeakPassword is returned for passwords shorter than MinPasswordLength.
-var ErrWeakPassword = fmt.Errorf("password shorter than %d characters", MinPasswordLength)
+// ErrWeakPassword is wrapped by the error for a password shorter than the
+// minimum length.
+var ErrWeakPassword = errors.New("password too short")
 
 // Manager changes accounts in a store.
 type Manager struct {
 	Store storage.Accounts
 	// OnDelete is called after an account is deleted (to end its sessions).
 	OnDelete func(ctx context.Context, user string)
+	// MinPasswordLength is the shortest password accepted, in characters;
+	// 0 means DefaultMinPasswordLength.
+	MinPasswordLength int
+	// ScramIterations is the PBKDF2 iteration count of new credentials; 0
+	// means DefaultScramIterations.
+	ScramIterations int
 }
 
 // Prepare returns the prepared localpart for name.
@@ -41,11 +52,12 @@ func Prepare(name string) (string, error) {
 	return local, nil
 }
 
-func credentials(password string) (storage.Credentials, error) {
-	if utf8.RuneCountInString(password) < MinPasswordLength {
-		return storage.Credentials{}, ErrWeakPassword
+func (m *Manager) credentials(password string) (storage.Credentials, error) {
+	minLen := cmp.Or(m.MinPasswordLength, DefaultMinPasswordLength)
+	if utf8.RuneCountInString(password) < minLen {
+		return storage.Credentials{}, fmt.Errorf("%w: it needs at least %d characters", ErrWeakPassword, minLen)
 	}
-	creds, err := sasl.NewCredentials(password, ScramIterations)
+	creds, err := sasl.NewCredentials(password, cmp.Or(m.ScramIterations, DefaultScramIterations))
 	if err != nil {
 		return storage.Credentials{}, fmt.Errorf("derive credentials: %w", err)
 	}
@@ -54,7 +66,7 @@ func credentials(password string) (storage.Credentials, error) {
 
 // Add creates an account; storage.ErrExists if the name is taken.
 func (m *Manager) Add(ctx context.Context, name, password string) error {
-	local, creds, err := prepare(name, password)
+	local, creds, err := m.prepare(name, password)
 	if err != nil {
 		return err
 	}
@@ -65,12 +77,12 @@ func (m *Manager) Add(ctx context.Context, name, password string) error {
 }
 
 // prepare checks a name and password and derives the credentials to store.
-func prepare(name, password string) (string, storage.Credentials, error) {
+func (m *Manager) prepare(name, password string) (string, storage.Credentials, error) {
 	local, err := Prepare(name)
 	if err != nil {
 		return "", storage.Credentials{}, err
 	}
-	creds, err := credentials(password)
+	creds, err := m.credentials(password)
 	return local, creds, err
 }
 
@@ -81,7 +93,7 @@ func (m *Manager) Register(ctx context.Context, username, password string) error
 
 // SetPassword replaces an account's credentials.
 func (m *Manager) SetPassword(ctx context.Context, name, password string) error {
-	local, creds, err := prepare(name, password)
+	local, creds, err := m.prepare(name, password)
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,9 @@ func (c *conn) register(ctx context.Context, iq, q *xml.Element) *xml.Element {
 			if errors.Is(err, storage.ErrExists) {
 				return fail(xmpperr.New(xmpperr.ConflictC, "username taken"))
 			}
+			if se, ok := errors.AsType[*xmpperr.StanzaError](err); ok {
+				return fail(se) // the account rules' answer (a short password)
+			}
 			c.srv.log.Error("in-band registration failed", append(c.log(), "err", err)...)
 			return fail(xmpperr.New(xmpperr.InternalServerErrorC, ""))
 		}

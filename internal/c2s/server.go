@@ -34,7 +34,8 @@ type Hooks interface {
 	SessionEnded(ctx context.Context, s router.Session)
 }
 
-// Registrar creates accounts for in-band registration (XEP-0077).
+// Registrar creates accounts for in-band registration (XEP-0077). An
+// error that is (or wraps) a *xmpperr.StanzaError is the client's answer.
 type Registrar interface {
 	Register(ctx context.Context, username, password string) error
 }

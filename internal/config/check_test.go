@@ -180,6 +180,31 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "policy bounds",
+			toml: "shutdown_grace = \"0s\"\n[accounts]\nmin_password_length = 0\nscram_iterations = 1000\n[tls]\nsession_ticket_lifetime = \"200h\"\n[roster]\nmax_items = 0\n[pep]\nmax_nodes = 0\nmax_items = 100001\nmax_payload_bytes = 10\n[mam]\ndefault_page_size = 300\nmax_page_size = 200\n",
+			want: []Problem{
+				{Line: 1, Key: "shutdown_grace", Msg: "0s is out of range [1s, 1h0m0s]"},
+				{Line: 3, Key: "accounts.min_password_length", Msg: "0 is out of range [1, 1024]"},
+				{Line: 4, Key: "accounts.scram_iterations", Msg: "1000 is out of range [4096, 10000000]"},
+				{Line: 6, Key: "tls.session_ticket_lifetime", Msg: "200h is out of range [0s, 168h0m0s]"},
+				{Line: 8, Key: "roster.max_items", Msg: "0 is out of range [1, 100000]"},
+				{Line: 10, Key: "pep.max_nodes", Msg: "0 is out of range [1, 100000]"},
+				{Line: 11, Key: "pep.max_items", Msg: "100001 is out of range [1, 100000]"},
+				{Line: 12, Key: "pep.max_payload_bytes", Msg: "10 is out of range [1024, 67108864]"},
+				{Line: 14, Key: "mam.default_page_size", Msg: "300 is out of range [1, 200]"},
+			},
+		},
+		{
+			name: "rate limits and metrics access",
+			toml: "[limits]\nc2s_bytes_per_second = 100\nc2s_burst_bytes = 10\n[http]\nmetrics_allow = [\"10.0.0.0/8\", \"10.0.0.1\"]\n[c2s]\naddress_login_failures_per_minute = -1\n",
+			want: []Problem{
+				{Line: 2, Key: "limits.c2s_bytes_per_second", Msg: "100 is below the minimum of 1024 (0 turns the limit off)"},
+				{Line: 3, Key: "limits.c2s_burst_bytes", Msg: "10 is out of range [4096, 67108864]"},
+				{Line: 5, Key: "http.metrics_allow[1]", Msg: `"10.0.0.1" is not a CIDR like 10.0.0.0/8 or ::1/128`},
+				{Line: 7, Key: "c2s.address_login_failures_per_minute", Msg: "-1 must not be negative"},
+			},
+		},
+		{
 			name: "cert without key",
 			toml: "[tls]\n\ncert_file = \"c.pem\"\n",
 			want: []Problem{{Line: 3, Key: "tls.cert_file", Msg: "cert_file and key_file must be set together"}},

@@ -37,14 +37,21 @@ type Config struct {
 	DataDir string `toml:"data_dir"`
 	// Admins are bare JIDs with administrative rights. Default none.
 	Admins []string `toml:"admins"`
+	// ShutdownGrace is how long a shutdown (SIGINT, SIGTERM) may take
+	// before what is left is cut off. Default "30s", between 1s and 1h.
+	ShutdownGrace Duration `toml:"shutdown_grace"`
 
-	C2S     C2S     `toml:"c2s"`
-	TLS     TLS     `toml:"tls"`
-	HTTP    HTTP    `toml:"http"`
-	Storage Storage `toml:"storage"`
-	Limits  Limits  `toml:"limits"`
-	Log     Log     `toml:"log"`
+	C2S      C2S      `toml:"c2s"`
+	Accounts Accounts `toml:"accounts"`
+	TLS      TLS      `toml:"tls"`
+	HTTP     HTTP     `toml:"http"`
+	Storage  Storage  `toml:"storage"`
+	Limits   Limits   `toml:"limits"`
+	Log      Log      `toml:"log"`
 
+	Roster      Roster      `toml:"roster"`
+	PEP         PEP         `toml:"pep"`
+	MAM         MAM         `toml:"mam"`
 	MUC         MUC         `toml:"muc"`
 	AccountJoin AccountJoin `toml:"account_join"`
 
@@ -136,15 +143,35 @@ type C2S struct {
 	// OfflineMax is how many offline messages are kept per account; 0 keeps
 	// none. Default 1000.
 	OfflineMax int `toml:"offline_max"`
-	// LoginFailuresPerMinute is how many failed authentications one address may
-	// make per minute; 0 is unlimited. Default 5.
+	// LoginFailuresPerMinute is how many failed authentications one address
+	// may make per minute against one account; 0 is unlimited. Counting per
+	// address and account means that someone guessing a password behind a
+	// NAT does not lock the other users of that address out of their own
+	// accounts. Default 5.
 	LoginFailuresPerMinute int `toml:"login_failures_per_minute"`
+	// AddressLoginFailuresPerMinute is how many failed authentications one
+	// address may make per minute over all accounts (password spraying);
+	// accounts that logged in from the address before keep logging in
+	// while it is blocked. 0 is unlimited. Default 30.
+	AddressLoginFailuresPerMinute int `toml:"address_login_failures_per_minute"`
 	// StanzasPerSecond limits inbound stanzas per connection; 0 is unlimited.
 	// Default 0.
 	StanzasPerSecond int `toml:"stanzas_per_second"`
 	// MaxConnections limits concurrent client connections; 0 is unlimited.
 	// Default 0.
 	MaxConnections int `toml:"max_connections"`
+}
+
+// Accounts holds the rules for passwords and their storage.
+type Accounts struct {
+	// MinPasswordLength is the shortest password accepted when an account is
+	// created or its password changed, in characters. Default 6, between 1
+	// and 1024.
+	MinPasswordLength int `toml:"min_password_length"`
+	// ScramIterations is the PBKDF2 iteration count of new SCRAM credentials
+	// (stored credentials keep theirs until the password changes). Default
+	// 4096 (the minimum of RFC 7677), at most 10000000.
+	ScramIterations int `toml:"scram_iterations"`
 }
 
 // TLS names the certificate to serve.
@@ -154,12 +181,56 @@ type TLS struct {
 	CertFile string `toml:"cert_file"`
 	// KeyFile is the PEM private key for CertFile. Default "".
 	KeyFile string `toml:"key_file"`
+	// SessionTicketLifetime bounds how long a TLS session ticket may be used
+	// to resume a session; the keys that encrypt tickets are replaced as
+	// often. "0s" disables resumption by ticket. Default "1h", at most 168h.
+	SessionTicketLifetime Duration `toml:"session_ticket_lifetime"`
 }
 
 // HTTP configures the HTTP listener (metrics, health, later BOSH/WebSocket).
 type HTTP struct {
 	// Listen is the HTTP address; "" disables HTTP. Default "127.0.0.1:5280".
 	Listen string `toml:"listen"`
+	// MetricsAllow lists the networks (CIDRs) whose clients may read
+	// /metrics; [] allows every client that reaches the listener. Default
+	// ["127.0.0.0/8", "::1/128"].
+	MetricsAllow []string `toml:"metrics_allow"`
+	// MetricsTokenFile names a file holding a bearer token that /metrics
+	// requests must carry (Authorization: Bearer TOKEN), as well as coming
+	// from MetricsAllow. Default "": no token.
+	MetricsTokenFile string `toml:"metrics_token_file"`
+}
+
+// Roster bounds rosters (RFC 6121).
+type Roster struct {
+	// MaxItems bounds the items of one roster, remembered subscription
+	// requests included. Default 1000, between 1 and 100000.
+	MaxItems int `toml:"max_items"`
+}
+
+// PEP bounds each account's personal eventing service (XEP-0163).
+type PEP struct {
+	// MaxNodes bounds the nodes of one account. Default 256, between 1 and
+	// 100000.
+	MaxNodes int `toml:"max_nodes"`
+	// MaxItems is the most items a node keeps, and what max_items "max"
+	// means. Default 1000, between 1 and 100000.
+	MaxItems int `toml:"max_items"`
+	// MaxPayloadBytes bounds one item's serialised payload. Default 250000,
+	// between 1024 and 64 MiB. Keep it below limits.max_stanza_bytes: a
+	// bigger stanza ends the stream before the payload can be refused
+	// with payload-too-big.
+	MaxPayloadBytes int `toml:"max_payload_bytes"`
+}
+
+// MAM configures archive queries (XEP-0313), personal and rooms'.
+type MAM struct {
+	// DefaultPageSize is the page size of a query that asks for none.
+	// Default 50, between 1 and max_page_size.
+	DefaultPageSize int `toml:"default_page_size"`
+	// MaxPageSize caps the page size a query may ask for. Default 250,
+	// between 1 and 10000.
+	MaxPageSize int `toml:"max_page_size"`
 }
 
 // Storage selects the database.
@@ -183,6 +254,16 @@ type Limits struct {
 	// MaxHeaderBytes is the largest stream header accepted, between 1024 and
 	// MaxStanzaBytes. Default 8192.
 	MaxHeaderBytes int `toml:"max_header_bytes"`
+	// C2SBytesPerSecond is the sustained rate at which each client session
+	// is read, in bytes per second; a client that sends faster is slowed
+	// down (its connection is read later, TCP holds it back), nothing is
+	// dropped. The server's admins are not limited. 0 turns the limit off.
+	// Default 10240, at least 1024.
+	C2SBytesPerSecond int `toml:"c2s_bytes_per_second"`
+	// C2SBurstBytes is how much a client may send at once above the rate,
+	// after a quiet while (a login, an avatar upload). Default 65536,
+	// between 4096 and 64 MiB.
+	C2SBurstBytes int `toml:"c2s_burst_bytes"`
 }
 
 // Log configures logging.
@@ -196,31 +277,42 @@ type Log struct {
 // Default returns the configuration used when no file is given.
 func Default() *Config {
 	return &Config{
-		Domain:  "localhost",
-		DataDir: "./minimix-data",
-		Admins:  []string{},
+		Domain:        "localhost",
+		DataDir:       "./minimix-data",
+		Admins:        []string{},
+		ShutdownGrace: Duration{30 * time.Second},
 		C2S: C2S{
-			Listen:                 []string{":5222"},
-			DirectTLSListen:        []string{":5223"},
-			RequireTLS:             true,
-			ResumeTimeout:          Duration{5 * time.Minute},
-			MaxResumeTimeout:       Duration{15 * time.Minute},
-			AllowRegistration:      false,
-			SendQueue:              1000,
-			OfflineMax:             1000,
-			LoginFailuresPerMinute: 5,
-			StanzasPerSecond:       0,
-			MaxConnections:         0,
+			Listen:                        []string{":5222"},
+			DirectTLSListen:               []string{":5223"},
+			RequireTLS:                    true,
+			ResumeTimeout:                 Duration{5 * time.Minute},
+			MaxResumeTimeout:              Duration{15 * time.Minute},
+			AllowRegistration:             false,
+			SendQueue:                     1000,
+			OfflineMax:                    1000,
+			LoginFailuresPerMinute:        5,
+			AddressLoginFailuresPerMinute: 30,
+			StanzasPerSecond:              0,
+			MaxConnections:                0,
 		},
-		TLS:     TLS{},
-		HTTP:    HTTP{Listen: "127.0.0.1:5280"},
+		Accounts: Accounts{MinPasswordLength: 6, ScramIterations: 4096},
+		TLS:      TLS{SessionTicketLifetime: Duration{time.Hour}},
+		HTTP: HTTP{
+			Listen:       "127.0.0.1:5280",
+			MetricsAllow: []string{"127.0.0.0/8", "::1/128"},
+		},
 		Storage: Storage{Driver: "sqlite"},
 		Limits: Limits{
-			MaxStanzaBytes: 262144,
-			MaxDepth:       64,
-			MaxHeaderBytes: 8192,
+			MaxStanzaBytes:    262144,
+			MaxDepth:          64,
+			MaxHeaderBytes:    8192,
+			C2SBytesPerSecond: 10240,
+			C2SBurstBytes:     65536,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Roster: Roster{MaxItems: 1000},
+		PEP:    PEP{MaxNodes: 256, MaxItems: 1000, MaxPayloadBytes: 250000},
+		MAM:    MAM{DefaultPageSize: 50, MaxPageSize: 250},
+		Log:    Log{Level: "info", Format: "text"},
 		MUC: MUC{
 			Domain:               "conference.localhost",
 			HistoryDefault:       20,

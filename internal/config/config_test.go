@@ -61,6 +61,21 @@ var overrides = []struct {
 	{`domain = "example.org"`, func(c *Config) { c.Domain = "example.org"; c.MUC.Domain = "conference.example.org" }},
 	{`data_dir = "/var/lib/minimix"`, func(c *Config) { c.DataDir = "/var/lib/minimix" }},
 	{`admins = ["alice@example.org", "bob@localhost"]`, func(c *Config) { c.Admins = []string{"alice@example.org", "bob@localhost"} }},
+	{`shutdown_grace = "2m"`, func(c *Config) { c.ShutdownGrace.Duration = 2 * time.Minute }},
+	{"[accounts]\nmin_password_length = 12\nscram_iterations = 100000", func(c *Config) {
+		c.Accounts = Accounts{MinPasswordLength: 12, ScramIterations: 100000}
+	}},
+	{"[tls]\nsession_ticket_lifetime = \"0s\"", func(c *Config) { c.TLS.SessionTicketLifetime.Duration = 0 }},
+	{"[http]\nmetrics_allow = [\"10.0.0.0/8\"]\nmetrics_token_file = \"/etc/minimix/metrics.token\"", func(c *Config) {
+		c.HTTP.MetricsAllow = []string{"10.0.0.0/8"}
+		c.HTTP.MetricsTokenFile = "/etc/minimix/metrics.token"
+	}},
+	{"[limits]\nc2s_bytes_per_second = 0\nc2s_burst_bytes = 4096", func(c *Config) { c.Limits.C2SBytesPerSecond = 0; c.Limits.C2SBurstBytes = 4096 }},
+	{"[roster]\nmax_items = 5000", func(c *Config) { c.Roster.MaxItems = 5000 }},
+	{"[pep]\nmax_nodes = 10\nmax_items = 20\nmax_payload_bytes = 100000", func(c *Config) {
+		c.PEP = PEP{MaxNodes: 10, MaxItems: 20, MaxPayloadBytes: 100000}
+	}},
+	{"[mam]\ndefault_page_size = 10\nmax_page_size = 1000", func(c *Config) { c.MAM = MAM{DefaultPageSize: 10, MaxPageSize: 1000} }},
 	{"[c2s]\nlisten = [\"127.0.0.1:15222\", \"[::1]:15222\"]", func(c *Config) { c.C2S.Listen = []string{"127.0.0.1:15222", "[::1]:15222"} }},
 	{"[c2s]\nlisten = []", func(c *Config) { c.C2S.Listen = []string{} }},
 	{"[c2s]\ndirect_tls_listen = [\":15223\"]", func(c *Config) { c.C2S.DirectTLSListen = []string{":15223"} }},
@@ -71,10 +86,11 @@ var overrides = []struct {
 	{"[c2s]\nsend_queue = 16", func(c *Config) { c.C2S.SendQueue = 16 }},
 	{"[c2s]\noffline_max = 0", func(c *Config) { c.C2S.OfflineMax = 0 }},
 	{"[c2s]\nlogin_failures_per_minute = 20", func(c *Config) { c.C2S.LoginFailuresPerMinute = 20 }},
+	{"[c2s]\naddress_login_failures_per_minute = 0", func(c *Config) { c.C2S.AddressLoginFailuresPerMinute = 0 }},
 	{"[c2s]\nstanzas_per_second = 50", func(c *Config) { c.C2S.StanzasPerSecond = 50 }},
 	{"[c2s]\nmax_connections = 10000", func(c *Config) { c.C2S.MaxConnections = 10000 }},
 	{"[tls]\ncert_file = \"/etc/minimix/cert.pem\"\nkey_file = \"/etc/minimix/key.pem\"", func(c *Config) {
-		c.TLS = TLS{CertFile: "/etc/minimix/cert.pem", KeyFile: "/etc/minimix/key.pem"}
+		c.TLS.CertFile, c.TLS.KeyFile = "/etc/minimix/cert.pem", "/etc/minimix/key.pem"
 	}},
 	{"[http]\nlisten = \"\"", func(c *Config) { c.HTTP.Listen = "" }},
 	{"[http]\nlisten = \":8080\"", func(c *Config) { c.HTTP.Listen = ":8080" }},

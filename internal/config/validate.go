@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"mellium.im/xmpp/jid"
 )
@@ -19,6 +21,21 @@ const (
 	maxDepth       = 1024
 	minHeaderBytes = 1024
 	minSendQueue   = 16
+
+	minShutdownGrace   = time.Second
+	maxShutdownGrace   = time.Hour
+	maxTicketLifetime  = 7 * 24 * time.Hour
+	minPasswordLength  = 1
+	maxPasswordLength  = 1024
+	minScramIterations = 4096 // RFC 7677 section 4
+	maxScramIterations = 10000000
+	maxRosterItems     = 100000
+	maxPEPNodes        = 100000
+	maxPEPItems        = 100000
+	minPEPPayload      = 1024
+	maxMAMPageSize     = 10000
+	minC2SRate         = 1024
+	minC2SBurst        = 4096
 )
 
 var (
@@ -57,11 +74,15 @@ func (c *Config) issues() issues {
 	var is issues
 	c.validate(&is)
 	c.C2S.validate(&is)
+	c.Accounts.validate(&is)
 	c.TLS.validate(&is)
 	c.HTTP.validate(&is)
 	c.Storage.validate(&is)
 	c.Limits.validate(&is)
 	c.Log.validate(&is)
+	c.Roster.validate(&is)
+	c.PEP.validate(&is)
+	c.MAM.validate(&is)
 	c.MUC.validate(&is, c.Domain)
 	c.AccountJoin.validate(&is)
 	return is
@@ -83,15 +104,9 @@ func (c *Config) validate(is *issues) {
 	if c.DataDir == "" {
 		is.add("data_dir", "must be set")
 	}
-	for i, a := range c.Admins {
-		key := index("admins", i)
-		j, err := jid.Parse(a)
-		switch {
-		case err != nil:
-			is.add(key, "%q is not a valid JID: %v", a, err)
-		case j.Localpart() == "" || j.Resourcepart() != "":
-			is.add(key, "%q must be a bare JID like user@domain", a)
-		}
+	bareJIDs(is, "admins", c.Admins)
+	if g := c.ShutdownGrace.Duration; g < minShutdownGrace || g > maxShutdownGrace {
+		is.add("shutdown_grace", "%v is out of range [%v, %v]", c.ShutdownGrace, minShutdownGrace, maxShutdownGrace)
 	}
 }
 
@@ -114,23 +129,52 @@ func (s *C2S) validate(is *issues) {
 	}
 	nonNegative(is, "c2s.offline_max", s.OfflineMax)
 	nonNegative(is, "c2s.login_failures_per_minute", s.LoginFailuresPerMinute)
+	nonNegative(is, "c2s.address_login_failures_per_minute", s.AddressLoginFailuresPerMinute)
 	nonNegative(is, "c2s.stanzas_per_second", s.StanzasPerSecond)
 	nonNegative(is, "c2s.max_connections", s.MaxConnections)
+}
+
+func (a *Accounts) validate(is *issues) {
+	between(is, "accounts.min_password_length", a.MinPasswordLength, minPasswordLength, maxPasswordLength)
+	between(is, "accounts.scram_iterations", a.ScramIterations, minScramIterations, maxScramIterations)
 }
 
 func (t *TLS) validate(is *issues) {
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		is.addEither("tls.cert_file", "tls.key_file", "cert_file and key_file must be set together")
 	}
+	if d := t.SessionTicketLifetime.Duration; d < 0 || d > maxTicketLifetime {
+		is.add("tls.session_ticket_lifetime", "%v is out of range [0s, %v]", t.SessionTicketLifetime, maxTicketLifetime)
+	}
 }
 
 func (h *HTTP) validate(is *issues) {
+	for i, c := range h.MetricsAllow {
+		if _, err := netip.ParsePrefix(c); err != nil {
+			is.add(index("http.metrics_allow", i), "%q is not a CIDR like 10.0.0.0/8 or ::1/128", c)
+		}
+	}
 	if h.Listen == "" {
 		return // HTTP disabled.
 	}
 	if err := checkAddr(h.Listen); err != nil {
 		is.add("http.listen", "%v", err)
 	}
+}
+
+func (r *Roster) validate(is *issues) {
+	between(is, "roster.max_items", r.MaxItems, 1, maxRosterItems)
+}
+
+func (p *PEP) validate(is *issues) {
+	between(is, "pep.max_nodes", p.MaxNodes, 1, maxPEPNodes)
+	between(is, "pep.max_items", p.MaxItems, 1, maxPEPItems)
+	between(is, "pep.max_payload_bytes", p.MaxPayloadBytes, minPEPPayload, maxStanzaBytes)
+}
+
+func (m *MAM) validate(is *issues) {
+	between(is, "mam.max_page_size", m.MaxPageSize, 1, maxMAMPageSize)
+	between(is, "mam.default_page_size", m.DefaultPageSize, 1, max(m.MaxPageSize, 1))
 }
 
 func (s *Storage) validate(is *issues) {
@@ -141,6 +185,10 @@ func (l *Limits) validate(is *issues) {
 	between(is, "limits.max_stanza_bytes", l.MaxStanzaBytes, minStanzaBytes, maxStanzaBytes)
 	between(is, "limits.max_depth", l.MaxDepth, minDepth, maxDepth)
 	between(is, "limits.max_header_bytes", l.MaxHeaderBytes, minHeaderBytes, max(l.MaxStanzaBytes, minHeaderBytes))
+	if l.C2SBytesPerSecond != 0 && l.C2SBytesPerSecond < minC2SRate {
+		is.add("limits.c2s_bytes_per_second", "%d is below the minimum of %d (0 turns the limit off)", l.C2SBytesPerSecond, minC2SRate)
+	}
+	between(is, "limits.c2s_burst_bytes", l.C2SBurstBytes, minC2SBurst, maxStanzaBytes)
 }
 
 // MUC bounds enforced by Validate.
@@ -182,14 +230,19 @@ func (m *MUC) validate(is *issues, domain string) {
 	}
 	between(is, "muc.max_occupants", m.MaxOccupants, 1, maxMUCOccupants)
 	oneOf(is, "muc.restrict_room_creation", m.RestrictRoomCreation, roomCreation)
-	for i, a := range m.Admins {
-		key := index("muc.admins", i)
+	bareJIDs(is, "muc.admins", m.Admins)
+}
+
+// bareJIDs checks a list of bare JIDs (user@domain).
+func bareJIDs(is *issues, key string, list []string) {
+	for i, a := range list {
+		k := index(key, i)
 		j, err := jid.Parse(a)
 		switch {
 		case err != nil:
-			is.add(key, "%q is not a valid JID: %v", a, err)
+			is.add(k, "%q is not a valid JID: %v", a, err)
 		case j.Localpart() == "" || j.Resourcepart() != "":
-			is.add(key, "%q must be a bare JID like user@domain", a)
+			is.add(k, "%q must be a bare JID like user@domain", a)
 		}
 	}
 }

@@ -47,7 +47,7 @@ const (
 	NSGroupchatAvailable = "urn:xmpp:mam:2#groupchat-available"
 )
 
-// Page sizes of queries when QueryOptions.MaxPage is zero.
+// Page sizes of queries unless SetPageSizes changes them (mam.*).
 const (
 	DefaultPageSize = 50
 	MaxPageSize     = 250
@@ -78,6 +78,18 @@ type Archive struct {
 	// cache. The cache is bounded; past maxCachedPrefs it starts over.
 	prefsMu sync.Mutex
 	prefs   map[string]storage.ArchivePrefs
+	// defaultPage and maxPage are the page sizes of queries; zero means
+	// DefaultPageSize and MaxPageSize.
+	defaultPage, maxPage int
+}
+
+// SetPageSizes sets the page size of a query that asks for none and the
+// most a query may ask for (both > 0, def <= max). It must be called
+// before the archive is used.
+func (a *Archive) SetPageSizes(def, max int) {
+	if def > 0 && max > 0 && def <= max {
+		a.defaultPage, a.maxPage = def, max
+	}
 }
 
 // maxCachedPrefs bounds the preferences kept in memory.

@@ -27,8 +27,9 @@ type QueryOptions struct {
 	// that clients unaware of the field see one-to-one history only,
 	// while a room archive, which holds nothing else, includes it.
 	DefaultIncludeGroupchat bool
-	// MaxPage caps the page size; zero means MaxPageSize. The default
-	// page size is DefaultPageSize, or MaxPage if smaller.
+	// MaxPage caps the page size; zero means the archive's (SetPageSizes,
+	// else MaxPageSize). The default page size is the archive's, or
+	// MaxPage if smaller.
 	MaxPage int
 }
 
@@ -71,11 +72,14 @@ func (a *Archive) ServeQuery(ctx context.Context, owner jid.JID, req iq.Request,
 	if req.Type == "get" {
 		return xml.New(NS, "query").Append(queryForm().Element()), nil
 	}
-	maxPage := opts.MaxPage
-	if maxPage <= 0 {
-		maxPage = MaxPageSize
+	defPage, maxPage := DefaultPageSize, MaxPageSize
+	if a.maxPage > 0 {
+		defPage, maxPage = a.defaultPage, a.maxPage
 	}
-	q, err := parseQuery(req.Payload, min(DefaultPageSize, maxPage), maxPage)
+	if opts.MaxPage > 0 {
+		maxPage = opts.MaxPage
+	}
+	q, err := parseQuery(req.Payload, min(defPage, maxPage), maxPage)
 	if err != nil {
 		return nil, err
 	}

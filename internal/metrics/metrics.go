@@ -38,6 +38,12 @@ func (r *Registry) Gauge(name, help string, v *atomic.Int64) {
 	}))
 }
 
+// CounterFunc exports a monotonically increasing counter computed by f at
+// scrape time.
+func (r *Registry) CounterFunc(name, help string, f func() float64) {
+	r.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+}
+
 // GaugeFunc exports a value computed by f at scrape time.
 func (r *Registry) GaugeFunc(name, help string, f func() float64) {
 	r.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))

@@ -27,12 +27,13 @@ import (
 // NS is the roster namespace.
 const NS = "jabber:iq:roster"
 
-// MaxItems bounds the items of one roster, hidden ones (remembered
+// DefaultMaxItems bounds the items of one roster, hidden ones (remembered
 // inbound requests) included, so that neither a client nor strangers
-// sending subscription requests can grow it without limit.
-const MaxItems = 1000
+// sending subscription requests can grow it without limit. SetMaxItems
+// changes it (roster.max_items).
+const DefaultMaxItems = 1000
 
-// ErrFull is returned by Update when a new item would exceed MaxItems.
+// ErrFull is returned by Update when a new item would exceed the bound.
 var ErrFull = errors.New("roster: roster is full")
 
 // Change is what an Update function decided to do with the item.
@@ -85,9 +86,17 @@ func New(store storage.Roster, r *router.Router, log *slog.Logger) *Service {
 		store:    store,
 		r:        r,
 		log:      log,
-		maxItems: MaxItems,
+		maxItems: DefaultMaxItems,
 		seed:     maphash.MakeSeed(),
 		idPrefix: "push-" + hex.EncodeToString(b[:]) + "-",
+	}
+}
+
+// SetMaxItems sets the most items one roster may hold (n > 0). It must
+// be called before the service is used.
+func (s *Service) SetMaxItems(n int) {
+	if n > 0 {
+		s.maxItems = n
 	}
 }
 
@@ -105,7 +114,7 @@ func (s *Service) lock(user jid.JID) func() {
 // other. f gets a zero item with Contact set and exists false when there
 // is none. f runs with the lock held: it must only decide, never route or
 // wait (routing to a local contact comes straight back into presence and
-// could need the same lock). Creating an item past MaxItems fails with
+// could need the same lock). Creating an item past the bound fails with
 // ErrFull.
 func (s *Service) Update(ctx context.Context, user, contact jid.JID, f func(it *storage.RosterItem, exists bool) Change) error {
 	user, contact = user.Bare(), contact.Bare()

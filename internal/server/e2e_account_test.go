@@ -163,6 +163,7 @@ func TestE2EHTTP(t *testing.T) {
 		"\nminimix_c2s_auth_failures_total 1\n",
 		"# TYPE minimix_c2s_sessions gauge\n",
 		"# TYPE minimix_router_routed_total counter\n",
+		"# TYPE minimix_archive_write_failures_total counter\n",
 		"\nminimix_c2s_stanzas_in_total ",
 	} {
 		if !strings.Contains(body, want) {

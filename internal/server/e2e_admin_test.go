@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"minimix/internal/config"
 	"minimix/internal/server"
+	"minimix/internal/xmpptest"
 )
 
 // TestE2EAdminAPIAuth checks who may use the operator API (issue 9 item
@@ -135,5 +138,55 @@ func TestE2EAdminTokenReplacedWhenReadable(t *testing.T) {
 	}
 	if code, body := srv.Admin(t, "GET", "joins", nil); code != http.StatusOK {
 		t.Errorf("joins with the new token: %d %s", code, body)
+	}
+}
+
+// /metrics follows [http] metrics_allow and metrics_token_file (issue 10
+// item 14); /healthz stays open to load balancers.
+func TestE2EMetricsAccess(t *testing.T) {
+	t.Parallel()
+	get := func(srv *xmpptest.Server, path, auth string) int {
+		t.Helper()
+		req, err := http.NewRequest("GET", "http://"+srv.HTTPAddr().String()+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// Loopback is not in the allowed networks: refused.
+	srv := startServer(t, nil, xmpptest.WithConfig(func(c *config.Config) { c.HTTP.MetricsAllow = []string{"10.0.0.0/8"} }))
+	if code := get(srv, "/metrics", ""); code != http.StatusForbidden {
+		t.Errorf("/metrics from outside metrics_allow: %d", code)
+	}
+	if code := get(srv, "/healthz", ""); code != http.StatusOK {
+		t.Errorf("/healthz: %d", code)
+	}
+	// A token is wanted as well.
+	tokenFile := filepath.Join(t.TempDir(), "metrics.token")
+	if err := os.WriteFile(tokenFile, []byte("s3cret-scrape\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv = startServer(t, nil, xmpptest.WithConfig(func(c *config.Config) { c.HTTP.MetricsTokenFile = tokenFile }))
+	for auth, want := range map[string]int{
+		"":                     http.StatusUnauthorized,
+		"Bearer wrong":         http.StatusUnauthorized,
+		"Bearer s3cret-scrape": http.StatusOK,
+	} {
+		if code := get(srv, "/metrics", auth); code != want {
+			t.Errorf("/metrics with Authorization %q: %d, want %d", auth, code, want)
+		}
+	}
+	// metrics_allow = [] lets every client that reaches the listener in.
+	srv = startServer(t, nil, xmpptest.WithConfig(func(c *config.Config) { c.HTTP.MetricsAllow = []string{} }))
+	if code := get(srv, "/metrics", ""); code != http.StatusOK {
+		t.Errorf("/metrics with metrics_allow = []: %d", code)
 	}
 }

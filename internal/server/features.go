@@ -56,13 +56,22 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 	store := s.store
 
 	f.roster = roster.New(store, r, log.With("component", "roster"))
+	f.roster.SetMaxItems(s.cfg.Roster.MaxItems)
 	if s.cfg.C2S.OfflineMax > 0 {
 		// offline_max = 0 keeps no offline messages (offline.New would
 		// read 0 as no limit): messages to an account with no available
 		// resource are refused, as the router does without an Offline.
 		f.offline = offline.New(store, r, s.cfg.C2S.OfflineMax, s.cfg.Domain, log.With("component", "offline"))
 	}
-	f.pep = pep.New(pep.Config{Domain: s.cfg.Domain, Store: store, Router: r, Logger: log.With("component", "pep")})
+	f.pep = pep.New(pep.Config{
+		Domain:          s.cfg.Domain,
+		Store:           store,
+		Router:          r,
+		MaxNodes:        s.cfg.PEP.MaxNodes,
+		MaxItems:        s.cfg.PEP.MaxItems,
+		MaxPayloadBytes: s.cfg.PEP.MaxPayloadBytes,
+		Logger:          log.With("component", "pep"),
+	})
 	f.bookmarks = bookmarks.New(s.cfg.Domain, f.pep, log.With("component", "bookmarks"))
 	f.presence = presence.New(presence.Config{
 		Domain:  s.cfg.Domain,
@@ -78,6 +87,7 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 		OnInbound:     f.pep.ContactPresence,
 	})
 	f.archive = mam.New(store, f.inRoster, log.With("component", "mam"))
+	f.archive.SetPageSizes(s.cfg.MAM.DefaultPageSize, s.cfg.MAM.MaxPageSize)
 
 	r.SetHandlers(f)
 	if f.offline != nil {
@@ -104,9 +114,11 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 	priv.Register(m)
 	carbons.New(s.Registry).Register(m)
 	register.New(register.Config{
-		SetPassword: s.Accounts.SetPassword,
-		Remove:      s.Accounts.Delete,
-		Logger:      log.With("component", "register"),
+		SetPassword: func(ctx context.Context, user, password string) error {
+			return accountError(s.Accounts.SetPassword(ctx, user, password))
+		},
+		Remove: s.Accounts.Delete,
+		Logger: log.With("component", "register"),
 	}).Register(m)
 	f.archive.Register(m, f.sendToSession)
 
@@ -155,8 +167,18 @@ func (f *features) sendToSession(ctx context.Context, to jid.JID, el *xml.Elemen
 }
 
 // start starts what runs in the background; account joins rejoin their
-// rooms here, after every component (the MUC service) is routable.
-func (f *features) start(ctx context.Context) error {
+// rooms here, after every component (the MUC service) is routable. When
+// a step fails, what started before it is stopped again.
+func (f *features) start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.s.cfg.ShutdownGrace.Duration)
+			defer cancel()
+			if serr := f.shutdown(sctx); serr != nil {
+				f.s.log.Error("stopping features after a failed start", "err", serr)
+			}
+		}
+	}()
 	if err := f.archive.LoadMemberships(ctx); err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"minimix/internal/iq"
@@ -96,17 +95,6 @@ func (f *features) SessionEnded(ctx context.Context, s router.Session) {
 	f.presence.SessionEnded(ctx, s)
 }
 
-func (s *Server) httpHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.Handle("GET /metrics", s.Metrics.Handler())
-	s.registerAdmin(mux)
-	return mux
-}
-
 func (s *Server) registerMetrics() {
 	m := s.Metrics
 	cs := &s.C2S.Stats
@@ -121,7 +109,7 @@ func (s *Server) registerMetrics() {
 	m.Counter("minimix_c2s_stanzas_out_total", "Stanzas written to clients.", &cs.StanzasOut)
 	m.Counter("minimix_c2s_bytes_out_total", "Bytes written to clients.", &cs.BytesOut)
 	if f, ok := s.store.(interface{ ArchiveWriteFailures() uint64 }); ok {
-		m.GaugeFunc("minimix_archive_write_failures_total", "Archive records that could not be written.", func() float64 {
+		m.CounterFunc("minimix_archive_write_failures_total", "Archive records that could not be written.", func() float64 {
 			return float64(f.ArchiveWriteFailures())
 		})
 	}

@@ -47,7 +47,8 @@ type Server struct {
 	Metrics  *metrics.Registry
 
 	features   *features
-	adminToken string // bearer token of the admin API (data_dir/admin.token)
+	adminToken string        // bearer token of the admin API (data_dir/admin.token)
+	metrics    metricsAccess // who may read /metrics
 
 	mu        sync.Mutex
 	listeners []listener
@@ -100,20 +101,25 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if replaced {
 		log.Warn("the admin token file was readable by others; replaced it with a new token", "file", AdminTokenPath(cfg.DataDir))
 	}
+	metricsAcc, err := loadMetricsAccess(cfg.HTTP.MetricsAllow, cfg.HTTP.MetricsTokenFile)
+	if err != nil {
+		return nil, err
+	}
 	store, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: store, Metrics: metrics.New(), adminToken: adminToken}
+	s := &Server{metrics: metricsAcc, cfg: cfg, log: log, store: store, Metrics: metrics.New(), adminToken: adminToken}
 	s.Registry = router.NewRegistry()
 	s.Router = router.New(router.Config{Domain: cfg.Domain, Registry: s.Registry, Logger: log.With("component", "router")})
 	s.Mux = iq.NewMux(log.With("component", "iq"))
-	s.Accounts = &accounts.Manager{Store: store, OnDelete: func(ctx context.Context, user string) {
+	s.Accounts = NewAccountManager(cfg, store)
+	s.Accounts.OnDelete = func(ctx context.Context, user string) {
 		if s.features != nil {
 			s.features.forgetAccount(user)
 		}
 		s.kick(user)
-	}}
+	}
 
 	var limiter *sasl.Limiter
 	if n := cfg.C2S.LoginFailuresPerMinute; n > 0 {
@@ -143,7 +149,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		Logger:           log,
 	}
 	if cfg.C2S.AllowRegistration {
-		c2cfg.Registrar = s.Accounts
+		c2cfg.Registrar = registrar{s.Accounts}
 	}
 	f, err := s.buildFeatures(ctx)
 	if err != nil {
@@ -178,10 +184,12 @@ func loadSecret(path string) ([]byte, error) {
 	return b, nil
 }
 
-// Start opens every configured listener and begins serving. It returns
-// once all listeners are open, so callers (and tests using port 0) can
-// read the addresses.
-func (s *Server) Start(ctx context.Context) error {
+// Start starts the features and opens every configured listener, then
+// begins serving. It returns once all listeners are open, so callers (and
+// tests using port 0) can read the addresses. When it fails, what it
+// started is stopped again, in reverse order, and only storage is left
+// open (Run closes it).
+func (s *Server) Start(ctx context.Context) (err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.started {
@@ -191,6 +199,18 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.features.start(ctx); err != nil {
 		return err
 	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		s.closeListenersLocked()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownGrace.Duration)
+		defer cancel()
+		if ferr := s.features.shutdown(sctx); ferr != nil {
+			s.log.Error("stopping features after a failed start", "err", ferr)
+		}
+		s.stopped = true
+	}()
 	var lc net.ListenConfig
 	open := func(addr string, direct bool) error {
 		ln, err := lc.Listen(ctx, "tcp", addr)
@@ -202,28 +222,29 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	for _, a := range s.cfg.C2S.Listen {
 		if err := open(a, false); err != nil {
-			s.closeListenersLocked()
 			return err
 		}
 	}
 	for _, a := range s.cfg.C2S.DirectTLSListen {
 		if err := open(a, true); err != nil {
-			s.closeListenersLocked()
 			return err
 		}
 	}
 	if a := s.cfg.HTTP.Listen; a != "" {
 		ln, err := lc.Listen(ctx, "tcp", a)
 		if err != nil {
-			s.closeListenersLocked()
 			return fmt.Errorf("listen on %s: %w", a, err)
 		}
 		s.httpLn = ln
-		s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+		s.warnExposedHTTP(ln)
+	}
+	// Every listener is open: nothing can fail from here on.
+	if s.httpLn != nil {
+		s.http = s.newHTTPServer()
 		s.serveWG.Add(1)
 		go func() {
 			defer s.serveWG.Done()
-			if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("http server failed", "err", err)
 			}
 		}()
@@ -268,6 +289,7 @@ func (s *Server) closeListenersLocked() {
 	s.listeners = nil
 	if s.httpLn != nil {
 		_ = s.httpLn.Close()
+		s.httpLn = nil
 	}
 }
 
@@ -299,14 +321,14 @@ func (s *Server) addr(direct bool) net.Addr {
 }
 
 // Run starts the server and serves until ctx is done, then shuts down
-// gracefully within grace.
-func (s *Server) Run(ctx context.Context, grace time.Duration) error {
+// gracefully within shutdown_grace.
+func (s *Server) Run(ctx context.Context) error {
 	if err := s.Start(ctx); err != nil {
 		_ = s.store.Close()
 		return err
 	}
 	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace.Duration)
 	defer cancel()
 	return s.Shutdown(sctx)
 }
@@ -358,8 +380,13 @@ func (s *Server) kick(user string) {
 // Store returns the storage backend (for tests and the command line).
 func (s *Server) Store() storage.Store { return s.store }
 
-// NewAccountManager returns the account manager for a store opened with
-// OpenStore, for the command line.
-func NewAccountManager(store storage.Store) *accounts.Manager {
-	return &accounts.Manager{Store: store}
+// NewAccountManager returns the account manager of cfg for a store opened
+// with OpenStore (the command line uses it too, so that its accounts
+// follow the same [accounts] rules).
+func NewAccountManager(cfg *config.Config, store storage.Store) *accounts.Manager {
+	return &accounts.Manager{
+		Store:             store,
+		MinPasswordLength: cfg.Accounts.MinPasswordLength,
+		ScramIterations:   cfg.Accounts.ScramIterations,
+	}
 }

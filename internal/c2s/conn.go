@@ -168,7 +168,7 @@ func (c *conn) serve() {
 		}
 	}()
 	if c.directTLS {
-		tc := tls.Server(c.nc, c.srv.cfg.TLS)
+		tc := tls.Server(c.nc, c.srv.cfg.DirectTLS)
 		_ = c.raw.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			c.srv.log.Debug("direct TLS handshake failed", append(c.log(), "err", err)...)

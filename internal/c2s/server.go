@@ -43,7 +43,8 @@ type Registrar interface {
 // Config configures a Server.
 type Config struct {
 	Domain     string
-	TLS        *tls.Config // must hold the server certificate
+	TLS        *tls.Config // STARTTLS; must hold the server certificate
+	DirectTLS  *tls.Config // direct TLS (XEP-0368, with ALPN); nil: TLS
 	RequireTLS bool
 	Limits     xml.Limits
 	Router     *router.Router
@@ -101,6 +102,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxResumeTimeout < cfg.ResumeTimeout {
 		cfg.MaxResumeTimeout = cfg.ResumeTimeout
+	}
+	if cfg.DirectTLS == nil {
+		cfg.DirectTLS = cfg.TLS
 	}
 	if cfg.SendQueue <= 0 {
 		cfg.SendQueue = 1000

@@ -4,6 +4,7 @@
 package certs
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -22,20 +23,30 @@ import (
 	"time"
 )
 
-// validity is how long a generated certificate lasts.
-const validity = 10 * 365 * 24 * time.Hour
+// validity is how long a generated certificate lasts; one that has less
+// than renewBefore left is renewed when the server starts.
+const (
+	validity    = 365 * 24 * time.Hour
+	renewBefore = 30 * 24 * time.Hour
+)
 
 // LoadOrCreate returns the TLS certificate to serve, with Leaf set.
 //
 // When certFile or keyFile is set, both must be, and they are loaded as PEM.
 // Otherwise the certificate is dataDir/tls/<domain>.crt with its key in
 // <domain>.key: a self-signed ECDSA P-256 certificate generated on first run
-// (valid 10 years, for domain and *.domain so that conference.<domain> and other
-// subdomains are covered, and for 127.0.0.1 and ::1 when domain is
+// (valid one year, for domain and *.domain so that conference.<domain> and
+// other subdomains are covered, and for 127.0.0.1 and ::1 when domain is
 // "localhost"), written with the key readable only by its owner, and reused
-// after. A generated certificate that has expired is replaced; files that exist
-// but cannot be loaded are an error rather than silently overwritten.
+// after. A generated certificate with less than 30 days left (or expired) is
+// renewed with the same key, so that clients that pinned the key keep
+// trusting it; files that exist but cannot be loaded are an error rather
+// than silently overwritten.
 func LoadOrCreate(certFile, keyFile, dataDir, domain string) (tls.Certificate, error) {
+	return loadOrCreate(certFile, keyFile, dataDir, domain, time.Now())
+}
+
+func loadOrCreate(certFile, keyFile, dataDir, domain string, now time.Time) (tls.Certificate, error) {
 	if certFile != "" || keyFile != "" {
 		if certFile == "" || keyFile == "" {
 			return tls.Certificate{}, errors.New("certs: cert_file and key_file must be set together")
@@ -51,15 +62,19 @@ func LoadOrCreate(certFile, keyFile, dataDir, domain string) (tls.Certificate, e
 	keyFile = filepath.Join(dir, domain+".key")
 
 	cert, err := load(certFile, keyFile)
+	var key crypto.Signer
 	switch {
-	case err == nil && time.Now().Before(cert.Leaf.NotAfter):
+	case err == nil && cert.Leaf.NotAfter.Sub(now) > renewBefore:
 		return cert, nil
-	case err == nil, errors.Is(err, fs.ErrNotExist):
-		// First run, a half-written pair or an expired certificate: make one.
+	case err == nil:
+		// Expiring or expired: renew, keeping the key when it can sign.
+		key, _ = cert.PrivateKey.(crypto.Signer)
+	case errors.Is(err, fs.ErrNotExist):
+		// First run or a half-written pair: make one.
 	default:
 		return tls.Certificate{}, err
 	}
-	if err := generate(certFile, keyFile, domain); err != nil {
+	if err := generate(certFile, keyFile, domain, key, now); err != nil {
 		return tls.Certificate{}, err
 	}
 	return load(certFile, keyFile)
@@ -88,13 +103,18 @@ func load(certFile, keyFile string) (tls.Certificate, error) {
 	return cert, nil
 }
 
-// generate writes a new self-signed certificate and key for domain. The key is
-// written first, so a crash leaves at worst a key without a certificate, which
-// the next start replaces.
-func generate(certFile, keyFile, domain string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return fmt.Errorf("certs: generating key: %w", err)
+// generate writes a new self-signed certificate for domain, valid from now,
+// and a new key unless key is given. The key is written first, so a crash
+// leaves at worst a key without a certificate, which the next start
+// replaces.
+func generate(certFile, keyFile, domain string, key crypto.Signer, now time.Time) error {
+	newKey := key == nil
+	if newKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return fmt.Errorf("certs: generating key: %w", err)
+		}
+		key = k
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
 	if err != nil {
@@ -102,7 +122,7 @@ func generate(certFile, keyFile, domain string) error {
 	}
 	// Backdated an hour so that a client whose clock runs a little behind
 	// still accepts it.
-	notBefore := time.Now().Add(-time.Hour).Truncate(time.Second)
+	notBefore := now.Add(-time.Hour).Truncate(time.Second)
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: domain, Organization: []string{"minimix self-signed"}},
@@ -120,20 +140,21 @@ func generate(certFile, keyFile, domain string) error {
 	if domain == "localhost" {
 		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return fmt.Errorf("certs: creating certificate: %w", err)
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return fmt.Errorf("certs: encoding key: %w", err)
-	}
-
 	if err := os.MkdirAll(filepath.Dir(certFile), 0o700); err != nil {
 		return fmt.Errorf("certs: %w", err)
 	}
-	if err := writeFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return err
+	if newKey {
+		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return fmt.Errorf("certs: encoding key: %w", err)
+		}
+		if err := writeFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+			return err
+		}
 	}
 	return writeFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 }

@@ -29,8 +29,8 @@ func TestGenerateAndReuse(t *testing.T) {
 	if pub, ok := leaf.PublicKey.(*ecdsa.PublicKey); !ok || pub.Curve != elliptic.P256() {
 		t.Errorf("public key %T, want ECDSA P-256", leaf.PublicKey)
 	}
-	if life := leaf.NotAfter.Sub(leaf.NotBefore); life < 10*365*24*time.Hour {
-		t.Errorf("valid for %v, want 10 years", life)
+	if life := leaf.NotAfter.Sub(leaf.NotBefore); life < 365*24*time.Hour || life > 366*24*time.Hour {
+		t.Errorf("valid for %v, want one year", life)
 	}
 	if !slices.Equal(leaf.DNSNames, []string{"localhost", "*.localhost"}) {
 		t.Errorf("DNSNames = %q", leaf.DNSNames)
@@ -242,5 +242,51 @@ func TestRegenerateExpired(t *testing.T) {
 	}
 	if cert.Leaf.SerialNumber.Int64() == 42 || !time.Now().Before(cert.Leaf.NotAfter) {
 		t.Error("expired certificate reused")
+	}
+}
+
+// A generated certificate close to its end is renewed at start, with the
+// same key (clients may have pinned it); one with time left is kept.
+func TestRenewBeforeExpiry(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Now()
+	first, err := loadOrCreate("", "", dir, "localhost", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 300 days on: 65 days left, kept.
+	kept, err := loadOrCreate("", "", dir, "localhost", t0.Add(300*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.Leaf.SerialNumber.Cmp(first.Leaf.SerialNumber) != 0 {
+		t.Errorf("renewed with 65 days left")
+	}
+	// 340 days on: 25 days left, renewed for a year from then.
+	later := t0.Add(340 * 24 * time.Hour)
+	renewed, err := loadOrCreate("", "", dir, "localhost", later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if renewed.Leaf.SerialNumber.Cmp(first.Leaf.SerialNumber) == 0 {
+		t.Fatalf("not renewed with 25 days left")
+	}
+	if left := renewed.Leaf.NotAfter.Sub(later); left < 364*24*time.Hour {
+		t.Errorf("renewed certificate has %v left, want a year", left)
+	}
+	if !renewed.Leaf.PublicKey.(*ecdsa.PublicKey).Equal(first.Leaf.PublicKey) {
+		t.Errorf("renewal changed the key")
+	}
+	// An expired one is renewed too, and the files hold the renewal.
+	expired, err := loadOrCreate("", "", dir, "localhost", later.Add(400*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	onDisk, err := load(filepath.Join(dir, "tls", "localhost.crt"), filepath.Join(dir, "tls", "localhost.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if onDisk.Leaf.SerialNumber.Cmp(expired.Leaf.SerialNumber) != 0 || expired.Leaf.SerialNumber.Cmp(renewed.Leaf.SerialNumber) == 0 {
+		t.Errorf("expired certificate not renewed on disk")
 	}
 }

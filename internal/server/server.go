@@ -6,7 +6,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +26,7 @@ import (
 	"minimix/internal/sasl"
 	"minimix/internal/storage"
 	"minimix/internal/storage/sqlite"
+	"minimix/internal/tlsconf"
 	"minimix/internal/xml"
 )
 
@@ -90,6 +90,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, fmt.Errorf("load TLS certificate: %w", err)
 	}
+	starttls, directTLS := tlsconf.New(tlsconf.Config{Certificate: cert, TicketLifetime: cfg.TLS.SessionTicketLifetime.Duration})
 	secret, err := loadSecret(filepath.Join(cfg.DataDir, "sasl.secret"))
 	if err != nil {
 		return nil, err
@@ -126,12 +127,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		limiter = sasl.NewLimiter(sasl.LimiterConfig{Burst: n, Window: time.Minute})
 	}
 	c2cfg := c2s.Config{
-		Domain: cfg.Domain,
-		TLS: &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			MinVersion:   tls.VersionTLS12,
-			NextProtos:   []string{"xmpp-client"},
-		},
+		Domain:     cfg.Domain,
+		TLS:        starttls,
+		DirectTLS:  directTLS,
 		RequireTLS: cfg.C2S.RequireTLS,
 		Limits: xml.Limits{
 			MaxStanzaBytes: cfg.Limits.MaxStanzaBytes,

@@ -317,15 +317,37 @@ func (r *Raw) StartTLS() Node {
 	if r.br.Buffered() > 0 {
 		r.t.Fatalf("raw: server sent data after <proceed/>")
 	}
-	tc := tls.Client(r.tcp, r.tlsCfg)
+	if _, err := r.handshake(r.tlsCfg); err != nil {
+		r.t.Fatalf("raw: TLS handshake: %v", err)
+	}
+	return r.Open()
+}
+
+// StartTLSConfig is StartTLS with the test's own client TLS configuration
+// (ALPN, versions, cipher suites). It returns the handshake's outcome
+// instead of failing the test; after a successful handshake the stream is
+// open again.
+func (r *Raw) StartTLSConfig(cfg *tls.Config) (tls.ConnectionState, error) {
+	r.t.Helper()
+	r.Send("<starttls xmlns='" + NSTLS + "'/>")
+	r.Expect(NSTLS, "proceed")
+	st, err := r.handshake(cfg)
+	if err == nil {
+		r.Open()
+	}
+	return st, err
+}
+
+func (r *Raw) handshake(cfg *tls.Config) (tls.ConnectionState, error) {
+	tc := tls.Client(r.tcp, cfg)
 	_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
 	if err := tc.Handshake(); err != nil {
-		r.t.Fatalf("raw: TLS handshake: %v", err)
+		return tls.ConnectionState{}, err
 	}
 	_ = tc.SetDeadline(time.Time{})
 	r.conn = tc
 	r.br = bufio.NewReader(r.wire())
-	return r.Open()
+	return tc.ConnectionState(), nil
 }
 
 // AuthPlain sends a PLAIN authentication and returns the server's answer

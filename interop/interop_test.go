@@ -45,6 +45,7 @@ var scenarios = []scenario{
 	{"sm_resume", []string{"alice", "bob"}},
 	{"mam", []string{"alice", "bob", "carol"}},
 	{"bookmarks", []string{"alice", "bob"}},
+	{"disco_storage", []string{"alice"}},
 	{"muc", []string{"alice", "bob"}},
 	{"accountjoin_sessions", []string{"alice", "bob"}},
 	{"accountjoin_archive", []string{"alice", "bob"}},

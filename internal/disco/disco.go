@@ -48,6 +48,7 @@ type Service struct {
 	forms []*xml.Element // XEP-0128 forms of the server, one per FORM_TYPE
 	items []item         // server items, in the order added
 
+	serverIDs    []identity // shown by the server besides server/im
 	accountIDs   []identity // shown by every account besides account/registered
 	accountNodes AccountNodes
 }
@@ -67,6 +68,16 @@ func (s *Service) AddAccountIdentity(category, typ, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.accountIDs = append(s.accountIDs, identity{category, typ, name})
+}
+
+// AddServerIdentity adds an identity the server shows in its disco#info
+// besides server/im, such as pubsub/pep: clients look for the PEP
+// service on the server as well as on their account. Call it before
+// serving.
+func (s *Service) AddServerIdentity(category, typ, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.serverIDs = append(s.serverIDs, identity{category, typ, name})
 }
 
 // SetAccountNodes makes f list an account's nodes in its disco#items and
@@ -214,6 +225,7 @@ func (s *Service) serverInfo(ctx context.Context, req iq.Request) (*xml.Element,
 	}
 	q := info("server", "im", ServerName, s.mux.Features(iq.Server))
 	s.mu.RLock()
+	appendIdentities(q, s.serverIDs)
 	for _, f := range s.forms {
 		q.Append(f.Clone())
 	}
@@ -248,12 +260,18 @@ func (s *Service) accountInfo(ctx context.Context, req iq.Request) (*xml.Element
 func (s *Service) withAccountIdentities(q *xml.Element) *xml.Element {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, id := range s.accountIDs {
+	appendIdentities(q, s.accountIDs)
+	return q
+}
+
+// appendIdentities adds <identity/> elements for ids to q (XEP-0030
+// gives the order of identities and features no meaning).
+func appendIdentities(q *xml.Element, ids []identity) {
+	for _, id := range ids {
 		e := xml.New(stanza.NSDiscoInfo, "identity", "category", id.category, "type", id.typ)
 		e.SetAttr("name", id.name)
 		q.Append(e)
 	}
-	return q
 }
 
 // nodes returns the account's nodes the requester may see, or nil when no

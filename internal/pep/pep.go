@@ -222,13 +222,16 @@ var Features = []string{
 
 // Register installs the pubsub handlers on m for an account's own
 // requests and for other entities' requests to an account, and
-// advertises the PEP features on both.
+// advertises the PEP features on both and on the server: clients look
+// for PEP in the server's disco#info too (poezio decides there whether
+// it can keep bookmarks in PEP), as ejabberd lists them there and
+// Prosody lists pubsub#publish.
 func (s *Service) Register(m *iq.Mux) {
 	m.Handle(NS, "pubsub", iq.Self, s.pubsubSelf)
 	m.Handle(NS, "pubsub", iq.Account, s.pubsubOther)
 	m.Handle(NSOwner, "pubsub", iq.Self, s.ownerSelf)
 	m.Handle(NSOwner, "pubsub", iq.Account, s.ownerOther)
-	m.Feature(iq.Self|iq.Account, Features...)
+	m.Feature(iq.Server|iq.Self|iq.Account, Features...)
 }
 
 // lock returns the mutex that serialises changes to owner's nodes.

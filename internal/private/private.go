@@ -79,9 +79,13 @@ func New(st storage.Private, maxFragment, maxPerSet int) *Service {
 // refuses requests to another account's with forbidden (XEP-0049 allows
 // forbidden or service-unavailable and prefers forbidden; as the storage
 // is never readable by others, saying so reveals nothing). Requests to
-// the server are not handled. No disco feature is advertised, because
-// XEP-0049 defines none.
+// the server are not handled. XEP-0049 defines no disco feature, but
+// clients look for jabber:iq:private in the server's disco#info before
+// they use it (poezio keeps bookmarks there only if it is listed), and
+// Prosody and ejabberd list it, so it is advertised on the server and to
+// the account itself.
 func (s *Service) Register(m *iq.Mux) {
+	m.Feature(iq.Server|iq.Self, NS)
 	m.Handle(NS, "query", iq.Self, s.query)
 	m.Handle(NS, "query", iq.Account, func(context.Context, iq.Request) (*xml.Element, error) {
 		return nil, xmpperr.New(xmpperr.Forbidden, "private storage belongs to its account")

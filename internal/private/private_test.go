@@ -140,8 +140,10 @@ func TestPrivate(t *testing.T) {
 			}
 		}
 	}
-	for _, target := range []iq.Target{iq.Server, iq.Self, iq.Account} {
-		if f := m.Features(target); len(f) != 0 {
+	// jabber:iq:private is listed where clients look for it (the server,
+	// the account itself), not to others, who cannot use it.
+	for target, want := range map[iq.Target]int{iq.Server: 1, iq.Self: 1, iq.Account: 0} {
+		if f := m.Features(target); len(f) != want || want == 1 && f[0] != NS {
 			t.Errorf("target %d advertises %v", target, f)
 		}
 	}

@@ -101,6 +101,7 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 	f.disco = disco.New(store)
 	f.disco.Register(m)
 	f.disco.AddAccountIdentity("pubsub", "pep", "")
+	f.disco.AddServerIdentity("pubsub", "pep", "")
 	f.disco.SetAccountNodes(f.pep.Nodes)
 	f.pep.Register(m)
 	f.bookmarks.Register(m)

@@ -26,7 +26,10 @@ var ghostConditions = map[xmpperr.Condition]bool{
 // onError handles an error stanza to a room or occupant JID: an answer
 // to a relayed iq goes back to the requester; a delivery error from an
 // occupant's real JID removes that session from the room, with status
-// 333 to everyone (section 7.x business rules, XEP-0045 1.35).
+// 333 to everyone (section 7.x business rules, XEP-0045 1.35). A presence
+// of type error from an occupant's real JID removes it whatever it
+// carries, an <error/> child or none, as Prosody does: a client that
+// answers the room's presence with an error is not taking part.
 func (s *Service) onError(ctx context.Context, el *xml.Element, from, to jid.JID) {
 	r := s.lookup(to.Local)
 	if r == nil {
@@ -45,9 +48,17 @@ func (s *Service) onError(ctx context.Context, el *xml.Element, from, to jid.JID
 		return
 	}
 	se := xmpperr.FromElement(el)
-	if se == nil || !ghostConditions[se.Condition] {
+	cond := "none"
+	switch {
+	case se != nil && ghostConditions[se.Condition]:
+		cond = string(se.Condition)
+	case el.Local == stanza.Presence:
+		if se != nil {
+			cond = string(se.Condition)
+		}
+	default:
 		return
 	}
-	s.log.Info("muc: removing ghost occupant", "room", r.jidS, "nick", o.nick, "real", from.String(), "error", string(se.Condition))
+	s.log.Info("muc: removing ghost occupant", "room", r.jidS, "nick", o.nick, "real", from.String(), "stanza", el.Local, "error", cond)
 	s.removeSession(r, o, from, &change{typ: "unavailable", codes: []string{"333"}})
 }

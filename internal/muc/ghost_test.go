@@ -18,6 +18,10 @@ func TestGhostRemoval(t *testing.T) {
 		{"gone iq", "<iq type='error' id='x' to='" + roomJID + "'><error type='cancel'><gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>", true},
 		{"bad-request", "<message type='error' to='" + roomJID + "'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>", false},
 		{"no error element", "<message type='error' to='" + roomJID + "'/>", false},
+		// A presence error removes the occupant whatever it carries.
+		{"presence error without <error/>", "<presence type='error' to='" + roomJID + "/Bob'/>", true},
+		{"presence error to the room", "<presence type='error' to='" + roomJID + "'/>", true},
+		{"presence error bad-request", "<presence type='error' to='" + roomJID + "/Bob'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)

@@ -57,10 +57,15 @@ type conn struct {
 const closeGrace = 2 * time.Second
 
 func newConn(srv *Server, nc net.Conn, directTLS bool) *conn {
-	c := &conn{srv: srv, nc: nc, raw: nc, directTLS: directTLS}
+	c := &conn{srv: srv, directTLS: directTLS}
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.remote = ap.Addr().Unmap()
 	}
+	tc := newThrottledConn(nc, srv.cfg.ReadRate, srv.cfg.ReadBurst, srv.now(), func() {
+		srv.Stats.ReadThrottled.Add(1)
+		srv.logs.info("client sends faster than limits.c2s_bytes_per_second; reading it more slowly", c.log()...)
+	})
+	c.nc, c.raw = tc, tc
 	if r := srv.cfg.StanzasPerSecond; r > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(r), int(max(r, 10)))
 	}
@@ -171,7 +176,11 @@ func (c *conn) serve() {
 		tc := tls.Server(c.nc, c.srv.cfg.DirectTLS)
 		_ = c.raw.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			c.srv.log.Debug("direct TLS handshake failed", append(c.log(), "err", err)...)
+			if isTimeout(err) {
+				c.timedOut("TLS handshake")
+			} else {
+				c.srv.log.Debug("direct TLS handshake failed", append(c.log(), "err", err)...)
+			}
 			_ = c.raw.Close()
 			return
 		}
@@ -199,6 +208,11 @@ func (c *conn) handleReadError(err error) {
 	case errors.Is(err, io.EOF):
 		c.closeStream()
 	case isTimeout(err):
+		stage := "session"
+		if c.sess == nil {
+			stage = "negotiation"
+		}
+		c.timedOut(stage)
 		c.closeWithError(xmpperr.Stream(xmpperr.ConnectionTimeout, ""))
 	default:
 		c.srv.log.Debug("connection ended", append(c.log(), "err", err)...)

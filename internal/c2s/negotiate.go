@@ -118,7 +118,7 @@ func (c *conn) writeHeader() error {
 }
 
 func (c *conn) connState() sasl.ConnState {
-	cs := sasl.ConnState{AllowPlain: c.tls != nil || !c.srv.cfg.RequireTLS}
+	cs := sasl.ConnState{AllowPlain: c.tls != nil || !c.srv.cfg.RequireTLS, Remote: c.remote}
 	if c.tls != nil {
 		st := c.tls.ConnectionState()
 		cs.TLS = &st
@@ -229,15 +229,16 @@ func (c *conn) startTLS(ctx context.Context) error {
 	return errRestart
 }
 
-// saslFailure sends <failure/> with the condition.
+// saslFailure sends <failure/> with the condition and a text saying what
+// happened (the condition's own sentence when text is empty): a client
+// shows it, and an operator reading a user's screenshot learns why.
 func (c *conn) saslFailure(cond, text string) error {
-	f := xml.New(stream.NSSASL, "failure").Append(xml.New(stream.NSSASL, cond))
-	if text != "" {
-		t := xml.New(stream.NSSASL, "text").AppendText(text)
-		t.Attrs = append(t.Attrs, xml.Attr{Space: xml.NSXML, Local: "lang", Value: "en"})
-		f.Append(t)
+	if text == "" {
+		text = sasl.ConditionText(cond)
 	}
-	return c.send(f)
+	t := xml.New(stream.NSSASL, "text").AppendText(text)
+	t.Attrs = append(t.Attrs, xml.Attr{Space: xml.NSXML, Local: "lang", Value: "en"})
+	return c.send(xml.New(stream.NSSASL, "failure").Append(xml.New(stream.NSSASL, cond), t))
 }
 
 func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *int) error {
@@ -248,22 +249,29 @@ func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *in
 		return c.saslFailure("encryption-required", "use STARTTLS first")
 	}
 	// fail answers a failed attempt. Only credential failures (a wrong
-	// password, an unknown user) are guesses: they count against the
-	// per-address limiter and the per-stream limit. Failures to agree on
-	// a mechanism or channel binding have their own, looser bound, so a
+	// password, an unknown user) are guesses: the SASL server counts them
+	// against the login limiter, and they count against the per-stream
+	// limit, as do refusals by the limiter. Failures to agree on a
+	// mechanism or channel binding have their own, looser bound, so a
 	// client that walks its mechanism list (stock slixmpp tries -PLUS
 	// with tls-unique, then SCRAM with the 'y' flag, then PLAIN) can
 	// still log in.
 	fail := func(cond, text string, err error) error {
 		c.srv.Stats.AuthFailures.Add(1)
-		credential := sasl.IsCredentialFailure(err)
-		if credential {
+		if text == "" {
+			text = sasl.FailureText(err)
+		}
+		switch {
+		case sasl.IsThrottled(err):
 			*failures++
-			if c.srv.cfg.Limiter != nil && c.remote.IsValid() {
-				c.srv.cfg.Limiter.Fail(c.remote)
-			}
-		} else {
+			c.srv.Stats.AuthThrottled.Add(1)
+			c.srv.logs.info("login refused by the login limiter", append(c.log(), "user", failedUser(err), "reason", text)...)
+		case sasl.IsCredentialFailure(err):
+			*failures++
+			c.srv.logs.info("login failed", append(c.log(), "user", failedUser(err), "reason", err)...)
+		default:
 			c.negFailures++
+			c.srv.logs.info("login failed", append(c.log(), "reason", err)...)
 		}
 		if err := c.saslFailure(cond, text); err != nil {
 			return err
@@ -273,29 +281,23 @@ func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *in
 		}
 		return nil
 	}
-	if l := c.srv.cfg.Limiter; l != nil && c.remote.IsValid() {
-		if ok, retry := l.Allow(c.remote); !ok {
-			return c.saslFailure("temporary-auth-failure", fmt.Sprintf("too many failed logins; retry in %s", retry.Round(time.Second)))
-		}
-	}
 	neg, err := c.srv.cfg.SASL.Start(ctx, auth.Attr("mechanism"), c.connState())
 	if err != nil {
 		return fail(failureCondition(err), "", err)
 	}
 	in, err := decodeSASL(auth.Text(), true)
 	if err != nil {
-		return fail("incorrect-encoding", "", nil)
+		return fail("incorrect-encoding", "", errors.New("initial response is not base64"))
 	}
 	for {
 		out, done, err := neg.Step(ctx, in)
 		if err != nil {
-			c.srv.log.Info("authentication failed", append(c.log(), "err", err)...)
 			return fail(failureCondition(err), "", err)
 		}
 		if done {
 			if az := neg.AuthzID(); az != "" {
 				if j, err := jid.Parse(az); err != nil || j.Domain != c.srv.cfg.Domain {
-					return fail("invalid-authzid", "", nil)
+					return fail("invalid-authzid", "", fmt.Errorf("authzid %q is not of this domain", az))
 				}
 			}
 			succ := xml.New(stream.NSSASL, "success")
@@ -308,9 +310,7 @@ func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *in
 			c.authed = true
 			c.authUser = neg.Username()
 			c.srv.Stats.AuthSuccesses.Add(1)
-			if l := c.srv.cfg.Limiter; l != nil && c.remote.IsValid() {
-				l.Succeed(c.remote)
-			}
+			c.authenticated()
 			c.srv.log.Debug("authenticated", append(c.log(), "user", c.authUser)...)
 			c.dec.Restart()
 			return errRestart
@@ -330,10 +330,10 @@ func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *in
 		switch {
 		case resp.Space == stream.NSSASL && resp.Local == "response":
 			if in, err = decodeSASL(resp.Text(), false); err != nil {
-				return fail("incorrect-encoding", "", nil)
+				return fail("incorrect-encoding", "", errors.New("response is not base64"))
 			}
 		case resp.Space == stream.NSSASL && resp.Local == "abort":
-			return fail("aborted", "", nil)
+			return fail("aborted", "", errors.New("aborted by the client"))
 		default:
 			return xmpperr.Stream(xmpperr.PolicyViolation, "expected a SASL response")
 		}

@@ -3,6 +3,7 @@ package c2s
 import (
 	"context"
 	"errors"
+	"time"
 
 	"minimix/internal/jid"
 	"minimix/internal/stanza"
@@ -12,6 +13,10 @@ import (
 )
 
 const nsRegister = "jabber:iq:register"
+
+// registrationKey is what the login limiter counts registrations as: an
+// account name that no prepared localpart can be.
+const registrationKey = "\x00register"
 
 // register answers in-band registration (XEP-0077) before authentication.
 func (c *conn) register(ctx context.Context, iq, q *xml.Element) *xml.Element {
@@ -38,13 +43,14 @@ func (c *conn) register(ctx context.Context, iq, q *xml.Element) *xml.Element {
 		if c.tls == nil && c.srv.cfg.RequireTLS {
 			return fail(xmpperr.New(xmpperr.NotAuthorizedC, "TLS required"))
 		}
-		if l := c.srv.cfg.Limiter; l != nil && c.remote.IsValid() {
-			if ok, _ := l.Allow(c.remote); !ok {
-				return fail(xmpperr.New(xmpperr.ResourceConstraintC, "too many attempts"))
+		if l := c.srv.cfg.SASL.Limiter(); l != nil {
+			if ok, retry := l.Allow(c.remote, registrationKey); !ok {
+				c.srv.logs.info("in-band registration refused by the login limiter", c.log()...)
+				return fail(xmpperr.New(xmpperr.ResourceConstraintC, "too many attempts; try again in "+retry.Round(time.Second).String()))
 			}
-			// Registrations count as attempts, so one address cannot
-			// create accounts in bulk.
-			l.Fail(c.remote)
+			// Registrations count as failed logins of a name no account
+			// can have, so one address cannot create accounts in bulk.
+			l.Fail(c.remote, registrationKey)
 		}
 		user := q.ChildText(nsRegister, "username")
 		pass := q.ChildText(nsRegister, "password")

@@ -48,15 +48,19 @@ type Config struct {
 	RequireTLS bool
 	Limits     xml.Limits
 	Router     *router.Router
-	SASL       *sasl.Server
-	Limiter    *sasl.Limiter // failed-login limiter; nil: none
-	Registrar  Registrar     // nil: in-band registration off
+	SASL       *sasl.Server // its Limiter, if any, also bounds registrations
+	Registrar  Registrar    // nil: in-band registration off
 	Hooks      Hooks
 
 	ResumeTimeout    time.Duration // default XEP-0198 resume window
 	MaxResumeTimeout time.Duration // upper bound a client may ask for
 	SendQueue        int           // stanzas queued per session before disconnecting
 	StanzasPerSecond float64       // inbound rate per connection; 0 = unlimited
+	ReadRate         float64       // bytes per second read per connection; 0 = unlimited
+	ReadBurst        int           // bytes a connection may send at once above ReadRate
+	// Unlimited names the accounts (localparts) whose connections are
+	// not rate limited once authenticated: the server's admins.
+	Unlimited        func(user string) bool
 	MaxConnections   int           // 0 = unlimited
 	NegotiateTimeout time.Duration // per negotiation step; default 60s
 	WriteTimeout     time.Duration // per write; default 30s
@@ -71,6 +75,9 @@ type Stats struct {
 	Hibernated    atomic.Int64
 	AuthFailures  atomic.Uint64
 	AuthSuccesses atomic.Uint64
+	AuthThrottled atomic.Uint64 // logins refused by the login limiter
+	ReadThrottled atomic.Uint64 // connections that sent faster than ReadRate
+	TimedOut      atomic.Uint64 // connections cut for sending nothing in time
 	Resumed       atomic.Uint64
 	Overflows     atomic.Uint64 // sessions disconnected for not reading
 	StanzasIn     atomic.Uint64
@@ -91,6 +98,9 @@ type Server struct {
 	sessions  map[*Session]struct{}
 	shutdown  bool
 	wg        sync.WaitGroup
+
+	clock atomic.Pointer[Clock] // the read limiter's; nil: real time
+	logs  *rateLog              // lines a flood could repeat
 
 	Stats Stats
 }
@@ -118,13 +128,18 @@ func New(cfg Config) *Server {
 	if cfg.Limits.MaxStanzaBytes <= 0 {
 		cfg.Limits.MaxStanzaBytes = 262144
 	}
+	if cfg.ReadRate > 0 && cfg.ReadBurst <= 0 {
+		cfg.ReadBurst = 65536
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
+	log = log.With("component", "c2s")
 	return &Server{
 		cfg:       cfg,
-		log:       log.With("component", "c2s"),
+		log:       log,
+		logs:      newRateLog(log),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		resumable: make(map[string]*Session),

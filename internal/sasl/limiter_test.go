@@ -1,6 +1,7 @@
 package sasl
 
 import (
+	"cmp"
 	"net/netip"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 type limitStep struct {
 	op   string // "fail", "succeed", "wait", "allow"
 	addr string
+	user string        // "" means "alice"
 	d    time.Duration // wait: how long; allow: the wanted retryAfter (0 means allowed)
 	n    int           // fail: how many times (1 if 0)
 }
@@ -21,6 +23,9 @@ func blocked(addr string, retry time.Duration) limitStep {
 	return limitStep{op: "allow", addr: addr, d: retry}
 }
 func succeed(addr string) limitStep { return limitStep{op: "succeed", addr: addr} }
+
+// as makes a step about another account than alice.
+func (s limitStep) as(user string) limitStep { s.user = user; return s }
 
 func TestLimiter(t *testing.T) {
 	const a, b = "192.0.2.1", "192.0.2.2"
@@ -86,6 +91,37 @@ func TestLimiter(t *testing.T) {
 		{"custom burst", LimiterConfig{Burst: 2, Window: 10 * time.Second, Block: 30 * time.Second}, []limitStep{
 			fails(a, 1), allowed(a), fails(a, 1), blocked(a, 30*time.Second),
 		}},
+		// Issue 10 item 16: behind a NAT, one account's guesser does not
+		// lock the others out.
+		{"per address and account", LimiterConfig{}, []limitStep{
+			fails(a, 5), blocked(a, time.Minute),
+			allowed(a).as("bob"), allowed(a).as("carol"), allowed(b),
+			fails(a, 4).as("bob"), allowed(a).as("bob"),
+		}},
+		{"spraying blocks the address", LimiterConfig{AddressBurst: 10}, []limitStep{
+			fails(a, 3).as("u1"), fails(a, 3).as("u2"), fails(a, 3).as("u3"), allowed(a).as("u4"),
+			fails(a, 1).as("u4"), blocked(a, time.Minute).as("u5"), allowed(b).as("u5"),
+		}},
+		{"accounts that logged in pass an address block", LimiterConfig{AddressBurst: 10}, []limitStep{
+			succeed(a).as("bob"),
+			fails(a, 2).as("u1"), fails(a, 2).as("u2"), fails(a, 2).as("u3"), fails(a, 2).as("u4"), fails(a, 2).as("u5"),
+			blocked(a, time.Minute).as("carol"), allowed(a).as("bob"),
+			// But not past a block of their own.
+			fails(a, 5).as("bob"), blocked(a, time.Minute).as("bob"),
+		}},
+		{"trust ends", LimiterConfig{AddressBurst: 10, Trust: time.Hour}, []limitStep{
+			succeed(a).as("bob"), wait(time.Hour),
+			fails(a, 10).as("u1"), blocked(a, time.Minute).as("bob"),
+		}},
+		{"success does not reset the address's doubling", LimiterConfig{AddressBurst: 10}, []limitStep{
+			fails(a, 10).as("u1"), wait(time.Minute), succeed(a).as("mine"),
+			fails(a, 10).as("u2"), blocked(a, 2*time.Minute).as("u3"),
+		}},
+		{"no address limit", LimiterConfig{AddressBurst: -1}, []limitStep{
+			fails(a, 4).as("u1"), fails(a, 4).as("u2"), fails(a, 4).as("u3"), fails(a, 4).as("u4"),
+			fails(a, 4).as("u5"), fails(a, 4).as("u6"), fails(a, 4).as("u7"), fails(a, 4).as("u8"),
+			allowed(a).as("u9"),
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := NewLimiter(tc.cfg)
@@ -96,23 +132,26 @@ func TestLimiter(t *testing.T) {
 				if s.addr != "" {
 					addr = netip.MustParseAddr(s.addr)
 				}
+				user := cmp.Or(s.user, "alice")
 				switch s.op {
 				case "fail":
 					for range max(s.n, 1) {
-						l.Fail(addr)
+						l.Fail(addr, user)
 					}
 				case "succeed":
-					l.Succeed(addr)
+					l.Succeed(addr, user)
 				case "wait":
 					now = now.Add(s.d)
 				case "allow":
-					ok, retry := l.Allow(addr)
+					ok, retry := l.Allow(addr, user)
 					if ok != (s.d == 0) || retry != s.d {
-						t.Fatalf("step %d: Allow(%s) = %v, %v; want retry after %v", i, s.addr, ok, retry, s.d)
+						t.Fatalf("step %d: Allow(%s, %s) = %v, %v; want retry after %v", i, s.addr, user, ok, retry, s.d)
 					}
 				}
-				if len(l.entries) != l.order.Len() || len(l.entries) > l.cfg.MaxEntries {
-					t.Fatalf("step %d: %d entries, %d in order, max %d", i, len(l.entries), l.order.Len(), l.cfg.MaxEntries)
+				for _, tab := range []struct{ n, order int }{{l.pairs.len(), l.pairs.order.Len()}, {l.addrs.len(), l.addrs.order.Len()}, {l.trusted.len(), l.trusted.order.Len()}} {
+					if tab.n != tab.order || tab.n > l.cfg.MaxEntries {
+						t.Fatalf("step %d: %d entries, %d in order, max %d", i, tab.n, tab.order, l.cfg.MaxEntries)
+					}
 				}
 			}
 		})
@@ -126,11 +165,11 @@ func TestLimiterMemory(t *testing.T) {
 	now := time.Now()
 	l.now = func() time.Time { return now }
 	for i := range 1000 {
-		l.Fail(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}))
+		l.Fail(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), "alice")
 	}
 	now = now.Add(l.cfg.Window + l.cfg.MaxBlock)
-	l.Fail(netip.MustParseAddr("192.0.2.1"))
-	if len(l.entries) != 1 {
-		t.Errorf("%d entries remain, want 1", len(l.entries))
+	l.Fail(netip.MustParseAddr("192.0.2.1"), "alice")
+	if l.pairs.len() != 1 || l.addrs.len() != 1 {
+		t.Errorf("%d and %d entries remain, want 1", l.pairs.len(), l.addrs.len())
 	}
 }

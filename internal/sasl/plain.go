@@ -16,6 +16,7 @@ const maxPlainField = 255
 // password, checked against the stored SCRAM keys.
 type plainNegotiation struct {
 	srv       *Server
+	cs        ConnState
 	emptySent bool
 	over      bool
 	username  string
@@ -79,6 +80,9 @@ func (n *plainNegotiation) verify(ctx context.Context, in []byte) error {
 	if err != nil {
 		return err
 	}
+	if f := n.srv.admit(n.cs, username); f != nil {
+		return f
+	}
 	creds, known, err := n.srv.credentials(ctx, username)
 	if err != nil {
 		return err
@@ -101,10 +105,9 @@ func (n *plainNegotiation) verify(ctx context.Context, in []byte) error {
 		prepped, known = password, false
 	}
 	if !verifyPassword(h, cred, prepped) || !known {
-		f := fail(NotAuthorized, "", errors.New("wrong password or unknown user"))
-		f.Credentials = true
-		return f
+		return n.srv.failed(n.cs, username, fail(NotAuthorized, "", errors.New("wrong password or unknown user")))
 	}
 	n.username, n.authzid = username, authzid
+	n.srv.succeeded(n.cs, username)
 	return nil
 }

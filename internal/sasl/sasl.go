@@ -31,7 +31,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"minimix/internal/storage"
@@ -77,10 +79,65 @@ type Failure struct {
 	// Credentials marks a failure of the password or proof check (or an
 	// unknown user), as opposed to a failure to agree on a mechanism or
 	// a channel binding. Only these are guesses, and only these count
-	// against the per-address limit: a client that tries -PLUS with a
+	// against the login limiter: a client that tries -PLUS with a
 	// binding we lack and then falls back (stock slixmpp does) has not
 	// guessed anything.
 	Credentials bool
+	// Throttled marks a refusal by the login limiter: the address has
+	// failed too often, for this account or over all of them.
+	Throttled bool
+	// User is the prepared username the client tried, when it got that
+	// far; for the log.
+	User string
+}
+
+// IsThrottled reports whether err is a refusal by the login limiter.
+func IsThrottled(err error) bool {
+	var f *Failure
+	return errors.As(err, &f) && f.Throttled
+}
+
+// FailureText returns the text to send in <failure/> with err: the
+// failure's own text, else a sentence for its condition that says what
+// happened without saying whether the account exists.
+func FailureText(err error) string {
+	var f *Failure
+	cond := TemporaryAuthFailure
+	if errors.As(err, &f) {
+		if f.Text != "" {
+			return f.Text
+		}
+		cond = f.Condition
+	}
+	return ConditionText(cond)
+}
+
+// ConditionText is a sentence for a RFC 6120 section 6.5 condition.
+func ConditionText(cond string) string {
+	switch cond {
+	case Aborted:
+		return "authentication aborted by the client"
+	case AccountDisabled:
+		return "the account is disabled"
+	case CredentialsExpired:
+		return "the credentials have expired"
+	case EncryptionRequired:
+		return "this mechanism needs an encrypted connection; use STARTTLS first"
+	case IncorrectEncoding:
+		return "the SASL data is not valid base64"
+	case InvalidAuthzID:
+		return "you may only act as your own account"
+	case InvalidMechanism:
+		return "that mechanism is not offered here"
+	case MalformedRequest:
+		return "the SASL message is malformed"
+	case MechanismTooWeak:
+		return "that mechanism is too weak for this account"
+	case NotAuthorized:
+		return "wrong username or password"
+	default:
+		return "authentication is not possible now; try again later"
+	}
 }
 
 // IsCredentialFailure reports whether err is a failed password or proof
@@ -123,6 +180,9 @@ type ConnState struct {
 	// AllowPlain says PLAIN may be offered: on TLS, or when the operator
 	// allowed plaintext authentication.
 	AllowPlain bool
+	// Remote is the client's address, for the login limiter; the zero
+	// Addr is one shared unknown address.
+	Remote netip.Addr
 }
 
 // Mechanisms lists the mechanisms to offer on a connection, strongest
@@ -158,8 +218,9 @@ type Negotiation interface {
 
 // Server starts negotiations against one account store.
 type Server struct {
-	lookup Lookup
-	secret []byte
+	lookup  Lookup
+	secret  []byte
+	limiter *Limiter // nil: no limit
 	// serverNonce makes SCRAM's server nonce; tests replace it to check
 	// the RFC test vectors.
 	serverNonce func() string
@@ -176,6 +237,44 @@ func NewServer(lookup Lookup, secret []byte) *Server {
 		rand.Read(secret)
 	}
 	return &Server{lookup: lookup, secret: append([]byte(nil), secret...), serverNonce: randomNonce}
+}
+
+// SetLimiter makes the server count failed logins in l and refuse
+// clients it blocks (temporary-auth-failure), from the moment they name
+// the account and before their password is checked. Call it before use.
+func (s *Server) SetLimiter(l *Limiter) { s.limiter = l }
+
+// Limiter returns the login limiter, or nil.
+func (s *Server) Limiter() *Limiter { return s.limiter }
+
+// admit checks the limiter for a client that named username.
+func (s *Server) admit(cs ConnState, username string) *Failure {
+	if s.limiter == nil {
+		return nil
+	}
+	if ok, retry := s.limiter.Allow(cs.Remote, username); !ok {
+		f := fail(TemporaryAuthFailure, fmt.Sprintf("too many failed logins; try again in %s", retry.Round(time.Second)),
+			fmt.Errorf("login limiter: %s blocked for %s", cs.Remote, retry.Round(time.Second)))
+		f.Throttled, f.User = true, username
+		return f
+	}
+	return nil
+}
+
+// failed records a failed password check, and returns f.
+func (s *Server) failed(cs ConnState, username string, f *Failure) *Failure {
+	f.Credentials, f.User = true, username
+	if s.limiter != nil {
+		s.limiter.Fail(cs.Remote, username)
+	}
+	return f
+}
+
+// succeeded records a successful login.
+func (s *Server) succeeded(cs ConnState, username string) {
+	if s.limiter != nil {
+		s.limiter.Succeed(cs.Remote, username)
+	}
 }
 
 // Start begins a negotiation for mech on a connection in state cs. A
@@ -197,7 +296,7 @@ func (s *Server) Start(ctx context.Context, mech string, cs ConnState) (Negotiat
 	}
 	switch mech {
 	case Plain:
-		return &plainNegotiation{srv: s}, nil
+		return &plainNegotiation{srv: s, cs: cs}, nil
 	case SCRAMSHA1, SCRAMSHA1Plus:
 		return newSCRAM(s, sha1Hash, strings.HasSuffix(mech, "-PLUS"), cs), nil
 	default:

@@ -170,6 +170,9 @@ func (n *scramNegotiation) first(ctx context.Context, in []byte) ([]byte, error)
 	if n.authzid, err = checkAuthzID(n.authzid, n.username); err != nil {
 		return nil, err
 	}
+	if f := n.srv.admit(n.cs, n.username); f != nil {
+		return nil, f
+	}
 
 	creds, known, err := n.srv.credentials(ctx, n.username)
 	if err != nil {
@@ -272,10 +275,9 @@ func (n *scramNegotiation) final(in []byte) ([]byte, error) {
 	match := subtle.ConstantTimeCompare(sum(n.h, clientKey), n.cred.StoredKey) == 1
 	serverSignature := mac(n.h, n.cred.ServerKey, authMessage)
 	if !match || !n.known {
-		f := fail(NotAuthorized, "", errors.New("invalid proof or unknown user"))
-		f.Credentials = true
-		return nil, f
+		return nil, n.srv.failed(n.cs, n.username, fail(NotAuthorized, "", errors.New("invalid proof or unknown user")))
 	}
+	n.srv.succeeded(n.cs, n.username)
 	return []byte("v=" + base64.StdEncoding.EncodeToString(serverSignature)), nil
 }
 

@@ -79,8 +79,11 @@ func TestE2ELoginFailures(t *testing.T) {
 				c.Close()
 				t.Fatal("login succeeded")
 			}
-			if err.Error() != "not-authorized" {
-				t.Errorf("login failed with %v, want SASL not-authorized", err)
+			// Every SASL failure says what happened (issue 10 item 13),
+			// without telling an unknown account from a wrong password.
+			cond, text, ok := xmpptest.SASLFailure(err)
+			if !ok || cond != "not-authorized" || text != "wrong username or password" {
+				t.Errorf("login failed with %v (condition %q, text %q), want SASL not-authorized with a text", err, cond, text)
 			}
 		})
 	}

@@ -4,6 +4,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"minimix/internal/certs"
 	"minimix/internal/config"
 	"minimix/internal/iq"
+	"minimix/internal/jid"
 	"minimix/internal/metrics"
 	"minimix/internal/router"
 	"minimix/internal/sasl"
@@ -122,9 +124,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		s.kick(user)
 	}
 
-	var limiter *sasl.Limiter
-	if n := cfg.C2S.LoginFailuresPerMinute; n > 0 {
-		limiter = sasl.NewLimiter(sasl.LimiterConfig{Burst: n, Window: time.Minute})
+	saslSrv := sasl.NewServer(func(ctx context.Context, u string) (storage.Credentials, error) { return store.GetCredentials(ctx, u) }, secret)
+	if perAccount, perAddress := cfg.C2S.LoginFailuresPerMinute, cfg.C2S.AddressLoginFailuresPerMinute; perAccount > 0 || perAddress > 0 {
+		// 0 in the configuration is unlimited; to the limiter that is -1.
+		off := func(n int) int { return cmp.Or(n, -1) }
+		saslSrv.SetLimiter(sasl.NewLimiter(sasl.LimiterConfig{Burst: off(perAccount), AddressBurst: off(perAddress), Window: time.Minute}))
+	}
+	admins := make(map[string]bool)
+	for _, a := range cfg.Admins {
+		if j, err := jid.Parse(a); err == nil && j.Domain == cfg.Domain {
+			admins[j.Local] = true
+		}
 	}
 	c2cfg := c2s.Config{
 		Domain:     cfg.Domain,
@@ -137,12 +147,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 			MaxHeaderBytes: cfg.Limits.MaxHeaderBytes,
 		},
 		Router:           s.Router,
-		SASL:             sasl.NewServer(func(ctx context.Context, u string) (storage.Credentials, error) { return store.GetCredentials(ctx, u) }, secret),
-		Limiter:          limiter,
+		SASL:             saslSrv,
 		ResumeTimeout:    cfg.C2S.ResumeTimeout.Duration,
 		MaxResumeTimeout: cfg.C2S.MaxResumeTimeout.Duration,
 		SendQueue:        cfg.C2S.SendQueue,
 		StanzasPerSecond: float64(cfg.C2S.StanzasPerSecond),
+		ReadRate:         float64(cfg.Limits.C2SBytesPerSecond),
+		ReadBurst:        cfg.Limits.C2SBurstBytes,
+		Unlimited:        func(user string) bool { return admins[user] },
 		MaxConnections:   cfg.C2S.MaxConnections,
 		Logger:           log,
 	}

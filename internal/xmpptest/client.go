@@ -6,10 +6,12 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -447,4 +449,23 @@ type prefixWriter struct{ prefix string }
 func (w prefixWriter) Write(p []byte) (int, error) {
 	fmt.Fprintf(os.Stderr, "%s%s\n", w.prefix, p)
 	return len(p), nil
+}
+
+// SASLFailure returns the condition and text of the SASL <failure/> that
+// made a TryDial fail, and false for any other error. mellium's failure
+// type is internal to it (and its Error returns the text when there is
+// one), so it is read by reflection.
+func SASLFailure(err error) (condition, text string, ok bool) {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		v := reflect.ValueOf(e)
+		if v.Kind() != reflect.Struct || v.Type().Name() != "Error" || v.Type().PkgPath() != "mellium.im/xmpp/internal/saslerr" {
+			continue
+		}
+		cond, _ := v.FieldByName("Condition").Interface().(fmt.Stringer)
+		if cond == nil {
+			return "", "", false
+		}
+		return cond.String(), v.FieldByName("Text").String(), true
+	}
+	return "", "", false
 }

@@ -43,23 +43,47 @@ func WithPlaintext() Option { return func(c *config.Config) { c.C2S.RequireTLS =
 func WithConfig(f func(*config.Config)) Option { return Option(f) }
 
 // Start starts a server on 127.0.0.1 ports chosen by the kernel, with its
-// data in a temporary directory, and stops it when the test ends.
+// data in a temporary directory, and stops it when the test ends. Unlike
+// config.Default, the login limiter is loose and the per-connection read
+// rate is off (see below); options may set them back.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	return StartConfig(t, testConfig(t, opts))
+}
+
+func testConfig(t testing.TB, opts []Option) *config.Config {
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.C2S.Listen = []string{"127.0.0.1:0"}
 	cfg.C2S.DirectTLSListen = []string{"127.0.0.1:0"}
 	cfg.HTTP.Listen = "127.0.0.1:0"
+	// Tests log in and send far more than any one user: the login limiter
+	// is loosened and the per-connection read rate is off, unless a test
+	// sets them (their own tests do).
 	cfg.C2S.LoginFailuresPerMinute = 1000
+	cfg.C2S.AddressLoginFailuresPerMinute = 0
+	cfg.Limits.C2SBytesPerSecond = 0
 	for _, o := range opts {
 		o(cfg)
 	}
-	return StartConfig(t, cfg)
+	return cfg
 }
 
 // StartConfig starts a server with exactly cfg.
 func StartConfig(t testing.TB, cfg *config.Config) *Server {
+	t.Helper()
+	return startConfig(t, cfg, nil)
+}
+
+// StartWithLog is Start with the server's log (text, info and above)
+// written to w as well, for tests of what it logs.
+func StartWithLog(t testing.TB, w io.Writer, opts ...Option) *Server {
+	t.Helper()
+	cfg := testConfig(t, opts)
+	return startConfig(t, cfg, w)
+}
+
+func startConfig(t testing.TB, cfg *config.Config, logTo io.Writer) *Server {
 	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test config: %v", err)
@@ -69,6 +93,9 @@ func StartConfig(t testing.TB, cfg *config.Config) *Server {
 	if os.Getenv("MINIMIX_TEST_LOG") != "" {
 		logOut = os.Stderr
 		level = slog.LevelDebug
+	}
+	if logTo != nil {
+		logOut = io.MultiWriter(logOut, logTo)
 	}
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
 	ctx := context.Background()

@@ -1,0 +1,202 @@
+package c2s
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"minimix/internal/sasl"
+)
+
+// The per-session read rate (issue 10 item 12): every client connection
+// is read at most ReadRate bytes per second with a burst of ReadBurst,
+// as Prosody's mod_limits and ejabberd's shapers do. A client that sends
+// faster is not cut off and nothing it sent is dropped: its connection
+// is simply read later, so its data waits in the kernel's buffers and TCP
+// flow control holds the client back (backpressure). The limit applies
+// from the first byte, negotiation included, and is lifted when an
+// account that Config.Unlimited names (the server's admins)
+// authenticates. The server's own components (the MUC service, account
+// joins) do not come in through client connections and are never
+// limited.
+
+// Clock is the time the read limiter uses; tests give a fake one.
+type Clock interface {
+	Now() time.Time
+	// After is time.After.
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// SetClock replaces the read limiter's clock. Call it before Serve.
+func (s *Server) SetClock(c Clock) { s.clock.Store(&c) }
+
+func (s *Server) now() Clock {
+	if c := s.clock.Load(); c != nil {
+		return *c
+	}
+	return realClock{}
+}
+
+// throttledConn is a client's TCP connection whose reads are limited to a
+// rate. It is the connection's raw conn: TLS reads through it, deadlines
+// and Close pass through to the socket.
+type throttledConn struct {
+	net.Conn
+	clock Clock
+	lim   atomic.Pointer[rate.Limiter] // nil: unlimited
+	// throttled is set the first time a read had to wait, for the log.
+	throttled atomic.Bool
+	onWait    func() // called the first time a read waits
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+func newThrottledConn(nc net.Conn, bytesPerSecond float64, burst int, clock Clock, onWait func()) *throttledConn {
+	t := &throttledConn{Conn: nc, clock: clock, onWait: onWait, closed: make(chan struct{})}
+	if bytesPerSecond > 0 {
+		l := rate.NewLimiter(rate.Limit(bytesPerSecond), burst)
+		// A new connection starts with a full burst.
+		t.lim.Store(l)
+	}
+	return t
+}
+
+// unlimit lifts the limit (an admin authenticated).
+func (t *throttledConn) unlimit() { t.lim.Store(nil) }
+
+func (t *throttledConn) Read(p []byte) (int, error) {
+	l := t.lim.Load()
+	if l == nil {
+		return t.Conn.Read(p)
+	}
+	// Never take more than a burst at once, so that what was read can
+	// always be paid for.
+	if b := l.Burst(); len(p) > b {
+		p = p[:b]
+	}
+	n, err := t.Conn.Read(p)
+	if n == 0 {
+		return n, err
+	}
+	now := t.clock.Now()
+	r := l.ReserveN(now, n)
+	if d := r.DelayFrom(now); d > 0 {
+		if !t.throttled.Swap(true) && t.onWait != nil {
+			t.onWait()
+		}
+		// The bytes are handed over only after the wait: until then the
+		// reader does not come back for more, and the client is held
+		// back by TCP. A close ends the wait.
+		select {
+		case <-t.clock.After(d):
+		case <-t.closed:
+			return 0, net.ErrClosed
+		}
+	}
+	return n, err
+}
+
+func (t *throttledConn) Close() error {
+	t.closeOnce.Do(func() { close(t.closed) })
+	return t.Conn.Close()
+}
+
+// authenticated runs when the connection's client has authenticated: the
+// accounts the operator exempts (the server's admins) are no longer
+// limited.
+func (c *conn) authenticated() {
+	if u := c.srv.cfg.Unlimited; u != nil && u(c.authUser) {
+		if tc, ok := c.raw.(*throttledConn); ok {
+			tc.unlimit()
+		}
+		c.limiter = nil
+	}
+}
+
+// timedOut logs a connection cut because its client sent nothing in
+// time, and why.
+func (c *conn) timedOut(stage string) {
+	c.srv.Stats.TimedOut.Add(1)
+	args := append(c.log(), "stage", stage)
+	if stage != "session" {
+		args = append(args, "timeout", c.srv.cfg.NegotiateTimeout)
+	}
+	if c.authUser != "" {
+		args = append(args, "user", c.authUser)
+	}
+	c.srv.logs.info("connection cut: the client sent nothing in time", args...)
+}
+
+// failedUser returns the account a failed login tried, for the log.
+func failedUser(err error) string {
+	var f *sasl.Failure
+	if errors.As(err, &f) {
+		return f.User
+	}
+	return ""
+}
+
+// rateLog writes log lines that a flood could repeat thousands of times a
+// second (failed and refused logins, throttled and timed out
+// connections) at most a few times a second each: one message's lines
+// pass while its bucket has tokens, the others are counted, and the next
+// line that passes says how many were left out.
+type rateLog struct {
+	log *slog.Logger
+	now func() time.Time
+
+	mu    sync.Mutex
+	lines map[string]*rateLine
+}
+
+type rateLine struct {
+	lim        *rate.Limiter
+	suppressed int
+}
+
+// Each message may be logged rateLogBurst times at once and rateLogRate
+// times per second after that.
+const (
+	rateLogBurst = 10
+	rateLogRate  = 2
+)
+
+func newRateLog(log *slog.Logger) *rateLog {
+	return &rateLog{log: log, now: time.Now, lines: make(map[string]*rateLine)}
+}
+
+func (r *rateLog) info(msg string, args ...any) { r.write(slog.LevelInfo, msg, args) }
+
+func (r *rateLog) warn(msg string, args ...any) { r.write(slog.LevelWarn, msg, args) }
+
+func (r *rateLog) write(level slog.Level, msg string, args []any) {
+	r.mu.Lock()
+	l := r.lines[msg] // messages are constants: the map stays small
+	if l == nil {
+		l = &rateLine{lim: rate.NewLimiter(rateLogRate, rateLogBurst)}
+		r.lines[msg] = l
+	}
+	if !l.lim.AllowN(r.now(), 1) {
+		l.suppressed++
+		r.mu.Unlock()
+		return
+	}
+	if l.suppressed > 0 {
+		args = append(args, "suppressed_since_last", l.suppressed)
+		l.suppressed = 0
+	}
+	r.mu.Unlock()
+	r.log.Log(context.Background(), level, msg, args...)
+}

@@ -76,11 +76,13 @@ func freePort(t testing.TB) string {
 // writes.
 type ProcessConfig struct {
 	C2S    string // more keys of the [c2s] table
+	Limits string // more keys of the [limits] table
 	Tables string // more tables, e.g. "[muc]\nhistory_default = 5\n"
 }
 
 // StartProcess writes a configuration (plaintext client connections on
-// loopback, the defaults otherwise, plus what pc adds), starts the server
+// loopback, no per-connection read rate as with Start, the defaults
+// otherwise, plus what pc adds), starts the server
 // and waits until it accepts connections. The process is killed when the
 // test ends if it still runs.
 func StartProcess(t testing.TB, pc ProcessConfig) *Process {
@@ -91,8 +93,8 @@ func StartProcess(t testing.TB, pc ProcessConfig) *Process {
 		C2S: freePort(t), HTTP: freePort(t), t: t,
 	}
 	p.Config = filepath.Join(dir, "minimix.toml")
-	cfg := fmt.Sprintf("domain = %q\ndata_dir = %q\n[c2s]\nlisten = [%q]\ndirect_tls_listen = []\nrequire_tls = false\n%s\n[http]\nlisten = %q\n%s",
-		p.Domain, p.DataDir, p.C2S, pc.C2S, p.HTTP, pc.Tables)
+	cfg := fmt.Sprintf("domain = %q\ndata_dir = %q\n[c2s]\nlisten = [%q]\ndirect_tls_listen = []\nrequire_tls = false\n%s\n[limits]\nc2s_bytes_per_second = 0\n%s\n[http]\nlisten = %q\n%s",
+		p.Domain, p.DataDir, p.C2S, pc.C2S, pc.Limits, p.HTTP, pc.Tables)
 	if err := os.WriteFile(p.Config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

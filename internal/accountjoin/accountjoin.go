@@ -123,6 +123,7 @@ type Config struct {
 // Stats are the feature's counters, exported as metrics.
 type Stats struct {
 	AccountJoins     atomic.Int64  // rooms joined as an account
+	Joined           atomic.Int64  // of those, the ones whose join the room answered
 	JoinedSessions   atomic.Int64  // sessions joined to those rooms
 	Forked           atomic.Uint64 // room stanzas forked to sessions
 	Saved            atomic.Uint64 // stanzas the room did not have to send

@@ -191,6 +191,7 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 			}
 		}
 		rm.state = joined
+		s.Stats.Joined.Add(1)
 		rm.stopTimers()
 		// The live session is joined from here on: history and subject
 		// reach it as the room sends them.

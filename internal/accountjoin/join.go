@@ -132,6 +132,10 @@ func (s *Service) forget(ctx context.Context, a *account, rm *room) {
 // the archive: the server is about to join again.
 func (s *Service) drop(ctx context.Context, a *account, rm *room) {
 	rm.stopTimers()
+	if rm.state == joined {
+		s.Stats.Joined.Add(-1)
+		rm.state = leaving // counted once, however often dropped
+	}
 	if a.rooms[rm.jid] == rm {
 		delete(a.rooms, rm.jid)
 		s.Stats.AccountJoins.Add(-1)
@@ -142,12 +146,18 @@ func (s *Service) drop(ctx context.Context, a *account, rm *room) {
 	}
 }
 
-// persist stores the membership so that it survives a restart.
+// persist stores the membership so that it survives a restart, unless
+// storage holds it as it is (a rejoin after a restart changes nothing).
 func (s *Service) persist(ctx context.Context, a *account, rm *room) {
 	rec := Record{Account: a.jid, Room: rm.jid, Nick: rm.nick, Password: rm.password, Bookmark: rm.bookmark, LastActive: rm.lastActive}
+	if rec == rm.saved {
+		return
+	}
 	if err := s.cfg.Store.PutJoin(ctx, rec); err != nil {
 		s.log.Error("store account join", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
+		return
 	}
+	rm.saved = rec
 }
 
 // completeJoin runs when the room's join sequence ended (the subject
@@ -285,6 +295,9 @@ func (s *Service) leave(ctx context.Context, a *account, rm *room, full jid.JID,
 	// the room's own answer (110) goes to this session.
 	delete(rm.sessions, full)
 	s.Stats.JoinedSessions.Add(-1)
+	if rm.state == joined {
+		s.Stats.Joined.Add(-1)
+	}
 	rm.state = leaving
 	rm.leaver, rm.leaverID = full, el.Attr("id")
 	to := rm.jid.WithResource(rm.nick)

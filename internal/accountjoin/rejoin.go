@@ -40,7 +40,7 @@ func (s *Service) scheduleRejoin(a *account, r Record, attempt int) {
 		if closed {
 			return
 		}
-		s.rejoinAttempt(context.Background(), r, attempt)
+		s.rejoinAttempt(context.Background(), r, attempt, true)
 	})
 }
 
@@ -52,13 +52,16 @@ func (s *Service) persistRecord(ctx context.Context, r Record) {
 
 // rejoin joins a stored membership again at startup.
 func (s *Service) rejoin(ctx context.Context, r Record) {
-	s.rejoinAttempt(ctx, r, 0)
+	s.rejoinAttempt(ctx, r, 0, true)
 }
 
 // rejoinAttempt sends the account's join with <history since=...> from its
 // last archived room message, so nothing said while it was away is lost;
 // the archive de-duplicates by the room's stanza-id.
-func (s *Service) rejoinAttempt(ctx context.Context, r Record, attempt int) {
+//
+// stored says r is what storage holds, so that the join need not write it
+// again.
+func (s *Service) rejoinAttempt(ctx context.Context, r Record, attempt int, stored bool) {
 	a := s.account(r.Account, true)
 	a.mu.Lock()
 	defer s.release(a)
@@ -70,6 +73,9 @@ func (s *Service) rejoinAttempt(ctx context.Context, r Record, attempt int) {
 	rm.bookmark = r.Bookmark
 	rm.lastActive = r.LastActive
 	rm.attempts = attempt
+	if stored {
+		rm.saved = r
+	}
 	a.rooms[r.Room] = rm
 	s.Stats.AccountJoins.Add(1)
 	s.Stats.Rejoins.Add(1)
@@ -106,7 +112,7 @@ func (s *Service) Join(ctx context.Context, owner, room jid.JID, nick, password 
 		return
 	}
 	a.mu.Unlock()
-	s.rejoinAttempt(ctx, Record{Account: owner, Room: room.Bare(), Nick: nick, Password: password, Bookmark: bookmark, LastActive: s.cfg.Now()}, 0)
+	s.rejoinAttempt(ctx, Record{Account: owner, Room: room.Bare(), Nick: nick, Password: password, Bookmark: bookmark, LastActive: s.cfg.Now()}, 0, false)
 }
 
 // Leave makes the account leave a room (operators, bookmark removal):

@@ -112,7 +112,9 @@ type room struct {
 
 	lastActive time.Time
 	attempts   int // rejoin attempts since the last success
-	timer      *time.Timer
+	// saved is the record storage holds for the membership, if known.
+	saved Record
+	timer *time.Timer
 }
 
 type joinedSession struct {

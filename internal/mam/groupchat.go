@@ -24,9 +24,13 @@ import (
 // used (warm), to recognise what an earlier run stored.
 
 // recentPerRoom is how many of a room's newest stanza-ids are kept to
-// recognise repeats. A rejoin asks for the history since the newest
-// stored message, so a repeat is nearly always among the last few.
-const recentPerRoom = 128
+// recognise repeats, and warmPerRoom how many are read back when a
+// process starts. A rejoin asks for the history since the newest stored
+// message, so a repeat is nearly always among the last few.
+const (
+	recentPerRoom = 128
+	warmPerRoom   = 32
+)
 
 // GroupchatRef says where a room message is in the archives of the
 // accounts in the room.
@@ -102,21 +106,41 @@ func (a *Archive) warm(ctx context.Context, room jid.JID, rs *roomStream) error 
 	if rs.warm {
 		return nil
 	}
-	recs, err := a.store.RecentRoomMessages(ctx, room.String(), recentPerRoom)
+	r := room.String()
+	recs, err := a.store.RecentRoomMessages(ctx, []string{r}, warmPerRoom)
 	if err != nil {
 		return fmt.Errorf("mam: recent messages of %s: %w", room, err)
 	}
+	rs.load(recs[r])
+	return nil
+}
+
+// load remembers recs, newest first, as what storage held at start.
+func (rs *roomStream) load(recs []storage.RoomMessage) {
 	for i := len(recs) - 1; i >= 0; i-- {
 		r := recs[i]
 		rs.remember(r.OriginStanzaID, GroupchatRef{ID: r.ID, Seq: r.Seq}, r.Stamp)
 	}
 	rs.warm = true
-	return nil
 }
 
-// LoadMemberships reads which memberships are open, at start.
+// LoadMemberships reads which memberships are open, at start, and the
+// newest records of their rooms, in one pass rather than one read per
+// room when each is first used.
 func (a *Archive) LoadMemberships(ctx context.Context) error {
 	ms, err := a.store.OpenMemberships(ctx)
+	if err != nil {
+		return fmt.Errorf("mam: load memberships: %w", err)
+	}
+	var rooms []string
+	seen := make(map[string]bool)
+	for _, m := range ms {
+		if !seen[m.Room] {
+			seen[m.Room] = true
+			rooms = append(rooms, m.Room)
+		}
+	}
+	recent, err := a.store.RecentRoomMessages(ctx, rooms, warmPerRoom)
 	if err != nil {
 		return fmt.Errorf("mam: load memberships: %w", err)
 	}
@@ -141,6 +165,7 @@ func (a *Archive) LoadMemberships(ctx context.Context) error {
 		rs := l.rooms[room]
 		if rs == nil {
 			rs = &roomStream{}
+			rs.load(recent[m.Room])
 			l.rooms[room] = rs
 		}
 		rs.members++

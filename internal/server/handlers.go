@@ -129,6 +129,7 @@ func (s *Server) registerMetrics() {
 	if j := s.features.joins; j != nil {
 		js := &j.Stats
 		m.Gauge("minimix_account_joins", "Rooms joined as an account (account-based group chat).", &js.AccountJoins)
+		m.Gauge("minimix_account_joins_joined", "Rooms joined as an account whose join the room answered.", &js.Joined)
 		m.Gauge("minimix_account_join_sessions", "Sessions joined to rooms the account is in.", &js.JoinedSessions)
 		m.Counter("minimix_account_join_forked_total", "Room stanzas forked to joined sessions.", &js.Forked)
 		m.Counter("minimix_account_join_saved_total", "Stanzas rooms did not have to send thanks to account joins.", &js.Saved)

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"minimix/internal/accountjoin"
 	"minimix/internal/accounts"
 	"minimix/internal/c2s"
 	"minimix/internal/certs"
@@ -389,6 +390,9 @@ func (s *Server) kick(user string) {
 
 // Store returns the storage backend (for tests and the command line).
 func (s *Server) Store() storage.Store { return s.store }
+
+// AccountJoins returns the account-join service, nil when it is off.
+func (s *Server) AccountJoins() *accountjoin.Service { return s.features.joins }
 
 // NewAccountManager returns the account manager of cfg for a store opened
 // with OpenStore (the command line uses it too, so that its accounts

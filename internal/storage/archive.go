@@ -150,9 +150,10 @@ type RoomArchive interface {
 	// OpenMemberships lists the intervals still open, ordered by account
 	// then room.
 	OpenMemberships(ctx context.Context) ([]Membership, error)
-	// RecentRoomMessages returns the newest n shared records of room,
-	// newest first, without their stanzas.
-	RecentRoomMessages(ctx context.Context, room string, n int) ([]RoomMessage, error)
+	// RecentRoomMessages returns the newest n shared records of each of
+	// rooms, newest first, without their stanzas: what a new process
+	// needs to recognise messages a room sends again.
+	RecentRoomMessages(ctx context.Context, rooms []string, n int) (map[string][]RoomMessage, error)
 	// SyncArchive waits until everything queued before the call is
 	// written.
 	SyncArchive(ctx context.Context) error

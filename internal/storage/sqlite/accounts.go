@@ -78,7 +78,7 @@ func putCredentials(ctx context.Context, tx *sql.Tx, username string, creds stor
 // GetCredentials implements storage.Accounts.
 func (db *DB) GetCredentials(ctx context.Context, username string) (storage.Credentials, error) {
 	var creds storage.Credentials
-	err := db.read(ctx, "get credentials", func(tx *sql.Tx) error {
+	err := db.read(ctx, "get credentials", func(tx rtx) error {
 		ok, err := accountExists(ctx, tx, username)
 		if err != nil {
 			return err
@@ -185,7 +185,7 @@ func ownerRange(username string) (lo, hi string) {
 // AccountExists implements storage.Accounts.
 func (db *DB) AccountExists(ctx context.Context, username string) (bool, error) {
 	var ok bool
-	err := db.read(ctx, "account exists", func(tx *sql.Tx) error {
+	err := db.read(ctx, "account exists", func(tx rtx) error {
 		var err error
 		ok, err = accountExists(ctx, tx, username)
 		return err
@@ -196,7 +196,7 @@ func (db *DB) AccountExists(ctx context.Context, username string) (bool, error) 
 	return ok, nil
 }
 
-func accountExists(ctx context.Context, tx *sql.Tx, username string) (bool, error) {
+func accountExists(ctx context.Context, tx querier, username string) (bool, error) {
 	var one int
 	err := tx.QueryRowContext(ctx, `SELECT 1 FROM accounts WHERE username = ?`, username).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {

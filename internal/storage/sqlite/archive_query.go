@@ -84,11 +84,11 @@ func (db *DB) QueryArchive(ctx context.Context, owner string, q storage.ArchiveQ
 	if q.Max < 0 {
 		return storage.ArchivePage{}, fmt.Errorf("sqlite: query archive of %q: negative max %d", owner, q.Max)
 	}
-	if err := db.SyncArchive(ctx); err != nil {
+	if err := db.syncOwner(ctx, owner); err != nil {
 		return storage.ArchivePage{}, fmt.Errorf("sqlite: query archive of %q: %w", owner, err)
 	}
 	var page storage.ArchivePage
-	err := db.read(ctx, "query archive", func(tx *sql.Tx) error {
+	err := db.read(ctx, "query archive", func(tx rtx) error {
 		var err error
 		page, err = queryArchive(ctx, tx, owner, q)
 		return err
@@ -99,7 +99,7 @@ func (db *DB) QueryArchive(ctx context.Context, owner string, q storage.ArchiveQ
 	return page, nil
 }
 
-func queryArchive(ctx context.Context, tx *sql.Tx, owner string, q storage.ArchiveQuery) (storage.ArchivePage, error) {
+func queryArchive(ctx context.Context, tx rtx, owner string, q storage.ArchiveQuery) (storage.ArchivePage, error) {
 	var page storage.ArchivePage
 	shared, err := memberships(ctx, tx, owner)
 	if err != nil {
@@ -212,7 +212,7 @@ func queryArchive(ctx context.Context, tx *sql.Tx, owner string, q storage.Archi
 
 // memberships returns owner's memberships as segments, ordered by room
 // and start.
-func memberships(ctx context.Context, tx *sql.Tx, owner string) ([]*segment, error) {
+func memberships(ctx context.Context, tx rtx, owner string) ([]*segment, error) {
 	var out []*segment
 	err := queryRows(ctx, tx, `SELECT room, from_seq, coalesce(to_seq, 0) FROM room_memberships
 		WHERE account = ? ORDER BY room, from_seq`, []any{owner}, func(s scanner) error {
@@ -245,7 +245,7 @@ func selectSegments(owner string, shared []*segment, q storage.ArchiveQuery) []*
 
 // lookupSeq returns the position of id in owner's archive: among its own
 // records, or the shared records within one of its memberships.
-func lookupSeq(ctx context.Context, tx *sql.Tx, owner string, shared []*segment, id string) (int64, error) {
+func lookupSeq(ctx context.Context, tx rtx, owner string, shared []*segment, id string) (int64, error) {
 	var seq int64
 	err := tx.QueryRowContext(ctx, `SELECT seq FROM archive_messages WHERE owner = ? AND id = ?`, owner, id).Scan(&seq)
 	if !errors.Is(err, sql.ErrNoRows) {
@@ -281,7 +281,7 @@ func (sg *segment) contains(seq int64) bool {
 // within q's Start and End. Without either it is two lookups in the
 // segment's (key, seq) index; with them, one index-only scan of
 // (key, stamp) over the time range.
-func segmentSpan(ctx context.Context, tx *sql.Tx, sg *segment, q storage.ArchiveQuery) (seqSpan, error) {
+func segmentSpan(ctx context.Context, tx rtx, sg *segment, q storage.ArchiveQuery) (seqSpan, error) {
 	table, key := segmentTable(sg)
 	bounds, bargs := sg.boundsSQL()
 	var lo, hi sql.NullInt64
@@ -340,7 +340,7 @@ func (sg *segment) boundsSQL() (string, []any) {
 // segmentCount sets sg.count to its number of matches of q. An
 // unfiltered query of an owner's own records, the common one, reads the
 // counter in archive_counts rather than counting.
-func segmentCount(ctx context.Context, tx *sql.Tx, sg *segment, q storage.ArchiveQuery) error {
+func segmentCount(ctx context.Context, tx rtx, sg *segment, q storage.ArchiveQuery) error {
 	if !sg.shared && q.With == "" && q.Start.IsZero() && q.End.IsZero() && len(q.IDs) == 0 && q.Groupchat == nil {
 		err := tx.QueryRowContext(ctx, `SELECT records FROM archive_counts WHERE owner = ?`, sg.key).Scan(&sg.count)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -362,7 +362,7 @@ func segmentCount(ctx context.Context, tx *sql.Tx, sg *segment, q storage.Archiv
 // whichever side of pivot spans fewer sequence numbers: a client syncing
 // "after the last id it saw" then pays for a few records, not the whole
 // archive.
-func countBefore(ctx context.Context, tx *sql.Tx, sg *segment, q storage.ArchiveQuery, pivot int64) (int, error) {
+func countBefore(ctx context.Context, tx rtx, sg *segment, q storage.ArchiveQuery, pivot int64) (int, error) {
 	switch {
 	case pivot <= sg.span.lo:
 		return 0, nil
@@ -493,7 +493,7 @@ func archiveCountSQL(sg *segment, q storage.ArchiveQuery, extra string) (string,
 }
 
 // queryRows runs a query and calls scan for each row.
-func queryRows(ctx context.Context, tx *sql.Tx, query string, args []any, scan func(scanner) error) error {
+func queryRows(ctx context.Context, tx rtx, query string, args []any, scan func(scanner) error) error {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err

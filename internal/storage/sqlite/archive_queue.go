@@ -67,11 +67,24 @@ type archiveQueue struct {
 	done            chan struct{}
 	busy            bool // a writer goroutine runs
 	closed          bool
+	// lastOf holds, for each owner with writes in the queue, the
+	// sequence number of its newest (its own records, or its
+	// memberships); lastRoom that of the newest room record. A reader of
+	// one archive waits for those alone (syncOwner), not for the queue.
+	lastOf   map[string]int64
+	lastRoom int64
 	// pending holds the owner and id of queued AppendArchive records,
 	// so that a second append of the same id fails before its commit.
 	pending  map[string]struct{}
 	failures atomic.Uint64
+	// stmts are opSQL and countSQL prepared once: preparing them for
+	// every batch would cost more than a small batch's inserts.
+	stmts [5]*sql.Stmt
 }
+
+// countSQL adds a batch's records to an owner's count.
+const countSQL = `INSERT INTO archive_counts (owner, records) VALUES (?, ?)
+	ON CONFLICT (owner) DO UPDATE SET records = records + excluded.records`
 
 var errArchiveClosed = errors.New("sqlite: archive is closed")
 
@@ -82,6 +95,7 @@ func (db *DB) initArchiveQueue(ctx context.Context) error {
 	q.space = sync.NewCond(&q.mu)
 	q.done = make(chan struct{})
 	q.pending = make(map[string]struct{})
+	q.lastOf = make(map[string]int64)
 	var last sql.NullInt64
 	err := db.sql.QueryRowContext(ctx, `SELECT max(m) FROM (
 		SELECT max(seq) AS m FROM archive_messages
@@ -93,6 +107,11 @@ func (db *DB) initArchiveQueue(ctx context.Context) error {
 		return fmt.Errorf("read archive position: %w", err)
 	}
 	q.last, q.committed = last.Int64, last.Int64
+	for i, text := range append(opSQL[:], countSQL) {
+		if q.stmts[i], err = db.sql.PrepareContext(ctx, text); err != nil {
+			return fmt.Errorf("prepare archive writes: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -116,6 +135,14 @@ func (db *DB) enqueue(op archiveOp) (int64, error) {
 	}
 	q.last++
 	op.seq = q.last
+	switch op.kind {
+	case opArchive:
+		q.lastOf[op.rec.Owner] = op.seq
+	case opRoom:
+		q.lastRoom = op.seq
+	default:
+		q.lastOf[op.account] = op.seq
+	}
 	q.ops = append(q.ops, op)
 	if !q.busy {
 		q.busy = true
@@ -159,6 +186,11 @@ func (db *DB) writeArchive() {
 			}
 		}
 		q.committed = batch[len(batch)-1].seq
+		for owner, seq := range q.lastOf {
+			if seq <= q.committed {
+				delete(q.lastOf, owner)
+			}
+		}
 		close(q.done)
 		q.done = make(chan struct{})
 		q.mu.Unlock()
@@ -212,21 +244,12 @@ func (db *DB) commitOps(ops []archiveOp) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	var stmts [4]*sql.Stmt
-	defer func() {
-		for _, s := range stmts {
-			if s != nil {
-				s.Close()
-			}
-		}
-	}()
+	var stmts [len(opSQL)]*sql.Stmt
 	counts := make(map[string]int)
 	for i := range ops {
 		op := &ops[i]
 		if stmts[op.kind] == nil {
-			if stmts[op.kind], err = tx.PrepareContext(ctx, opSQL[op.kind]); err != nil {
-				return fmt.Errorf("prepare: %w", err)
-			}
+			stmts[op.kind] = tx.StmtContext(ctx, db.archive.stmts[op.kind])
 		}
 		st := stmts[op.kind]
 		switch op.kind {
@@ -248,12 +271,7 @@ func (db *DB) commitOps(ops []archiveOp) error {
 		}
 	}
 	if len(counts) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO archive_counts (owner, records) VALUES (?, ?)
-			ON CONFLICT (owner) DO UPDATE SET records = records + excluded.records`)
-		if err != nil {
-			return fmt.Errorf("prepare counts: %w", err)
-		}
-		defer st.Close()
+		st := tx.StmtContext(ctx, db.archive.stmts[len(opSQL)])
 		for owner, n := range counts {
 			if _, err := st.ExecContext(ctx, owner, n); err != nil {
 				return fmt.Errorf("count records of %s: %w", owner, err)
@@ -304,6 +322,17 @@ func (db *DB) SyncArchive(ctx context.Context) error {
 	last := db.archive.last
 	db.archive.mu.Unlock()
 	return db.waitArchive(ctx, last)
+}
+
+// syncOwner waits until everything queued before the call that can be
+// part of owner's archive is written: its own records, its memberships,
+// and room records.
+func (db *DB) syncOwner(ctx context.Context, owner string) error {
+	q := &db.archive
+	q.mu.Lock()
+	seq := max(q.lastOf[owner], q.lastRoom)
+	q.mu.Unlock()
+	return db.waitArchive(ctx, seq)
 }
 
 // closeArchive writes what is queued and refuses further writes.

@@ -73,29 +73,37 @@ func (db *DB) OpenMemberships(ctx context.Context) ([]storage.Membership, error)
 	return out, nil
 }
 
-// RecentRoomMessages implements storage.RoomArchive.
-func (db *DB) RecentRoomMessages(ctx context.Context, room string, n int) ([]storage.RoomMessage, error) {
-	if err := db.SyncArchive(ctx); err != nil {
+// RecentRoomMessages implements storage.RoomArchive: one read
+// transaction, one index walk per room.
+func (db *DB) RecentRoomMessages(ctx context.Context, rooms []string, n int) (map[string][]storage.RoomMessage, error) {
+	db.archive.mu.Lock()
+	seq := db.archive.lastRoom
+	db.archive.mu.Unlock()
+	if err := db.waitArchive(ctx, seq); err != nil {
 		return nil, err
 	}
-	rows, err := db.sql.QueryContext(ctx, `SELECT seq, id, stamp, from_nick, origin_stanza_id FROM room_messages
-		WHERE room = ? ORDER BY seq DESC LIMIT ?`, room, n)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: recent messages of room %q: %w", room, err)
-	}
-	defer rows.Close()
-	var out []storage.RoomMessage
-	for rows.Next() {
-		r := storage.RoomMessage{Room: room}
-		var stamp int64
-		if err := rows.Scan(&r.Seq, &r.ID, &stamp, &r.FromNick, &r.OriginStanzaID); err != nil {
-			return nil, fmt.Errorf("sqlite: recent messages of room %q: %w", room, err)
+	out := make(map[string][]storage.RoomMessage, len(rooms))
+	err := db.read(ctx, "recent room messages", func(tx rtx) error {
+		for _, room := range rooms {
+			err := queryRows(ctx, tx, `SELECT seq, id, stamp, from_nick, origin_stanza_id FROM room_messages
+				WHERE room = ? ORDER BY seq DESC LIMIT ?`, []any{room, n}, func(s scanner) error {
+				r := storage.RoomMessage{Room: room}
+				var stamp int64
+				if err := s.Scan(&r.Seq, &r.ID, &stamp, &r.FromNick, &r.OriginStanzaID); err != nil {
+					return err
+				}
+				r.Stamp = fromMicros(stamp)
+				out[room] = append(out[room], r)
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("room %q: %w", room, err)
+			}
 		}
-		r.Stamp = fromMicros(stamp)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: recent messages of room %q: %w", room, err)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: recent room messages: %w", err)
 	}
 	return out, nil
 }

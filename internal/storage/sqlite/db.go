@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"minimix/internal/storage"
 
@@ -48,6 +49,10 @@ type DB struct {
 	// archive is the write-behind queue of archive records and
 	// memberships (archive_queue.go).
 	archive archiveQueue
+
+	// stmts holds prepared read statements by their text (rtx).
+	stmts  sync.Map
+	nstmts atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -191,13 +196,77 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 
 // read runs fn in a read-only transaction, so that the several queries of
 // one operation see a single snapshot. It does not wait for writers.
-func (db *DB) read(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+func (db *DB) read(ctx context.Context, what string, fn func(tx rtx) error) error {
 	tx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: begin: %w", what, err)
 	}
 	defer tx.Rollback()
-	return fn(tx)
+	return fn(rtx{tx, db})
+}
+
+// querier is what reads need of a transaction, read-only (rtx) or not.
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+// rtx is a read transaction whose queries are prepared once per database
+// and then reused: SQLite's parser and planner would otherwise run for
+// every query, which costs more than a small query itself.
+type rtx struct {
+	*sql.Tx
+	db *DB
+}
+
+// QueryContext runs q, prepared once.
+func (t rtx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.db.prepared(ctx, q); st != nil {
+		return t.Tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return t.Tx.QueryContext(ctx, q, args...)
+}
+
+// QueryRowContext runs q, prepared once.
+func (t rtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.db.prepared(ctx, q); st != nil {
+		return t.Tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return t.Tx.QueryRowContext(ctx, q, args...)
+}
+
+// maxPrepared bounds the statements kept prepared. The queries built at
+// run time (the archive's) come in a bounded number of shapes, all of
+// which fit.
+const maxPrepared = 2000
+
+// prepared returns q prepared on db, or nil the first time q is seen:
+// preparing on db needs a connection of its own, and a caller inside a
+// transaction waiting for one could wait forever when every connection
+// is another such caller's. So the first use runs unprepared while a
+// goroutine prepares q for the next.
+func (db *DB) prepared(ctx context.Context, q string) *sql.Stmt {
+	if st, ok := db.stmts.Load(q); ok {
+		if st == nil {
+			return nil // being prepared
+		}
+		return st.(*sql.Stmt)
+	}
+	if db.nstmts.Load() >= maxPrepared {
+		return nil
+	}
+	if _, loaded := db.stmts.LoadOrStore(q, nil); loaded {
+		return nil
+	}
+	db.nstmts.Add(1)
+	go func() {
+		st, err := db.sql.Prepare(q)
+		if err != nil {
+			return // stays unprepared; running it reports the error
+		}
+		db.stmts.Store(q, st)
+	}()
+	return nil
 }
 
 // nonNil turns a nil slice into an empty one, so that a NOT NULL BLOB

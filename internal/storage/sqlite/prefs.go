@@ -20,7 +20,7 @@ const (
 // returns Default "always" and no JIDs.
 func (db *DB) GetArchivePrefs(ctx context.Context, owner string) (storage.ArchivePrefs, error) {
 	p := storage.ArchivePrefs{Default: prefsAlways}
-	err := db.read(ctx, "archive prefs", func(tx *sql.Tx) error {
+	err := db.read(ctx, "archive prefs", func(tx rtx) error {
 		err := tx.QueryRowContext(ctx,
 			`SELECT default_mode FROM archive_prefs WHERE owner = ?`, owner).Scan(&p.Default)
 		if errors.Is(err, sql.ErrNoRows) {

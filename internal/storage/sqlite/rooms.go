@@ -54,7 +54,7 @@ func (db *DB) PutRoom(ctx context.Context, rec storage.RoomRecord) error {
 // GetRoom implements storage.Rooms.
 func (db *DB) GetRoom(ctx context.Context, room string) (storage.RoomRecord, error) {
 	var rec storage.RoomRecord
-	err := db.read(ctx, "get room", func(tx *sql.Tx) error {
+	err := db.read(ctx, "get room", func(tx rtx) error {
 		err := tx.QueryRowContext(ctx,
 			`SELECT jid, config, subject, subject_nick FROM muc_rooms WHERE jid = ?`, room).
 			Scan(&rec.JID, &rec.Config, &rec.Subject, &rec.SubjectNick)
@@ -80,7 +80,7 @@ func (db *DB) GetRoom(ctx context.Context, room string) (storage.RoomRecord, err
 // ListRooms implements storage.Rooms.
 func (db *DB) ListRooms(ctx context.Context, domain string) ([]storage.RoomRecord, error) {
 	var out []storage.RoomRecord
-	err := db.read(ctx, "list rooms", func(tx *sql.Tx) error {
+	err := db.read(ctx, "list rooms", func(tx rtx) error {
 		rows, err := tx.QueryContext(ctx,
 			`SELECT jid, config, subject, subject_nick FROM muc_rooms WHERE domain = ? ORDER BY jid`, domain)
 		if err != nil {
@@ -115,7 +115,7 @@ func (db *DB) ListRooms(ctx context.Context, domain string) ([]storage.RoomRecor
 
 // roomAffiliations reads the affiliations selected by where, grouped by
 // room and in JID order within each.
-func roomAffiliations(ctx context.Context, tx *sql.Tx, where string, args ...any) (map[string][]storage.RoomAffiliation, error) {
+func roomAffiliations(ctx context.Context, tx querier, where string, args ...any) (map[string][]storage.RoomAffiliation, error) {
 	rows, err := tx.QueryContext(ctx,
 		`SELECT room, jid, affiliation, nick, reason FROM muc_affiliations `+where+` ORDER BY room, jid`, args...)
 	if err != nil {

@@ -20,7 +20,7 @@ func (db *DB) RosterItems(ctx context.Context, user string) ([]storage.RosterIte
 		items []storage.RosterItem
 		ver   string
 	)
-	err := db.read(ctx, "roster items", func(tx *sql.Tx) error {
+	err := db.read(ctx, "roster items", func(tx rtx) error {
 		var err error
 		if ver, err = rosterVersion(ctx, tx, user); err != nil {
 			return err
@@ -71,7 +71,7 @@ func (db *DB) RosterItems(ctx context.Context, user string) ([]storage.RosterIte
 // RosterItem implements storage.Roster.
 func (db *DB) RosterItem(ctx context.Context, user, contact string) (storage.RosterItem, error) {
 	var it storage.RosterItem
-	err := db.read(ctx, "roster item", func(tx *sql.Tx) error {
+	err := db.read(ctx, "roster item", func(tx rtx) error {
 		var err error
 		it, err = scanRosterItem(tx.QueryRowContext(ctx, `
 			SELECT contact, name, subscription, pending_out, pending_in, approved, hidden, pending_in_stanza
@@ -202,7 +202,7 @@ func (db *DB) DeleteRosterItem(ctx context.Context, user, contact string) (strin
 	return ver, nil
 }
 
-func rosterVersion(ctx context.Context, tx *sql.Tx, user string) (string, error) {
+func rosterVersion(ctx context.Context, tx querier, user string) (string, error) {
 	var v int64
 	err := tx.QueryRowContext(ctx, `SELECT version FROM roster_versions WHERE username = ?`, user).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -165,8 +165,12 @@ func testMemberships(t *testing.T, open func(t *testing.T) storage.Store) {
 		diff(t, "open", []storage.Membership{{Account: alice, Room: room}, {Account: bob, Room: room}}, open)
 	})
 	t.Run("RecentRoomMessages", func(t *testing.T) {
-		recent, err := s.RecentRoomMessages(ctx, room, 2)
+		all, err := s.RecentRoomMessages(ctx, []string{room, room2, "empty@conference.example.net"}, 2)
 		must(t, "RecentRoomMessages", err)
+		if len(all[room2]) != 0 || len(all["empty@conference.example.net"]) != 0 {
+			t.Errorf("rooms without records: %v", all)
+		}
+		recent := all[room]
 		var got []string
 		for _, r := range recent {
 			got = append(got, r.ID+"/"+r.OriginStanzaID)
@@ -184,10 +188,10 @@ func testMemberships(t *testing.T, open func(t *testing.T) storage.Store) {
 		diff(t, "alice after DeleteArchive", []string(nil), ids(alice, storage.ArchiveQuery{}))
 		diff(t, "bob after alice's DeleteArchive", []string{"m3", "m4", "m5"}, ids(bob, storage.ArchiveQuery{}))
 		// What only alice could see is gone with her archive.
-		recent, err := s.RecentRoomMessages(ctx, room, 10)
+		recent, err := s.RecentRoomMessages(ctx, []string{room}, 10)
 		must(t, "RecentRoomMessages", err)
 		var left []string
-		for _, r := range recent {
+		for _, r := range recent[room] {
 			left = append(left, r.ID)
 		}
 		slices.Sort(left)
@@ -200,10 +204,10 @@ func testMemberships(t *testing.T, open func(t *testing.T) storage.Store) {
 		must(t, "CreateAccount", s.CreateAccount(ctx, "bob", storage.Credentials{}))
 		must(t, "DeleteAccount", s.DeleteAccount(ctx, "bob"))
 		diff(t, "bob after DeleteAccount", []string(nil), ids(bob, storage.ArchiveQuery{}))
-		recent, err := s.RecentRoomMessages(ctx, room, 10)
+		recent, err := s.RecentRoomMessages(ctx, []string{room}, 10)
 		must(t, "RecentRoomMessages", err)
-		if len(recent) != 0 {
-			t.Errorf("%d room messages kept with no member left", len(recent))
+		if len(recent[room]) != 0 {
+			t.Errorf("%d room messages kept with no member left", len(recent[room]))
 		}
 	})
 }

@@ -72,6 +72,8 @@ func TestPragmas(t *testing.T) {
 			{"foreign_keys", "1"},
 			{"synchronous", "1"}, // NORMAL
 			{"busy_timeout", "10000"},
+			{"cache_size", "-65536"},
+			{"mmap_size", "1073741824"},
 		} {
 			var got string
 			if err := c.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {

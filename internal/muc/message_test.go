@@ -236,6 +236,11 @@ func TestDestroyAndCancel(t *testing.T) {
 	if d == nil || d.Attr("jid") != "new@"+domain || d.ChildText(NSUser, "reason") != "bye" || item(p).Attr("affiliation") != "none" {
 		t.Errorf("destroy presence: %s", p)
 	}
+	// Section 10.9: each occupant's own copy is about itself (110), so
+	// that a client (or an account-join service) knows it is out.
+	if !hasStatus(p, "110") || !hasStatus(got[0], "110") {
+		t.Errorf("destroy presences without 110: bob %s, alice %s", p, got[0])
+	}
 	// A temporary room empties and disappears on its own.
 	h.create(alice, "temp@"+domain, "Alice")
 	h.send(alice, "<presence type='unavailable' to='temp@"+domain+"/Alice'/>")

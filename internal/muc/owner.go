@@ -141,13 +141,15 @@ func (s *Service) destroyRequest(ctx context.Context, r *room, d *xml.Element) e
 
 // destroy ends the room: every occupant is told, with the destroy
 // element when there is one, and the room is gone with its stored state
-// and archive.
+// and archive. Each copy is the occupant's own (status 110, as section
+// 10.9 shows and Prosody sends): it is what tells a client, or a server
+// that joined for an account, that it is out.
 func (s *Service) destroy(ctx context.Context, r *room, d *xml.Element) {
 	for _, o := range r.list {
 		o.role = roleNone
 		c := &change{typ: "unavailable", destroy: d, affNone: true}
 		for _, rl := range o.reals {
-			p := s.presenceEl(r, o, c, "", false, "")
+			p := s.presenceEl(r, o, c, "", true, "")
 			p.SetAttr("to", rl.s)
 			r.send(p, o.jid, rl.j)
 		}

@@ -603,3 +603,38 @@ func TestServerJoinOfVanishedRoomMakesItInstant(t *testing.T) {
 		t.Errorf("configured a room a session created: %v", str(out))
 	}
 }
+
+// Issue 10 item 6: the room's presence from the account's own occupant
+// JID is the account's, 110 or not; a <destroy/> ends the membership for
+// every joined session.
+func TestDestroyWithout110EndsMembership(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	c2 := w.session(alice + "/laptop")
+	w.joinFirst(c1)
+	w.send(c2, `<presence to='r@muc.example/al' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	c1.take()
+	c2.take()
+	w.sender.take()
+	w.room(`<presence from='r@muc.example/al' to='alice@d.example' type='unavailable'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='none'/><destroy jid='new@muc.example'><reason>moving</reason></destroy></x></presence>`)
+	for _, s := range []*fakeSession{c1, c2} {
+		got := s.take()
+		if len(got) != 1 || got[0].Attr("type") != "unavailable" || !statusCodes(got[0])["110"] || got[0].Attr("to") != s.jid.String() {
+			t.Fatalf("%s got %v, want its own unavailable with 110", s.jid, str(got))
+		}
+		d := got[0].Child(nsMUCUser, "x").Child(nsMUCUser, "destroy")
+		if d == nil || d.Attr("jid") != "new@muc.example" || d.ChildText(nsMUCUser, "reason") != "moving" {
+			t.Errorf("%s: destroy lost: %s", s.jid, got[0])
+		}
+	}
+	if l := w.svc.List(jid.JID{}); len(l) != 0 {
+		t.Errorf("state kept after the room was destroyed: %+v", l)
+	}
+	if recs, _ := w.store.ListJoins(context.Background()); len(recs) != 0 {
+		t.Errorf("membership still stored: %+v", recs)
+	}
+	w.send(c1, `<presence to='r@muc.example/al' id='j9'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	if out := w.sender.take(); len(out) != 1 {
+		t.Errorf("join after the destroy sent %v to the room, want the join", str(out))
+	}
+}

@@ -658,3 +658,36 @@ func TestE2ERestartRecreatesTemporaryRoom(t *testing.T) {
 		t.Errorf("bob created the room; the account's rejoin should have: %s", self)
 	}
 }
+
+// Issue 10 item 6 (rule 17): the room's destruction reaches every joined
+// session with the <destroy/> (alternate venue, reason) and ends the
+// membership: the next join goes to the service again instead of being
+// answered from the dead room's state.
+func TestE2EDestroyEndsMembership(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	c1 := e.dial("alice")
+	c2 := e.dial("alice")
+	e.join(c1, room, "al", "j1")
+	e.join(c2, room, "al", "j2")
+	res := bob.IQ(t, fmt.Sprintf(`<iq type='set' to='%s' id='d'><query xmlns='http://jabber.org/protocol/muc#owner'><destroy jid='elsewhere@%s'><reason>moving</reason></destroy></query></iq>`, room, muc))
+	if res.Attr("type") != "result" {
+		t.Fatalf("destroy = %s", res)
+	}
+	for _, c := range []*xmpptest.Client{c1, c2} {
+		n := c.Expect(t, "destroy", xmpptest.IsPresenceFrom(room+"/al", "unavailable"))
+		d := n.Find("x/destroy")
+		if d == nil || d.Attr("jid") != "elsewhere@"+muc || n.Find("x/destroy/reason") == nil || n.Find("x/destroy/reason").Text != "moving" || !hasStatus(n, "110") {
+			t.Errorf("destroy presence = %s", n)
+		}
+	}
+	// The membership is over: a new join goes to the service, which
+	// creates a new room (201), with no trace of the old one.
+	c1.SendRaw(t, joinRaw(room, "al", "j3", ""))
+	self := c1.Expect(t, "self-presence of the new room", isSelfPresence(room))
+	if !hasStatus(self, "201") || self.Attr("id") != "j3" {
+		t.Errorf("join after destroy = %s, want the service's answer creating the room (201)", self)
+	}
+}

@@ -122,7 +122,7 @@ func (s *Service) roomPresence(ctx context.Context, a *account, rm *room, el *xm
 		}
 		return
 	}
-	if codes["110"] {
+	if codes["110"] || rm.isOwnOccupant(from) {
 		s.selfPresence(ctx, a, rm, el, from, typ, codes)
 		return
 	}
@@ -158,10 +158,11 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 			// Removed by the room (307 kick, 301 ban, 321/322
 			// affiliation, 332 shutdown, 333 error, or <destroy/>):
 			// every joined session learns it with codes and reason
-			// intact (rule 17).
-			s.forkSelf(a, rm, el)
+			// intact (rule 17), as its own presence (110, which some
+			// rooms leave out of a destroy).
+			s.forkSelf(a, rm, el, "110")
 			for _, w := range rm.waiting {
-				s.deliver(w.full, selfCopy(el, a.jid, w.full, w.id))
+				s.deliver(w.full, selfCopy(el, a.jid, w.full, w.id, "110"))
 			}
 			rejoin := codes["332"] || codes["333"]
 			nick, password, bookmark := rm.nick, rm.password, rm.bookmark
@@ -234,9 +235,9 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 
 // forkSelf sends the account's own room presence to every joined session
 // with the session's own JID in the item.
-func (s *Service) forkSelf(a *account, rm *room, el *xml.Element) {
+func (s *Service) forkSelf(a *account, rm *room, el *xml.Element, extraCodes ...string) {
 	for full := range rm.sessions {
-		s.deliver(full, selfCopy(el, a.jid, full, ""))
+		s.deliver(full, selfCopy(el, a.jid, full, "", extraCodes...))
 		s.Stats.Forked.Add(1)
 	}
 	if n := len(rm.sessions); n > 1 {

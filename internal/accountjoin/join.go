@@ -199,7 +199,7 @@ func (s *Service) synthesise(ctx context.Context, a *account, rm *room, w waiter
 		}
 	}
 	if rm.self != nil {
-		extra := append([]string(nil), rm.joinCodes...)
+		extra := append([]string{"110"}, rm.joinCodes...)
 		if w.nick != rm.nick {
 			extra = append(extra, "210")
 		}

@@ -161,6 +161,15 @@ func (r *room) setOccupant(nick string, p *xml.Element) {
 	r.occupants[nick] = p
 }
 
+// isOwnOccupant reports whether from is the account's occupant JID in the
+// room. A presence from it is the account's own, with status 110 or
+// without (XEP-0045 does not show 110 on every such presence, and a
+// destroy from some rooms lacks it). While the join is in flight the nick
+// is only the one asked for, which the room may give someone else.
+func (r *room) isOwnOccupant(from jid.JID) bool {
+	return r.state != joining && r.self != nil && from.Resource == r.nick
+}
+
 func (r *room) isJoined(full jid.JID) bool {
 	_, ok := r.sessions[full]
 	return ok

@@ -638,3 +638,33 @@ func TestDestroyWithout110EndsMembership(t *testing.T) {
 		t.Errorf("join after the destroy sent %v to the room, want the join", str(out))
 	}
 }
+
+// Issue 10 item 3: presence to another nick from a session that joined is
+// a nick change even with <x xmlns=muc/> (mcabber sends it so), not a
+// re-join answered from local state.
+func TestNickChangeWithMUCElement(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	c2 := w.session(alice + "/laptop")
+	w.joinFirst(c1)
+	w.send(c2, `<presence to='r@muc.example/al' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	c1.take()
+	c2.take()
+	w.sender.take()
+	w.send(c2, `<presence to='r@muc.example/alice2' id='n1'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	out := w.sender.take()
+	if len(out) != 1 || out[0].Attr("to") != roomJID+"/alice2" || out[0].Attr("from") != alice || out[0].Child(nsMUC, "x") != nil {
+		t.Fatalf("room got %v, want a nick change (no <x/>) from the account", str(out))
+	}
+	if got := c2.take(); len(got) != 0 {
+		t.Errorf("C2 got %v, want nothing until the room answers", str(got))
+	}
+	w.room(`<presence from='r@muc.example/al' to='alice@d.example' type='unavailable'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='participant' nick='alice2' jid='alice@d.example'/><status code='303'/><status code='110'/></x></presence>`)
+	w.room(`<presence from='r@muc.example/alice2' to='alice@d.example'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='participant' jid='alice@d.example'/><status code='110'/></x></presence>`)
+	for _, s := range []*fakeSession{c1, c2} {
+		got := s.take()
+		if len(got) != 2 || !statusCodes(got[0])["303"] || got[1].Attr("from") != roomJID+"/alice2" {
+			t.Errorf("%s got %v", s.jid, str(got))
+		}
+	}
+}

@@ -691,3 +691,27 @@ func TestE2EDestroyEndsMembership(t *testing.T) {
 		t.Errorf("join after destroy = %s, want the service's answer creating the room (201)", self)
 	}
 }
+
+// Issue 10 item 3 (rule 12): a nick change sent with <x xmlns=muc/>, as
+// mcabber sends it, is a nick change that every joined session and the
+// other occupants see, not a re-join.
+func TestE2ENickChangeWithMUCElement(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	c1 := e.dial("alice")
+	c2 := e.dial("alice")
+	e.join(c1, room, "al", "j1")
+	e.join(c2, room, "al", "j2")
+	bob.Expect(t, "alice joins", xmpptest.IsPresenceFrom(room+"/al", ""))
+	c2.SendRaw(t, joinRaw(room, "alice2", "n1", ""))
+	for _, c := range []*xmpptest.Client{c1, c2, bob} {
+		u := c.Expect(t, "303", xmpptest.IsPresenceFrom(room+"/al", "unavailable"))
+		if !hasStatus(u, "303") {
+			t.Errorf("nick change unavailable = %s", u)
+		}
+		c.Expect(t, "new presence", xmpptest.IsPresenceFrom(room+"/alice2", ""))
+	}
+	c2.ExpectNone(t, "a replayed join (subject)", 300*time.Millisecond, isSubject(room))
+}

@@ -50,6 +50,10 @@ func (s *Service) join(ctx context.Context, full jid.JID, el *xml.Element, to ji
 		} else {
 			rm.waiting = append(rm.waiting, w)
 		}
+	case rm.isJoined(full) && to.Resource != rm.nick:
+		// Presence to another nick from a session that joined is a nick
+		// change (7.6), <x/> or not: mcabber sends one with it.
+		s.sessionPresence(ctx, a, rm, full, el, to)
 	default: // joined
 		start := time.Now()
 		s.synthesise(ctx, a, rm, w)

@@ -668,3 +668,54 @@ func TestNickChangeWithMUCElement(t *testing.T) {
 		}
 	}
 }
+
+// Issue 10 item 4: status codes that tell of one event (201 the room was
+// created, 210 the room changed the nick, 303, 307, 333...) are not
+// replayed from the cache to a later session's join; those describing the
+// room (100, 170) are.
+func TestSynthesisedJoinDoesNotReplayEventCodes(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	c2 := w.session(alice + "/laptop")
+	w.send(c1, `<presence to='r@muc.example/Al' id='j1'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	w.sender.take()
+	// The room was created by this join and the room changed the nick.
+	w.room(`<presence from='r@muc.example/al' to='alice@d.example' id='j1'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' role='moderator' jid='alice@d.example'/><status code='100'/><status code='110'/><status code='201'/><status code='210'/></x></presence>`)
+	w.room(`<presence from='r@muc.example/bob' to='alice@d.example'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='participant'/><status code='201'/></x></presence>`)
+	w.room(subject)
+	if got := c1.take(); len(got) != 3 || !statusCodes(got[0])["201"] || !statusCodes(got[0])["210"] {
+		t.Fatalf("C1 (live join) got %v, want the room's codes as they came", str(got))
+	}
+	w.send(c2, `<presence to='r@muc.example/al' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	var self, bob *xml.Element
+	for _, e := range c2.take() {
+		switch {
+		case statusCodes(e)["110"]:
+			self = e
+		case e.Attr("from") == roomJID+"/bob":
+			bob = e
+		}
+	}
+	if self == nil || bob == nil {
+		t.Fatal("synthesised join incomplete")
+	}
+	codes := statusCodes(self)
+	if codes["201"] || codes["210"] || !codes["100"] || !codes["110"] {
+		t.Errorf("synthesised self-presence codes %v, want 100 and 110 only: %s", codes, self)
+	}
+	if len(statusCodes(bob)) != 0 {
+		t.Errorf("cached occupant presence replayed with event codes: %s", bob)
+	}
+	// After a nick change the room assigned (210 on the new presence),
+	// a later join still gets no 210 when it asks for the nick it has.
+	w.send(c1, `<presence to='r@muc.example/al2'/>`)
+	w.room(`<presence from='r@muc.example/al' to='alice@d.example' type='unavailable'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' role='moderator' nick='al2' jid='alice@d.example'/><status code='303'/><status code='110'/></x></presence>`)
+	w.room(`<presence from='r@muc.example/al2' to='alice@d.example'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' role='moderator' jid='alice@d.example'/><status code='110'/><status code='210'/></x></presence>`)
+	c3 := w.session(alice + "/tablet")
+	w.send(c3, `<presence to='r@muc.example/al2' id='j3'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	for _, e := range c3.take() {
+		if c := statusCodes(e); c["110"] && (c["210"] || c["303"] || c["201"]) {
+			t.Errorf("synthesised self after a nick change: %s", e)
+		}
+	}
+}

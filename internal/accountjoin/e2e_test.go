@@ -715,3 +715,18 @@ func TestE2ENickChangeWithMUCElement(t *testing.T) {
 	}
 	c2.ExpectNone(t, "a replayed join (subject)", 300*time.Millisecond, isSubject(room))
 }
+
+// Issue 10 item 4 (rule 2): a session joining after the account created
+// the room is not told that the room was just created (201, which clients
+// read as "locked, configure it") nor that its nick was changed (210).
+func TestE2ESynthesisedJoinHasNoEventCodes(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	c1 := e.dial("alice")
+	e.create(c1, room, "al")
+	c2 := e.dial("alice")
+	self := e.join(c2, room, "al", "j2")
+	if hasStatus(self, "201") || hasStatus(self, "210") || !hasStatus(self, "110") {
+		t.Errorf("synthesised self-presence = %s, want 110 without 201 or 210", self)
+	}
+}

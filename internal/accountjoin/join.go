@@ -199,15 +199,18 @@ func (s *Service) synthesise(ctx context.Context, a *account, rm *room, w waiter
 			continue
 		}
 		if p := rm.occupants[nick]; p != nil {
-			s.deliver(w.full, forkTo(p, w.full))
+			s.deliver(w.full, forkTo(withoutEventCodes(p), w.full))
 		}
 	}
 	if rm.self != nil {
+		// The cached self-presence may carry codes of past events (201
+		// from the room's creation, 210 from an earlier join or nick
+		// change): this join is a new event, with codes of its own.
 		extra := append([]string{"110"}, rm.joinCodes...)
 		if w.nick != rm.nick {
 			extra = append(extra, "210")
 		}
-		self := selfCopy(rm.self, a.jid, w.full, w.id, extra...)
+		self := selfCopy(withoutEventCodes(rm.self), a.jid, w.full, w.id, extra...)
 		// The room's last self-presence shows the account's aggregate
 		// (xa while no session was joined); the joiner sees its own
 		// presence, which the account's next update tells the room.

@@ -35,6 +35,33 @@ func statusCodes(el *xml.Element) map[string]bool {
 	return codes
 }
 
+// eventCodes are the muc#user status codes that tell of one event (the
+// room was created, the room changed the nick, a nick change, a removal)
+// rather than describe the room or the occupant. A cached presence
+// replayed to a later join must not repeat them (a client reads 201 as
+// "the room is locked until you configure it").
+var eventCodes = map[string]bool{
+	"201": true, "210": true, "301": true, "303": true, "307": true,
+	"321": true, "322": true, "332": true, "333": true,
+}
+
+// withoutEventCodes returns el, or a copy of it without the status codes
+// of eventCodes when it has any.
+func withoutEventCodes(el *xml.Element) *xml.Element {
+	has := false
+	for code := range statusCodes(el) {
+		has = has || eventCodes[code]
+	}
+	if !has {
+		return el
+	}
+	c := el.Clone()
+	c.Child(nsMUCUser, "x").RemoveFunc(func(e *xml.Element) bool {
+		return e.Space == nsMUCUser && e.Local == "status" && eventCodes[e.Attr("code")]
+	})
+	return c
+}
+
 // forkTo returns a copy of el addressed to full. Children are shared: a
 // forked stanza is only read after this.
 func forkTo(el *xml.Element, full jid.JID) *xml.Element {

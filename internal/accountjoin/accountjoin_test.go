@@ -719,3 +719,44 @@ func TestSynthesisedJoinDoesNotReplayEventCodes(t *testing.T) {
 		}
 	}
 }
+
+// Issue 10 item 7: the room's error for a stanza a session sent reaches
+// that session only (matched by the id it went out with); an error that
+// matches nothing reaches every joined session.
+func TestRoomErrorsReachTheSender(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	c2 := w.session(alice + "/laptop")
+	w.joinFirst(c1)
+	w.send(c2, `<presence to='r@muc.example/al' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	c1.take()
+	c2.take()
+	w.sender.take()
+
+	w.send(c1, `<message type='groupchat' to='r@muc.example' id='x1'><body>too long</body></message>`)
+	w.send(c2, `<message type='chat' to='r@muc.example/bob' id='p2'><body>psst</body></message>`)
+	w.send(c2, `<presence to='r@muc.example/taken' id='n2'/>`)
+	w.sender.take()
+	c1.take()
+	c2.take()
+	w.room(`<message type='error' from='r@muc.example' to='alice@d.example' id='x1'><body>too long</body><error type='modify'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`)
+	w.room(`<message type='error' from='r@muc.example/bob' to='alice@d.example' id='p2'><error type='cancel'><not-allowed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`)
+	w.room(`<presence type='error' from='r@muc.example/taken' to='alice@d.example' id='n2'><error type='cancel'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>`)
+	got1, got2 := c1.take(), c2.take()
+	if len(got1) != 1 || got1[0].Attr("id") != "x1" || got1[0].Attr("to") != c1.jid.String() {
+		t.Errorf("C1 got %v, want the error for its groupchat only", str(got1))
+	}
+	if len(got2) != 2 || got2[0].Attr("id") != "p2" || got2[1].Attr("id") != "n2" || got2[1].Attr("to") != c2.jid.String() {
+		t.Errorf("C2 got %v, want the errors for its private message and its nick change", str(got2))
+	}
+	// An error the account cannot match reaches every joined session.
+	w.room(`<message type='error' from='r@muc.example' to='alice@d.example' id='unknown'><error type='cancel'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`)
+	if len(c1.take()) != 1 || len(c2.take()) != 1 {
+		t.Error("unmatched error not forked to every joined session")
+	}
+	// A matched error is delivered once: the same id again is unmatched.
+	w.room(`<message type='error' from='r@muc.example' to='alice@d.example' id='x1'><error type='cancel'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`)
+	if len(c1.take()) != 1 || len(c2.take()) != 1 {
+		t.Error("second error with a used id not forked to every joined session")
+	}
+}

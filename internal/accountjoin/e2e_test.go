@@ -730,3 +730,37 @@ func TestE2ESynthesisedJoinHasNoEventCodes(t *testing.T) {
 		t.Errorf("synthesised self-presence = %s, want 110 without 201 or 210", self)
 	}
 }
+
+// Issue 10 item 7 (rule 8): the room's error for one session's stanza
+// reaches that session only.
+func TestE2ERoomErrorReachesOnlyTheSender(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	c1 := e.dial("alice")
+	c2 := e.dial("alice")
+	e.join(c1, room, "al", "j1")
+	e.join(c2, room, "al", "j2")
+	c1.SendRaw(t, fmt.Sprintf(`<message type='chat' to='%s/nobody' id='pm-x'><body>anyone?</body><x xmlns='http://jabber.org/protocol/muc#user'/></message>`, room))
+	n := c1.Expect(t, "the error for its private message", func(n xmpptest.Node) bool {
+		return n.XMLName.Local == "message" && n.Attr("type") == "error" && n.Attr("id") == "pm-x"
+	})
+	if _, cond := n.Error(); cond != "item-not-found" {
+		t.Errorf("error = %s", n)
+	}
+	c2.ExpectNone(t, "another session's error", 500*time.Millisecond, func(n xmpptest.Node) bool {
+		return n.XMLName.Local == "message" && n.Attr("type") == "error"
+	})
+	// A nick change refused by the room goes to the session that asked.
+	c2.SendRaw(t, fmt.Sprintf(`<presence to='%s/bob' id='nick-x'/>`, room))
+	n = c2.Expect(t, "the nick change's error", func(n xmpptest.Node) bool {
+		return n.XMLName.Local == "presence" && n.Attr("type") == "error" && n.Attr("id") == "nick-x"
+	})
+	if _, cond := n.Error(); cond != "conflict" {
+		t.Errorf("nick change error = %s", n)
+	}
+	c1.ExpectNone(t, "another session's nick change error", 500*time.Millisecond, func(n xmpptest.Node) bool {
+		return n.XMLName.Local == "presence" && n.Attr("type") == "error"
+	})
+}

@@ -114,11 +114,10 @@ func (s *Service) roomPresence(ctx context.Context, a *account, rm *room, el *xm
 		case joining:
 			s.joinFailed(ctx, a, rm, el)
 		default:
-			// An error for a status update or nick change: the sessions
-			// that joined should know (e.g. 409 on a nick change).
-			for full := range rm.sessions {
-				s.deliver(full, forkTo(el, full))
-			}
+			// An error for a nick change goes to the session that asked
+			// for it (e.g. 409); one for the account's status update to
+			// every joined session.
+			s.forkError(rm, el)
 		}
 		return
 	}
@@ -266,6 +265,20 @@ func (s *Service) forkJoining(rm *room, el *xml.Element) {
 	}
 }
 
+// forkError delivers the room's error for a stanza a session sent to that
+// session alone, matched by the id it went out with; an error that
+// matches none of them reaches every joined session.
+func (s *Service) forkError(rm *room, el *xml.Element) {
+	senders := rm.takeSent(el.Attr("id"))
+	if len(senders) == 0 {
+		s.fork(rm, el)
+		return
+	}
+	for _, full := range senders {
+		s.deliver(full, forkTo(el, full))
+	}
+}
+
 // roomMessage handles a message from the room: groupchat (archived once
 // for the account, then forked), the subject, private messages and
 // errors.
@@ -304,9 +317,8 @@ func (s *Service) roomMessage(ctx context.Context, a *account, rm *room, el *xml
 		return true
 	case "error":
 		// An error for something a session sent to the room (rejected
-		// message, not allowed PM): every joined session may have sent
-		// it, so every one hears it.
-		s.fork(rm, el)
+		// message, not allowed PM).
+		s.forkError(rm, el)
 		return true
 	default:
 		if from.Resource == "" {

@@ -62,6 +62,7 @@ func (s *Service) sessionMessage(ctx context.Context, a *account, rm *room, full
 	out := el.Clone()
 	out.SetAttr("from", a.jid.String())
 	a.queue(out, to)
+	rm.noteSent(el.Attr("id"), full)
 	rm.lastActive = s.cfg.Now()
 	if to.Resource != "" && typ != "groupchat" {
 		// A private message: the account's other joined sessions see it
@@ -161,6 +162,7 @@ func (s *Service) sessionPresence(ctx context.Context, a *account, rm *room, ful
 			}
 		}
 		a.queue(p, to)
+		rm.noteSent(el.Attr("id"), full)
 		return
 	}
 	js.presence = el

@@ -1,6 +1,7 @@
 package accountjoin
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -109,12 +110,59 @@ type room struct {
 	// history after it dropped and took back the account) is not forked
 	// to them again.
 	delivered int64
+	// sent remembers, newest last, which session sent the stanzas that
+	// went to the room under their own id (messages, nick changes), so
+	// that the room's error for one reaches that session only.
+	sent []sentID
 
 	lastActive time.Time
 	attempts   int // rejoin attempts since the last success
 	// saved is the record storage holds for the membership, if known.
 	saved Record
 	timer *time.Timer
+}
+
+type sentID struct {
+	id      string
+	session jid.JID
+}
+
+// maxSentIDs bounds what a room remembers of a session's stanzas: a room
+// answers with an error at once, long before as many more have gone out.
+const maxSentIDs = 128
+
+// noteSent remembers that session full sent the stanza with id to the room.
+func (r *room) noteSent(id string, full jid.JID) {
+	if id == "" {
+		return
+	}
+	if len(r.sent) >= maxSentIDs {
+		n := copy(r.sent, r.sent[1:])
+		r.sent = r.sent[:n]
+	}
+	r.sent = append(r.sent, sentID{id, full})
+}
+
+// takeSent returns (and forgets) the sessions that sent a stanza with id
+// to the room: usually one; several only when sessions chose the same id.
+func (r *room) takeSent(id string) []jid.JID {
+	if id == "" {
+		return nil
+	}
+	var out []jid.JID
+	keep := r.sent[:0]
+	for _, e := range r.sent {
+		if e.id != id {
+			keep = append(keep, e)
+			continue
+		}
+		if !slices.Contains(out, e.session) {
+			out = append(out, e.session)
+		}
+	}
+	clear(r.sent[len(keep):])
+	r.sent = keep
+	return out
 }
 
 type joinedSession struct {

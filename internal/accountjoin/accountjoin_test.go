@@ -760,3 +760,41 @@ func TestRoomErrorsReachTheSender(t *testing.T) {
 		t.Error("second error with a used id not forked to every joined session")
 	}
 }
+
+// Issue 9 item 13: a mapped iq's answer, and a MAM query's results, are
+// taken only from the address the request went to; the mapped ids are
+// random, not a counter another entity could guess.
+func TestMappedRepliesMatchIDAndSender(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	w.joinFirst(c1)
+	c1.take()
+	w.sender.take()
+
+	w.send(c1, `<iq type='get' to='r@muc.example/bob' id='v1'><query xmlns='jabber:iq:version'/></iq>`)
+	w.send(c1, `<iq type='set' to='r@muc.example' id='q1'><query xmlns='urn:xmpp:mam:2' queryid='mine'/></iq>`)
+	out := w.sender.take()
+	if len(out) != 2 {
+		t.Fatalf("sent %v", str(out))
+	}
+	vid, qid := out[0].Attr("id"), out[1].Child(nsMAM, "query").Attr("queryid")
+	for _, id := range []string{vid, out[1].Attr("id")} {
+		if len(id) < 16 || strings.Contains(id, "v1") || strings.Contains(id, "q1") {
+			t.Errorf("mapped id %q: want at least 16 random characters, nothing of the session's id", id)
+		}
+	}
+	// Forged answers from elsewhere, with the right ids.
+	w.room(`<iq type='result' from='r@muc.example/carol' to='alice@d.example' id='` + vid + `'><query xmlns='jabber:iq:version'><name>forged</name></query></iq>`)
+	w.room(`<iq type='result' from='evil@muc.example/bob' to='alice@d.example' id='` + vid + `'><query xmlns='jabber:iq:version'><name>forged</name></query></iq>`)
+	w.room(`<message from='evil@muc.example' to='alice@d.example'><result xmlns='urn:xmpp:mam:2' queryid='` + qid + `' id='f'><forwarded xmlns='urn:xmpp:forward:0'/></result></message>`)
+	if got := c1.take(); len(got) != 0 {
+		t.Errorf("forged answers reached the session: %v", str(got))
+	}
+	// The real ones.
+	w.room(`<iq type='result' from='r@muc.example/bob' to='alice@d.example' id='` + vid + `'><query xmlns='jabber:iq:version'><name>real</name></query></iq>`)
+	w.room(`<message from='r@muc.example' to='alice@d.example'><result xmlns='urn:xmpp:mam:2' queryid='` + qid + `' id='a1'><forwarded xmlns='urn:xmpp:forward:0'/></result></message>`)
+	got := c1.take()
+	if len(got) != 2 || got[0].Attr("id") != "v1" || got[1].Child(nsMAM, "result").Attr("queryid") != "mine" {
+		t.Errorf("C1 got %v, want the real answer and result", str(got))
+	}
+}

@@ -2,7 +2,6 @@ package accountjoin
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"minimix/internal/jid"
@@ -29,7 +28,7 @@ func (s *Service) ToLocal(ctx context.Context, el *xml.Element, from, to jid.JID
 	a.mu.Lock()
 	defer s.release(a)
 	if el.Local == stanza.IQ || el.Local == stanza.Message {
-		if s.mappedReply(ctx, a, el) {
+		if s.mappedReply(ctx, a, el, from) {
 			return true
 		}
 	}
@@ -68,15 +67,16 @@ func strayPresence(el *xml.Element) bool {
 }
 
 // mappedReply returns an iq result or MAM result that answers what a
-// session asked a room, to that session alone, with its own ids.
-func (s *Service) mappedReply(ctx context.Context, a *account, el *xml.Element) bool {
+// session asked a room, to that session alone, with its own ids. Only the
+// address the request went to (from) may answer it.
+func (s *Service) mappedReply(ctx context.Context, a *account, el *xml.Element, from jid.JID) bool {
 	if el.Local == stanza.IQ {
 		t := el.Attr("type")
 		if t != "result" && t != "error" {
 			return false
 		}
 		p, ok := a.iqs[el.Attr("id")]
-		if !ok {
+		if !ok || p.to != from {
 			return false
 		}
 		delete(a.iqs, el.Attr("id"))
@@ -94,7 +94,7 @@ func (s *Service) mappedReply(ctx context.Context, a *account, el *xml.Element) 
 		return false
 	}
 	p, ok := a.iqs[res.Attr("queryid")]
-	if !ok {
+	if !ok || p.to.Bare() != from {
 		return false
 	}
 	out := el.Clone()
@@ -222,8 +222,7 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 			// to configure it, so accept the default configuration
 			// (XEP-0045 10.1.2, instant room) rather than leave it
 			// locked to everyone else.
-			a.seq++
-			iq := xml.New(xml.NSClient, stanza.IQ, "type", "set", "id", "aj-instant-"+strconv.FormatUint(a.seq, 36), "from", a.jid.String(), "to", rm.jid.String())
+			iq := xml.New(xml.NSClient, stanza.IQ, "type", "set", "id", newID("aj-instant-"), "from", a.jid.String(), "to", rm.jid.String())
 			iq.Append(xml.New(nsMUCOwner, "query").Append(xml.New(nsDataForm, "x", "type", "submit")))
 			a.queue(iq, rm.jid)
 		}

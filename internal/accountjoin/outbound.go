@@ -2,7 +2,6 @@ package accountjoin
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"minimix/internal/jid"
@@ -108,12 +107,11 @@ func (s *Service) sessionIQ(ctx context.Context, a *account, rm *room, full jid.
 			return true
 		}
 	}
-	a.seq++
-	id := "aj" + strconv.FormatUint(a.seq, 36) + "-" + el.Attr("id")
+	id := newID("aj-")
 	out := el.Clone()
 	out.SetAttr("id", id)
 	out.SetAttr("from", a.jid.String())
-	p := pendingIQ{session: full, id: el.Attr("id"), expires: s.cfg.Now().Add(5 * time.Minute)}
+	p := pendingIQ{session: full, to: to, id: el.Attr("id"), expires: s.cfg.Now().Add(5 * time.Minute)}
 	if q := out.Child(nsMAM, "query"); q != nil {
 		// MAM results come as messages carrying queryid: rewrite it so
 		// that they can go to this session only.

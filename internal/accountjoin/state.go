@@ -19,9 +19,9 @@ type account struct {
 	jid   jid.JID
 	rooms map[jid.JID]*room
 	// iqs maps the ids of iqs sent to rooms as the account back to the
-	// asking session and its own id.
+	// asking session and its own id. The ids are random (newID), so that
+	// nobody can answer in a room's name by guessing one.
 	iqs map[string]pendingIQ
-	seq uint64
 	// outbox holds what the account sends to rooms while its lock is
 	// held; release sends it after unlocking. Sending under the lock
 	// would deadlock: a local room answers on the same goroutine, and
@@ -41,6 +41,7 @@ func (a *account) queue(el *xml.Element, to jid.JID) {
 
 type pendingIQ struct {
 	session jid.JID
+	to      jid.JID // where the request went: only it may answer
 	id      string
 	queryID string // a MAM query's original queryid, when rewritten
 	expires time.Time

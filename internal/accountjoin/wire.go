@@ -1,6 +1,8 @@
 package accountjoin
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"strconv"
 	"strings"
 
@@ -19,6 +21,14 @@ const (
 	nsMUCOwner = "http://jabber.org/protocol/muc#owner"
 	nsDataForm = "jabber:x:data"
 )
+
+// newID returns a random stanza id with the prefix: 96 bits that nobody
+// outside can guess, for the ids the account's requests go out with.
+func newID(prefix string) string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24)
+	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
 
 // statusCodes returns the muc#user status codes of a room stanza.
 func statusCodes(el *xml.Element) map[string]bool {

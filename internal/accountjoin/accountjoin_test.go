@@ -798,3 +798,78 @@ func TestMappedRepliesMatchIDAndSender(t *testing.T) {
 		t.Errorf("C1 got %v, want the real answer and result", str(got))
 	}
 }
+
+// Issue 10 item 2: an iq from an occupant to the account (the room relays
+// it to the real JID, the bare one) goes to one joined session, the most
+// available and then the most recently active, with a mapped id; the
+// session's answer goes back to the room as the account's with the
+// room's id. With no session joined the account answers
+// service-unavailable. Account-level payloads (vCards) stay the server's.
+func TestOccupantIQToAccountGoesToASession(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	c2 := w.session(alice + "/laptop")
+	w.joinFirst(c1)
+	w.send(c2, `<presence to='r@muc.example/al' id='j2'><show>away</show><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	c1.take()
+	c2.take()
+	w.sender.take()
+
+	if !w.room(`<iq type='get' from='r@muc.example/bob' to='alice@d.example' id='relay1'><query xmlns='jabber:iq:version'/></iq>`) {
+		t.Fatal("iq from an occupant not taken")
+	}
+	if got := c2.take(); len(got) != 0 {
+		t.Errorf("the away session got %v", str(got))
+	}
+	got := c1.take()
+	if len(got) != 1 || got[0].Local != "iq" || got[0].Attr("from") != roomJID+"/bob" || got[0].Attr("to") != c1.jid.String() || got[0].Attr("id") == "relay1" {
+		t.Fatalf("C1 got %v, want the iq with a mapped id", str(got))
+	}
+	mapped := got[0].Attr("id")
+	// Another session cannot answer in its place.
+	w.send(c2, `<iq type='result' to='r@muc.example/bob' id='`+mapped+`'><query xmlns='jabber:iq:version'><name>forged</name></query></iq>`)
+	if out := w.sender.take(); len(out) != 0 {
+		t.Errorf("another session's answer went out: %v", str(out))
+	}
+	w.send(c1, `<iq type='result' to='r@muc.example/bob' id='`+mapped+`'><query xmlns='jabber:iq:version'><name>phone</name></query></iq>`)
+	out := w.sender.take()
+	if len(out) != 1 || out[0].Attr("id") != "relay1" || out[0].Attr("from") != alice || out[0].Attr("to") != roomJID+"/bob" || out[0].Attr("type") != "result" {
+		t.Fatalf("room got %v, want the answer from the account with the room's id", str(out))
+	}
+
+	// The most recently active among equally available sessions.
+	w.send(c2, `<presence to='r@muc.example/al'/>`)
+	w.send(c1, `<message type='groupchat' to='r@muc.example' id='g1'><body>here</body></message>`)
+	w.sender.take()
+	w.room(`<iq type='get' from='r@muc.example/bob' to='alice@d.example' id='relay2'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+	if len(c1.take()) != 1 || len(c2.take()) != 0 {
+		t.Error("iq did not go to the most recently active session (C1, which spoke last)")
+	}
+	w.send(c2, `<presence to='r@muc.example/al'><status>back</status></presence>`)
+	w.sender.take()
+	// vCards are the account's: the server answers them.
+	if w.room(`<iq type='get' from='r@muc.example/bob' to='alice@d.example' id='relay3'><vCard xmlns='vcard-temp'/></iq>`) {
+		t.Error("vCard request taken from the server")
+	}
+	// A session that ends with a request unanswered: the room gets an error.
+	w.room(`<iq type='get' from='r@muc.example/bob' to='alice@d.example' id='relay4'><query xmlns='jabber:iq:version'/></iq>`)
+	c2.take()
+	w.gone(c2)
+	var errs []*xml.Element
+	for _, o := range w.sender.take() {
+		if o.Local == "iq" {
+			errs = append(errs, o)
+		}
+	}
+	if len(errs) != 1 || errs[0].Attr("type") != "error" || errs[0].Attr("id") != "relay4" || errs[0].Attr("to") != roomJID+"/bob" {
+		t.Errorf("unanswered request of an ended session: %v, want its error", str(errs))
+	}
+	// No session joined: service-unavailable from the account.
+	w.gone(c1)
+	w.sender.take()
+	w.room(`<iq type='get' from='r@muc.example/bob' to='alice@d.example' id='relay5'><query xmlns='jabber:iq:version'/></iq>`)
+	out = w.sender.take()
+	if len(out) != 1 || out[0].Attr("type") != "error" || out[0].Attr("id") != "relay5" || out[0].Attr("from") != alice || out[0].Child("", "error").Child("", "service-unavailable") == nil {
+		t.Errorf("no session joined: room got %v, want service-unavailable", str(out))
+	}
+}

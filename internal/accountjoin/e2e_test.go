@@ -764,3 +764,50 @@ func TestE2ERoomErrorReachesOnlyTheSender(t *testing.T) {
 		return n.XMLName.Local == "presence" && n.Attr("type") == "error"
 	})
 }
+
+// Issue 10 item 2 (rule 23): an occupant's iq to the account's occupant
+// JID reaches a joined session, whose answer comes back to the asker from
+// the account's occupant JID; with no session joined the answer is
+// service-unavailable; vCards are still answered by the server.
+func TestE2EOccupantIQReachesASession(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	// A raw client, which (unlike mellium) answers nothing by itself.
+	c1 := e.srv.Login(t, "alice", "alice-secret", "phone")
+	c1.Send(`<presence/>`)
+	c1.Send(joinRaw(room, "al", "j1", ""))
+	c1.ExpectStanza("the subject", 5*time.Second, isSubject(room))
+	if res := (func() xmpptest.Node {
+		c1.Send(`<iq type='set' id='vcs'><vCard xmlns='vcard-temp'><FN>Alice</FN></vCard></iq>`)
+		return c1.ExpectStanza("vCard stored", 5*time.Second, func(n xmpptest.Node) bool { return n.Attr("id") == "vcs" })
+	})(); res.Attr("type") != "result" {
+		t.Fatalf("store vCard: %s", res)
+	}
+
+	bob.SendRaw(t, fmt.Sprintf(`<iq type='get' to='%s/al' id='ver1'><query xmlns='jabber:iq:version'/></iq>`, room))
+	req := c1.ExpectStanza("bob's version request", 5*time.Second, func(n xmpptest.Node) bool {
+		return n.XMLName.Local == "iq" && n.Attr("type") == "get" && n.Child("jabber:iq:version", "query") != nil
+	})
+	if req.Attr("from") != room+"/bob" {
+		t.Errorf("request from = %q, want bob's occupant JID", req.Attr("from"))
+	}
+	c1.Send(fmt.Sprintf(`<iq type='result' to='%s' id='%s'><query xmlns='jabber:iq:version'><name>phone client</name><version>1</version></query></iq>`, req.Attr("from"), req.Attr("id")))
+	res := bob.Expect(t, "the answer", func(n xmpptest.Node) bool { return n.XMLName.Local == "iq" && n.Attr("id") == "ver1" })
+	if res.Attr("type") != "result" || res.Attr("from") != room+"/al" || res.Find("query/name") == nil || res.Find("query/name").Text != "phone client" {
+		t.Errorf("answer = %s, want the session's result from room/al", res)
+	}
+
+	res = bob.IQ(t, fmt.Sprintf(`<iq type='get' to='%s/al' id='vc1'><vCard xmlns='vcard-temp'/></iq>`, room))
+	if fn := res.Find("vCard/FN"); res.Attr("type") != "result" || fn == nil || fn.Text != "Alice" {
+		t.Errorf("vCard via the room = %s, want the server's answer with alice's vCard", res)
+	}
+
+	c1.Kill()
+	bob.Expect(t, "alice's offline show", xmpptest.IsPresenceFrom(room+"/al", ""))
+	res = bob.IQ(t, fmt.Sprintf(`<iq type='get' to='%s/al' id='ver2'><query xmlns='jabber:iq:version'/></iq>`, room))
+	if _, cond := res.Error(); res.Attr("type") != "error" || cond != "service-unavailable" {
+		t.Errorf("no session joined: %s, want service-unavailable", res)
+	}
+}

@@ -46,8 +46,55 @@ func (s *Service) ToLocal(ctx context.Context, el *xml.Element, from, to jid.JID
 		return true
 	case stanza.Message:
 		return s.roomMessage(ctx, a, rm, el, from)
+	case stanza.IQ:
+		return s.occupantRequest(ctx, a, rm, el, from)
 	}
-	return false // iq requests from the room are answered for the account
+	return false
+}
+
+// accountPayloads are the requests an occupant may send the account that
+// the server answers for the account itself (a room relays vCard requests
+// to the bare JID on purpose).
+var accountPayloads = map[string]bool{"vcard-temp": true}
+
+// occupantRequest passes an iq request from an occupant to the account
+// (which the room relays to the account's real JID, the bare one) on to
+// one joined session, the most available and then the most recently
+// active, under a random id; answerFromSession sends its answer back. With
+// no session joined the account answers service-unavailable (rule 23).
+func (s *Service) occupantRequest(ctx context.Context, a *account, rm *room, el *xml.Element, from jid.JID) bool {
+	if t := el.Attr("type"); t != "get" && t != "set" || from.Resource == "" {
+		return false // answers are mapped replies or nobody's; the room's own requests are the account's
+	}
+	if p := el.FirstElement(); p != nil && accountPayloads[p.Space] {
+		return false
+	}
+	refuse := func(se *xmpperr.StanzaError) bool {
+		reply := stanza.ErrorReply(el, se)
+		reply.SetAttr("from", a.jid.String())
+		reply.SetAttr("to", from.String())
+		a.queue(reply, from)
+		return true
+	}
+	target := rm.answerer()
+	if target.IsZero() {
+		return refuse(xmpperr.New(xmpperr.ServiceUnavailable, ""))
+	}
+	if len(a.inIQs) >= maxPendingIQs {
+		a.expireIQs(s.cfg.Now())
+		if len(a.inIQs) >= maxPendingIQs {
+			return refuse(xmpperr.New(xmpperr.ResourceConstraintC, "too many requests in flight").WithType(xmpperr.Wait))
+		}
+	}
+	id := newID("aj-in-")
+	out := el.Clone()
+	out.SetAttr("id", id)
+	out.SetAttr("to", target.String())
+	if !s.deliver(target, out) {
+		return refuse(xmpperr.New(xmpperr.ServiceUnavailable, ""))
+	}
+	a.inIQs[id] = inboundIQ{session: target, from: from, id: el.Attr("id"), expires: s.cfg.Now().Add(5 * time.Minute)}
+	return true
 }
 
 // stray answers room traffic for an account with no state for the room:
@@ -203,7 +250,7 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 					extra = append(extra, "210")
 				}
 				s.deliver(w.full, selfCopy(el, a.jid, w.full, w.id, extra...))
-				rm.sessions[w.full] = &joinedSession{full: w.full, presence: w.presence}
+				rm.sessions[w.full] = &joinedSession{full: w.full, presence: w.presence, active: s.cfg.Now()}
 				s.Stats.JoinedSessions.Add(1)
 			}
 		}

@@ -60,7 +60,7 @@ func (s *Service) join(ctx context.Context, full jid.JID, el *xml.Element, to ji
 		if _, ok := rm.sessions[full]; !ok {
 			s.Stats.JoinedSessions.Add(1)
 		}
-		rm.sessions[full] = &joinedSession{full: full, presence: el}
+		rm.sessions[full] = &joinedSession{full: full, presence: el, active: s.cfg.Now()}
 		rm.lastActive = s.cfg.Now()
 		s.Stats.Synthesised.Add(1)
 		s.Stats.SynthNanos.Add(uint64(time.Since(start)))
@@ -144,6 +144,11 @@ func (s *Service) drop(ctx context.Context, a *account, rm *room) {
 		delete(a.rooms, rm.jid)
 		s.Stats.AccountJoins.Add(-1)
 		s.Stats.JoinedSessions.Add(-int64(len(rm.sessions)))
+		for id, p := range a.inIQs {
+			if p.from.Bare() == rm.jid {
+				delete(a.inIQs, id) // the account is no longer there to answer
+			}
+		}
 	}
 	if err := s.cfg.Store.DeleteJoin(ctx, a.jid, rm.jid); err != nil {
 		s.log.Error("forget account join", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
@@ -181,7 +186,7 @@ func (s *Service) completeJoin(ctx context.Context, a *account, rm *room) {
 		if _, ok := rm.sessions[w.full]; !ok {
 			s.Stats.JoinedSessions.Add(1)
 		}
-		rm.sessions[w.full] = &joinedSession{full: w.full, presence: w.presence}
+		rm.sessions[w.full] = &joinedSession{full: w.full, presence: w.presence, active: s.cfg.Now()}
 		s.Stats.Synthesised.Add(1)
 		s.Stats.SynthNanos.Add(uint64(time.Since(start)))
 	}
@@ -369,6 +374,13 @@ func (s *Service) SessionEnded(ctx context.Context, full jid.JID) {
 	for id, p := range a.iqs {
 		if p.session == full {
 			delete(a.iqs, id)
+		}
+	}
+	for id, p := range a.inIQs {
+		if p.session == full {
+			// It will not answer: the occupant that asked hears so now.
+			delete(a.inIQs, id)
+			a.refuseInbound(p, xmpperr.New(xmpperr.ServiceUnavailable, ""))
 		}
 	}
 }

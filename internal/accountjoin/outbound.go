@@ -35,6 +35,9 @@ func (s *Service) FromSession(ctx context.Context, sess router.Session, el *xml.
 	if rm == nil {
 		return false // not a room the account is in
 	}
+	if js := rm.sessions[full]; js != nil {
+		js.active = s.cfg.Now()
+	}
 	switch el.Local {
 	case stanza.Presence:
 		s.sessionPresence(ctx, a, rm, full, el, to)
@@ -82,8 +85,7 @@ func (s *Service) sessionMessage(ctx context.Context, a *account, rm *room, full
 func (s *Service) sessionIQ(ctx context.Context, a *account, rm *room, full jid.JID, el *xml.Element, to jid.JID) bool {
 	typ := el.Attr("type")
 	if typ != "get" && typ != "set" {
-		// A session's answer to something a room sent it: rooms send
-		// their requests to the account, so this goes nowhere useful.
+		s.answerFromSession(a, full, el, to)
 		return true
 	}
 	joinedHere := rm.isJoined(full)
@@ -124,10 +126,41 @@ func (s *Service) sessionIQ(ctx context.Context, a *account, rm *room, full jid.
 	return true
 }
 
+// answerFromSession sends a session's answer to a request an occupant
+// sent the account (occupantRequest) back to that occupant, as the
+// account's, with the request's own id. Only the session asked may
+// answer, and only to the occupant that asked; anything else goes
+// nowhere (rooms send their own requests to the account).
+func (s *Service) answerFromSession(a *account, full jid.JID, el *xml.Element, to jid.JID) {
+	id := el.Attr("id")
+	p, ok := a.inIQs[id]
+	if !ok || p.session != full || p.from != to {
+		return
+	}
+	delete(a.inIQs, id)
+	out := el.Clone()
+	out.SetAttr("id", p.id)
+	out.SetAttr("from", a.jid.String())
+	a.queue(out, to)
+}
+
+// refuseInbound answers the occupant's request p with se, as the account.
+func (a *account) refuseInbound(p inboundIQ, se *xmpperr.StanzaError) {
+	reply := xml.New(xml.NSClient, stanza.IQ, "type", "error", "id", p.id, "from", a.jid.String(), "to", p.from.String())
+	reply.Append(se.Element(xml.NSClient))
+	a.queue(reply, p.from)
+}
+
 func (a *account) expireIQs(now time.Time) {
 	for id, p := range a.iqs {
 		if now.After(p.expires) {
 			delete(a.iqs, id)
+		}
+	}
+	for id, p := range a.inIQs {
+		if now.After(p.expires) {
+			// The occupant that asked gave up long ago.
+			delete(a.inIQs, id)
 		}
 	}
 }
@@ -188,6 +221,7 @@ func (s *Service) broadcastPresence(ctx context.Context, sess router.Session, el
 			continue
 		}
 		js.presence = el
+		js.active = s.cfg.Now()
 		s.updatePresence(ctx, a, rm)
 	}
 }

@@ -22,6 +22,9 @@ type account struct {
 	// asking session and its own id. The ids are random (newID), so that
 	// nobody can answer in a room's name by guessing one.
 	iqs map[string]pendingIQ
+	// inIQs maps the ids of requests occupants sent the account, passed
+	// on to one of its sessions, back to the occupant and the room's id.
+	inIQs map[string]inboundIQ
 	// outbox holds what the account sends to rooms while its lock is
 	// held; release sends it after unlocking. Sending under the lock
 	// would deadlock: a local room answers on the same goroutine, and
@@ -47,7 +50,17 @@ type pendingIQ struct {
 	expires time.Time
 }
 
-// maxPendingIQs bounds the iqs an account may have in flight to rooms.
+// inboundIQ is a request from an occupant to the account (relayed by the
+// room to the account's bare JID) that one joined session answers.
+type inboundIQ struct {
+	session jid.JID // the session asked
+	from    jid.JID // the occupant JID that asked: the answer goes there
+	id      string  // the request's own id
+	expires time.Time
+}
+
+// maxPendingIQs bounds the iqs an account may have in flight to rooms,
+// and those from rooms waiting for a session's answer.
 const maxPendingIQs = 1000
 
 type roomState int
@@ -169,6 +182,28 @@ func (r *room) takeSent(id string) []jid.JID {
 type joinedSession struct {
 	full     jid.JID
 	presence *xml.Element // last presence the session sent (join or update)
+	active   time.Time    // when the session last sent anything to the room
+}
+
+// answerer returns the joined session that answers requests occupants
+// send the account: the most available, then the most recently active;
+// zero when no session is joined.
+func (r *room) answerer() jid.JID {
+	var best *joinedSession
+	for _, js := range r.sessions {
+		if best == nil {
+			best = js
+			continue
+		}
+		rb, rj := showRank(best.presence), showRank(js.presence)
+		if rj > rb || rj == rb && js.active.After(best.active) {
+			best = js
+		}
+	}
+	if best == nil {
+		return jid.JID{}
+	}
+	return best.full
 }
 
 type waiter struct {

@@ -873,3 +873,83 @@ func TestOccupantIQToAccountGoesToASession(t *testing.T) {
 		t.Errorf("no session joined: room got %v, want service-unavailable", str(out))
 	}
 }
+
+// Issue 9 item 3: a join sent while the account's leave is in flight
+// waits for the room's answer to the leave; the late unavailable 110 is
+// the leave's, not a removal of the new membership.
+func TestJoinDuringLeaveWaitsForTheLeave(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	w.joinFirst(c1)
+	c1.take()
+	w.sender.take()
+	w.send(c1, `<presence to='r@muc.example/al' type='unavailable' id='l1'/>`)
+	if out := w.sender.take(); len(out) != 1 || out[0].Attr("type") != "unavailable" {
+		t.Fatalf("leave: room got %v", str(out))
+	}
+	w.send(c1, `<presence to='r@muc.example/al' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	if out := w.sender.take(); len(out) != 0 {
+		t.Fatalf("join sent while the leave is in flight: %v", str(out))
+	}
+	// The room answers the leave: the leaver gets it, and the join goes out.
+	w.room(`<presence from='r@muc.example/al' to='alice@d.example' type='unavailable'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='none' jid='alice@d.example'/><status code='110'/></x></presence>`)
+	got := c1.take()
+	if len(got) != 1 || got[0].Attr("id") != "l1" || got[0].Attr("type") != "unavailable" {
+		t.Errorf("C1 got %v, want the leave's answer with the leave's id", str(got))
+	}
+	out := w.sender.take()
+	if len(out) != 1 || out[0].Child(nsMUC, "x") == nil || out[0].Attr("id") != "j2" {
+		t.Fatalf("room got %v, want the queued join", str(out))
+	}
+	for _, raw := range []string{occBob, self("j2"), subject} {
+		w.room(raw)
+	}
+	got = c1.take()
+	if len(got) != 3 || !statusCodes(got[1])["110"] || got[1].Attr("id") != "j2" || got[1].Attr("type") != "" {
+		t.Errorf("C1 got %v, want the new join's answer", str(got))
+	}
+	w.room(`<message type='groupchat' from='r@muc.example/bob' to='alice@d.example'><body>welcome back</body></message>`)
+	if got := c1.take(); len(got) != 1 {
+		t.Errorf("C1 got %v after rejoining", str(got))
+	}
+	if out := w.sender.take(); len(out) != 0 {
+		t.Errorf("room got %v, want nothing (no bounce)", str(out))
+	}
+}
+
+// Issue 9 item 3, the leave timing out: the join goes out then, and the
+// room's answer to the old leave, arriving during the new join, is not
+// taken for a removal.
+func TestLateLeaveAnswerDuringNewJoinIsIgnored(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	w.joinFirst(c1)
+	w.send(c1, `<presence to='r@muc.example/al' type='unavailable' id='l1'/>`)
+	w.send(c1, `<presence to='r@muc.example/al' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	c1.take()
+	w.sender.take()
+	a := w.svc.account(jid.MustParse(alice), false)
+	a.mu.Lock()
+	rm := a.rooms[jid.MustParse(roomJID)]
+	a.mu.Unlock()
+	w.svc.leaveTimedOut(a, rm)
+	if got := c1.take(); len(got) != 1 || got[0].Attr("id") != "l1" {
+		t.Errorf("C1 got %v, want its leave answered", str(got))
+	}
+	if out := w.sender.take(); len(out) != 1 || out[0].Attr("id") != "j2" {
+		t.Fatalf("room got %v, want the queued join", str(out))
+	}
+	w.room(`<presence from='r@muc.example/al' to='alice@d.example' type='unavailable'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='none'/><status code='110'/></x></presence>`)
+	if got := c1.take(); len(got) != 0 {
+		t.Errorf("C1 got %v from the old leave's late answer", str(got))
+	}
+	for _, raw := range []string{self("j2"), subject} {
+		w.room(raw)
+	}
+	if got := c1.take(); len(got) != 2 || got[0].Attr("id") != "j2" {
+		t.Errorf("C1 got %v, want the new join's answer", str(got))
+	}
+	if l := w.svc.List(jid.JID{}); len(l) != 1 || l[0].State != "joined" {
+		t.Errorf("state = %+v, want joined", l)
+	}
+}

@@ -811,3 +811,36 @@ func TestE2EOccupantIQReachesASession(t *testing.T) {
 		t.Errorf("no session joined: %s, want service-unavailable", res)
 	}
 }
+
+// Issue 9 item 3: a session that leaves and joins again at once (one
+// write, so the join arrives while the account's leave is in flight) ends
+// up in the room, and the room's traffic reaches it.
+func TestE2ELeaveThenJoinAtOnce(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	c1 := e.srv.Login(t, "alice", "alice-secret", "phone")
+	c1.Send(`<presence/>`)
+	c1.Send(joinRaw(room, "al", "j0", ""))
+	c1.ExpectStanza("the subject", 5*time.Second, isSubject(room))
+	for i := 1; i <= 10; i++ {
+		join := fmt.Sprintf("j%d", i)
+		c1.Send(fmt.Sprintf(`<presence to='%s/al' type='unavailable' id='l%d'/>`, room, i) + joinRaw(room, "al", join, ""))
+		self := c1.ExpectStanza("the new join's self-presence", 5*time.Second, func(n xmpptest.Node) bool {
+			return n.XMLName.Local == "presence" && n.Attr("id") == join
+		})
+		if self.Attr("type") != "" || !hasStatus(self, "110") {
+			t.Fatalf("round %d: answer to the join = %s", i, self)
+		}
+		c1.ExpectStanza("the subject", 5*time.Second, isSubject(room))
+		body := fmt.Sprintf("round %d", i)
+		bob.SendRaw(t, fmt.Sprintf(`<message type='groupchat' to='%s'><body>%s</body></message>`, room, body))
+		c1.ExpectStanza(body, 5*time.Second, func(n xmpptest.Node) bool {
+			if n.XMLName.Local == "presence" && n.Attr("type") == "unavailable" && strings.HasPrefix(n.Attr("id"), "j") {
+				t.Fatalf("round %d: the new membership ended: %s", i, n)
+			}
+			return isGroupchat(room, body)(n)
+		})
+	}
+}

@@ -186,6 +186,13 @@ func (s *Service) roomPresence(ctx context.Context, a *account, rm *room, el *xm
 
 // selfPresence handles the room's presence about the account itself.
 func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xml.Element, from jid.JID, typ string, codes map[string]bool) {
+	if typ == "unavailable" && rm.state == joining {
+		// A room answers a join with an available presence or an
+		// error: this is the late answer to the account's previous
+		// leave, which timed out before the new join went out.
+		s.log.Debug("late answer to a leave during a join", "account", a.jid.String(), "room", rm.jid.String())
+		return
+	}
 	if typ == "unavailable" {
 		switch {
 		case codes["303"]:

@@ -29,21 +29,14 @@ func (s *Service) join(ctx context.Context, full jid.JID, el *xml.Element, to ji
 	w := waiter{full: full, id: el.Attr("id"), x: x, nick: to.Resource, presence: el}
 	rm := a.rooms[rj]
 	switch {
-	case rm == nil || rm.state == leaving:
-		if rm != nil {
-			// A join while our leave is in flight: the leave goes on; the
-			// session joins anew once it completes (simplest correct).
-			rm.stopTimers()
-			s.finishLeave(ctx, a, rm, nil)
-		}
-		rm = newRoom(rj, to.Resource)
-		rm.password = x.ChildText(nsMUC, "password")
-		rm.live = full
-		rm.waiting = []waiter{w}
-		rm.lastActive = s.cfg.Now()
-		a.rooms[rj] = rm
-		s.Stats.AccountJoins.Add(1)
-		s.sendJoin(ctx, a, rm, el, x)
+	case rm == nil:
+		s.startJoin(ctx, a, rj, []waiter{w})
+	case rm.state == leaving:
+		// A join while the account's leave is in flight waits for the
+		// room's answer to the leave (or leaveTimeout); finishLeave then
+		// sends it. Sent now, the room's late unavailable for the leave
+		// would read as the new membership's end.
+		fallthrough
 	case rm.state == joining:
 		if i := rm.isWaiting(full); i >= 0 {
 			rm.waiting[i] = w
@@ -66,6 +59,22 @@ func (s *Service) join(ctx context.Context, full jid.JID, el *xml.Element, to ji
 		s.Stats.SynthNanos.Add(uint64(time.Since(start)))
 		s.updatePresence(ctx, a, rm)
 	}
+}
+
+// startJoin makes the account join room rj for the sessions waiting, the
+// first of which receives the room's answer as it comes (rule 1).
+func (s *Service) startJoin(ctx context.Context, a *account, rj jid.JID, waiting []waiter) {
+	w := waiting[0]
+	rm := newRoom(rj, w.nick)
+	if w.x != nil {
+		rm.password = w.x.ChildText(nsMUC, "password")
+	}
+	rm.live = w.full
+	rm.waiting = waiting
+	rm.lastActive = s.cfg.Now()
+	a.rooms[rj] = rm
+	s.Stats.AccountJoins.Add(1)
+	s.sendJoin(ctx, a, rm, w.presence, w.x)
 }
 
 // sendJoin sends the account's join to the room: the session's presence
@@ -318,19 +327,23 @@ func (s *Service) leave(ctx context.Context, a *account, rm *room, full jid.JID,
 		p.Append(st)
 	}
 	rm.stopTimers()
-	rm.timer = time.AfterFunc(leaveTimeout, func() {
-		a.mu.Lock()
-		defer s.release(a)
-		if a.rooms[rm.jid] == rm && rm.state == leaving {
-			s.finishLeave(context.Background(), a, rm, nil)
-		}
-	})
+	rm.timer = time.AfterFunc(leaveTimeout, func() { s.leaveTimedOut(a, rm) })
 	a.queue(p, to)
+}
+
+// leaveTimedOut ends a leave the room did not answer in time.
+func (s *Service) leaveTimedOut(a *account, rm *room) {
+	a.mu.Lock()
+	defer s.release(a)
+	if a.rooms[rm.jid] == rm && rm.state == leaving {
+		s.finishLeave(context.Background(), a, rm, nil)
+	}
 }
 
 // finishLeave completes the account's leave: the leaving session gets the
 // room's unavailable self-presence (or one of ours when the room did not
-// answer), and the state is forgotten.
+// answer), and the state is forgotten. Joins that came while the leave was
+// in flight go to the room now.
 func (s *Service) finishLeave(ctx context.Context, a *account, rm *room, roomAnswer *xml.Element) {
 	if !rm.leaver.IsZero() {
 		if roomAnswer != nil {
@@ -339,7 +352,12 @@ func (s *Service) finishLeave(ctx context.Context, a *account, rm *room, roomAns
 			s.deliver(rm.leaver, selfUnavailable(rm.jid, rm.nick, rm.leaver, rm.leaverID, rm.self))
 		}
 	}
+	queued := rm.waiting
+	rm.waiting = nil
 	s.forget(ctx, a, rm)
+	if len(queued) > 0 {
+		s.startJoin(ctx, a, rm.jid, queued)
+	}
 }
 
 // dropSession removes a session from a room without touching the room.

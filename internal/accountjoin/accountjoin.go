@@ -144,6 +144,8 @@ type Service struct {
 	closed   bool
 	stop     chan struct{}
 	wg       sync.WaitGroup
+	// rejoins are the timers of scheduled rejoins, stopped by Shutdown.
+	rejoins map[*time.Timer]struct{}
 
 	Stats Stats
 }
@@ -165,7 +167,7 @@ func New(cfg Config) *Service {
 	if cfg.HistoryMax <= 0 {
 		cfg.HistoryMax = 50
 	}
-	return &Service{cfg: cfg, log: cfg.Logger, accounts: make(map[jid.JID]*account), stop: make(chan struct{})}
+	return &Service{cfg: cfg, log: cfg.Logger, accounts: make(map[jid.JID]*account), stop: make(chan struct{}), rejoins: make(map[*time.Timer]struct{})}
 }
 
 // account returns the state of bare, creating it when create is set.
@@ -196,15 +198,20 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-// Shutdown stops background work. Memberships stay stored: the rooms see
-// the server go (their occupants' server disconnects) and the server
-// rejoins at its next start.
+// Shutdown stops background work: the idle sweep, scheduled rejoins and
+// the rooms' timers. Memberships stay stored as they are: the rooms see
+// the server go (their occupants' server disconnects, or the local MUC
+// service stops with 332) and the server rejoins at its next start.
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if !s.closed {
 		s.closed = true
 		close(s.stop)
 	}
+	for t := range s.rejoins {
+		t.Stop()
+	}
+	clear(s.rejoins)
 	s.mu.Unlock()
 	for _, a := range s.snapshot() {
 		a.mu.Lock()

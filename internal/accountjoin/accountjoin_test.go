@@ -953,3 +953,128 @@ func TestLateLeaveAnswerDuringNewJoinIsIgnored(t *testing.T) {
 		t.Errorf("state = %+v, want joined", l)
 	}
 }
+
+// storedJoin returns the stored membership of alice in the room.
+func (w *world) storedJoin() (Record, bool) {
+	w.store.mu.Lock()
+	defer w.store.mu.Unlock()
+	r, ok := w.store.m[alice+" "+roomJID]
+	return r, ok
+}
+
+// Issue 9 item 4: a 332 (or 333) keeps the stored membership as it was,
+// LastActive included, and the rejoined room is not idle for that.
+func TestShutdownRemovalKeepsMembershipAndLastActive(t *testing.T) {
+	for _, code := range []string{"332", "333"} {
+		t.Run(code, func(t *testing.T) {
+			w := newWorld(t)
+			now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+			w.svc.cfg.Now = func() time.Time { return now }
+			c1 := w.session(alice + "/phone")
+			w.joinFirst(c1)
+			w.gone(c1) // the last session goes at 12:00
+			before, ok := w.storedJoin()
+			if !ok || !before.LastActive.Equal(now) {
+				t.Fatalf("stored before = %+v", before)
+			}
+			now = now.Add(10 * time.Minute)
+			w.room(`<presence from='r@muc.example/al' to='alice@d.example' type='unavailable'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='none'/><status code='110'/><status code='` + code + `'/></x></presence>`)
+			after, ok := w.storedJoin()
+			if !ok || after != before {
+				t.Errorf("stored after %s = %+v (present %v), want it unchanged: %+v", code, after, ok, before)
+			}
+			// The rejoin (run here at once) keeps LastActive: 40 minutes
+			// after the last session went, the room (idle after 1h) is
+			// not left; 70 minutes after, it is.
+			w.svc.rejoinAttempt(context.Background(), before, 1, true)
+			w.room(self(""))
+			w.room(subject)
+			now = now.Add(30 * time.Minute)
+			w.sender.take()
+			w.svc.leaveIdle(context.Background())
+			if out := w.sender.take(); len(out) != 0 {
+				t.Errorf("left the room as idle 40 minutes after its last session went: %v", str(out))
+			}
+			if r, _ := w.storedJoin(); !r.LastActive.Equal(before.LastActive) {
+				t.Errorf("LastActive after the rejoin = %v, want %v", r.LastActive, before.LastActive)
+			}
+			now = now.Add(30 * time.Minute)
+			w.svc.leaveIdle(context.Background())
+			if out := w.sender.take(); len(out) != 1 || out[0].Attr("type") != "unavailable" {
+				t.Errorf("70 minutes after its last session went, the sweep sent %v, want the leave", str(out))
+			}
+		})
+	}
+}
+
+// Issue 9 item 4: after a restart the stored LastActive holds; a record
+// without one (an older server's) counts from the restart.
+func TestRestartKeepsLastActive(t *testing.T) {
+	w := newWorld(t)
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	w.store.PutJoin(context.Background(), Record{Account: jid.MustParse(alice), Room: jid.MustParse(roomJID), Nick: "al", LastActive: now.Add(-30 * time.Minute)})
+	w.store.PutJoin(context.Background(), Record{Account: jid.MustParse(alice), Room: jid.MustParse("old@muc.example"), Nick: "al"})
+	svc := New(Config{Domain: "d.example", Sessions: w.sessions, Sender: w.sender, Store: w.store, Archive: w.archive, IdleLeaveAfter: time.Hour, Now: clock})
+	t.Cleanup(func() { _ = svc.Shutdown(context.Background()) })
+	if err := svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.sender.take()
+	for _, r := range []string{roomJID, "old@muc.example"} {
+		el := parse(t, strings.ReplaceAll(self(""), roomJID, r))
+		svc.ToLocal(context.Background(), el, jid.MustParse(r+"/al"), jid.MustParse(alice))
+	}
+	now = now.Add(20 * time.Minute)
+	svc.leaveIdle(context.Background())
+	if out := w.sender.take(); len(out) != 0 {
+		t.Errorf("rooms left 20 minutes after a restart: %v", str(out))
+	}
+	now = now.Add(20 * time.Minute) // 70 minutes after the first room's last session
+	svc.leaveIdle(context.Background())
+	out := w.sender.take()
+	if len(out) != 1 || out[0].Attr("to") != roomJID+"/al" || out[0].Attr("type") != "unavailable" {
+		t.Errorf("sweep 40 minutes after the restart sent %v, want the leave of %s only", str(out), roomJID)
+	}
+}
+
+// Issue 9 item 13: Shutdown stops scheduled rejoins, and none is
+// scheduled once the service is stopped (the local MUC's 332 at our own
+// shutdown comes after).
+func TestShutdownStopsRejoins(t *testing.T) {
+	w := newWorld(t)
+	w.svc.cfg.RejoinBackoff = time.Hour
+	c1 := w.session(alice + "/phone")
+	w.joinFirst(c1)
+	shutdown := `<presence from='r@muc.example/al' to='alice@d.example' type='unavailable'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='none'/><status code='110'/><status code='332'/></x></presence>`
+	w.room(shutdown)
+	w.svc.mu.Lock()
+	n := len(w.svc.rejoins)
+	w.svc.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d rejoins scheduled, want 1", n)
+	}
+	if err := w.svc.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.svc.mu.Lock()
+	n = len(w.svc.rejoins)
+	w.svc.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d rejoins left after Shutdown", n)
+	}
+	// A 332 after Shutdown (the MUC stops after us) reaches the session
+	// and schedules nothing.
+	w.svc.rejoinAttempt(context.Background(), Record{Account: jid.MustParse(alice), Room: jid.MustParse(roomJID), Nick: "al", LastActive: time.Now()}, 0, false)
+	w.room(self(""))
+	w.room(shutdown)
+	w.svc.mu.Lock()
+	n = len(w.svc.rejoins)
+	w.svc.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d rejoins scheduled after Shutdown", n)
+	}
+	if recs, _ := w.store.ListJoins(context.Background()); len(recs) != 1 || recs[0].LastActive.IsZero() {
+		t.Errorf("stored memberships after our own shutdown = %+v, want the one with its LastActive", recs)
+	}
+}

@@ -844,3 +844,44 @@ func TestE2ELeaveThenJoinAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// Issue 9 item 4: a restart (the MUC tells the account 332 as it stops)
+// leaves the stored membership as it was, LastActive included, so the
+// idle sweep does not take the room for idle since ever.
+func TestE2ERestartKeepsLastActive(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	stored := func() time.Time {
+		t.Helper()
+		recs, err := e.srv.Store().ListJoins(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Account == "alice@localhost" && r.Room == room {
+				return r.LastActive
+			}
+		}
+		t.Fatalf("no stored membership of alice in %s: %+v", room, recs)
+		return time.Time{}
+	}
+	c1 := e.dial("alice")
+	e.persistentRoom(c1, room, "al")
+	joined := stored()
+	c1.Close()
+	// The session's end is stored (LastActive) once the server notes it.
+	before := stored()
+	for deadline := time.Now().Add(5 * time.Second); before.Equal(joined); before = stored() {
+		if time.Now().After(deadline) {
+			t.Fatal("the session's end was not stored")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.srv.Restart(t)
+	bob := e.dial("bob")
+	bob.SendRaw(t, joinRaw(room, "bob", "jb", ""))
+	bob.Expect(t, "alice in the room after restart", xmpptest.IsPresenceFrom(room+"/al", ""))
+	if after := stored(); !after.Equal(before) {
+		t.Errorf("LastActive after the restart = %v, want %v as before it", after, before)
+	}
+}

@@ -217,17 +217,15 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 			for _, w := range rm.waiting {
 				s.deliver(w.full, selfCopy(el, a.jid, w.full, w.id, "110"))
 			}
-			rejoin := codes["332"] || codes["333"]
-			nick, password, bookmark := rm.nick, rm.password, rm.bookmark
-			attempts := rm.attempts
-			if rejoin {
-				s.drop(ctx, a, rm)
-			} else {
-				s.forget(ctx, a, rm)
+			if codes["332"] || codes["333"] {
+				// The room went away (a restart, ours included) or lost
+				// the account: the membership stays stored as it is,
+				// LastActive included, and the server rejoins.
+				s.unlink(a, rm)
+				s.scheduleRejoin(a, rm.record(a.jid), rm.attempts+1)
+				return
 			}
-			if rejoin {
-				s.scheduleRejoin(a, Record{Account: a.jid, Room: rm.jid, Nick: nick, Password: password, Bookmark: bookmark}, attempts+1)
-			}
+			s.forget(ctx, a, rm)
 		}
 		return
 	}

@@ -135,15 +135,18 @@ func (s *Service) joinFailed(ctx context.Context, a *account, rm *room, errp *xm
 // membership ended, and the room's messages from now on are not the
 // account's.
 func (s *Service) forget(ctx context.Context, a *account, rm *room) {
-	s.drop(ctx, a, rm)
+	s.unlink(a, rm)
+	if err := s.cfg.Store.DeleteJoin(ctx, a.jid, rm.jid); err != nil {
+		s.log.Error("forget account join", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
+	}
 	if err := s.cfg.Archive.Left(ctx, a.jid, rm.jid); err != nil {
 		s.log.Error("end account membership in archive", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
 	}
 }
 
-// drop drops the account's state for a room but not its membership in
-// the archive: the server is about to join again.
-func (s *Service) drop(ctx context.Context, a *account, rm *room) {
+// unlink drops the account's state for a room from memory only: the stored
+// membership and its interval in the archive stay, for a rejoin.
+func (s *Service) unlink(a *account, rm *room) {
 	rm.stopTimers()
 	if rm.state == joined {
 		s.Stats.Joined.Add(-1)
@@ -159,15 +162,17 @@ func (s *Service) drop(ctx context.Context, a *account, rm *room) {
 			}
 		}
 	}
-	if err := s.cfg.Store.DeleteJoin(ctx, a.jid, rm.jid); err != nil {
-		s.log.Error("forget account join", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
-	}
+}
+
+// record is the membership as stored.
+func (rm *room) record(account jid.JID) Record {
+	return Record{Account: account, Room: rm.jid, Nick: rm.nick, Password: rm.password, Bookmark: rm.bookmark, LastActive: rm.lastActive}
 }
 
 // persist stores the membership so that it survives a restart, unless
 // storage holds it as it is (a rejoin after a restart changes nothing).
 func (s *Service) persist(ctx context.Context, a *account, rm *room) {
-	rec := Record{Account: a.jid, Room: rm.jid, Nick: rm.nick, Password: rm.password, Bookmark: rm.bookmark, LastActive: rm.lastActive}
+	rec := rm.record(a.jid)
 	if rec == rm.saved {
 		return
 	}

@@ -23,36 +23,46 @@ func rejoinDelay(first time.Duration, n int) time.Duration {
 	return min(d, 10*time.Minute)
 }
 
-// scheduleRejoin rejoins a room after a backoff.
+// scheduleRejoin rejoins a room after a backoff. The stored membership is
+// left as it is: a restart in the meantime rejoins too.
 func (s *Service) scheduleRejoin(a *account, r Record, attempt int) {
 	if attempt > maxRejoinAttempts {
-		s.log.Info("giving up rejoining room", "account", a.jid.String(), "room", r.Room.String())
+		s.log.Info("giving up rejoining room until the next start", "account", a.jid.String(), "room", r.Room.String())
 		if err := s.cfg.Archive.Left(context.Background(), a.jid, r.Room); err != nil {
 			s.log.Error("end account membership in archive", "account", a.jid.String(), "room", r.Room.String(), "err", err)
 		}
 		return
 	}
-	s.persistRecord(context.Background(), r) // so a restart retries too
-	time.AfterFunc(rejoinDelay(s.cfg.RejoinBackoff, attempt), func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return // our own shutdown: the next start rejoins
+	}
+	var t *time.Timer
+	t = time.AfterFunc(rejoinDelay(s.cfg.RejoinBackoff, attempt), func() {
 		s.mu.Lock()
-		closed := s.closed
-		s.mu.Unlock()
-		if closed {
+		delete(s.rejoins, t)
+		if s.closed {
+			s.mu.Unlock()
 			return
 		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		defer s.wg.Done()
 		s.rejoinAttempt(context.Background(), r, attempt, true)
 	})
+	s.rejoins[t] = struct{}{}
 }
 
-func (s *Service) persistRecord(ctx context.Context, r Record) {
-	if err := s.cfg.Store.PutJoin(ctx, r); err != nil {
-		s.log.Error("store account join", "account", r.Account.String(), "room", r.Room.String(), "err", err)
-	}
-}
-
-// rejoin joins a stored membership again at startup.
+// rejoin joins a stored membership again at startup. A record without
+// LastActive (stored by an older server) counts as active now, so that
+// the idle sweep does not take it for idle since ever.
 func (s *Service) rejoin(ctx context.Context, r Record) {
-	s.rejoinAttempt(ctx, r, 0, true)
+	stored := true
+	if r.LastActive.IsZero() {
+		r.LastActive, stored = s.cfg.Now(), false
+	}
+	s.rejoinAttempt(ctx, r, 0, stored)
 }
 
 // rejoinAttempt sends the account's join with <history since=...> from its

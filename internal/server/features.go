@@ -201,16 +201,18 @@ func (f *features) start(ctx context.Context) (err error) {
 
 func (f *features) shutdown(ctx context.Context) error {
 	var errs []error
-	if f.muc != nil {
-		// Before the account joins, so that accounts hear of the
-		// shutdown (332) like any occupant.
-		if err := f.muc.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("muc: %w", err))
-		}
-	}
 	if f.joins != nil {
+		// Before the MUC service: the 332 it sends every occupant as it
+		// stops still reaches the accounts' joined sessions, but the
+		// account joins, stopped, schedule no rejoin and keep their
+		// stored memberships as they are for the next start.
 		if err := f.joins.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("account joins: %w", err))
+		}
+	}
+	if f.muc != nil {
+		if err := f.muc.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("muc: %w", err))
 		}
 	}
 	return errors.Join(errs...)

@@ -293,6 +293,21 @@ func (s *Service) release(a *account) {
 	a.outbox = nil
 	a.mu.Unlock()
 	for _, o := range out {
-		s.cfg.Sender.Route(context.Background(), o.el, a.jid, o.to)
+		ctx := context.Background()
+		if o.server {
+			ctx = context.WithValue(ctx, serverJoinKey{}, true)
+		}
+		s.cfg.Sender.Route(ctx, o.el, a.jid, o.to)
 	}
+}
+
+type serverJoinKey struct{}
+
+// IsServerJoin reports whether a join was routed with ctx by the service
+// on its own: a rejoin after a restart or a room's 332/333, or an autojoin
+// bookmark's join. A local MUC service exempts those from the limits it
+// puts on strangers (the server's own work is not a flood); nothing a
+// client sends can carry the mark.
+func IsServerJoin(ctx context.Context) bool {
+	return ctx.Value(serverJoinKey{}) != nil
 }

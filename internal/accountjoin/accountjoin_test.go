@@ -1078,3 +1078,52 @@ func TestShutdownStopsRejoins(t *testing.T) {
 		t.Errorf("stored memberships after our own shutdown = %+v, want the one with its LastActive", recs)
 	}
 }
+
+// Issue 9 item 5: the server's own joins (rejoins, autojoin bookmarks) go
+// out marked as such, for the local MUC not to rate-limit them; a wait
+// error keeps the membership and rejoins later; a refusal ends it.
+func TestServerRejoinErrors(t *testing.T) {
+	rec := Record{Account: jid.MustParse(alice), Room: jid.MustParse(roomJID), Nick: "al", LastActive: time.Now().Add(-time.Minute)}
+	for _, tc := range []struct {
+		name, err string
+		keep      bool
+	}{
+		{"wait", `<error type='wait'><resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`, true},
+		{"timeout", `<error type='wait'><remote-server-timeout xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`, true},
+		{"banned", `<error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.svc.cfg.RejoinBackoff = time.Hour
+			w.store.PutJoin(context.Background(), rec)
+			if err := w.svc.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			out := w.sender.take()
+			if len(out) != 1 || !w.sender.markedServer(out[0]) {
+				t.Fatalf("rejoin sent %v, marked %v; want one join marked as the server's", str(out), len(out) == 1 && w.sender.markedServer(out[0]))
+			}
+			w.room(`<presence type='error' from='r@muc.example/al' to='alice@d.example'>` + tc.err + `</presence>`)
+			got, kept := w.storedJoin()
+			if kept != tc.keep || kept && got != rec {
+				t.Errorf("stored after the error: %+v (%v), want kept=%v", got, kept, tc.keep)
+			}
+			w.svc.mu.Lock()
+			n := len(w.svc.rejoins)
+			w.svc.mu.Unlock()
+			if want := map[bool]int{true: 1, false: 0}[tc.keep]; n != want {
+				t.Errorf("%d rejoins scheduled, want %d", n, want)
+			}
+			if l := w.svc.List(jid.JID{}); len(l) != 0 {
+				t.Errorf("state kept in memory: %+v", l)
+			}
+		})
+	}
+	// A session's join is its own, not marked.
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	w.send(c1, `<presence to='r@muc.example/al' id='j1'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	if out := w.sender.take(); len(out) != 1 || w.sender.markedServer(out[0]) {
+		t.Errorf("a session's join went out marked as the server's")
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"minimix/internal/config"
+	"minimix/internal/jid"
 	"minimix/internal/xmpptest"
 )
 
@@ -883,5 +885,82 @@ func TestE2ERestartKeepsLastActive(t *testing.T) {
 	bob.Expect(t, "alice in the room after restart", xmpptest.IsPresenceFrom(room+"/al", ""))
 	if after := stored(); !after.Equal(before) {
 		t.Errorf("LastActive after the restart = %v, want %v as before it", after, before)
+	}
+}
+
+// Issue 9 item 5: an account in more local rooms than the MUC lets a
+// stranger enter at once rejoins every one of them after a restart: the
+// server's own rejoins are not rate-limited, and none is forgotten.
+func TestE2ERestartRejoinsManyRooms(t *testing.T) {
+	const burst = 5 // [muc] join_burst
+	srv := xmpptest.Start(t, xmpptest.WithConfig(func(c *config.Config) {
+		c.MUC.JoinBurst, c.MUC.JoinInterval = burst, config.Duration{Duration: 100 * time.Millisecond}
+	}))
+	for _, u := range []string{"alice", "bob"} {
+		srv.AddUser(t, u, u+"-secret")
+	}
+	e := &env{t: t, srv: srv}
+	const rooms = burst + 1
+	var names []string
+	maker := e.dial("bob")
+	for len(names) < rooms {
+		room := freshRoom()
+		e.persistentRoom(maker, room, "bob")
+		names = append(names, room)
+	}
+	maker.Close()
+	c1 := e.dial("alice")
+	for _, room := range names {
+		for {
+			c1.SendRaw(t, joinRaw(room, "al", "j", ""))
+			n := c1.Expect(t, "join answer", func(n xmpptest.Node) bool {
+				return n.XMLName.Local == "presence" && n.Attr("id") == "j"
+			})
+			if n.Attr("type") != "error" {
+				c1.Expect(t, "subject", isSubject(room))
+				break
+			}
+			if _, cond := n.Error(); cond != "resource-constraint" {
+				t.Fatalf("join %s: %s", room, n)
+			}
+			time.Sleep(150 * time.Millisecond) // a session's joins are limited
+		}
+	}
+	c1.Close()
+	all, err := e.srv.Store().ListJoins(t.Context()) // bob's too
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Restart(t)
+	aj := e.srv.AccountJoins()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		joined := 0
+		for _, in := range aj.List(jid.MustParse("alice@localhost")) {
+			if in.State == "joined" {
+				joined++
+			}
+		}
+		recs, err := e.srv.Store().ListJoins(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := 0
+		for _, r := range recs {
+			if r.Account == "alice@localhost" {
+				stored++
+			}
+		}
+		if joined == rooms && stored == rooms {
+			// At once: no rejoin had to wait for the MUC's join limit.
+			if n := aj.Stats.Rejoins.Load(); n != uint64(len(all)) {
+				t.Errorf("%d rejoin attempts for %d memberships, want one each", n, len(all))
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the restart %d of %d rooms joined, %d memberships stored", joined, rooms, stored)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -65,16 +65,30 @@ func (f *fakeSessions) Get(full jid.JID) router.Session {
 	return nil
 }
 
-// fakeSender records what the feature sends out (to rooms).
+// fakeSender records what the feature sends out (to rooms), and which of
+// it went out marked as the server's own joins.
 type fakeSender struct {
-	mu   sync.Mutex
-	sent []*xml.Element
+	mu     sync.Mutex
+	sent   []*xml.Element
+	server map[*xml.Element]bool
 }
 
 func (f *fakeSender) Route(ctx context.Context, el *xml.Element, from, to jid.JID) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sent = append(f.sent, el)
+	if IsServerJoin(ctx) {
+		if f.server == nil {
+			f.server = make(map[*xml.Element]bool)
+		}
+		f.server[el] = true
+	}
+}
+
+func (f *fakeSender) markedServer(el *xml.Element) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.server[el]
 }
 
 func (f *fakeSender) take() []*xml.Element {

@@ -102,7 +102,7 @@ func (s *Service) sendJoin(ctx context.Context, a *account, rm *room, el, x *xml
 	if err := s.cfg.Archive.Joined(ctx, a.jid, rm.jid); err != nil {
 		s.log.Error("begin account membership in archive", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
 	}
-	a.queue(p, to)
+	a.outbox = append(a.outbox, outgoing{el: p, to: to, server: rm.byServer})
 }
 
 func (s *Service) joinTimedOut(a *account, rm *room) {
@@ -119,7 +119,9 @@ func (s *Service) joinTimedOut(a *account, rm *room) {
 }
 
 // joinFailed gives every waiting session the room's error, each with its
-// own join id, and forgets the room (rule 5).
+// own join id, and forgets the room (rule 5). A join the server made on
+// its own that meets a temporary error (type wait: a busy or rate-limiting
+// room, no answer) keeps the stored membership and is tried again later.
 func (s *Service) joinFailed(ctx context.Context, a *account, rm *room, errp *xml.Element) {
 	for _, w := range rm.waiting {
 		c := errp.Clone()
@@ -128,6 +130,12 @@ func (s *Service) joinFailed(ctx context.Context, a *account, rm *room, errp *xm
 		s.deliver(w.full, c)
 	}
 	rm.waiting = nil
+	if se := xmpperr.FromElement(errp); rm.byServer && se != nil && se.Type == xmpperr.Wait {
+		s.log.Info("rejoin refused for now; retrying later", "account", a.jid.String(), "room", rm.jid.String(), "error", string(se.Condition))
+		s.unlink(a, rm)
+		s.scheduleRejoin(a, rm.record(a.jid), rm.attempts+1)
+		return
+	}
 	s.forget(ctx, a, rm)
 }
 

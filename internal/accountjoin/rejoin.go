@@ -79,6 +79,7 @@ func (s *Service) rejoinAttempt(ctx context.Context, r Record, attempt int, stor
 		return // a session joined meanwhile
 	}
 	rm := newRoom(r.Room, r.Nick)
+	rm.byServer = true
 	rm.password = r.Password
 	rm.bookmark = r.Bookmark
 	rm.lastActive = r.LastActive

@@ -33,13 +33,14 @@ type account struct {
 }
 
 type outgoing struct {
-	el *xml.Element
-	to jid.JID
+	el     *xml.Element
+	to     jid.JID
+	server bool // the server's own join (IsServerJoin)
 }
 
 // queue sends el to to as the account once the lock is released.
 func (a *account) queue(el *xml.Element, to jid.JID) {
-	a.outbox = append(a.outbox, outgoing{el, to})
+	a.outbox = append(a.outbox, outgoing{el: el, to: to})
 }
 
 type pendingIQ struct {
@@ -90,6 +91,9 @@ type room struct {
 	password string
 	bookmark bool
 	state    roomState
+	// byServer marks a join the server made on its own (a rejoin, an
+	// autojoin bookmark) rather than for a session's join.
+	byServer bool
 
 	// sessions that joined, by full JID, with the presence each last
 	// sent (for the account's aggregated presence in the room).

@@ -134,6 +134,12 @@ func (h *harness) advance(d time.Duration) {
 // send parses raw (a stanza with a to) and routes it from from.
 func (h *harness) send(from string, raw string) {
 	h.t.Helper()
+	h.sendCtx(context.Background(), from, raw)
+}
+
+// sendCtx is send with the context the router would pass.
+func (h *harness) sendCtx(ctx context.Context, from string, raw string) {
+	h.t.Helper()
 	if first, _, _ := strings.Cut(raw, ">"); !strings.Contains(first, "xmlns=") {
 		i := strings.IndexAny(raw, " />")
 		raw = raw[:i] + " xmlns='jabber:client'" + raw[i:]
@@ -148,7 +154,7 @@ func (h *harness) send(from string, raw string) {
 	if err != nil {
 		h.t.Fatalf("to of %s: %v", raw, err)
 	}
-	h.svc.RouteStanza(context.Background(), el, f, to)
+	h.svc.RouteStanza(ctx, el, f, to)
 	h.settle()
 }
 

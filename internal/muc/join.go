@@ -47,7 +47,7 @@ func (s *Service) join(ctx context.Context, r *room, el, x *xml.Element, from, t
 		fail(xmpperr.ServiceUnavailable, "the room is full")
 	case shared && len(existing.reals) >= s.cfg.Limits.MaxSessionsPerNick:
 		fail(xmpperr.ResourceConstraintC, "too many sessions share this nickname")
-	case !created && !s.admins[bare] && !s.joins.allow(bare, s.now()):
+	case !created && !s.joinAllowed(ctx, bare):
 		fail(xmpperr.ResourceConstraintC, "too many rooms entered; try again later")
 	default:
 		s.enter(ctx, r, el, x, from, nick, key, modified, created, existing)

@@ -1,6 +1,7 @@
 package muc
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -130,4 +131,16 @@ func (l *limiter) sweep(now time.Time) {
 	if len(l.buckets) >= limiterMaxEntries {
 		clear(l.buckets)
 	}
+}
+
+// joinAllowed applies the per-JID join limit to a join routed with ctx.
+// Admins are exempt, and so are the server's own joins (Config.ExemptJoin):
+// an account-join service rejoining an account's rooms after a restart or
+// a 332 enters them all at once, and is the server's work, not a
+// stranger's flood.
+func (s *Service) joinAllowed(ctx context.Context, bare jid.JID) bool {
+	if s.admins[bare] || s.cfg.ExemptJoin != nil && s.cfg.ExemptJoin(ctx) {
+		return true
+	}
+	return s.joins.allow(bare, s.now())
 }

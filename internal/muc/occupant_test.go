@@ -269,3 +269,36 @@ func TestRoomFull(t *testing.T) {
 		t.Errorf("second session in a full room: %s", dump(got))
 	}
 }
+
+type serverJoinKey struct{}
+
+// Issue 9 item 5: the per-JID join limit does not apply to the joins the
+// server makes itself (an account rejoining its rooms after a restart),
+// which Config.ExemptJoin recognises by their context.
+func TestJoinLimitExemptsServerJoins(t *testing.T) {
+	const burst = 3
+	h := newHarness(t, func(c *Config) {
+		c.Limits.JoinBurst, c.Limits.JoinInterval = burst, time.Hour
+		c.ExemptJoin = func(ctx context.Context) bool { return ctx.Value(serverJoinKey{}) != nil }
+	})
+	const account = "acct@example.net"
+	for i := range burst + 2 {
+		h.create("boss@example.net/x", fmt.Sprintf("r%d@%s", i, domain), "Boss")
+	}
+	h.drop()
+	// Enough joins at once to empty the bucket...
+	for i := range burst {
+		if got := h.join(account, fmt.Sprintf("r%d@%s", i, domain), "Acct"); !hasStatus(lastPresence(got), "110") {
+			t.Fatalf("join %d: %s", i, dump(got))
+		}
+	}
+	// ...then a stranger's join is refused, the server's own is not.
+	if got := h.join(account, fmt.Sprintf("r%d@%s", burst, domain), "Acct"); condition(lastPresence(got)) != "resource-constraint" {
+		t.Fatalf("join past the limit: %s", dump(got))
+	}
+	ctx := context.WithValue(context.Background(), serverJoinKey{}, true)
+	h.sendCtx(ctx, account, fmt.Sprintf("<presence to='r%d@%s/Acct' id='rejoin'><x xmlns='%s'/></presence>", burst+1, domain, NS))
+	if got := h.take(account); !hasStatus(lastPresence(got), "110") {
+		t.Errorf("the server's own join past the limit: %s", dump(got))
+	}
+}

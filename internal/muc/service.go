@@ -117,6 +117,9 @@ type Config struct {
 	Logger  *slog.Logger
 	// Now is the clock, time.Now when nil.
 	Now func() time.Time
+	// ExemptJoin, when set, reports whether a join routed with ctx is the
+	// server's own (see joinAllowed in limits.go).
+	ExemptJoin func(ctx context.Context) bool
 }
 
 // Service is the MUC service. It implements router.Component.

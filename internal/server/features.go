@@ -252,6 +252,9 @@ func (s *Server) buildMUC(f *features) (*muc.Service, error) {
 		Store:   s.store,
 		Archive: f.archive,
 		Logger:  s.log.With("component", "muc"),
+		// The account-join service's own rejoins are the server's work:
+		// not rate-limited as a stranger's joins are.
+		ExemptJoin: accountjoin.IsServerJoin,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("muc: %w", err)

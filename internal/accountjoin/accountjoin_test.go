@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"minimix/internal/jid"
+	"minimix/internal/stanza"
 	"minimix/internal/xml"
 )
 
@@ -472,6 +473,7 @@ func TestRestartRejoinsWithSince(t *testing.T) {
 	if err := svc2.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	w.probeOn(svc2, true)
 	out := w.sender.take()
 	if len(out) != 1 {
 		t.Fatalf("rejoin sent %v", str(out))
@@ -502,8 +504,9 @@ func TestRejoinAfterShutdownWithBackoff(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, p := range w.sender.take() {
-			if p.Local == "presence" && p.Child(nsMUC, "x") != nil && p.Attr("to") == roomJID+"/al" {
-				return // rejoined
+			// The rejoin starts with the question whether the room exists.
+			if p.Local == "iq" && p.Child(stanza.NSDiscoInfo, "query") != nil && p.Attr("to") == roomJID {
+				return // rejoining
 			}
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -584,24 +587,89 @@ func TestSynthesisedSelfKeepsJoinCodesAndShowsJoinerPresence(t *testing.T) {
 	}
 }
 
-func TestServerJoinOfVanishedRoomMakesItInstant(t *testing.T) {
-	w := newWorld(t)
-	w.svc.Join(context.Background(), jid.MustParse(alice), jid.MustParse(roomJID), "al", "", true)
-	w.sender.take()
-	w.room(`<presence from='r@muc.example/al' to='alice@d.example'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' role='moderator' jid='alice@d.example'/><status code='110'/><status code='201'/></x></presence>`)
+// probe takes the disco#info query the service sends before its own join
+// and answers it: the room exists, or item-not-found.
+func (w *world) probe(exists bool) {
+	w.t.Helper()
+	w.probeOn(w.svc, exists)
+}
+
+// probeOn is probe for the service svc (another over the same fakes).
+func (w *world) probeOn(svc *Service, exists bool) {
+	w.t.Helper()
+	answer := func(raw string) {
+		el := parse(w.t, raw)
+		svc.ToLocal(context.Background(), el, jid.MustParse(roomJID), jid.MustParse(alice))
+	}
 	out := w.sender.take()
-	if len(out) != 1 || out[0].Local != "iq" || out[0].Attr("to") != roomJID || out[0].Child(nsMUCOwner, "query") == nil {
-		t.Fatalf("sent %v, want the instant-room configuration", str(out))
+	if len(out) != 1 || out[0].Local != "iq" || out[0].Attr("to") != roomJID || out[0].Child(stanza.NSDiscoInfo, "query") == nil {
+		w.t.Fatalf("sent %v, want a disco#info query to the room before the server's join", str(out))
 	}
-	// A session's own creation is left to the session.
-	w2 := newWorld(t)
-	c1 := w2.session(alice + "/phone")
-	w2.send(c1, `<presence to='r@muc.example/al' id='j1'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
-	w2.sender.take()
-	w2.room(`<presence from='r@muc.example/al' to='alice@d.example' id='j1'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' role='moderator'/><status code='110'/><status code='201'/></x></presence>`)
-	if out := w2.sender.take(); len(out) != 0 {
-		t.Errorf("configured a room a session created: %v", str(out))
+	id := out[0].Attr("id")
+	if exists {
+		answer(`<iq type='result' from='r@muc.example' to='alice@d.example' id='` + id + `'><query xmlns='http://jabber.org/protocol/disco#info'><identity category='conference' type='text'/><feature var='http://jabber.org/protocol/muc'/></query></iq>`)
+	} else {
+		answer(`<iq type='error' from='r@muc.example' to='alice@d.example' id='` + id + `'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>`)
 	}
+}
+
+// Issue 10 item 5: the server's own join (a rejoin, an autojoin bookmark)
+// never creates a room. It asks the room first; a room that is gone ends
+// the membership; one that vanished between question and join (201) is
+// destroyed again at once. A session's join made meanwhile is the
+// session's own, and may create the room as any client's may.
+func TestServerJoinNeverCreatesARoom(t *testing.T) {
+	t.Run("gone", func(t *testing.T) {
+		w := newWorld(t)
+		w.svc.Join(context.Background(), jid.MustParse(alice), jid.MustParse(roomJID), "al", "", true)
+		w.probe(false)
+		if out := w.sender.take(); len(out) != 0 {
+			t.Errorf("sent %v after item-not-found, want nothing", str(out))
+		}
+		if l := w.svc.List(jid.JID{}); len(l) != 0 {
+			t.Errorf("membership kept: %+v", l)
+		}
+		if recs, _ := w.store.ListJoins(context.Background()); len(recs) != 0 {
+			t.Errorf("membership stored: %+v", recs)
+		}
+	})
+	t.Run("created anyway", func(t *testing.T) {
+		w := newWorld(t)
+		w.svc.Join(context.Background(), jid.MustParse(alice), jid.MustParse(roomJID), "al", "", true)
+		w.probe(true)
+		if out := w.sender.take(); len(out) != 1 || out[0].Child(nsMUC, "x") == nil {
+			t.Fatalf("sent %v, want the join", str(out))
+		}
+		w.room(`<presence from='r@muc.example/al' to='alice@d.example'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' role='moderator' jid='alice@d.example'/><status code='110'/><status code='201'/></x></presence>`)
+		out := w.sender.take()
+		if len(out) != 1 || out[0].Local != "iq" || out[0].Attr("to") != roomJID || out[0].Child(nsMUCOwner, "query").Child(nsMUCOwner, "destroy") == nil {
+			t.Fatalf("sent %v, want the new room destroyed", str(out))
+		}
+		if l := w.svc.List(jid.JID{}); len(l) != 0 {
+			t.Errorf("membership kept: %+v", l)
+		}
+		if recs, _ := w.store.ListJoins(context.Background()); len(recs) != 0 {
+			t.Errorf("membership stored: %+v", recs)
+		}
+	})
+	t.Run("a session joins meanwhile", func(t *testing.T) {
+		w := newWorld(t)
+		c1 := w.session(alice + "/phone")
+		w.svc.Join(context.Background(), jid.MustParse(alice), jid.MustParse(roomJID), "al", "", true)
+		w.send(c1, `<presence to='r@muc.example/al' id='j1'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+		w.probe(false)
+		out := w.sender.take()
+		if len(out) != 1 || out[0].Child(nsMUC, "x") == nil || out[0].Attr("id") != "j1" || w.sender.markedServer(out[0]) {
+			t.Fatalf("sent %v, want the session's own join", str(out))
+		}
+		w.room(`<presence from='r@muc.example/al' to='alice@d.example' id='j1'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' role='moderator' jid='alice@d.example'/><status code='110'/><status code='201'/></x></presence>`)
+		if got := c1.take(); len(got) != 1 || !statusCodes(got[0])["201"] {
+			t.Errorf("C1 got %v, want the creation (201) to configure", str(got))
+		}
+		if out := w.sender.take(); len(out) != 0 {
+			t.Errorf("sent %v, want the session left to configure its room", str(out))
+		}
+	})
 }
 
 // Issue 10 item 6: the room's presence from the account's own occupant
@@ -1087,10 +1155,12 @@ func TestServerRejoinErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, err string
 		keep      bool
+		atProbe   bool // the room's answer to the question whether it exists
 	}{
-		{"wait", `<error type='wait'><resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`, true},
-		{"timeout", `<error type='wait'><remote-server-timeout xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`, true},
-		{"banned", `<error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`, false},
+		{"wait", `<error type='wait'><resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`, true, false},
+		{"timeout", `<error type='wait'><remote-server-timeout xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`, true, false},
+		{"banned", `<error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`, false, false},
+		{"server unreachable", `<error type='wait'><remote-server-timeout xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
@@ -1099,11 +1169,20 @@ func TestServerRejoinErrors(t *testing.T) {
 			if err := w.svc.Start(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			out := w.sender.take()
-			if len(out) != 1 || !w.sender.markedServer(out[0]) {
-				t.Fatalf("rejoin sent %v, marked %v; want one join marked as the server's", str(out), len(out) == 1 && w.sender.markedServer(out[0]))
+			if tc.atProbe {
+				out := w.sender.take()
+				if len(out) != 1 || out[0].Local != "iq" {
+					t.Fatalf("sent %v, want the probe", str(out))
+				}
+				w.room(`<iq type='error' from='r@muc.example' to='alice@d.example' id='` + out[0].Attr("id") + `'>` + tc.err + `</iq>`)
+			} else {
+				w.probe(true)
+				out := w.sender.take()
+				if len(out) != 1 || !w.sender.markedServer(out[0]) {
+					t.Fatalf("rejoin sent %v, marked %v; want one join marked as the server's", str(out), len(out) == 1 && w.sender.markedServer(out[0]))
+				}
+				w.room(`<presence type='error' from='r@muc.example/al' to='alice@d.example'>` + tc.err + `</presence>`)
 			}
-			w.room(`<presence type='error' from='r@muc.example/al' to='alice@d.example'>` + tc.err + `</presence>`)
 			got, kept := w.storedJoin()
 			if kept != tc.keep || kept && got != rec {
 				t.Errorf("stored after the error: %+v (%v), want kept=%v", got, kept, tc.keep)

@@ -47,6 +47,10 @@ func (s *Service) ToLocal(ctx context.Context, el *xml.Element, from, to jid.JID
 	case stanza.Message:
 		return s.roomMessage(ctx, a, rm, el, from)
 	case stanza.IQ:
+		if rm.probe != "" && el.Attr("id") == rm.probe && from == rm.jid {
+			s.probeAnswered(ctx, a, rm, el)
+			return true
+		}
 		return s.occupantRequest(ctx, a, rm, el, from)
 	}
 	return false
@@ -244,7 +248,21 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 		}
 		rm.state = joined
 		s.Stats.Joined.Add(1)
+		rm.probe = ""
 		rm.stopTimers()
+		if codes["201"] && rm.live.IsZero() && len(rm.waiting) == 0 {
+			// The server's own join created the room: it vanished
+			// between the probe and the join, or the service does not
+			// answer disco#info. Undo it (rule 24): destroy the new room,
+			// still locked and empty, and end the membership.
+			s.log.Info("room no longer existed; destroying the one our rejoin created", "account", a.jid.String(), "room", rm.jid.String())
+			iq := xml.New(xml.NSClient, stanza.IQ, "type", "set", "id", newID("aj-undo-"), "from", a.jid.String(), "to", rm.jid.String())
+			d := xml.New(nsMUCOwner, "destroy").Append(xml.New(nsMUCOwner, "reason").AppendText("The room no longer existed; a server does not re-create rooms for its accounts."))
+			iq.Append(xml.New(nsMUCOwner, "query").Append(d))
+			a.queue(iq, rm.jid)
+			s.forget(ctx, a, rm)
+			return
+		}
 		// The live session is joined from here on: history and subject
 		// reach it as the room sends them.
 		if !rm.live.IsZero() {
@@ -267,11 +285,10 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 			}
 		})
 		s.persist(ctx, a, rm)
-		if codes["201"] && len(rm.waiting) == 0 {
-			// The server's own join (a rejoin after a restart, or an
-			// autojoin bookmark) created the room: it was gone, as a
-			// temporary room is once everyone left. No client is there
-			// to configure it, so accept the default configuration
+		if codes["201"] && rm.live.IsZero() {
+			// The server's own join created the room for sessions that
+			// joined while it was in flight: none of them receives the
+			// 201 to configure it, so accept the default configuration
 			// (XEP-0045 10.1.2, instant room) rather than leave it
 			// locked to everyone else.
 			iq := xml.New(xml.NSClient, stanza.IQ, "type", "set", "id", newID("aj-instant-"), "from", a.jid.String(), "to", rm.jid.String())

@@ -7,6 +7,7 @@ import (
 	"minimix/internal/jid"
 	"minimix/internal/stanza"
 	"minimix/internal/xml"
+	"minimix/internal/xmpperr"
 )
 
 // maxRejoinAttempts bounds the rejoins after a room dropped the account
@@ -105,7 +106,56 @@ func (s *Service) rejoinAttempt(ctx context.Context, r Record, attempt int, stor
 	if show := s.cfg.OfflineShow; show != "" {
 		p.Append(xml.New(xml.NSClient, "show").AppendText(show))
 	}
-	s.sendJoin(ctx, a, rm, p, x)
+	s.probeRoom(a, rm, p, x)
+}
+
+// probeRoom asks the room whether it exists before the server's own join
+// (rule 24): XEP-0045 joins create the rooms they enter, and a server
+// must not bring back a room that its members let go. The join (p, x)
+// goes out when the room answers (probeAnswered).
+func (s *Service) probeRoom(a *account, rm *room, p, x *xml.Element) {
+	rm.probe = newID("aj-probe-")
+	rm.joinEl, rm.joinX = p, x
+	iq := xml.New(xml.NSClient, stanza.IQ, "type", "get", "id", rm.probe, "from", a.jid.String(), "to", rm.jid.String())
+	iq.Append(xml.New(stanza.NSDiscoInfo, "query"))
+	rm.timer = time.AfterFunc(joinTimeout, func() { s.joinTimedOut(a, rm) })
+	a.queue(iq, rm.jid)
+}
+
+// probeAnswered takes the room's answer to probeRoom. A room that is gone
+// (item-not-found, gone) ends the membership, unless a session asked to
+// join meanwhile: that join is the session's own and goes out as such,
+// free to create the room as any client's may. A temporary error is a
+// failed join (retried later); anything else lets the join go out.
+func (s *Service) probeAnswered(ctx context.Context, a *account, rm *room, el *xml.Element) {
+	rm.probe = ""
+	rm.stopTimers()
+	join, x := rm.joinEl, rm.joinX
+	rm.joinEl, rm.joinX = nil, nil
+	if el.Attr("type") == "error" {
+		se := xmpperr.FromElement(el)
+		switch {
+		case se != nil && (se.Condition == xmpperr.ItemNotFound || se.Condition == xmpperr.Gone):
+			if len(rm.waiting) == 0 {
+				s.log.Info("room no longer exists; the membership ends", "account", a.jid.String(), "room", rm.jid.String())
+				s.forget(ctx, a, rm)
+				return
+			}
+			w := rm.waiting[0]
+			rm.byServer = false
+			rm.live, rm.nick = w.full, w.nick
+			if w.x != nil {
+				rm.password = w.x.ChildText(nsMUC, "password")
+			}
+			join, x = w.presence, w.x
+		case se != nil && se.Type == xmpperr.Wait:
+			errp := xml.New(xml.NSClient, stanza.Presence, "from", rm.jid.WithResource(rm.nick).String(), "type", "error")
+			errp.Append(se.Element(xml.NSClient))
+			s.joinFailed(ctx, a, rm, errp)
+			return
+		}
+	}
+	s.sendJoin(ctx, a, rm, join, x)
 }
 
 // Join makes the account join a room on its own (an autojoin bookmark or

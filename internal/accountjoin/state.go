@@ -94,6 +94,12 @@ type room struct {
 	// byServer marks a join the server made on its own (a rejoin, an
 	// autojoin bookmark) rather than for a session's join.
 	byServer bool
+	// probe is the id of the disco#info query that asks whether the room
+	// still exists before the server's own join, which goes out once it
+	// is answered: joinEl and joinX are that join's presence and <x/>.
+	probe  string
+	joinEl *xml.Element
+	joinX  *xml.Element
 
 	// sessions that joined, by full JID, with the presence each last
 	// sent (for the account's aggregated presence in the room).

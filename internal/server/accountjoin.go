@@ -85,12 +85,3 @@ func (j joinArchive) History(ctx context.Context, owner, room jid.JID, max int, 
 func (j joinArchive) Last(ctx context.Context, owner, room jid.JID) (time.Time, error) {
 	return j.mam.RoomLast(ctx, room)
 }
-
-// AccountJoins returns the account-join service, nil when account_join is
-// disabled (for tests and operators' tools).
-func (s *Server) AccountJoins() *accountjoin.Service {
-	if s.features == nil {
-		return nil
-	}
-	return s.features.joins
-}

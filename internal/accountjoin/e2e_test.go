@@ -987,3 +987,34 @@ func TestE2ERestartRejoinsManyRooms(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Issue 9 item 13: [account_join] history_max bounds the history a
+// synthesised join replays from the account's archive (rule 2).
+func TestE2EHistoryMaxFromConfig(t *testing.T) {
+	srv := xmpptest.Start(t, xmpptest.WithConfig(func(c *config.Config) { c.AccountJoin.HistoryMax = 2 }))
+	for _, u := range []string{"alice", "bob"} {
+		srv.AddUser(t, u, u+"-secret")
+	}
+	e := &env{t: t, srv: srv}
+	room := freshRoom()
+	c1 := e.dial("alice")
+	e.create(c1, room, "al")
+	for i := 0; i < 4; i++ {
+		c1.SendRaw(t, fmt.Sprintf(`<message type='groupchat' to='%s'><body>m%d</body></message>`, room, i))
+		c1.Expect(t, "reflection", isGroupchat(room, fmt.Sprintf("m%d", i)))
+	}
+	c2 := e.dial("alice")
+	c2.SendRaw(t, joinRaw(room, "al", "j2", ""))
+	c2.Expect(t, "self", isSelfPresence(room))
+	var history []string
+	for {
+		n := c2.Expect(t, "history or subject", func(n xmpptest.Node) bool { return n.XMLName.Local == "message" })
+		if isSubject(room)(n) {
+			break
+		}
+		history = append(history, n.Find("body").Text)
+	}
+	if strings.Join(history, ",") != "m2,m3" {
+		t.Errorf("history = %v, want the newest 2 (history_max = 2)", history)
+	}
+}

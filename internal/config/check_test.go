@@ -140,6 +140,11 @@ func TestCheck(t *testing.T) {
 			want: []Problem{{Line: 2, Key: "limits.max_stanza_bytes", Msg: "67108865 is out of range [10000, 67108864]"}},
 		},
 		{
+			name: "account join history bounds",
+			toml: "[account_join]\nhistory_max = 0\n",
+			want: []Problem{{Line: 2, Key: "account_join.history_max", Msg: "0 is out of range [1, 1000]"}},
+		},
+		{
 			name: "depth and header bounds",
 			toml: "[limits]\nmax_depth = 2\nmax_header_bytes = 100\n",
 			want: []Problem{

@@ -116,6 +116,11 @@ type AccountJoin struct {
 	// OfflineShow is the <show/> the account has in rooms while none of
 	// its sessions is joined: away, xa or dnd. Default "xa".
 	OfflineShow string `toml:"offline_show"`
+	// HistoryMax is the most room messages replayed from the account's
+	// archive to a session that joins a room the account is already in
+	// (the session's <history/> may ask for fewer). Default 50, between 1
+	// and 1000.
+	HistoryMax int `toml:"history_max"`
 }
 
 // C2S configures client-to-server connections.
@@ -334,6 +339,7 @@ func Default() *Config {
 			Enabled:        true,
 			IdleLeaveAfter: Duration{720 * time.Hour},
 			OfflineShow:    "xa",
+			HistoryMax:     50,
 		},
 	}
 }

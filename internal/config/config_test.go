@@ -118,8 +118,8 @@ var overrides = []struct {
 		c.MUC.MaxSessionsPerNick, c.MUC.MaxNickLength = 2, 20
 		c.MUC.VoiceRequestBurst, c.MUC.VoiceRequestInterval = 1, Duration{time.Hour}
 	}},
-	{"[account_join]\nenabled = false\nidle_leave_after = \"1h\"\noffline_show = \"away\"", func(c *Config) {
-		c.AccountJoin = AccountJoin{Enabled: false, IdleLeaveAfter: Duration{time.Hour}, OfflineShow: "away"}
+	{"[account_join]\nenabled = false\nidle_leave_after = \"1h\"\noffline_show = \"away\"\nhistory_max = 10", func(c *Config) {
+		c.AccountJoin = AccountJoin{Enabled: false, IdleLeaveAfter: Duration{time.Hour}, OfflineShow: "away", HistoryMax: 10}
 	}},
 	// Other ways to write the same keys.
 	{"c2s.send_queue = 32\nlimits.max_depth = 100", func(c *Config) { c.C2S.SendQueue = 32; c.Limits.MaxDepth = 100 }},

@@ -252,6 +252,7 @@ func (a *AccountJoin) validate(is *issues) {
 	if a.IdleLeaveAfter.Duration < 0 {
 		is.add("account_join.idle_leave_after", "must not be negative")
 	}
+	between(is, "account_join.history_max", a.HistoryMax, 1, 1000)
 }
 
 func (l *Log) validate(is *issues) {

@@ -140,6 +140,7 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 			Domain:         s.cfg.Domain,
 			IdleLeaveAfter: aj.IdleLeaveAfter.Duration,
 			OfflineShow:    aj.OfflineShow,
+			HistoryMax:     aj.HistoryMax,
 			Sessions:       s.Registry,
 			Sender:         r,
 			Store:          joinStore{store},

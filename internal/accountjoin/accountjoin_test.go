@@ -1206,3 +1206,34 @@ func TestServerRejoinErrors(t *testing.T) {
 		t.Errorf("a session's join went out marked as the server's")
 	}
 }
+
+// Issue 10 item 8: LeaveAll (account deletion) leaves every room at once.
+func TestLeaveAll(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	w.joinFirst(c1)
+	w.svc.Join(context.Background(), jid.MustParse(alice), jid.MustParse("other@muc.example"), "al", "", true)
+	c1.take()
+	w.sender.take()
+	if n := w.svc.LeaveAll(context.Background(), jid.MustParse(alice)); n != 2 {
+		t.Errorf("LeaveAll = %d, want 2", n)
+	}
+	rooms := map[string]bool{}
+	for _, p := range w.sender.take() {
+		if p.Local == "presence" && p.Attr("type") == "unavailable" && p.Attr("from") == alice {
+			rooms[p.Attr("to")] = true
+		}
+	}
+	if !rooms[roomJID+"/al"] || !rooms["other@muc.example/al"] {
+		t.Errorf("leaves sent to %v, want both rooms", rooms)
+	}
+	if got := c1.take(); len(got) != 1 || got[0].Attr("type") != "unavailable" || !statusCodes(got[0])["110"] {
+		t.Errorf("C1 got %v, want its unavailable 110", str(got))
+	}
+	if l := w.svc.List(jid.JID{}); len(l) != 0 {
+		t.Errorf("memberships left: %+v", l)
+	}
+	if recs, _ := w.store.ListJoins(context.Background()); len(recs) != 0 {
+		t.Errorf("memberships stored: %+v", recs)
+	}
+}

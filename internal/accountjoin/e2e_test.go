@@ -1018,3 +1018,31 @@ func TestE2EHistoryMaxFromConfig(t *testing.T) {
 		t.Errorf("history = %v, want the newest 2 (history_max = 2)", history)
 	}
 }
+
+// Issue 10 item 8: deleting an account (here in-band, XEP-0077) leaves
+// every room at once; its nick is free for others.
+func TestE2EAccountDeletionLeavesRooms(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	c1 := e.dial("alice")
+	e.join(c1, room, "al", "j1")
+	bob.Expect(t, "alice joins", xmpptest.IsPresenceFrom(room+"/al", ""))
+	res := c1.IQ(t, `<iq type='set' id='unreg'><query xmlns='jabber:iq:register'><remove/></query></iq>`)
+	if res.Attr("type") != "result" {
+		t.Fatalf("account removal = %s", res)
+	}
+	bob.Expect(t, "alice leaving", xmpptest.IsPresenceFrom(room+"/al", "unavailable"))
+	carol := e.dial("carol")
+	e.join(carol, room, "al", "jc") // the nick is free
+	recs, err := e.srv.Store().ListJoins(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Account == "alice@localhost" {
+			t.Errorf("membership of the deleted account stored: %+v", r)
+		}
+	}
+}

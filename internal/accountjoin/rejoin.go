@@ -183,6 +183,27 @@ func (s *Service) Leave(ctx context.Context, owner, room jid.JID) bool {
 	return s.leaveRoom(ctx, owner, room, false)
 }
 
+// LeaveAll makes the account leave every room it is in (the account is
+// being deleted), as Leave does each, and returns how many.
+func (s *Service) LeaveAll(ctx context.Context, owner jid.JID) int {
+	a := s.lock(owner)
+	if a == nil {
+		return 0
+	}
+	rooms := make([]jid.JID, 0, len(a.rooms))
+	for r := range a.rooms {
+		rooms = append(rooms, r)
+	}
+	s.release(a)
+	n := 0
+	for _, r := range rooms {
+		if s.Leave(ctx, owner, r) {
+			n++
+		}
+	}
+	return n
+}
+
 // leaveRoom is Leave, restricted to rooms joined by bookmark when
 // onlyBookmarked is set (checked under the same lock as the leave).
 func (s *Service) leaveRoom(ctx context.Context, owner, room jid.JID, onlyBookmarked bool) bool {

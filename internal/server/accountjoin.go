@@ -85,3 +85,13 @@ func (j joinArchive) History(ctx context.Context, owner, room jid.JID, max int, 
 func (j joinArchive) Last(ctx context.Context, owner, room jid.JID) (time.Time, error) {
 	return j.mam.RoomLast(ctx, room)
 }
+
+// accountDeleted forgets a deleted account: the existence cache, and its
+// rooms, which it leaves at once rather than keep its nick there for
+// idle_leave_after (docs/account-join.md, rule 25).
+func (f *features) accountDeleted(ctx context.Context, user string) {
+	f.forgetAccount(user)
+	if f.joins != nil {
+		f.joins.LeaveAll(ctx, jid.JID{Local: user, Domain: f.s.cfg.Domain})
+	}
+}

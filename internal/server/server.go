@@ -120,7 +120,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s.Accounts = NewAccountManager(cfg, store)
 	s.Accounts.OnDelete = func(ctx context.Context, user string) {
 		if s.features != nil {
-			s.features.forgetAccount(user)
+			s.features.accountDeleted(ctx, user)
 		}
 		s.kick(user)
 	}

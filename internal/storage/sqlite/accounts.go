@@ -116,7 +116,8 @@ func (db *DB) GetCredentials(ctx context.Context, username string) (storage.Cred
 
 // DeleteAccount implements storage.Accounts.
 //
-// Archives are keyed by bare JID but accounts by localpart, and the store
+// Archives (and room memberships, account_joins) are keyed by bare JID but
+// accounts by localpart, and the store
 // does not know which domains it serves, so the account's archives are
 // those whose owner is username@<any domain>: a bare JID with exactly one
 // '@' and no '/'. The owner range is compared bytewise rather than with
@@ -154,6 +155,7 @@ func (db *DB) DeleteAccount(ctx context.Context, username string) error {
 			{`DELETE FROM archive_counts WHERE ` + ownerOfAccount, []any{lo, hi}},
 			{`DELETE FROM archive_messages WHERE ` + ownerOfAccount, []any{lo, hi}},
 			{`DELETE FROM archive_prefs WHERE ` + ownerOfAccount, []any{lo, hi}},
+			{`DELETE FROM account_joins WHERE ` + bareOfAccount("account"), []any{lo, hi}},
 		} {
 			if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
 				table := strings.Fields(q.sql)[2]

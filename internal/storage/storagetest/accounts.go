@@ -108,6 +108,19 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) storage.Store) {
 		must(t, "SetArchivePrefs", s.SetArchivePrefs(ctx, owner, storage.ArchivePrefs{
 			Default: "roster", Always: []string{"friend@example.org"},
 		}))
+		must(t, "PutJoin", s.PutJoin(ctx, storage.JoinRecord{Account: owner, Room: "room@muc.example.net", Nick: user}))
+	}
+	joinsOf := func(owner string) int {
+		t.Helper()
+		recs, err := s.ListJoins(ctx)
+		must(t, "ListJoins", err)
+		n := 0
+		for _, r := range recs {
+			if r.Account == owner {
+				n++
+			}
+		}
+		return n
 	}
 	fill("alice", "alice@example.net")
 	// Accounts whose bare JIDs share a prefix with alice's, or that a
@@ -155,6 +168,11 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) storage.Store) {
 		prefs, err := s.GetArchivePrefs(ctx, "alice@example.net")
 		must(t, "GetArchivePrefs", err)
 		diff(t, "archive prefs after DeleteAccount", storage.ArchivePrefs{Default: "always"}, prefs)
+		// Its room memberships (account-based group chat) go too, or the
+		// next start would rejoin them for a deleted account.
+		if n := joinsOf("alice@example.net"); n != 0 {
+			t.Errorf("%d room memberships after DeleteAccount", n)
+		}
 	}
 	checkGone(t)
 
@@ -174,9 +192,10 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) storage.Store) {
 		must(t, "QueryArchive", err)
 		prefs, err := s.GetArchivePrefs(ctx, sv.owner)
 		must(t, "GetArchivePrefs", err)
-		if len(items) != 1 || n != 1 || errPriv != nil || errVCard != nil || page.Count != 3 || prefs.Default != "roster" {
-			t.Errorf("data of %q touched by DeleteAccount(alice): %d roster items, %d offline, private %v, vcard %v, %d archived, prefs %q",
-				sv.user, len(items), n, errPriv, errVCard, page.Count, prefs.Default)
+		joins := joinsOf(sv.owner)
+		if len(items) != 1 || n != 1 || errPriv != nil || errVCard != nil || page.Count != 3 || prefs.Default != "roster" || joins != 1 {
+			t.Errorf("data of %q touched by DeleteAccount(alice): %d roster items, %d offline, private %v, vcard %v, %d archived, prefs %q, %d room memberships",
+				sv.user, len(items), n, errPriv, errVCard, page.Count, prefs.Default, joins)
 		}
 	}
 

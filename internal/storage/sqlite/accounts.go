@@ -116,11 +116,10 @@ func (db *DB) GetCredentials(ctx context.Context, username string) (storage.Cred
 
 // DeleteAccount implements storage.Accounts.
 //
-// Archives (and room memberships, account_joins) are keyed by bare JID but
-// accounts by localpart, and the store
-// does not know which domains it serves, so the account's archives are
-// those whose owner is username@<any domain>: a bare JID with exactly one
-// '@' and no '/'. The owner range is compared bytewise rather than with
+// Archives and room memberships (account_joins) are keyed by bare JID but
+// accounts by localpart, and the store does not know which domains it
+// serves, so the account's archives are those whose owner is
+// username@<any domain>: a bare JID with exactly one '@' and no '/'. The owner range is compared bytewise rather than with
 // LIKE, which in SQLite is case-insensitive and treats '_' and '%' as
 // wildcards. A room whose bare JID has the same localpart as the account
 // (alice@conference.example.net for account alice) is matched too:

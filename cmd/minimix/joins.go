@@ -3,15 +3,19 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"minimix/internal/accounts"
 	"minimix/internal/config"
 	"minimix/internal/server"
 )
@@ -135,4 +139,23 @@ func adminCall(ctx context.Context, cfg *config.Config, method, path string, for
 		return nil, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}
 	return b, nil
+}
+
+// leaveAllRooms tells a running server that the account name was deleted,
+// so that it leaves every room at once (docs/account-join.md, rule 25)
+// rather than keep its nick there for idle_leave_after. Without a running
+// server (none listens, or none ever made its token in data_dir) there is
+// nothing to tell: the stored memberships went with the account.
+func leaveAllRooms(cfg *config.Config, name string, stderr io.Writer) {
+	local, err := accounts.Prepare(name)
+	if err != nil || cfg.HTTP.Listen == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	form := url.Values{"account": {local + "@" + cfg.Domain}}
+	_, err = adminCall(ctx, cfg, http.MethodPost, server.AdminAPIPrefix+"joins/leave", form, http.StatusNoContent)
+	if err != nil && !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(stderr, "minimix: the running server was not told to leave the account's rooms (they keep it until idle_leave_after or a restart): %v\n", err)
+	}
 }

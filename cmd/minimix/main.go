@@ -242,6 +242,7 @@ func userCmd(path string, args []string, stdin io.Reader, stdout, stderr io.Writ
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s: deleted\n", name)
+		leaveAllRooms(cfg, name, stderr)
 		return 0
 	}
 	fmt.Fprint(stderr, usage)

@@ -159,6 +159,13 @@ func (s *Server) registerAdmin(mux *http.ServeMux) {
 			return
 		}
 		a, err1 := jid.Parse(r.FormValue("account"))
+		if err1 == nil && r.FormValue("room") == "" {
+			// Every room (the account was deleted): done when it is in
+			// none, whether or not it was in any.
+			s.features.joins.LeaveAll(r.Context(), a.Bare())
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		room, err2 := jid.Parse(r.FormValue("room"))
 		if err1 != nil || err2 != nil {
 			http.Error(w, "account and room must be JIDs", http.StatusBadRequest)

@@ -4,6 +4,10 @@
 //
 // The scripts need Debian's python3-slixmpp under /usr/bin/python3. Without
 // it the test is skipped, unless MINIMIX_INTEROP=1 says it must run (CI).
+//
+// With MINIMIX_INTEROP_PROSODY=1 the scenarios whose expectations are
+// plain XEP-0045 also run against Prosody (prosody_test.go), so that what
+// they expect is checked against a server nobody here wrote.
 package interop
 
 import (
@@ -30,26 +34,30 @@ const python = "/usr/bin/python3"
 // scenarioTimeout bounds one script; the scripts bound themselves to 50s.
 const scenarioTimeout = 60 * time.Second
 
-// scenario is one script and the accounts it expects to exist.
+// scenario is one script and the accounts it expects to exist. prosody
+// marks the scenarios whose expectations are plain XEP-0045, which
+// Prosody must meet as well (MINIMIX_INTEROP_PROSODY=1).
 type scenario struct {
 	name     string
 	accounts []string
+	prosody  bool
 }
 
 var scenarios = []scenario{
-	{"login", []string{"alice", "zoe"}},
-	{"subscription", []string{"alice", "bob"}},
-	{"chat", []string{"alice", "bob"}},
-	{"offline", []string{"alice", "bob"}},
-	{"carbons", []string{"alice", "bob"}},
-	{"sm_resume", []string{"alice", "bob"}},
-	{"mam", []string{"alice", "bob", "carol"}},
-	{"bookmarks", []string{"alice", "bob"}},
-	{"disco_storage", []string{"alice"}},
-	{"muc", []string{"alice", "bob"}},
-	{"accountjoin_sessions", []string{"alice", "bob"}},
-	{"accountjoin_archive", []string{"alice", "bob"}},
-	{"autojoin", []string{"alice", "bob"}},
+	{"login", []string{"alice", "zoe"}, false},
+	{"subscription", []string{"alice", "bob"}, false},
+	{"chat", []string{"alice", "bob"}, false},
+	{"offline", []string{"alice", "bob"}, false},
+	{"carbons", []string{"alice", "bob"}, false},
+	{"sm_resume", []string{"alice", "bob"}, false},
+	{"mam", []string{"alice", "bob", "carol"}, false},
+	{"bookmarks", []string{"alice", "bob"}, false},
+	{"disco_storage", []string{"alice"}, false},
+	{"muc", []string{"alice", "bob"}, true},
+	{"muc_clients", []string{"alice", "bob"}, true},
+	{"accountjoin_sessions", []string{"alice", "bob"}, false},
+	{"accountjoin_archive", []string{"alice", "bob"}, false},
+	{"autojoin", []string{"alice", "bob"}, false},
 }
 
 // password gives each account a password; zoe's is not ASCII so that
@@ -88,6 +96,22 @@ func TestSlixmpp(t *testing.T) {
 			runScenario(t, sc)
 		})
 	}
+	if os.Getenv(prosodyEnv) == "1" {
+		t.Run("prosody", func(t *testing.T) {
+			var accounts []string
+			for _, sc := range scenarios {
+				if sc.prosody {
+					accounts = append(accounts, sc.accounts...)
+				}
+			}
+			p := startProsody(t, accounts)
+			for _, sc := range scenarios {
+				if sc.prosody {
+					t.Run(sc.name, func(t *testing.T) { runScript(t, sc, p.target()) })
+				}
+			}
+		})
+	}
 }
 
 // requireSlixmpp returns the installed slixmpp version, or skips (fails
@@ -117,11 +141,38 @@ func requireSlixmpp(t *testing.T) string {
 	return strings.TrimSpace(string(out))
 }
 
+// target is the server a script runs against.
+type target struct {
+	server           string // "minimix" or "prosody" (the scripts' --server)
+	c2sPort, tlsPort string
+	domain, ca       string
+	// restart restarts the server and returns its new ports; nil when
+	// the server cannot be restarted for a script.
+	restart func(t *testing.T) (c2sPort, tlsPort string)
+}
+
+// runScenario runs sc against a fresh minimix server of its own.
 func runScenario(t *testing.T, sc scenario) {
 	srv := xmpptest.Start(t)
 	for _, name := range sc.accounts {
 		srv.AddUser(t, name, password(name))
 	}
+	runScript(t, sc, target{
+		server:  "minimix",
+		c2sPort: port(t, srv.C2SAddr().String()),
+		tlsPort: port(t, srv.DirectTLSAddr().String()),
+		domain:  srv.Domain,
+		ca:      filepath.Join(srv.Config.DataDir, "tls", srv.Domain+".crt"),
+		restart: func(t *testing.T) (string, string) {
+			srv.Restart(t)
+			return port(t, srv.C2SAddr().String()), port(t, srv.DirectTLSAddr().String())
+		},
+	})
+}
+
+// runScript runs sc's script against srv and fails t with the script's
+// output when it fails.
+func runScript(t *testing.T, sc scenario, srv target) {
 	script, err := filepath.Abs(filepath.Join("scenarios", sc.name+".py"))
 	if err != nil {
 		t.Fatal(err)
@@ -129,10 +180,11 @@ func runScenario(t *testing.T, sc scenario) {
 	args := []string{
 		script,
 		"--host", "127.0.0.1",
-		"--port", port(t, srv.C2SAddr().String()),
-		"--tls-port", port(t, srv.DirectTLSAddr().String()),
-		"--domain", srv.Domain,
-		"--ca", filepath.Join(srv.Config.DataDir, "tls", srv.Domain+".crt"),
+		"--port", srv.c2sPort,
+		"--tls-port", srv.tlsPort,
+		"--domain", srv.domain,
+		"--ca", srv.ca,
+		"--server", srv.server,
 	}
 	for _, name := range sc.accounts {
 		args = append(args, "--account", name+"="+password(name))
@@ -172,9 +224,12 @@ func runScenario(t *testing.T, sc scenario) {
 			// The script asked for a restart (see restartRequest): its
 			// clients must dial the new ports.
 			t.Logf("%s.py asked for a server restart after %v", sc.name, time.Since(start).Round(time.Millisecond))
-			srv.Restart(t)
-			fmt.Fprintf(stdin, "restarted %s %s\n",
-				port(t, srv.C2SAddr().String()), port(t, srv.DirectTLSAddr().String()))
+			if srv.restart == nil {
+				t.Errorf("%s.py asked for a restart, which %s cannot do here", sc.name, srv.server)
+				continue // the script times out waiting, saying so
+			}
+			c2s, tls := srv.restart(t)
+			fmt.Fprintf(stdin, "restarted %s %s\n", c2s, tls)
 		}
 	}
 	elapsed := time.Since(start).Round(time.Millisecond)

@@ -58,6 +58,7 @@ var scenarios = []scenario{
 	{"accountjoin_sessions", []string{"alice", "bob"}, false},
 	{"accountjoin_archive", []string{"alice", "bob"}, false},
 	{"autojoin", []string{"alice", "bob"}, false},
+	{"accountjoin_restart", []string{"alice", "bob"}, false},
 }
 
 // password gives each account a password; zoe's is not ASCII so that

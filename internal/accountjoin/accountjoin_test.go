@@ -839,15 +839,15 @@ func TestMappedRepliesMatchIDAndSender(t *testing.T) {
 	c1.take()
 	w.sender.take()
 
-	w.send(c1, `<iq type='get' to='r@muc.example/bob' id='v1'><query xmlns='jabber:iq:version'/></iq>`)
-	w.send(c1, `<iq type='set' to='r@muc.example' id='q1'><query xmlns='urn:xmpp:mam:2' queryid='mine'/></iq>`)
+	w.send(c1, `<iq type='get' to='r@muc.example/bob' id='version-query-1'><query xmlns='jabber:iq:version'/></iq>`)
+	w.send(c1, `<iq type='set' to='r@muc.example' id='archive-query-1'><query xmlns='urn:xmpp:mam:2' queryid='mine'/></iq>`)
 	out := w.sender.take()
 	if len(out) != 2 {
 		t.Fatalf("sent %v", str(out))
 	}
 	vid, qid := out[0].Attr("id"), out[1].Child(nsMAM, "query").Attr("queryid")
 	for _, id := range []string{vid, out[1].Attr("id")} {
-		if len(id) < 16 || strings.Contains(id, "v1") || strings.Contains(id, "q1") {
+		if len(id) < 16 || strings.Contains(id, "version-query-1") || strings.Contains(id, "archive-query-1") {
 			t.Errorf("mapped id %q: want at least 16 random characters, nothing of the session's id", id)
 		}
 	}
@@ -862,7 +862,7 @@ func TestMappedRepliesMatchIDAndSender(t *testing.T) {
 	w.room(`<iq type='result' from='r@muc.example/bob' to='alice@d.example' id='` + vid + `'><query xmlns='jabber:iq:version'><name>real</name></query></iq>`)
 	w.room(`<message from='r@muc.example' to='alice@d.example'><result xmlns='urn:xmpp:mam:2' queryid='` + qid + `' id='a1'><forwarded xmlns='urn:xmpp:forward:0'/></result></message>`)
 	got := c1.take()
-	if len(got) != 2 || got[0].Attr("id") != "v1" || got[1].Child(nsMAM, "result").Attr("queryid") != "mine" {
+	if len(got) != 2 || got[0].Attr("id") != "version-query-1" || got[1].Child(nsMAM, "result").Attr("queryid") != "mine" {
 		t.Errorf("C1 got %v, want the real answer and result", str(got))
 	}
 }

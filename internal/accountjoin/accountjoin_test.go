@@ -1161,6 +1161,7 @@ func TestServerRejoinErrors(t *testing.T) {
 		{"timeout", `<error type='wait'><remote-server-timeout xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`, true, false},
 		{"banned", `<error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`, false, false},
 		{"server unreachable", `<error type='wait'><remote-server-timeout xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`, true, true},
+		{"server not found", `<error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)

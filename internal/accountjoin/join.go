@@ -130,13 +130,21 @@ func (s *Service) joinFailed(ctx context.Context, a *account, rm *room, errp *xm
 		s.deliver(w.full, c)
 	}
 	rm.waiting = nil
-	if se := xmpperr.FromElement(errp); rm.byServer && se != nil && se.Type == xmpperr.Wait {
+	if se := xmpperr.FromElement(errp); rm.byServer && temporary(se) {
 		s.log.Info("rejoin refused for now; retrying later", "account", a.jid.String(), "room", rm.jid.String(), "error", string(se.Condition))
 		s.unlink(a, rm)
 		s.scheduleRejoin(a, rm.record(a.jid), rm.attempts+1)
 		return
 	}
 	s.forget(ctx, a, rm)
+}
+
+// temporary reports whether a room's refusal of the server's own join may
+// pass: an error of type wait (a busy or rate-limiting room, no answer),
+// or the room's server out of reach (remote-server-not-found is of type
+// cancel, but a server whose name does not resolve now may tomorrow).
+func temporary(se *xmpperr.StanzaError) bool {
+	return se != nil && (se.Type == xmpperr.Wait || se.Condition == xmpperr.RemoteServerNotFound || se.Condition == xmpperr.RemoteServerTimeout)
 }
 
 // forget drops the account's state for a room, stored and in memory: the

@@ -148,7 +148,7 @@ func (s *Service) probeAnswered(ctx context.Context, a *account, rm *room, el *x
 				rm.password = w.x.ChildText(nsMUC, "password")
 			}
 			join, x = w.presence, w.x
-		case se != nil && se.Type == xmpperr.Wait:
+		case temporary(se):
 			errp := xml.New(xml.NSClient, stanza.Presence, "from", rm.jid.WithResource(rm.nick).String(), "type", "error")
 			errp.Append(se.Element(xml.NSClient))
 			s.joinFailed(ctx, a, rm, errp)

@@ -236,6 +236,10 @@ type MAM struct {
 	// MaxPageSize caps the page size a query may ask for. Default 250,
 	// between 1 and 10000.
 	MaxPageSize int `toml:"max_page_size"`
+	// Retention is how long archived messages are kept, in every
+	// account's and room's archive; "0s" keeps them for ever. Default
+	// "0s".
+	Retention Duration `toml:"retention"`
 }
 
 // Storage selects the database.

@@ -118,6 +118,7 @@ var overrides = []struct {
 		c.MUC.MaxSessionsPerNick, c.MUC.MaxNickLength = 2, 20
 		c.MUC.VoiceRequestBurst, c.MUC.VoiceRequestInterval = 1, Duration{time.Hour}
 	}},
+	{"[mam]\nretention = \"8760h\"", func(c *Config) { c.MAM.Retention = Duration{8760 * time.Hour} }},
 	{"[account_join]\nenabled = false\nidle_leave_after = \"1h\"\noffline_show = \"away\"\nhistory_max = 10", func(c *Config) {
 		c.AccountJoin = AccountJoin{Enabled: false, IdleLeaveAfter: Duration{time.Hour}, OfflineShow: "away", HistoryMax: 10}
 	}},

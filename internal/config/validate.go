@@ -175,6 +175,11 @@ func (p *PEP) validate(is *issues) {
 func (m *MAM) validate(is *issues) {
 	between(is, "mam.max_page_size", m.MaxPageSize, 1, maxMAMPageSize)
 	between(is, "mam.default_page_size", m.DefaultPageSize, 1, max(m.MaxPageSize, 1))
+	if m.Retention.Duration < 0 {
+		is.add("mam.retention", "must not be negative")
+	} else if m.Retention.Duration > 0 && m.Retention.Duration < time.Hour {
+		is.add("mam.retention", "must be at least an hour, or 0s to keep messages for ever")
+	}
 }
 
 func (s *Storage) validate(is *issues) {

@@ -45,6 +45,11 @@ type features struct {
 	muc       *muc.Service // nil when muc.domain is ""
 
 	exists sync.Map // local -> time.Time: accounts known to exist until then
+
+	// stopRetention ends the archive's retention loop; retention is done
+	// when it has.
+	stopRetention context.CancelFunc
+	retention     sync.WaitGroup
 }
 
 // buildFeatures creates every feature, registers their iq handlers and
@@ -184,6 +189,9 @@ func (f *features) start(ctx context.Context) (err error) {
 	if err := f.archive.LoadMemberships(ctx); err != nil {
 		return err
 	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	f.stopRetention = cancel
+	f.retention.Go(func() { f.archive.RunRetention(rctx, f.s.cfg.MAM.Retention.Duration) })
 	if f.muc != nil {
 		if err := f.muc.Start(ctx); err != nil {
 			return err
@@ -215,6 +223,10 @@ func (f *features) shutdown(ctx context.Context) error {
 		if err := f.muc.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("muc: %w", err))
 		}
+	}
+	if f.stopRetention != nil {
+		f.stopRetention()
+		f.retention.Wait()
 	}
 	return errors.Join(errs...)
 }

@@ -128,6 +128,10 @@ type Archive interface {
 	// DeleteArchive removes every record of owner and its memberships;
 	// shared records that no membership covers any more go too.
 	DeleteArchive(ctx context.Context, owner string) error
+	// ExpireArchive deletes every record stamped before before, in every
+	// archive and room stream, and the memberships that no longer cover
+	// any record: archive retention. It returns how many records went.
+	ExpireArchive(ctx context.Context, before time.Time) (int, error)
 	GetArchivePrefs(ctx context.Context, owner string) (ArchivePrefs, error) // default prefs if none stored
 	SetArchivePrefs(ctx context.Context, owner string, p ArchivePrefs) error
 

@@ -47,14 +47,45 @@ type Element struct {
 // New returns an element with the given namespace, local name and
 // unprefixed attributes given as name, value pairs.
 func New(space, local string, attrs ...string) *Element {
-	e := &Element{Space: space, Local: local}
-	if len(attrs) > 0 {
-		e.Attrs = make([]Attr, 0, len(attrs)/2)
-		for i := 0; i+1 < len(attrs); i += 2 {
-			e.Attrs = append(e.Attrs, Attr{Local: attrs[i], Value: attrs[i+1]})
-		}
+	n := len(attrs) / 2
+	if n == 0 {
+		return &Element{Space: space, Local: local}
+	}
+	e := newWithAttrs(n)
+	e.Space, e.Local = space, local
+	for i := 0; i+1 < len(attrs); i += 2 {
+		e.Attrs = append(e.Attrs, Attr{Local: attrs[i], Value: attrs[i+1]})
 	}
 	return e
+}
+
+// elementWith2 and elementWith6 are an element and room for its
+// attributes in one allocation: the elements the server builds for every
+// delivery (a stanza-id, a forked copy of a message) then cost one
+// allocation, not two. Two sizes, so that a small element stays small.
+type elementWith2 struct {
+	e     Element
+	attrs [2]Attr
+}
+
+type elementWith6 struct {
+	e     Element
+	attrs [6]Attr
+}
+
+// newWithAttrs returns an empty element whose Attrs has room for n.
+func newWithAttrs(n int) *Element {
+	switch {
+	case n <= 2:
+		b := new(elementWith2)
+		b.e.Attrs = b.attrs[:0]
+		return &b.e
+	case n <= 6:
+		b := new(elementWith6)
+		b.e.Attrs = b.attrs[:0]
+		return &b.e
+	}
+	return &Element{Attrs: make([]Attr, 0, n)}
 }
 
 // Attr returns the value of the unprefixed attribute name, or "".
@@ -267,9 +298,9 @@ func (e *Element) Clone() *Element {
 // ShallowClone copies e's name and attributes and shares its children;
 // enough to rewrite to/from on a stanza being forked to many receivers.
 func (e *Element) ShallowClone() *Element {
-	c := &Element{Space: e.Space, Local: e.Local, Children: e.Children}
-	c.Attrs = make([]Attr, len(e.Attrs), len(e.Attrs)+2)
-	copy(c.Attrs, e.Attrs)
+	c := newWithAttrs(len(e.Attrs) + 2)
+	c.Space, c.Local, c.Children = e.Space, e.Local, e.Children
+	c.Attrs = append(c.Attrs, e.Attrs...)
 	return c
 }
 

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"time"
 
 	"minimix/internal/storage"
 )
@@ -196,4 +197,46 @@ func gaps(ivs []interval) []interval {
 		lo = max(lo, iv.to-1)
 	}
 	return append(out, interval{from: lo, to: 0})
+}
+
+// ExpireArchive implements storage.Archive: one transaction per archive
+// and per room, each a range delete over its (key, stamp) index, so that
+// retention never holds the write lock for long.
+func (db *DB) ExpireArchive(ctx context.Context, before time.Time) (int, error) {
+	if err := db.SyncArchive(ctx); err != nil { // what is queued is older than now
+		return 0, err
+	}
+	cutoff := before.UnixMicro()
+	total := 0
+	for _, part := range []struct{ table, key, list string }{
+		{"archive_messages", "owner", `SELECT owner FROM archive_counts`},
+		{"room_messages", "room", `SELECT DISTINCT room FROM room_memberships`},
+	} {
+		var keys []string
+		err := db.read(ctx, "expire archive", func(tx rtx) error {
+			return queryRows(ctx, tx, part.list, nil, func(s scanner) error {
+				var k string
+				keys = append(keys, k)
+				return s.Scan(&keys[len(keys)-1])
+			})
+		})
+		if err != nil {
+			return total, fmt.Errorf("sqlite: expire archive: %w", err)
+		}
+		for _, k := range keys {
+			res, err := db.exec(ctx, `DELETE FROM `+part.table+` WHERE `+part.key+` = ? AND stamp < ?`, k, cutoff)
+			if err != nil {
+				return total, fmt.Errorf("sqlite: expire archive of %q: %w", k, err)
+			}
+			n, _ := res.RowsAffected()
+			total += int(n)
+		}
+	}
+	_, err := db.exec(ctx, `DELETE FROM room_memberships WHERE to_seq IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM room_messages m WHERE m.room = room_memberships.room
+			AND m.seq > room_memberships.from_seq AND m.seq < room_memberships.to_seq)`)
+	if err != nil {
+		return total, fmt.Errorf("sqlite: expire memberships: %w", err)
+	}
+	return total, nil
 }

@@ -211,3 +211,51 @@ func testMemberships(t *testing.T, open func(t *testing.T) storage.Store) {
 		}
 	})
 }
+
+// testRetention checks ExpireArchive: records older than the cutoff go
+// from every archive and room stream; a membership that no longer covers
+// anything goes with them; newer records stay where they were.
+func testRetention(t *testing.T, open func(t *testing.T) storage.Store) {
+	ctx := t.Context()
+	s := newStore(t, open)
+	must(t, "OpenMembership", s.OpenMembership(ctx, bob, room))
+	must(t, "OpenMembership", s.OpenMembership(ctx, alice, room))
+	for i := range 4 {
+		_, err := s.QueueArchive(ctx, storage.ArchiveRecord{
+			Owner: alice, ID: fmt.Sprintf("c%d", i), Stamp: t0.Add(time.Duration(i) * time.Minute), With: carol,
+			Stanza: []byte(`<message xmlns="jabber:client"/>`),
+		})
+		must(t, "QueueArchive", err)
+		m := roomMsg(room, i)
+		m.Stamp = t0.Add(time.Duration(i) * time.Minute)
+		_, err = s.QueueRoomMessage(ctx, m)
+		must(t, "QueueRoomMessage", err)
+		if i == 1 {
+			// bob leaves after m1: his interval ends up covering nothing.
+			must(t, "CloseMembership", s.CloseMembership(ctx, bob, room))
+		}
+	}
+	n, err := s.ExpireArchive(ctx, t0.Add(2*time.Minute))
+	must(t, "ExpireArchive", err)
+	if n != 4 {
+		t.Errorf("ExpireArchive deleted %d records, want 4", n)
+	}
+	page, err := s.QueryArchive(ctx, alice, storage.ArchiveQuery{Max: 10})
+	must(t, "QueryArchive", err)
+	var got []string
+	for _, r := range page.Records {
+		got = append(got, r.ID)
+	}
+	diff(t, "alice after retention", []string{"c2", "m2", "c3", "m3"}, got)
+	if page.Count != 4 {
+		t.Errorf("Count %d after retention, want 4", page.Count)
+	}
+	page, err = s.QueryArchive(ctx, bob, storage.ArchiveQuery{Max: 10})
+	must(t, "QueryArchive", err)
+	if len(page.Records) != 0 {
+		t.Errorf("bob keeps %d records", len(page.Records))
+	}
+	open2, err := s.OpenMemberships(ctx)
+	must(t, "OpenMemberships", err)
+	diff(t, "open memberships", []storage.Membership{{Account: alice, Room: room}}, open2)
+}

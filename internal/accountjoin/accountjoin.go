@@ -176,7 +176,7 @@ func (s *Service) account(bare jid.JID, create bool) *account {
 	defer s.mu.Unlock()
 	a := s.accounts[bare]
 	if a == nil && create {
-		a = &account{jid: bare, rooms: make(map[jid.JID]*room), iqs: make(map[string]pendingIQ), inIQs: make(map[string]inboundIQ)}
+		a = &account{jid: bare, jidS: bare.String(), rooms: make(map[jid.JID]*room), iqs: make(map[string]pendingIQ), inIQs: make(map[string]inboundIQ)}
 		s.accounts[bare] = a
 	}
 	return a

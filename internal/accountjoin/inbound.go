@@ -273,7 +273,7 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 					extra = append(extra, "210")
 				}
 				s.deliver(w.full, selfCopy(el, a.jid, w.full, w.id, extra...))
-				rm.sessions[w.full] = &joinedSession{full: w.full, presence: w.presence, active: s.cfg.Now()}
+				rm.sessions[w.full] = newJoinedSession(w.full, w.presence, s.cfg.Now())
 				s.Stats.JoinedSessions.Add(1)
 			}
 		}
@@ -316,11 +316,33 @@ func (s *Service) forkSelf(a *account, rm *room, el *xml.Element, extraCodes ...
 // the account's join to the session whose join it answers (rule 1).
 func (s *Service) fork(rm *room, el *xml.Element) {
 	s.forkJoining(rm, el)
-	for full := range rm.sessions {
-		s.deliver(full, forkTo(el, full))
+	for full, js := range rm.sessions {
+		s.deliver(full, forkTo(el, js.to))
 		s.Stats.Forked.Add(1)
 	}
 	if n := len(rm.sessions); n > 1 {
+		s.Stats.Saved.Add(uint64(n - 1))
+	}
+}
+
+// forkOwned is fork for a stanza that nothing else holds (the room's copy
+// for the account): the last session gets el itself, readdressed, rather
+// than a copy. A room message reaches most accounts' one session, and
+// this is then all it costs.
+func (s *Service) forkOwned(rm *room, el *xml.Element) {
+	s.forkJoining(rm, el)
+	n, i := len(rm.sessions), 0
+	for full, js := range rm.sessions {
+		i++
+		c := el
+		if i < n {
+			c = el.ShallowClone()
+		}
+		c.SetAttr("to", js.to)
+		s.deliver(full, c)
+		s.Stats.Forked.Add(1)
+	}
+	if n > 1 {
 		s.Stats.Saved.Add(uint64(n - 1))
 	}
 }
@@ -329,7 +351,7 @@ func (s *Service) fork(rm *room, el *xml.Element) {
 // answering, if it is not joined yet.
 func (s *Service) forkJoining(rm *room, el *xml.Element) {
 	if !rm.live.IsZero() && !rm.isJoined(rm.live) && rm.isWaiting(rm.live) >= 0 {
-		s.deliver(rm.live, forkTo(el, rm.live))
+		s.deliver(rm.live, forkTo(el, rm.live.String()))
 	}
 }
 
@@ -343,7 +365,7 @@ func (s *Service) forkError(rm *room, el *xml.Element) {
 		return
 	}
 	for _, full := range senders {
-		s.deliver(full, forkTo(el, full))
+		s.deliver(full, forkTo(el, full.String()))
 	}
 }
 
@@ -371,7 +393,7 @@ func (s *Service) roomMessage(ctx context.Context, a *account, rm *room, el *xml
 			s.log.Error("archive room message for account", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
 		}
 		if ref.ID != "" {
-			stanza.AddStanzaID(el, a.jid, ref.ID)
+			stanza.AddStanzaIDString(el, a.jidS, ref.ID)
 		}
 		if ref.Dup && ref.Seq <= rm.delivered {
 			// The joined sessions had it: the room repeats its history
@@ -381,7 +403,7 @@ func (s *Service) roomMessage(ctx context.Context, a *account, rm *room, el *xml
 			return true
 		}
 		rm.delivered = max(rm.delivered, ref.Seq)
-		s.fork(rm, el)
+		s.forkOwned(rm, el)
 		return true
 	case "error":
 		// An error for something a session sent to the room (rejected

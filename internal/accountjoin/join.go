@@ -53,7 +53,7 @@ func (s *Service) join(ctx context.Context, full jid.JID, el *xml.Element, to ji
 		if _, ok := rm.sessions[full]; !ok {
 			s.Stats.JoinedSessions.Add(1)
 		}
-		rm.sessions[full] = &joinedSession{full: full, presence: el, active: s.cfg.Now()}
+		rm.sessions[full] = newJoinedSession(full, el, s.cfg.Now())
 		rm.lastActive = s.cfg.Now()
 		s.Stats.Synthesised.Add(1)
 		s.Stats.SynthNanos.Add(uint64(time.Since(start)))
@@ -216,7 +216,7 @@ func (s *Service) completeJoin(ctx context.Context, a *account, rm *room) {
 		if _, ok := rm.sessions[w.full]; !ok {
 			s.Stats.JoinedSessions.Add(1)
 		}
-		rm.sessions[w.full] = &joinedSession{full: w.full, presence: w.presence, active: s.cfg.Now()}
+		rm.sessions[w.full] = newJoinedSession(w.full, w.presence, s.cfg.Now())
 		s.Stats.Synthesised.Add(1)
 		s.Stats.SynthNanos.Add(uint64(time.Since(start)))
 	}
@@ -234,7 +234,7 @@ func (s *Service) synthesise(ctx context.Context, a *account, rm *room, w waiter
 			continue
 		}
 		if p := rm.occupants[nick]; p != nil {
-			s.deliver(w.full, forkTo(withoutEventCodes(p), w.full))
+			s.deliver(w.full, forkTo(withoutEventCodes(p), w.full.String()))
 		}
 	}
 	if rm.self != nil {
@@ -265,7 +265,7 @@ func (s *Service) synthesise(ctx context.Context, a *account, rm *room, w waiter
 		s.deliver(w.full, m.Stanza)
 	}
 	if rm.subject != nil {
-		s.deliver(w.full, forkTo(rm.subject, w.full))
+		s.deliver(w.full, forkTo(rm.subject, w.full.String()))
 	} else {
 		s.deliver(w.full, emptySubject(rm.jid, w.full))
 	}

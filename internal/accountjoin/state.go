@@ -17,6 +17,7 @@ import (
 type account struct {
 	mu    sync.Mutex
 	jid   jid.JID
+	jidS  string // jid written out, for the stanza-ids of every room message
 	rooms map[jid.JID]*room
 	// iqs maps the ids of iqs sent to rooms as the account back to the
 	// asking session and its own id. The ids are random (newID), so that
@@ -189,8 +190,14 @@ func (r *room) takeSent(id string) []jid.JID {
 	return out
 }
 
+// newJoinedSession records full as joined with its join presence.
+func newJoinedSession(full jid.JID, presence *xml.Element, now time.Time) *joinedSession {
+	return &joinedSession{full: full, to: full.String(), presence: presence, active: now}
+}
+
 type joinedSession struct {
 	full     jid.JID
+	to       string       // full, written out once for every stanza forked to it
 	presence *xml.Element // last presence the session sent (join or update)
 	active   time.Time    // when the session last sent anything to the room
 }

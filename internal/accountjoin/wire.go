@@ -74,9 +74,9 @@ func withoutEventCodes(el *xml.Element) *xml.Element {
 
 // forkTo returns a copy of el addressed to full. Children are shared: a
 // forked stanza is only read after this.
-func forkTo(el *xml.Element, full jid.JID) *xml.Element {
+func forkTo(el *xml.Element, to string) *xml.Element {
 	c := el.ShallowClone()
-	c.SetAttr("to", full.String())
+	c.SetAttr("to", to)
 	return c
 }
 

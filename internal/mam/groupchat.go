@@ -269,11 +269,21 @@ func (a *Archive) reapplyPrefs(ctx context.Context, owner jid.JID) error {
 	return nil
 }
 
-// archiving reports whether account's interval in room is open.
-func (l *roomLog) archiving(account, room jid.JID) bool {
+// streamFor returns room's stream, made if need be, and whether
+// account's interval in room is open, under one lock: it is taken for
+// every copy of every room message.
+func (l *roomLog) streamFor(room, account jid.JID) (*roomStream, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.members[account][room]
+	rs := l.rooms[room]
+	if rs == nil {
+		if l.rooms == nil {
+			l.rooms = make(map[jid.JID]*roomStream)
+		}
+		rs = &roomStream{}
+		l.rooms[room] = rs
+	}
+	return rs, l.members[account][room]
 }
 
 // Groupchat archives a groupchat message that account received from room
@@ -291,7 +301,7 @@ func (a *Archive) Groupchat(ctx context.Context, account, room jid.JID, el *xml.
 	}
 	account, room = account.Bare(), room.Bare()
 	origin := stanza.StanzaID(el, room)
-	rs := a.rooms.stream(room, 0)
+	rs, archiving := a.rooms.streamFor(room, account)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if err := a.warm(ctx, room, rs); err != nil {
@@ -301,7 +311,7 @@ func (a *Archive) Groupchat(ctx context.Context, account, room jid.JID, el *xml.
 		ref.Dup = true
 		return ref, nil
 	}
-	if !a.rooms.archiving(account, room) {
+	if !archiving {
 		return GroupchatRef{}, nil
 	}
 	st := el.Clone()

@@ -33,7 +33,13 @@ func RemoveStanzaIDs(el *xml.Element, by jid.JID) {
 
 // AddStanzaID appends <stanza-id by=by id=id/> to el.
 func AddStanzaID(el *xml.Element, by jid.JID, id string) {
-	el.Append(xml.New(NSStanzaID, "stanza-id", "id", id, "by", by.String()))
+	AddStanzaIDString(el, by.String(), id)
+}
+
+// AddStanzaIDString is AddStanzaID with by already written out, for a
+// caller that adds one to every message it delivers.
+func AddStanzaIDString(el *xml.Element, by, id string) {
+	el.Append(xml.New(NSStanzaID, "stanza-id", "id", id, "by", by))
 }
 
 func isStanzaIDBy(e *xml.Element, by jid.JID) bool {

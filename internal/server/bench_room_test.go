@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,7 +52,7 @@ func BenchmarkE2ERoom(b *testing.B) {
 				c.Send(fmt.Sprintf(`<presence to='%s/n%d'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x></presence>`, room, i))
 				if k == 0 {
 					c.ExpectStanza("self-presence", 10*time.Second, func(n xmpptest.Node) bool {
-						return n.XMLName.Local == "presence" && strings.Contains(n.String(), `110`)
+						return n.XMLName.Local == "presence" && hasMUCStatus(n, "110")
 					})
 					c.Send(fmt.Sprintf(`<iq type='set' to='%s' id='cfg'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>`, room))
 					c.ExpectStanza("config result", 10*time.Second, func(n xmpptest.Node) bool { return n.Attr("id") == "cfg" })

@@ -44,8 +44,22 @@ func (e *roomEnv) room() string {
 
 func isSelf(room string) func(Node) bool {
 	return func(n Node) bool {
-		return n.XMLName.Local == "presence" && strings.HasPrefix(n.Attr("from"), room+"/") && strings.Contains(n.String(), `110`) && n.Attr("type") == ""
+		return n.XMLName.Local == "presence" && strings.HasPrefix(n.Attr("from"), room+"/") && hasMUCStatus(n, "110") && n.Attr("type") == ""
 	}
+}
+
+// hasMUCStatus reports whether n carries the muc#user status code.
+func hasMUCStatus(n Node, code string) bool {
+	x := n.Child("http://jabber.org/protocol/muc#user", "x")
+	if x == nil {
+		return false
+	}
+	for _, s := range x.Children("http://jabber.org/protocol/muc#user", "status") {
+		if s.Attr("code") == code {
+			return true
+		}
+	}
+	return false
 }
 
 func isRoomSubject(room string) func(Node) bool {
@@ -61,7 +75,7 @@ func (e *roomEnv) enter(c *xmpptest.Client, room, nick, config string) []string 
 	e.t.Helper()
 	c.SendRaw(e.t, fmt.Sprintf(`<presence to='%s/%s'><x xmlns='%s'/></presence>`, room, nick, nsMUC))
 	self := c.Expect(e.t, "self-presence", isSelf(room))
-	if strings.Contains(self.String(), "201") {
+	if hasMUCStatus(self, "201") {
 		form := `<x xmlns='jabber:x:data' type='submit'>` + config + `</x>`
 		if config != "" {
 			form = `<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>` + config + `</x>`

@@ -144,6 +144,11 @@ type Service struct {
 	closed   bool
 	stop     chan struct{}
 	wg       sync.WaitGroup
+	// syntheses counts joins being answered from local state, whose
+	// history is read outside the account's lock.
+	syntheses sync.WaitGroup
+	// store queues membership writes (storequeue.go).
+	store storeQueue
 	// rejoins are the timers of scheduled rejoins, stopped by Shutdown.
 	rejoins map[*time.Timer]struct{}
 
@@ -221,13 +226,13 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		a.mu.Unlock()
 	}
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { s.wg.Wait(); s.syntheses.Wait(); close(done) }()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	return s.flushStore(ctx)
 }
 
 // Info describes one membership, for operators.

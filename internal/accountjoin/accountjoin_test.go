@@ -1238,3 +1238,57 @@ func TestLeaveAll(t *testing.T) {
 		t.Errorf("memberships stored: %+v", recs)
 	}
 }
+
+// TestSynthesisReadsHistoryOutsideTheLock: while a second session's join
+// waits for its history from the archive (a slow disk), the account's
+// lock is free, so the room's messages keep reaching the joined session;
+// the joining one gets them after its history, each once (issue 9,
+// item 9).
+func TestSynthesisReadsHistoryOutsideTheLock(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.session(alice + "/phone")
+	c2 := w.session(alice + "/laptop")
+	w.joinFirst(c1)
+	c1.take()
+	w.archive.block = make(chan struct{})
+	join := parse(t, `<presence to='r@muc.example/al' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	join.SetAttr("from", c2.jid.String())
+	w.svc.FromSession(context.Background(), c2, join, jid.MustParse(roomJID+"/al"))
+
+	// The history read is blocked; the room's messages still get through.
+	done := make(chan bool)
+	go func() {
+		done <- w.svc.ToLocal(context.Background(), parse(t, `<message xmlns='jabber:client' type='groupchat' from='r@muc.example/bob' to='alice@d.example' id='m2'><body>during</body><stanza-id xmlns='urn:xmpp:sid:0' by='r@muc.example' id='s2'/></message>`),
+			jid.MustParse(roomJID+"/bob"), jid.MustParse(alice))
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a room message waited for another session's history read")
+	}
+	w.svc.ToLocal(context.Background(), parse(t, `<message xmlns='jabber:client' type='groupchat' from='r@muc.example/bob' to='alice@d.example' id='m3'><body>unarchived</body><no-store xmlns='urn:xmpp:hints'/></message>`),
+		jid.MustParse(roomJID+"/bob"), jid.MustParse(alice))
+	if got := c1.take(); len(got) != 2 {
+		t.Errorf("the joined session got %d messages while the other's join waited, want 2: %v", len(got), str(got))
+	}
+	if got := c2.take(); len(got) != 0 {
+		t.Errorf("the joining session got %v before its history", str(got))
+	}
+
+	close(w.archive.block)
+	w.svc.syntheses.Wait()
+	var bodies []string
+	for _, e := range c2.take() {
+		if b := e.Child("", "body"); b != nil {
+			bodies = append(bodies, b.Text())
+		}
+	}
+	// The history (the first message and the one that arrived meanwhile,
+	// archived by then), then what the archive does not have.
+	if strings.Join(bodies, " ") != "old during unarchived" {
+		t.Errorf("the joining session's messages: %q, want history then held, each once", bodies)
+	}
+	if _, ok := w.svc.accounts[jid.MustParse(alice)].rooms[jid.MustParse(roomJID)].sessions[c2.jid]; !ok {
+		t.Error("the session is not joined after its synthesised join")
+	}
+}

@@ -129,6 +129,10 @@ func (f *fakeStore) ListJoins(ctx context.Context) ([]Record, error) {
 // fakeArchive keeps each room message once, de-duplicated by the room's
 // stanza-id, readable by the accounts in the room when it was stored.
 type fakeArchive struct {
+	// block, when set, makes History wait for it to be closed, as a
+	// slow disk would.
+	block chan struct{}
+
 	mu       sync.Mutex
 	records  []fakeRecord
 	byOrigin map[string]int // room + " " + stanza-id → index in records
@@ -192,6 +196,9 @@ func (f *fakeArchive) Groupchat(ctx context.Context, account, room jid.JID, el *
 }
 
 func (f *fakeArchive) History(ctx context.Context, owner, room jid.JID, max int, since time.Time) ([]HistoryItem, error) {
+	if f.block != nil {
+		<-f.block
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []HistoryItem
@@ -266,7 +273,18 @@ func (w *world) send(s *fakeSession, raw string) bool {
 	el := parse(w.t, raw)
 	el.SetAttr("from", s.jid.String())
 	to, _ := jid.Parse(el.Attr("to"))
-	return w.svc.FromSession(context.Background(), s, el, to)
+	ok := w.svc.FromSession(context.Background(), s, el, to)
+	w.settle()
+	return ok
+}
+
+// settle waits for what the service finishes in the background: joins
+// answered from local state, and membership writes.
+func (w *world) settle() {
+	w.svc.syntheses.Wait()
+	if err := w.svc.flushStore(context.Background()); err != nil {
+		w.t.Fatal(err)
+	}
 }
 
 // room makes the room send raw XML to the account.
@@ -275,7 +293,9 @@ func (w *world) room(raw string) bool {
 	el := parse(w.t, raw)
 	from, _ := jid.Parse(el.Attr("from"))
 	to, _ := jid.Parse(el.Attr("to"))
-	return w.svc.ToLocal(context.Background(), el, from, to)
+	ok := w.svc.ToLocal(context.Background(), el, from, to)
+	w.settle()
+	return ok
 }
 
 func parse(t *testing.T, raw string) *xml.Element {

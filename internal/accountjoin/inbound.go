@@ -315,6 +315,7 @@ func (s *Service) forkSelf(a *account, rm *room, el *xml.Element, extraCodes ...
 // fork sends a room stanza to every joined session (rule 7), and during
 // the account's join to the session whose join it answers (rule 1).
 func (s *Service) fork(rm *room, el *xml.Element) {
+	s.hold(rm, el)
 	s.forkJoining(rm, el)
 	for full, js := range rm.sessions {
 		s.deliver(full, forkTo(el, js.to))
@@ -330,6 +331,7 @@ func (s *Service) fork(rm *room, el *xml.Element) {
 // than a copy. A room message reaches most accounts' one session, and
 // this is then all it costs.
 func (s *Service) forkOwned(rm *room, el *xml.Element) {
+	s.hold(rm, el)
 	s.forkJoining(rm, el)
 	n, i := len(rm.sessions), 0
 	for full, js := range rm.sessions {

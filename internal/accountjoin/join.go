@@ -47,17 +47,11 @@ func (s *Service) join(ctx context.Context, full jid.JID, el *xml.Element, to ji
 		// Presence to another nick from a session that joined is a nick
 		// change (7.6), <x/> or not: mcabber sends one with it.
 		s.sessionPresence(ctx, a, rm, full, el, to)
+	case rm.synth[full] != nil:
+		rm.synth[full].w = w // a repeated join while the first is answered
 	default: // joined
-		start := time.Now()
-		s.synthesise(ctx, a, rm, w)
-		if _, ok := rm.sessions[full]; !ok {
-			s.Stats.JoinedSessions.Add(1)
-		}
-		rm.sessions[full] = newJoinedSession(full, el, s.cfg.Now())
 		rm.lastActive = s.cfg.Now()
-		s.Stats.Synthesised.Add(1)
-		s.Stats.SynthNanos.Add(uint64(time.Since(start)))
-		s.updatePresence(ctx, a, rm)
+		s.beginSynthesis(a, rm, w)
 	}
 }
 
@@ -152,9 +146,7 @@ func temporary(se *xmpperr.StanzaError) bool {
 // account's.
 func (s *Service) forget(ctx context.Context, a *account, rm *room) {
 	s.unlink(a, rm)
-	if err := s.cfg.Store.DeleteJoin(ctx, a.jid, rm.jid); err != nil {
-		s.log.Error("forget account join", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
-	}
+	s.storeLater(storeWrite{account: a.jid, room: rm.jid})
 	if err := s.cfg.Archive.Left(ctx, a.jid, rm.jid); err != nil {
 		s.log.Error("end account membership in archive", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
 	}
@@ -192,10 +184,7 @@ func (s *Service) persist(ctx context.Context, a *account, rm *room) {
 	if rec == rm.saved {
 		return
 	}
-	if err := s.cfg.Store.PutJoin(ctx, rec); err != nil {
-		s.log.Error("store account join", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
-		return
-	}
+	s.storeLater(storeWrite{put: true, rec: rec})
 	rm.saved = rec
 }
 
@@ -211,14 +200,7 @@ func (s *Service) completeJoin(ctx context.Context, a *account, rm *room) {
 		if w.full == rm.live {
 			continue
 		}
-		start := time.Now()
-		s.synthesise(ctx, a, rm, w)
-		if _, ok := rm.sessions[w.full]; !ok {
-			s.Stats.JoinedSessions.Add(1)
-		}
-		rm.sessions[w.full] = newJoinedSession(w.full, w.presence, s.cfg.Now())
-		s.Stats.Synthesised.Add(1)
-		s.Stats.SynthNanos.Add(uint64(time.Since(start)))
+		s.beginSynthesis(a, rm, w)
 	}
 	rm.live = jid.JID{}
 	s.updatePresence(ctx, a, rm)
@@ -228,7 +210,7 @@ func (s *Service) completeJoin(ctx context.Context, a *account, rm *room) {
 // occupant's presence, then its own (110, its join id, 210 if it asked
 // for another nick) last among presences, then history from the
 // account's archive as its <history/> asks, then the subject.
-func (s *Service) synthesise(ctx context.Context, a *account, rm *room, w waiter) {
+func (s *Service) synthesise(a *account, rm *room, w waiter, history []HistoryItem) {
 	for _, nick := range rm.order {
 		if nick == rm.nick {
 			continue
@@ -261,7 +243,7 @@ func (s *Service) synthesise(ctx context.Context, a *account, rm *room, w waiter
 		}
 		s.deliver(w.full, self)
 	}
-	for _, m := range s.history(ctx, a, rm, parseHistory(w.x)) {
+	for _, m := range history {
 		s.deliver(w.full, m.Stanza)
 	}
 	if rm.subject != nil {
@@ -273,8 +255,9 @@ func (s *Service) synthesise(ctx context.Context, a *account, rm *room, w waiter
 
 // history reads the room's recent messages from the account's archive,
 // bounded as the join's <history/> asks (XEP-0045 7.2.13), with
-// <delay from=room>.
-func (s *Service) history(ctx context.Context, a *account, rm *room, h historyLimits) []HistoryItem {
+// <delay from=room>. It reads storage: it runs without the account's
+// lock (synthesis.go).
+func (s *Service) history(ctx context.Context, account, room jid.JID, h historyLimits) []HistoryItem {
 	if h.none {
 		return nil
 	}
@@ -291,9 +274,9 @@ func (s *Service) history(ctx context.Context, a *account, rm *room, h historyLi
 			since = t
 		}
 	}
-	items, err := s.cfg.Archive.History(ctx, a.jid, rm.jid, max, since)
+	items, err := s.cfg.Archive.History(ctx, account, room, max, since)
 	if err != nil {
-		s.log.Error("read room history from account archive", "account", a.jid.String(), "room", rm.jid.String(), "err", err)
+		s.log.Error("read room history from account archive", "account", account.String(), "room", room.String(), "err", err)
 		return nil
 	}
 	if h.maxChars > 0 {
@@ -312,7 +295,7 @@ func (s *Service) history(ctx context.Context, a *account, rm *room, h historyLi
 		m := items[i].Stanza
 		m.SetAttr("to", "")
 		m.RemoveChildren(stanza.NSDelay, "delay")
-		m.Append(stanza.Delay(rm.jid.String(), items[i].Stamp.UTC().Format("2006-01-02T15:04:05.000Z")))
+		m.Append(stanza.Delay(room.String(), items[i].Stamp.UTC().Format("2006-01-02T15:04:05.000Z")))
 		items[i].Stanza = m
 	}
 	return items
@@ -320,6 +303,11 @@ func (s *Service) history(ctx context.Context, a *account, rm *room, h historyLi
 
 // leave handles a session's leave (rules 13 and 14).
 func (s *Service) leave(ctx context.Context, a *account, rm *room, full jid.JID, el *xml.Element) {
+	if rm.synth[full] != nil {
+		delete(rm.synth, full)
+		s.deliver(full, selfUnavailable(rm.jid, rm.nick, full, el.Attr("id"), rm.self))
+		return
+	}
 	if i := rm.isWaiting(full); i >= 0 {
 		rm.waiting = append(rm.waiting[:i], rm.waiting[i+1:]...)
 		s.deliver(full, selfUnavailable(rm.jid, rm.nick, full, el.Attr("id"), rm.self))
@@ -405,6 +393,7 @@ func (s *Service) SessionEnded(ctx context.Context, full jid.JID) {
 		if i := rm.isWaiting(full); i >= 0 {
 			rm.waiting = append(rm.waiting[:i], rm.waiting[i+1:]...)
 		}
+		delete(rm.synth, full)
 		if rm.live == full {
 			rm.live = jid.JID{}
 		}

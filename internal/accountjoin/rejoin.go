@@ -180,7 +180,9 @@ func (s *Service) Join(ctx context.Context, owner, room jid.JID, nick, password 
 // every joined session gets its unavailable self-presence, and the room
 // gets the account's leave.
 func (s *Service) Leave(ctx context.Context, owner, room jid.JID) bool {
-	return s.leaveRoom(ctx, owner, room, false)
+	left := s.leaveRoom(ctx, owner, room, false)
+	s.flushStore(ctx) // an operator's leave is stored when it returns
+	return left
 }
 
 // LeaveAll makes the account leave every room it is in (the account is
@@ -201,6 +203,7 @@ func (s *Service) LeaveAll(ctx context.Context, owner jid.JID) int {
 			n++
 		}
 	}
+	s.flushStore(ctx) // stored when it returns: the account may be deleted next
 	return n
 }
 

@@ -87,6 +87,11 @@ func (s roomState) String() string {
 
 // room is the account's membership of one room.
 type room struct {
+	// synth are sessions whose join is answered from local state while
+	// their history is read from the archive outside the account's lock
+	// (synthesis.go); room messages for them wait there meanwhile.
+	synth map[jid.JID]*pendingSynth
+
 	jid      jid.JID
 	nick     string
 	password string

@@ -4,21 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"minimix/internal/dataform"
 	"minimix/internal/iq"
+	"minimix/internal/pubsub"
 	"minimix/internal/storage"
 	"minimix/internal/xml"
 	"minimix/internal/xmpperr"
-)
-
-// Bounds of one request.
-const (
-	maxNodeName = 1024 // bytes of a node name
-	maxItemID   = 1024 // bytes of an item id
-	maxIDsAsked = 1000 // item ids in one retrieval or retract
 )
 
 // unsupportedActions are the XEP-0060 requests PEP does not offer, with
@@ -33,58 +25,12 @@ var unsupportedActions = map[string]string{
 	"default":       "retrieve-default-sub",
 }
 
-// split returns the one action element of a <pubsub/> request and its
-// companion (publish-options with publish, configure with create).
-func split(p *xml.Element, companions ...string) (action, extra *xml.Element, err error) {
-	for _, c := range p.Elements() {
-		if c.Space != p.Space {
-			return nil, nil, xmpperr.New(xmpperr.BadRequest, "unexpected <"+c.Local+"/> in <pubsub/>")
-		}
-		if isCompanion(c.Local, companions) {
-			if extra != nil {
-				return nil, nil, xmpperr.New(xmpperr.BadRequest, "<"+c.Local+"/> given twice")
-			}
-			extra = c
-			continue
-		}
-		if action != nil {
-			return nil, nil, xmpperr.New(xmpperr.BadRequest, "one action per request")
-		}
-		action = c
-	}
-	if action == nil {
-		return nil, nil, xmpperr.New(xmpperr.BadRequest, "no action in <pubsub/>")
-	}
-	return action, extra, nil
-}
-
-func isCompanion(local string, companions []string) bool {
-	for _, c := range companions {
-		if c == local {
-			return true
-		}
-	}
-	return false
-}
-
-// nodeAttr returns the node an action names.
-func nodeAttr(el *xml.Element) (string, error) {
-	node := el.Attr("node")
-	switch {
-	case node == "":
-		return "", nodeIDRequired()
-	case len(node) > maxNodeName:
-		return "", xmpperr.New(xmpperr.BadRequest, "node name too long")
-	}
-	return node, nil
-}
-
-func wantType(req iq.Request, typ string) error {
-	if req.Type != typ {
-		return xmpperr.New(xmpperr.BadRequest, "this request is an iq of type "+typ)
-	}
-	return nil
-}
+// The request parsing PEP shares with the generic pubsub service.
+var (
+	split    = pubsub.Split
+	nodeAttr = pubsub.NodeAttr
+	wantType = pubsub.WantType
+)
 
 func (s *Service) pubsubSelf(ctx context.Context, req iq.Request) (*xml.Element, error) {
 	return s.pubsub(ctx, req, true)
@@ -135,30 +81,11 @@ func (s *Service) pubsub(ctx context.Context, req iq.Request, self bool) (*xml.E
 // from anyone the node's access model admits.
 func (s *Service) items(ctx context.Context, req iq.Request, el *xml.Element) (*xml.Element, error) {
 	owner := ownerOf(req.To)
-	node, err := nodeAttr(el)
+	r, err := pubsub.ParseItems(el)
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
-	for _, c := range el.Elements() {
-		if c.Space != NS || c.Local != "item" {
-			continue
-		}
-		id := c.Attr("id")
-		if id == "" {
-			return nil, xmpperr.New(xmpperr.BadRequest, "an <item/> to retrieve needs an id")
-		}
-		ids = append(ids, id)
-	}
-	if len(ids) > maxIDsAsked {
-		return nil, xmpperr.New(xmpperr.BadRequest, fmt.Sprintf("at most %d items per request", maxIDsAsked))
-	}
-	max := 0
-	if v := el.Attr("max_items"); v != "" {
-		if max, err = strconv.Atoi(v); err != nil || max < 1 {
-			return nil, xmpperr.New(xmpperr.BadRequest, "max_items must be a positive number")
-		}
-	}
+	node := r.Node
 	sn, err := s.store.PEPNode(ctx, owner.Local, node)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nodeNotFound()
@@ -176,59 +103,26 @@ func (s *Service) items(ctx context.Context, req iq.Request, el *xml.Element) (*
 	var stored []storage.PEPItem
 	switch {
 	case !cfg.PersistItems:
-	case len(ids) > 0:
-		stored, err = s.store.PEPItemsByID(ctx, owner.Local, node, ids)
+	case len(r.IDs) > 0:
+		stored, err = s.store.PEPItemsByID(ctx, owner.Local, node, r.IDs)
 	default:
-		stored, err = s.store.PEPItems(ctx, owner.Local, node, max)
+		stored, err = s.store.PEPItems(ctx, owner.Local, node, r.Max)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pep: items of %s node %s: %w", owner, node, err)
 	}
-	items := xml.New(NS, "items", "node", node)
-	for _, it := range s.decodeItems(owner, node, stored) {
-		e := xml.New(NS, "item", "id", it.ID)
-		if it.Payload != nil {
-			e.Append(it.Payload)
-		}
-		items.Append(e)
-	}
-	return xml.New(NS, "pubsub").Append(items), nil
+	return pubsub.ItemsResult(node, s.decodeItems(owner, node, stored)), nil
 }
 
 // publish stores an item (XEP-0060 section 7.1, XEP-0163 section 3),
 // creating the node when it does not exist (auto-create).
 func (s *Service) publish(ctx context.Context, req iq.Request, el, opts *xml.Element) (*xml.Element, error) {
 	owner := ownerOf(req.To)
-	node, err := nodeAttr(el)
+	r, err := pubsub.ParsePublish(el, s.maxPayload)
 	if err != nil {
 		return nil, err
 	}
-	var items []*xml.Element
-	for _, c := range el.Elements() {
-		if c.Space != NS || c.Local != "item" {
-			return nil, xmpperr.New(xmpperr.BadRequest, "unexpected <"+c.Local+"/> in <publish/>")
-		}
-		items = append(items, c)
-	}
-	switch {
-	case len(items) == 0:
-		return nil, itemRequired()
-	case len(items) > 1:
-		return nil, invalidPayload("publish one item per request")
-	}
-	item := items[0]
-	id := item.Attr("id")
-	if len(id) > maxItemID {
-		return nil, xmpperr.New(xmpperr.BadRequest, "item id too long")
-	}
-	payload, err := onePayload(item)
-	if err != nil {
-		return nil, err
-	}
-	if n := len(payload.AppendXML(nil, "")); n > s.maxPayload {
-		return nil, Error(xmpperr.NotAcceptable, "payload-too-big",
-			fmt.Sprintf("the payload has %d bytes, more than the %d allowed", n, s.maxPayload))
-	}
+	node, id, payload := r.Node, r.ID, r.Payload
 	var form *dataform.Form
 	if opts != nil {
 		if form, err = parseOptionsForm(dataform.Find(opts), FormPublishOptions, FormNodeConfig); err != nil {
@@ -245,14 +139,14 @@ func (s *Service) publish(ctx context.Context, req iq.Request, el, opts *xml.Ele
 		}
 		if exists {
 			if form != nil {
-				if se := cfg.check(form, s.maxItems); se != nil {
+				if se := check(&cfg, form, s.maxItems); se != nil {
 					return se
 				}
 			}
 		} else {
 			cfg = s.defaultConfig(node)
 			if form != nil {
-				if se := cfg.apply(form, s.maxItems, false); se != nil {
+				if se := apply(&cfg, form, s.maxItems, false); se != nil {
 					return se
 				}
 			}
@@ -262,75 +156,27 @@ func (s *Service) publish(ctx context.Context, req iq.Request, el, opts *xml.Ele
 	if err != nil {
 		return nil, err
 	}
-	return xml.New(NS, "pubsub").Append(
-		xml.New(NS, "publish", "node", node).Append(xml.New(NS, "item", "id", id))), nil
-}
-
-// onePayload returns the single payload element of an item.
-func onePayload(item *xml.Element) (*xml.Element, error) {
-	var payload *xml.Element
-	for _, c := range item.Children {
-		if c.Elem == nil {
-			if strings.TrimSpace(c.Text) != "" {
-				return nil, invalidPayload("an item's payload is one element, not text")
-			}
-			continue
-		}
-		if payload != nil {
-			return nil, invalidPayload("an item has one payload element")
-		}
-		payload = c.Elem
-	}
-	if payload == nil {
-		return nil, Error(xmpperr.BadRequest, "payload-required", "the item has no payload")
-	}
-	return payload, nil
+	return pubsub.PublishResult(node, id), nil
 }
 
 // retract removes items (XEP-0060 section 7.2).
 func (s *Service) retract(ctx context.Context, req iq.Request, el *xml.Element) error {
 	owner := ownerOf(req.To)
-	node, err := nodeAttr(el)
+	r, err := pubsub.ParseRetract(el)
 	if err != nil {
 		return err
 	}
-	var ids []string
-	for _, c := range el.Elements() {
-		if c.Space != NS || c.Local != "item" {
-			return xmpperr.New(xmpperr.BadRequest, "unexpected <"+c.Local+"/> in <retract/>")
-		}
-		id := c.Attr("id")
-		if id == "" {
-			return itemRequired()
-		}
-		ids = append(ids, id)
-	}
-	if len(ids) == 0 {
-		return itemRequired()
-	}
-	if len(ids) > maxIDsAsked {
-		return xmpperr.New(xmpperr.BadRequest, fmt.Sprintf("at most %d items per request", maxIDsAsked))
-	}
-	var notify *bool
-	switch v := el.Attr("notify"); v {
-	case "":
-	case "true", "1", "false", "0":
-		b := v == "true" || v == "1"
-		notify = &b
-	default:
-		return xmpperr.New(xmpperr.BadRequest, "notify is a boolean")
-	}
 	return s.Update(ctx, owner, func(tx *Tx) error {
-		cfg, err := tx.existingNode(node)
+		cfg, err := tx.existingNode(r.Node)
 		if err != nil {
 			return err
 		}
 		n := cfg.NotifyRetract
-		if notify != nil {
-			n = *notify
+		if r.Notify != nil {
+			n = *r.Notify
 		}
-		for _, id := range ids {
-			if err := tx.Retract(node, id, n); err != nil {
+		for _, id := range r.IDs {
+			if err := tx.Retract(r.Node, id, n); err != nil {
 				return err
 			}
 		}
@@ -346,7 +192,7 @@ func (s *Service) create(ctx context.Context, req iq.Request, el, configure *xml
 	if node == "" {
 		return Error(xmpperr.NotAcceptable, "nodeid-required", "PEP nodes need a name")
 	}
-	if len(node) > maxNodeName {
+	if len(node) > pubsub.MaxNodeName {
 		return xmpperr.New(xmpperr.BadRequest, "node name too long")
 	}
 	cfg := s.defaultConfig(node)
@@ -356,7 +202,7 @@ func (s *Service) create(ctx context.Context, req iq.Request, el, configure *xml
 			if err != nil {
 				return err
 			}
-			if se := cfg.apply(form, s.maxItems, true); se != nil {
+			if se := apply(&cfg, form, s.maxItems, true); se != nil {
 				return se
 			}
 		}

@@ -255,7 +255,7 @@ func TestConfigOptions(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := DefaultNodeConfig()
-			se := c.apply(form, max, false)
+			se := apply(&c, form, max, false)
 			var cond, app string
 			if se != nil {
 				cond = string(se.Condition)
@@ -271,11 +271,11 @@ func TestConfigOptions(t *testing.T) {
 			}
 			if se == nil {
 				// A node configured so matches the same option.
-				if se := c.check(form, max); se != nil {
+				if se := check(&c, form, max); se != nil {
 					t.Errorf("check after apply: %v", se)
 				}
 				// The stored form reads back the same.
-				back, err := unmarshalConfig(c.marshal())
+				back, err := unmarshalConfig(c.Marshal())
 				if err != nil || fmt.Sprint(back) != fmt.Sprint(c) {
 					t.Errorf("stored config %+v, err %v", back, err)
 				}

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"minimix/internal/jid"
-	"minimix/internal/stanza"
+	"minimix/internal/pubsub"
 	"minimix/internal/storage"
 	"minimix/internal/xml"
 	"minimix/internal/xmpperr"
@@ -45,21 +45,12 @@ func (e *event) payload(owner jid.JID) *xml.Element {
 }
 
 func eventItem(owner jid.JID, it Item, withPayload bool) *xml.Element {
-	el := xml.New(NSEvent, "item", "id", it.ID)
-	el.SetAttr("publisher", owner.String())
-	if withPayload && it.Payload != nil {
-		el.Append(it.Payload)
-	}
-	return el
+	return pubsub.EventItem(it, owner.String(), withPayload)
 }
 
 // message wraps an <event/> in the notification message from owner.
 func message(owner jid.JID, cfg *NodeConfig, ev *xml.Element) *xml.Element {
-	typ := cfg.NotificationType
-	if typ == "" {
-		typ = "headline"
-	}
-	return xml.New(xml.NSClient, stanza.Message, "from", owner.String(), "type", typ, "id", newID()).Append(ev)
+	return pubsub.Message(owner.String(), cfg, ev)
 }
 
 // notify sends each event to every session that wants the node's

@@ -37,7 +37,7 @@ func (s *Service) ownerSelf(ctx context.Context, req iq.Request) (*xml.Element, 
 		}
 		cfg := DefaultNodeConfig()
 		return xml.New(NSOwner, "pubsub").Append(
-			xml.New(NSOwner, "default").Append(cfg.Form(dataform.TypeForm).Element())), nil
+			xml.New(NSOwner, "default").Append(configForm(&cfg, dataform.TypeForm).Element())), nil
 	case "delete", "purge":
 		if err := wantType(req, "set"); err != nil {
 			return nil, err
@@ -87,7 +87,7 @@ func (s *Service) configureForm(ctx context.Context, owner jid.JID, el *xml.Elem
 		return nil, err
 	}
 	return xml.New(NSOwner, "pubsub").Append(
-		xml.New(NSOwner, "configure", "node", node).Append(cfg.Form(dataform.TypeForm).Element())), nil
+		xml.New(NSOwner, "configure", "node", node).Append(configForm(&cfg, dataform.TypeForm).Element())), nil
 }
 
 // configure applies a submitted configuration form (XEP-0060 section
@@ -114,7 +114,7 @@ func (s *Service) configure(ctx context.Context, owner jid.JID, el *xml.Element)
 		if err != nil {
 			return err
 		}
-		if se := cfg.apply(form, s.maxItems, true); se != nil {
+		if se := apply(&cfg, form, s.maxItems, true); se != nil {
 			return se
 		}
 		return tx.Configure(node, cfg)

@@ -23,7 +23,6 @@ package pep
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -32,22 +31,23 @@ import (
 
 	"minimix/internal/iq"
 	"minimix/internal/jid"
+	"minimix/internal/pubsub"
 	"minimix/internal/router"
 	"minimix/internal/storage"
 )
 
-// Namespaces of XEP-0060 and XEP-0115.
+// Namespaces of XEP-0060 (from package pubsub) and XEP-0115.
 const (
-	NS       = "http://jabber.org/protocol/pubsub"
-	NSOwner  = "http://jabber.org/protocol/pubsub#owner"
-	NSEvent  = "http://jabber.org/protocol/pubsub#event"
-	NSErrors = "http://jabber.org/protocol/pubsub#errors"
+	NS       = pubsub.NS
+	NSOwner  = pubsub.NSOwner
+	NSEvent  = pubsub.NSEvent
+	NSErrors = pubsub.NSErrors
 	NSCaps   = "http://jabber.org/protocol/caps"
 
 	// FormNodeConfig and FormPublishOptions are the FORM_TYPEs of node
 	// configuration and publish options forms.
-	FormNodeConfig     = NS + "#node_config"
-	FormPublishOptions = NS + "#publish-options"
+	FormNodeConfig     = pubsub.FormNodeConfig
+	FormPublishOptions = pubsub.FormPublishOptions
 )
 
 // Defaults for Config's bounds.
@@ -289,10 +289,10 @@ func (s *Service) Items(ctx context.Context, owner jid.JID, node string) ([]Item
 }
 
 // newID returns a random id for items, notifications and queries.
-func newID() string { return rand.Text()[:16] }
+func newID() string { return pubsub.NewID() }
 
 // stamp formats t as a XEP-0082 DateTime in UTC.
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+func stamp(t time.Time) string { return pubsub.Stamp(t) }
 
 // ownerOf returns the account whose service a request addresses.
 func ownerOf(to jid.JID) jid.JID { return to.Bare() }

@@ -8,18 +8,13 @@ import (
 	"time"
 
 	"minimix/internal/jid"
+	"minimix/internal/pubsub"
 	"minimix/internal/storage"
-	"minimix/internal/xml"
 	"minimix/internal/xmpperr"
 )
 
 // Item is one item of a node.
-type Item struct {
-	ID        string
-	Publisher string
-	Stamp     time.Time
-	Payload   *xml.Element // nil when stored XML no longer parses
-}
+type Item = pubsub.Item
 
 // Tx collects the changes of one Update to one account's nodes. It reads
 // through to storage and sees its own changes; nothing is stored before
@@ -222,7 +217,7 @@ func (tx *Tx) Create(name string, cfg NodeConfig) error {
 			fmt.Sprintf("an account has at most %d nodes", tx.s.maxNodes))
 	}
 	*n = txNode{exists: true, cfg: cfg, loaded: true, pending: make(map[string]*Item)}
-	tx.ops = append(tx.ops, storage.PEPOp{Kind: storage.PEPPutNode, Node: storage.PEPNode{Name: name, Config: cfg.marshal()}})
+	tx.ops = append(tx.ops, storage.PEPOp{Kind: storage.PEPPutNode, Node: storage.PEPNode{Name: name, Config: cfg.Marshal()}})
 	tx.markChanged(name)
 	return nil
 }
@@ -260,7 +255,7 @@ func (tx *Tx) Configure(name string, cfg NodeConfig) error {
 		return nodeNotFound()
 	}
 	n.cfg = cfg
-	tx.ops = append(tx.ops, storage.PEPOp{Kind: storage.PEPPutNode, Node: storage.PEPNode{Name: name, Config: cfg.marshal()}})
+	tx.ops = append(tx.ops, storage.PEPOp{Kind: storage.PEPPutNode, Node: storage.PEPNode{Name: name, Config: cfg.Marshal()}})
 	if !cfg.PersistItems {
 		tx.purge(name, n)
 	} else {
@@ -340,7 +335,7 @@ func (tx *Tx) Publish(name string, it Item, create *NodeConfig) error {
 		tx.ops = append(tx.ops, storage.PEPOp{
 			Kind:     storage.PEPPutItem,
 			Node:     storage.PEPNode{Name: name},
-			Item:     storage.PEPItem{ID: it.ID, Publisher: it.Publisher, Stamp: it.Stamp, Payload: it.Payload.AppendXML(nil, "")},
+			Item:     pubsub.StoredItem(it),
 			MaxItems: n.cfg.EffectiveMax(tx.s.maxItems),
 		})
 	}
@@ -403,7 +398,7 @@ func (tx *Tx) setAffiliations(name string, members, outcasts []string) error {
 		return nodeNotFound()
 	}
 	n.cfg.Members, n.cfg.Outcasts = members, outcasts
-	tx.ops = append(tx.ops, storage.PEPOp{Kind: storage.PEPPutNode, Node: storage.PEPNode{Name: name, Config: n.cfg.marshal()}})
+	tx.ops = append(tx.ops, storage.PEPOp{Kind: storage.PEPPutNode, Node: storage.PEPNode{Name: name, Config: n.cfg.Marshal()}})
 	tx.markChanged(name)
 	return nil
 }
@@ -411,16 +406,7 @@ func (tx *Tx) setAffiliations(name string, members, outcasts []string) error {
 // decodeItems parses stored items. One whose XML no longer parses is kept
 // without payload, and logged: it can still be listed and retracted.
 func (s *Service) decodeItems(owner jid.JID, node string, stored []storage.PEPItem) []Item {
-	out := make([]Item, 0, len(stored))
-	for _, si := range stored {
-		it := Item{ID: si.ID, Publisher: si.Publisher, Stamp: si.Stamp}
-		p, err := xml.Parse(si.Payload)
-		if err != nil {
-			s.log.Error("pep: stored item unreadable", "owner", owner.String(), "node", node, "item", si.ID, "err", err)
-		} else {
-			it.Payload = p
-		}
-		out = append(out, it)
-	}
-	return out
+	return pubsub.DecodeItems(stored, func(id string, err error) {
+		s.log.Error("pep: stored item unreadable", "owner", owner.String(), "node", node, "item", id, "err", err)
+	})
 }

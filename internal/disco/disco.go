@@ -51,6 +51,15 @@ type Service struct {
 	serverIDs    []identity // shown by the server besides server/im
 	accountIDs   []identity // shown by every account besides account/registered
 	accountNodes AccountNodes
+	serverNodes  []NodeHandler
+}
+
+// NodeHandler answers service discovery about nodes of the server that a
+// feature owns, such as the ad-hoc command list (XEP-0050). Each returns
+// the whole <query/> answer, or nil, nil when node is not the handler's.
+type NodeHandler interface {
+	NodeInfo(ctx context.Context, req iq.Request, node string) (*xml.Element, error)
+	NodeItems(ctx context.Context, req iq.Request, node string) (*xml.Element, error)
 }
 
 type item struct{ jid, name string }
@@ -87,6 +96,39 @@ func (s *Service) SetAccountNodes(f AccountNodes) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.accountNodes = f
+}
+
+// AddServerNodes makes h answer disco#info and disco#items about the
+// server's nodes it knows. Call it before serving.
+func (s *Service) AddServerNodes(h NodeHandler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.serverNodes = append(s.serverNodes, h)
+}
+
+// serverNode asks the NodeHandlers about a request to the server that
+// names a node; nil, nil when it names none or no handler knows it.
+func (s *Service) serverNode(ctx context.Context, req iq.Request, items bool) (*xml.Element, error) {
+	node := req.Payload.Attr("node")
+	if node == "" || req.Type != "get" {
+		return nil, nil
+	}
+	s.mu.RLock()
+	hs := s.serverNodes
+	s.mu.RUnlock()
+	for _, h := range hs {
+		var q *xml.Element
+		var err error
+		if items {
+			q, err = h.NodeItems(ctx, req, node)
+		} else {
+			q, err = h.NodeInfo(ctx, req, node)
+		}
+		if q != nil || err != nil {
+			return q, err
+		}
+	}
+	return nil, nil
 }
 
 // New returns a Service that checks accounts with accounts.
@@ -186,8 +228,8 @@ func (s *Service) RemoveServerItem(j string) {
 
 // check rejects what every disco request must not carry: a type other
 // than get (XEP-0030 defines no set), and a node other than an account's
-// PEP nodes, which are answered before (XEP-0030 section 3.1 says
-// item-not-found).
+// PEP nodes and the server's NodeHandlers', which are answered before
+// (XEP-0030 section 3.1 says item-not-found).
 func check(req iq.Request) error {
 	if req.Type != "get" {
 		return xmpperr.New(xmpperr.BadRequest, "service discovery is get only")
@@ -220,6 +262,9 @@ func (s *Service) accountExists(ctx context.Context, req iq.Request) error {
 }
 
 func (s *Service) serverInfo(ctx context.Context, req iq.Request) (*xml.Element, error) {
+	if q, err := s.serverNode(ctx, req, false); q != nil || err != nil {
+		return q, err
+	}
 	if err := check(req); err != nil {
 		return nil, err
 	}
@@ -306,6 +351,9 @@ func (s *Service) nodeInfo(ctx context.Context, req iq.Request) (*xml.Element, e
 }
 
 func (s *Service) serverItems(ctx context.Context, req iq.Request) (*xml.Element, error) {
+	if q, err := s.serverNode(ctx, req, true); q != nil || err != nil {
+		return q, err
+	}
 	if err := check(req); err != nil {
 		return nil, err
 	}

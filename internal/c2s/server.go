@@ -352,3 +352,21 @@ func (s *Server) Kick(user string) {
 		se.terminate(context.Background(), xmpperr.Stream(xmpperr.NotAuthorized, "account removed"))
 	}
 }
+
+// End ends, with the stream error se, every session of the bare JID j or
+// the session of the full JID j (an administrator's end-user-session,
+// XEP-0133), and returns how many it ended.
+func (s *Server) End(j jid.JID, se *xmpperr.StreamError) int {
+	s.mu.Lock()
+	var victims []*Session
+	for sess := range s.sessions {
+		if sess.jid == j || (j.IsBare() && sess.jid.Bare() == j) {
+			victims = append(victims, sess)
+		}
+	}
+	s.mu.Unlock()
+	for _, sess := range victims {
+		sess.terminate(context.Background(), se)
+	}
+	return len(victims)
+}

@@ -200,6 +200,14 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "ad-hoc command bounds",
+			toml: "[adhoc]\nsession_timeout = \"1s\"\nmax_sessions = 0\n",
+			want: []Problem{
+				{Line: 2, Key: "adhoc.session_timeout", Msg: "1s is out of range [10s, 24h]"},
+				{Line: 3, Key: "adhoc.max_sessions", Msg: "0 is out of range [1, 1000]"},
+			},
+		},
+		{
 			name: "rate limits and metrics access",
 			toml: "[limits]\nc2s_bytes_per_second = 100\nc2s_burst_bytes = 10\n[http]\nmetrics_allow = [\"10.0.0.0/8\", \"10.0.0.1\"]\n[c2s]\naddress_login_failures_per_minute = -1\n",
 			want: []Problem{

@@ -54,6 +54,7 @@ type Config struct {
 	MAM         MAM         `toml:"mam"`
 	MUC         MUC         `toml:"muc"`
 	AccountJoin AccountJoin `toml:"account_join"`
+	Adhoc       Adhoc       `toml:"adhoc"`
 
 	// path is the file the configuration was loaded from.
 	path string
@@ -121,6 +122,19 @@ type AccountJoin struct {
 	// (the session's <history/> may ask for fewer). Default 50, between 1
 	// and 1000.
 	HistoryMax int `toml:"history_max"`
+}
+
+// Adhoc configures the ad-hoc commands (XEP-0050) the server answers,
+// service administration (XEP-0133) for admins among them
+// (docs/adhoc.md).
+type Adhoc struct {
+	// SessionTimeout ends a command session its requester left unused
+	// this long. Default "10m", between 10s and 24h.
+	SessionTimeout Duration `toml:"session_timeout"`
+	// MaxSessions bounds the open command sessions of one requester (a
+	// bare JID); starting one more ends its least recently used. Default
+	// 8, between 1 and 1000.
+	MaxSessions int `toml:"max_sessions"`
 }
 
 // C2S configures client-to-server connections.
@@ -345,6 +359,7 @@ func Default() *Config {
 			OfflineShow:    "xa",
 			HistoryMax:     50,
 		},
+		Adhoc: Adhoc{SessionTimeout: Duration{10 * time.Minute}, MaxSessions: 8},
 	}
 }
 

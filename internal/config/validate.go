@@ -85,6 +85,7 @@ func (c *Config) issues() issues {
 	c.MAM.validate(&is)
 	c.MUC.validate(&is, c.Domain)
 	c.AccountJoin.validate(&is)
+	c.Adhoc.validate(&is)
 	return is
 }
 
@@ -258,6 +259,13 @@ func (a *AccountJoin) validate(is *issues) {
 		is.add("account_join.idle_leave_after", "must not be negative")
 	}
 	between(is, "account_join.history_max", a.HistoryMax, 1, 1000)
+}
+
+func (a *Adhoc) validate(is *issues) {
+	if d := a.SessionTimeout.Duration; d < 10*time.Second || d > 24*time.Hour {
+		is.add("adhoc.session_timeout", "%v is out of range [10s, 24h]", a.SessionTimeout)
+	}
+	between(is, "adhoc.max_sessions", a.MaxSessions, 1, 1000)
 }
 
 func (l *Log) validate(is *issues) {

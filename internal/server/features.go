@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"minimix/internal/accountjoin"
+	"minimix/internal/adhoc"
 	"minimix/internal/iq"
 
 	"minimix/internal/bookmarks"
@@ -43,6 +44,7 @@ type features struct {
 	pep       *pep.Service
 	bookmarks *bookmarks.Service
 	muc       *muc.Service // nil when muc.domain is ""
+	adhoc     *adhoc.Service
 
 	exists sync.Map // local -> time.Time: accounts known to exist until then
 
@@ -127,6 +129,7 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 		Logger: log.With("component", "register"),
 	}).Register(m)
 	f.archive.Register(m, f.sendToSession)
+	f.adhoc = f.buildAdhoc()
 
 	if d := s.cfg.MUC.Domain; d != "" {
 		svc, err := s.buildMUC(f)

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"minimix/internal/config"
 	"minimix/internal/xmpptest"
 )
 
@@ -59,6 +60,12 @@ var scenarios = []scenario{
 	{"accountjoin_archive", []string{"alice", "bob"}, false},
 	{"autojoin", []string{"alice", "bob"}, false},
 	{"accountjoin_restart", []string{"alice", "bob"}, false},
+	{"adhoc", []string{"alice", "bob"}, false},
+}
+
+// serverOptions change the minimix server's configuration for a scenario.
+var serverOptions = map[string][]xmpptest.Option{
+	"adhoc": {xmpptest.WithConfig(func(c *config.Config) { c.Admins = []string{"alice@localhost"} })},
 }
 
 // password gives each account a password; zoe's is not ASCII so that
@@ -154,7 +161,7 @@ type target struct {
 
 // runScenario runs sc against a fresh minimix server of its own.
 func runScenario(t *testing.T, sc scenario) {
-	srv := xmpptest.Start(t)
+	srv := xmpptest.Start(t, serverOptions[sc.name]...)
 	for _, name := range sc.accounts {
 		srv.AddUser(t, name, password(name))
 	}

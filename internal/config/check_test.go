@@ -208,6 +208,18 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "pubsub bounds",
+			toml: "[pubsub]\ndomain = \"conference.localhost\"\nrestrict_node_creation = \"nobody\"\nmax_nodes = 0\nmax_items = 100001\nmax_payload_bytes = 10\nmax_subscriptions = 0\n",
+			want: []Problem{
+				{Line: 2, Key: "pubsub.domain", Msg: "the pubsub and MUC services need domains of their own, not both \"conference.localhost\""},
+				{Line: 3, Key: "pubsub.restrict_node_creation", Msg: "unknown value \"nobody\"; want one of [\"anyone\" \"local\" \"admins\"]"},
+				{Line: 4, Key: "pubsub.max_nodes", Msg: "0 is out of range [1, 1000000]"},
+				{Line: 5, Key: "pubsub.max_items", Msg: "100001 is out of range [1, 100000]"},
+				{Line: 6, Key: "pubsub.max_payload_bytes", Msg: "10 is out of range [1024, 67108864]"},
+				{Line: 7, Key: "pubsub.max_subscriptions", Msg: "0 is out of range [1, 100000]"},
+			},
+		},
+		{
 			name: "rate limits and metrics access",
 			toml: "[limits]\nc2s_bytes_per_second = 100\nc2s_burst_bytes = 10\n[http]\nmetrics_allow = [\"10.0.0.0/8\", \"10.0.0.1\"]\n[c2s]\naddress_login_failures_per_minute = -1\n",
 			want: []Problem{

@@ -55,6 +55,7 @@ type Config struct {
 	MUC         MUC         `toml:"muc"`
 	AccountJoin AccountJoin `toml:"account_join"`
 	Adhoc       Adhoc       `toml:"adhoc"`
+	PubSub      PubSub      `toml:"pubsub"`
 
 	// path is the file the configuration was loaded from.
 	path string
@@ -135,6 +136,34 @@ type Adhoc struct {
 	// bare JID); starting one more ends its least recently used. Default
 	// 8, between 1 and 1000.
 	MaxSessions int `toml:"max_sessions"`
+}
+
+// PubSub configures the generic publish-subscribe service (XEP-0060,
+// docs/pubsub.md).
+type PubSub struct {
+	// Domain is the service's domain. Default "pubsub." + domain: a file
+	// that changes domain and leaves pubsub.domain out gets the derived
+	// value. "" disables the service.
+	Domain string `toml:"domain"`
+	// RestrictNodeCreation says who may create nodes: "anyone", "local"
+	// (accounts of this server) or "admins" (the server's admins, who own
+	// every node). Default "local".
+	RestrictNodeCreation string `toml:"restrict_node_creation"`
+	// MaxNodes bounds the nodes of the service, MaxNodesPerOwner those
+	// one account owns (admins excepted). Default 10000 and 100, each
+	// between 1 and 1000000.
+	MaxNodes         int `toml:"max_nodes"`
+	MaxNodesPerOwner int `toml:"max_nodes_per_owner"`
+	// MaxItems is the most items a node keeps, and what max_items "max"
+	// means. Default 1000, between 1 and 100000.
+	MaxItems int `toml:"max_items"`
+	// MaxPayloadBytes bounds one item's serialised payload. Default
+	// 250000, between 1024 and 64 MiB; keep it below
+	// limits.max_stanza_bytes.
+	MaxPayloadBytes int `toml:"max_payload_bytes"`
+	// MaxSubscriptions bounds the subscriptions of one node. Default
+	// 1000, between 1 and 100000.
+	MaxSubscriptions int `toml:"max_subscriptions"`
 }
 
 // C2S configures client-to-server connections.
@@ -360,6 +389,15 @@ func Default() *Config {
 			HistoryMax:     50,
 		},
 		Adhoc: Adhoc{SessionTimeout: Duration{10 * time.Minute}, MaxSessions: 8},
+		PubSub: PubSub{
+			Domain:               "pubsub.localhost",
+			RestrictNodeCreation: "local",
+			MaxNodes:             10000,
+			MaxNodesPerOwner:     100,
+			MaxItems:             1000,
+			MaxPayloadBytes:      250000,
+			MaxSubscriptions:     1000,
+		},
 	}
 }
 

@@ -58,7 +58,11 @@ var overrides = []struct {
 	toml string
 	edit func(*Config)
 }{
-	{`domain = "example.org"`, func(c *Config) { c.Domain = "example.org"; c.MUC.Domain = "conference.example.org" }},
+	{`domain = "example.org"`, func(c *Config) {
+		c.Domain = "example.org"
+		c.MUC.Domain = "conference.example.org"
+		c.PubSub.Domain = "pubsub.example.org"
+	}},
 	{`data_dir = "/var/lib/minimix"`, func(c *Config) { c.DataDir = "/var/lib/minimix" }},
 	{`admins = ["alice@example.org", "bob@localhost"]`, func(c *Config) { c.Admins = []string{"alice@example.org", "bob@localhost"} }},
 	{`shutdown_grace = "2m"`, func(c *Config) { c.ShutdownGrace.Duration = 2 * time.Minute }},
@@ -102,9 +106,16 @@ var overrides = []struct {
 	{"[limits]\nmax_header_bytes = 1024", func(c *Config) { c.Limits.MaxHeaderBytes = 1024 }},
 	{"[log]\nlevel = \"debug\"\nformat = \"json\"", func(c *Config) { c.Log = Log{Level: "debug", Format: "json"} }},
 	{"[muc]\ndomain = \"\"", func(c *Config) { c.MUC.Domain = "" }},
+	{"[pubsub]\ndomain = \"\"", func(c *Config) { c.PubSub.Domain = "" }},
+	{"domain = \"example.org\"\n[pubsub]\ndomain = \"events.example.org\"\nrestrict_node_creation = \"anyone\"\nmax_nodes = 5\nmax_nodes_per_owner = 2\nmax_items = 10\nmax_payload_bytes = 2048\nmax_subscriptions = 3", func(c *Config) {
+		c.Domain = "example.org"
+		c.MUC.Domain = "conference.example.org"
+		c.PubSub = PubSub{Domain: "events.example.org", RestrictNodeCreation: "anyone", MaxNodes: 5, MaxNodesPerOwner: 2, MaxItems: 10, MaxPayloadBytes: 2048, MaxSubscriptions: 3}
+	}},
 	{"domain = \"example.org\"\n[muc]\ndomain = \"chat.example.org\"", func(c *Config) {
 		c.Domain = "example.org"
 		c.MUC.Domain = "chat.example.org"
+		c.PubSub.Domain = "pubsub.example.org"
 	}},
 	{"[muc]\nhistory_default = 0\nmax_occupants = 50\nrestrict_room_creation = \"admins\"\nadmins = [\"boss@example.org\"]", func(c *Config) {
 		c.MUC.HistoryDefault = 0

@@ -169,14 +169,23 @@ func decode(data []byte) (*Config, Problems) {
 }
 
 // derive fills the defaults that follow from other keys and that the file
-// did not set: muc.domain is "conference." + domain. A bad domain is
-// reported once, under its own key, not again through what derives
-// from it.
+// did not set: muc.domain is "conference." + domain, pubsub.domain
+// "pubsub." + domain. A bad domain is reported once, under its own key,
+// not again through what derives from it.
 func (c *Config) derive(keys map[string]setting) {
-	if _, set := keys["muc.domain"]; !set {
-		c.MUC.Domain = ""
-		if d, err := jid.Parse(c.Domain); err == nil && d.String() == c.Domain && d.Localpart() == "" && d.Resourcepart() == "" {
-			c.MUC.Domain = "conference." + c.Domain
+	good := false
+	if d, err := jid.Parse(c.Domain); err == nil && d.String() == c.Domain && d.Localpart() == "" && d.Resourcepart() == "" {
+		good = true
+	}
+	for _, d := range []struct {
+		key, prefix string
+		v           *string
+	}{{"muc.domain", "conference.", &c.MUC.Domain}, {"pubsub.domain", "pubsub.", &c.PubSub.Domain}} {
+		if _, set := keys[d.key]; !set {
+			*d.v = ""
+			if good {
+				*d.v = d.prefix + c.Domain
+			}
 		}
 	}
 }

@@ -86,6 +86,7 @@ func (c *Config) issues() issues {
 	c.MUC.validate(&is, c.Domain)
 	c.AccountJoin.validate(&is)
 	c.Adhoc.validate(&is)
+	c.PubSub.validate(&is, c.Domain, c.MUC.Domain)
 	return is
 }
 
@@ -206,18 +207,7 @@ const (
 var roomCreation = []string{"anyone", "local", "admins"}
 
 func (m *MUC) validate(is *issues, domain string) {
-	if m.Domain != "" {
-		switch d, err := jid.Parse(m.Domain); {
-		case err != nil:
-			is.add("muc.domain", "%q is not a valid JID domain: %v", m.Domain, err)
-		case d.Localpart() != "" || d.Resourcepart() != "":
-			is.add("muc.domain", "%q must be a bare domain, without @ or /", m.Domain)
-		case d.String() != m.Domain:
-			is.add("muc.domain", "%q is not in canonical form; use %q", m.Domain, d.String())
-		case m.Domain == domain:
-			is.addEither("muc.domain", "domain", "the MUC service needs a domain of its own, not %q", domain)
-		}
-	}
+	serviceDomain(is, "muc.domain", m.Domain, "the MUC service", domain)
 	between(is, "muc.max_history_length", m.MaxHistoryLength, 0, maxMUCHistory)
 	between(is, "muc.history_length", m.HistoryLength, 0, m.MaxHistoryLength)
 	between(is, "muc.history_default", m.HistoryDefault, 0, m.MaxHistoryLength)
@@ -237,6 +227,37 @@ func (m *MUC) validate(is *issues, domain string) {
 	between(is, "muc.max_occupants", m.MaxOccupants, 1, maxMUCOccupants)
 	oneOf(is, "muc.restrict_room_creation", m.RestrictRoomCreation, roomCreation)
 	bareJIDs(is, "muc.admins", m.Admins)
+}
+
+// serviceDomain checks the domain of a service (MUC, pubsub): "" (off),
+// or a canonical domain other than the server's.
+func serviceDomain(is *issues, key, v, what, domain string) {
+	if v == "" {
+		return
+	}
+	switch d, err := jid.Parse(v); {
+	case err != nil:
+		is.add(key, "%q is not a valid JID domain: %v", v, err)
+	case d.Localpart() != "" || d.Resourcepart() != "":
+		is.add(key, "%q must be a bare domain, without @ or /", v)
+	case d.String() != v:
+		is.add(key, "%q is not in canonical form; use %q", v, d.String())
+	case v == domain:
+		is.addEither(key, "domain", "%s needs a domain of its own, not %q", what, domain)
+	}
+}
+
+func (p *PubSub) validate(is *issues, domain, mucDomain string) {
+	serviceDomain(is, "pubsub.domain", p.Domain, "the pubsub service", domain)
+	if p.Domain != "" && p.Domain == mucDomain {
+		is.addEither("pubsub.domain", "muc.domain", "the pubsub and MUC services need domains of their own, not both %q", p.Domain)
+	}
+	oneOf(is, "pubsub.restrict_node_creation", p.RestrictNodeCreation, roomCreation)
+	between(is, "pubsub.max_nodes", p.MaxNodes, 1, 1000000)
+	between(is, "pubsub.max_nodes_per_owner", p.MaxNodesPerOwner, 1, 1000000)
+	between(is, "pubsub.max_items", p.MaxItems, 1, maxPEPItems)
+	between(is, "pubsub.max_payload_bytes", p.MaxPayloadBytes, minPEPPayload, maxStanzaBytes)
+	between(is, "pubsub.max_subscriptions", p.MaxSubscriptions, 1, 100000)
 }
 
 // bareJIDs checks a list of bare JIDs (user@domain).

@@ -24,6 +24,7 @@ import (
 	"minimix/internal/ping"
 	"minimix/internal/presence"
 	"minimix/internal/private"
+	"minimix/internal/pubsubsvc"
 	"minimix/internal/register"
 	"minimix/internal/roster"
 	"minimix/internal/vcard"
@@ -45,6 +46,7 @@ type features struct {
 	bookmarks *bookmarks.Service
 	muc       *muc.Service // nil when muc.domain is ""
 	adhoc     *adhoc.Service
+	pubsub    *pubsubsvc.Service // nil when pubsub.domain is ""
 
 	exists sync.Map // local -> time.Time: accounts known to exist until then
 
@@ -143,6 +145,10 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 		}
 	}
 
+	if err := f.buildPubSub(); err != nil {
+		return nil, err
+	}
+
 	if aj := s.cfg.AccountJoin; aj.Enabled {
 		f.joins = accountjoin.New(accountjoin.Config{
 			Domain:         s.cfg.Domain,
@@ -200,6 +206,9 @@ func (f *features) start(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if err := f.startPubSub(ctx); err != nil {
+		return err
+	}
 	if f.joins != nil {
 		if err := f.joins.Start(ctx); err != nil {
 			return fmt.Errorf("rejoin rooms: %w", err)
@@ -230,6 +239,11 @@ func (f *features) shutdown(ctx context.Context) error {
 	if f.stopRetention != nil {
 		f.stopRetention()
 		f.retention.Wait()
+	}
+	if f.pubsub != nil {
+		if err := f.pubsub.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("pubsub: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

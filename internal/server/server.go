@@ -289,6 +289,9 @@ func (s *Server) listenAttrs() []any {
 	if d := s.cfg.MUC.Domain; d != "" {
 		attrs = append(attrs, "muc", d)
 	}
+	if d := s.cfg.PubSub.Domain; d != "" {
+		attrs = append(attrs, "pubsub", d)
+	}
 	attrs = append(attrs, "account_join", s.cfg.AccountJoin.Enabled, "storage", s.cfg.Storage.Driver, "data_dir", s.cfg.DataDir)
 	return attrs
 }

@@ -60,6 +60,7 @@ var scenarios = []scenario{
 	{"accountjoin_archive", []string{"alice", "bob"}, false},
 	{"autojoin", []string{"alice", "bob"}, false},
 	{"accountjoin_restart", []string{"alice", "bob"}, false},
+	{"pubsub", []string{"alice", "bob", "carol"}, false},
 	{"adhoc", []string{"alice", "bob"}, false},
 }
 

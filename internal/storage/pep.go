@@ -52,8 +52,10 @@ type PEPOp struct {
 }
 
 // PEP stores the nodes and items of each account's PEP service, keyed by
-// the account's localpart. Limits (nodes per account, items per node,
-// payload size) are the caller's: ApplyPEP stores what it is given.
+// the account's localpart, and of the generic pubsub service, keyed by
+// "@" and its domain (pubsubsvc.StoreKey), which no localpart can be.
+// Limits (nodes per account, items per node, payload size) are the
+// caller's: ApplyPEP stores what it is given.
 type PEP interface {
 	// PEPNodes returns the nodes of user ordered by name.
 	PEPNodes(ctx context.Context, user string) ([]PEPNode, error)

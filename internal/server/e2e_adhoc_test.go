@@ -419,3 +419,23 @@ func TestE2EAdminSessions(t *testing.T) {
 		t.Errorf("end-user-session of an offline user: notes %v", got)
 	}
 }
+
+// TestE2EAdminDeleteUserLeavesRooms deletes, through XEP-0133, an account
+// that is in a room with no session online (account-based group chat keeps
+// it there): the deletion goes through the account manager as minimix
+// user del does, so the account leaves the room at once.
+func TestE2EAdminDeleteUserLeavesRooms(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, []string{"alice", "bob", "carol"}, xmpptest.WithConfig(withAdmin))
+	re := &roomEnv{t: t, srv: srv}
+	room := "admin-delete@" + srv.Config.MUC.Domain
+	bob, carol := re.dial("bob"), re.dial("carol")
+	re.enter(bob, room, "bob", "")
+	re.enter(carol, room, "carol", "")
+	bob.Expect(t, "carol joins", xmpptest.IsPresenceFrom(room+"/carol", ""))
+	carol.Close()
+	alice := loginAs(t, srv, "alice")
+	commandStatus(t, runForm(t, alice, nsAdmin+"#delete-user", []string{"accountjids"},
+		formXML("accountjids", "carol@localhost")), "completed")
+	bob.Expect(t, "carol leaving", xmpptest.IsPresenceFrom(room+"/carol", "unavailable"))
+}

@@ -353,7 +353,9 @@ func (s *Service) handle(ctx context.Context, req iq.Request) (*xml.Element, err
 }
 
 // submitted returns the data form of a command request, nil when it has
-// none. XEP-0050 section 3.4.1: a cancelled form counts as submitted.
+// none. XEP-0050 section 3.4.1: a cancelled form counts as submitted. A
+// form sent back with its type left at "form" counts too (aioxmpp sends
+// the form it got, filled in place); only a result is no submission.
 func submitted(p *xml.Element) (*dataform.Form, error) {
 	x := dataform.Find(p)
 	if x == nil {
@@ -363,11 +365,10 @@ func submitted(p *xml.Element) (*dataform.Form, error) {
 	if err != nil {
 		return nil, BadPayload(err.Error())
 	}
-	switch f.Type {
-	case dataform.TypeSubmit, dataform.TypeCancel:
-		return f, nil
+	if f.Type == dataform.TypeResult {
+		return nil, BadPayload("a requester submits forms (type submit), not results")
 	}
-	return nil, BadPayload("a requester submits forms (type submit), not " + string(f.Type))
+	return f, nil
 }
 
 // step runs one request of se, whose step lock the caller holds.

@@ -176,7 +176,7 @@ func TestRequestErrors(t *testing.T) {
 		{"another resource's session", alice2, `node='wizard' sessionid='` + sid + `'`, "", "bad-request", "bad-sessionid"},
 		{"another user's session", bob, `node='wizard' sessionid='` + sid + `'`, "", "bad-request", "bad-sessionid"},
 		{"the session with another command", alice, `node='secret' sessionid='` + sid + `'`, "", "forbidden", ""},
-		{"a form of type form", alice, `node='wizard' sessionid='` + sid + `'`, `<x xmlns='jabber:x:data' type='form'/>`, "bad-request", "bad-payload"},
+		{"a form of type result", alice, `node='wizard' sessionid='` + sid + `'`, `<x xmlns='jabber:x:data' type='result'/>`, "bad-request", "bad-payload"},
 		{"a malformed form", alice, `node='wizard' sessionid='` + sid + `'`, `<x xmlns='jabber:x:data' type='submit'><field var='a'/><field var='a'/></x>`, "bad-request", "bad-payload"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ var Features = []string{
 	stanza.NSDiscoItem,
 	nsPing,
 	pubsub.NS,
+	pubsub.NS + "#access-authorize",
 	pubsub.NS + "#access-open",
 	pubsub.NS + "#access-whitelist",
 	pubsub.NS + "#auto-create",
@@ -49,6 +50,7 @@ var Features = []string{
 	pubsub.NS + "#retrieve-items",
 	pubsub.NS + "#retrieve-subscriptions",
 	pubsub.NS + "#subscribe",
+	pubsub.NS + "#subscription-notifications",
 	pubsub.NS + "#subscription-options",
 }
 
@@ -94,15 +96,14 @@ func (s *Service) discoInfo(req *request) (*xml.Element, error) {
 	return q, nil
 }
 
-// visible returns node name locked when the requester may see it, else
-// item-not-found: a whitelist node is not shown to others (XEP-0060
-// section 5.2 lets a service hide what one may not access).
+// visible returns node name locked when the requester may discover it
+// (record.discoverable), else item-not-found.
 func (s *Service) visible(req *request, name string) (*node, error) {
 	n, err := s.locked(name)
 	if err != nil {
 		return nil, err
 	}
-	if n.rec.access(req.from, req.admin) != nil {
+	if !n.rec.discoverable(req.from, req.admin) {
 		n.mu.Unlock()
 		return nil, pubsub.NodeNotFound()
 	}
@@ -120,7 +121,7 @@ func (s *Service) discoItems(ctx context.Context, req *request) (*xml.Element, e
 	if name == "" {
 		for _, n := range s.all() {
 			n.mu.Lock()
-			if !n.deleted && n.rec.access(req.from, req.admin) == nil {
+			if !n.deleted && n.rec.discoverable(req.from, req.admin) {
 				it := xml.New(stanza.NSDiscoItem, "item", "jid", s.domain.Domain, "node", n.name)
 				it.SetAttr("name", n.rec.Title)
 				q.Append(it)
@@ -134,6 +135,9 @@ func (s *Service) discoItems(ctx context.Context, req *request) (*xml.Element, e
 		return nil, err
 	}
 	defer n.mu.Unlock()
+	if err := n.rec.access(req.from, req.admin); err != nil {
+		return nil, err
+	}
 	q.SetAttr("node", name)
 	stored, err := s.cfg.Store.PEPItems(ctx, s.key, name, 0)
 	if err != nil {

@@ -610,3 +610,77 @@ func TestE2EPersistence(t *testing.T) {
 		t.Errorf("configuration after restart: %s", r)
 	}
 }
+
+// TestE2EAuthorize checks the authorize access model (XEP-0060 sections
+// 6.1.2 and 8.6): a subscription is pending until an owner answers the
+// form the service sends; approved, the subscriber is told and gets items
+// and notifications; denied, it is told and has none.
+func TestE2EAuthorize(t *testing.T) {
+	t.Parallel()
+	srv := start(t, []string{"alice", "bob", "carol"})
+	alice, bob, carol := login(t, srv, "alice"), login(t, srv, "bob"), login(t, srv, "carol")
+	mustResult(t, "create", alice.ps(t, "set", pubsub.NS, `<create node='ask'/><configure>`+configForm("pubsub#access_model", "authorize")+`</configure>`))
+	mustResult(t, "publish", alice.ps(t, "set", pubsub.NS, publishXML("ask", "a1", entry("a1"))))
+	// An authorize node shows itself, so that one can ask.
+	mustResult(t, "node info", bob.iq(t, `<iq type='get' to='`+service+`'><query xmlns='`+nsDisco+`' node='ask'/></iq>`))
+	wantError(t, "items before asking", bob.ps(t, "get", pubsub.NS, `<items node='ask'/>`), "not-authorized", "not-subscribed")
+
+	r := mustResult(t, "bob asks", bob.ps(t, "set", pubsub.NS, subscribeXML("ask", "bob@localhost")))
+	if sub := r.Find("pubsub/subscription"); sub == nil || sub.Attr("subscription") != "pending" {
+		t.Fatalf("subscription: %s", r)
+	}
+	isRequest := func(who string) func(Node) bool {
+		return func(n Node) bool {
+			x := n.Child(nsData, "x")
+			return n.XMLName.Local == "message" && n.Attr("from") == service && x != nil &&
+				strings.Contains(x.String(), "subscribe_authorization") && strings.Contains(x.String(), who)
+		}
+	}
+	req := alice.expect(t, "the authorization request", isRequest("bob@localhost"))
+	if x := req.Child(nsData, "x"); x.Attr("type") != "form" || !strings.Contains(x.String(), "pubsub#allow") {
+		t.Errorf("request form: %s", req)
+	}
+	wantError(t, "items while pending", bob.ps(t, "get", pubsub.NS, `<items node='ask'/>`), "not-authorized", "pending-subscription")
+	mustResult(t, "publish while pending", alice.ps(t, "set", pubsub.NS, publishXML("ask", "a2", entry("a2"))))
+	bob.none(t, "a notification while pending", anyEvent)
+
+	answer := func(who, allow string) string {
+		return `<message to='` + service + `'><x xmlns='jabber:x:data' type='submit'>` +
+			`<field var='FORM_TYPE' type='hidden'><value>` + pubsub.NS + `#subscribe_authorization</value></field>` +
+			`<field var='pubsub#node'><value>ask</value></field>` +
+			`<field var='pubsub#subscriber_jid'><value>` + who + `</value></field>` +
+			`<field var='pubsub#allow'><value>` + allow + `</value></field></x></message>`
+	}
+	isState := func(state string) func(Node) bool {
+		return func(n Node) bool {
+			ev := n.Child(pubsub.NSEvent, "event")
+			if n.XMLName.Local != "message" || n.Attr("from") != service || ev == nil {
+				return false
+			}
+			s := ev.Child(pubsub.NSEvent, "subscription")
+			return s != nil && s.Attr("node") == "ask" && s.Attr("subscription") == state
+		}
+	}
+	// Only an owner answers.
+	carol.SendRaw(t, answer("bob@localhost", "1"))
+	carol.expect(t, "the refusal of carol's answer", func(n Node) bool {
+		return n.XMLName.Local == "message" && n.Attr("type") == "error" && strings.Contains(n.String(), "forbidden")
+	})
+	alice.SendRaw(t, answer("bob@localhost", "1"))
+	bob.expect(t, "approval", isState("subscribed"))
+	if ids := itemIDs(mustResult(t, "items once approved", bob.ps(t, "get", pubsub.NS, `<items node='ask'/>`))); !slices.Equal(ids, []string{"a1", "a2"}) {
+		t.Errorf("items %v", ids)
+	}
+	mustResult(t, "publish", alice.ps(t, "set", pubsub.NS, publishXML("ask", "a3", entry("a3"))))
+	bob.expect(t, "notification once approved", isEvent("ask", "item:a3+"))
+
+	mustResult(t, "carol asks", carol.ps(t, "set", pubsub.NS, subscribeXML("ask", carol.JID.String())))
+	alice.expect(t, "carol's request", isRequest(carol.JID.String()))
+	r = mustResult(t, "the owner sees it pending", alice.ps(t, "get", pubsub.NSOwner, `<subscriptions node='ask'/>`))
+	if !strings.Contains(r.String(), `subscription="pending"`) {
+		t.Errorf("owner's list: %s", r)
+	}
+	alice.SendRaw(t, answer(carol.JID.String(), "0"))
+	carol.expect(t, "denial", isState("none"))
+	wantError(t, "items once denied", carol.ps(t, "get", pubsub.NS, `<items node='ask'/>`), "not-authorized", "not-subscribed")
+}

@@ -280,14 +280,25 @@ func (s *Service) subscribe(ctx context.Context, req *request, el, opts *xml.Ele
 		return nil, err
 	}
 	defer n.mu.Unlock()
-	if err := n.rec.access(req.from, req.admin); err != nil {
-		return nil, err
-	}
 	rec := n.rec.clone()
 	sub := subscription{JID: who.String()}
 	i := rec.subscribed(sub.JID)
 	if i >= 0 {
 		sub = rec.Subscriptions[i]
+	}
+	// On an authorize node, anyone but an outcast may ask; an owner
+	// decides (XEP-0060 section 6.1.2). Elsewhere the access model does.
+	ask := rec.AccessModel == pubsub.AccessAuthorize && !req.admin && !rec.affiliated(req.from)
+	switch {
+	case ask && rec.affiliation(req.from) == affOutcast:
+		return nil, xmpperr.New(xmpperr.Forbidden, "you are blocked from this node")
+	case ask:
+		sub.Pending = i < 0 || sub.Pending
+	default:
+		if err := rec.access(req.from, req.admin); err != nil {
+			return nil, err
+		}
+		sub.Pending = false
 	}
 	if opts != nil {
 		if sub, err = applySubscribeOptions(sub, dataform.Find(opts)); err != nil {
@@ -305,14 +316,17 @@ func (s *Service) subscribe(ctx context.Context, req *request, el, opts *xml.Ele
 	if err := s.save(ctx, n, rec); err != nil {
 		return nil, err
 	}
-	if i < 0 && n.rec.SendLastPublishedItem != pubsub.SendLastNever && n.rec.DeliverNotifications && !sub.NoDeliver {
+	switch {
+	case sub.Pending && i < 0:
+		req.after = append(req.after, s.authorizationRequests(n, who)...)
+	case i < 0 && n.rec.SendLastPublishedItem != pubsub.SendLastNever && n.rec.DeliverNotifications && !sub.NoDeliver:
 		if m, err := s.lastItem(ctx, n, who); err != nil {
 			s.log.Error("pubsub: last item not sent", "node", n.name, "to", who.String(), "err", err)
 		} else if m != nil {
 			req.after = append(req.after, m)
 		}
 	}
-	return xml.New(pubsub.NS, "pubsub").Append(subscriptionElement(pubsub.NS, n.name, sub.JID, "subscribed")), nil
+	return xml.New(pubsub.NS, "pubsub").Append(subscriptionElement(pubsub.NS, n.name, sub.JID, sub.state())), nil
 }
 
 func subscriptionElement(space, node, j, state string) *xml.Element {
@@ -359,7 +373,7 @@ func (s *Service) ownSubscriptions(req *request, el *xml.Element) (*xml.Element,
 		n.mu.Lock()
 		for _, sub := range n.rec.Subscriptions {
 			if j, err := jid.Parse(sub.JID); err == nil && j.Bare() == bare {
-				out.Append(subscriptionElement(pubsub.NS, n.name, sub.JID, "subscribed"))
+				out.Append(subscriptionElement(pubsub.NS, n.name, sub.JID, sub.state()))
 			}
 		}
 		n.mu.Unlock()

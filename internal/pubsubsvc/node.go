@@ -42,6 +42,17 @@ type subscription struct {
 	// NoDeliver is pubsub#deliver false: subscribed, but no
 	// notifications for now (XEP-0060 section 6.3.7).
 	NoDeliver bool `json:"no_deliver,omitempty"`
+	// Pending is a request to an authorize node that no owner has
+	// answered yet (XEP-0060 section 6.1.2): no notifications, no items.
+	Pending bool `json:"pending,omitempty"`
+}
+
+// state is the subscription attribute of sub.
+func (sub subscription) state() string {
+	if sub.Pending {
+		return "pending"
+	}
+	return "subscribed"
 }
 
 func (r *record) marshal() []byte {
@@ -110,13 +121,28 @@ func (r *record) subscribed(who string) int {
 }
 
 // subscribedBare reports whether any JID of who's bare JID is
-// subscribed.
+// subscribed (pending requests do not count).
 func (r *record) subscribedBare(who jid.JID) bool {
+	return r.hasBare(who, false)
+}
+
+// hasBare reports whether a JID of who's bare JID has a subscription
+// that is pending (pending true) or approved (false).
+func (r *record) hasBare(who jid.JID, pending bool) bool {
 	bare := who.Bare()
 	for _, s := range r.Subscriptions {
-		if j, err := jid.Parse(s.JID); err == nil && j.Bare() == bare {
+		if j, err := jid.Parse(s.JID); err == nil && j.Bare() == bare && s.Pending == pending {
 			return true
 		}
+	}
+	return false
+}
+
+// affiliated reports whether who is an owner, publisher or member.
+func (r *record) affiliated(who jid.JID) bool {
+	switch r.affiliation(who) {
+	case affOwner, affPublisher, affMember:
+		return true
 	}
 	return false
 }
@@ -137,9 +163,33 @@ func (r *record) access(who jid.JID, admin bool) error {
 	switch r.AccessModel {
 	case pubsub.AccessOpen:
 		return nil
+	case pubsub.AccessAuthorize:
+		switch {
+		case r.subscribedBare(who):
+			return nil
+		case r.hasBare(who, true):
+			return pubsub.Error(xmpperr.NotAuthorizedC, "pending-subscription", "your subscription awaits an owner's approval")
+		}
+		return pubsub.Error(xmpperr.NotAuthorizedC, "not-subscribed", "the node is for approved subscribers")
 	default:
 		return pubsub.Error(xmpperr.NotAllowed, "closed-node", "the node is for its owners and members only")
 	}
+}
+
+// discoverable reports whether who may learn that the node exists: not an
+// outcast, and affiliated when the node is a whitelist's (XEP-0060
+// section 5.2 lets a service hide what one may not access). An authorize
+// node shows itself, so that one can ask to subscribe.
+func (r *record) discoverable(who jid.JID, admin bool) bool {
+	switch {
+	case admin:
+		return true
+	case r.affiliation(who) == affOutcast:
+		return false
+	case r.AccessModel == pubsub.AccessWhitelist:
+		return r.affiliated(who)
+	}
+	return true
 }
 
 // mayPublish reports whether who may publish (pubsub#publish_model).

@@ -21,7 +21,7 @@ func (s *Service) notifyRecord(ctx context.Context, rec *record, ev *xml.Element
 		return
 	}
 	for _, sub := range rec.Subscriptions {
-		if sub.NoDeliver {
+		if sub.NoDeliver || sub.Pending {
 			continue
 		}
 		to, err := jid.Parse(sub.JID)

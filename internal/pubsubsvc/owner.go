@@ -178,7 +178,7 @@ func (s *Service) setAffiliations(ctx context.Context, n *node, el *xml.Element)
 func (s *Service) subscriptions(n *node) *xml.Element {
 	out := xml.New(pubsub.NSOwner, "subscriptions", "node", n.name)
 	for _, sub := range n.rec.Subscriptions {
-		out.Append(xml.New(pubsub.NSOwner, "subscription", "jid", sub.JID, "subscription", "subscribed"))
+		out.Append(xml.New(pubsub.NSOwner, "subscription", "jid", sub.JID, "subscription", sub.state()))
 	}
 	return xml.New(pubsub.NSOwner, "pubsub").Append(out)
 }
@@ -198,10 +198,13 @@ func (s *Service) setSubscriptions(ctx context.Context, n *node, el *xml.Element
 		i := rec.subscribed(j.String())
 		switch c.Attr("subscription") {
 		case "subscribed":
-			if i < 0 {
-				if rec.affiliation(j) == affOutcast {
-					return xmpperr.New(xmpperr.NotAcceptable, j.String()+" is an outcast")
-				}
+			switch {
+			case i >= 0:
+				// Approves a pending request (XEP-0060 section 8.8.2).
+				rec.Subscriptions[i].Pending = false
+			case rec.affiliation(j) == affOutcast:
+				return xmpperr.New(xmpperr.NotAcceptable, j.String()+" is an outcast")
+			default:
 				rec.Subscriptions = append(rec.Subscriptions, subscription{JID: j.String()})
 			}
 		case "none":

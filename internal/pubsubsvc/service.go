@@ -4,7 +4,8 @@
 // configure and delete, explicit subscriptions (with the pubsub#deliver
 // option), items with ids kept in storage, notifications with or without
 // payloads, owner, publisher, member and outcast affiliations, and the
-// open and whitelist access models.
+// open, authorize (owners approve subscriptions) and whitelist access
+// models.
 //
 // It shares the protocol's vocabulary with PEP (package pubsub: errors,
 // node configuration forms, request parsing, notification payloads) and
@@ -144,7 +145,7 @@ func New(cfg Config) (*Service, error) {
 		nodes:  make(map[string]*node),
 		owned:  make(map[string]int),
 		opts: &pubsub.Options{
-			AccessModels:  []string{pubsub.AccessOpen, pubsub.AccessWhitelist},
+			AccessModels:  []string{pubsub.AccessOpen, pubsub.AccessAuthorize, pubsub.AccessWhitelist},
 			PublishModels: []string{pubsub.PublishPublishers, pubsub.PublishSubscribers, pubsub.PublishOpen},
 			SendLast:      []string{pubsub.SendLastNever, pubsub.SendLastOnSub},
 			MaxItems:      cfg.MaxItems,
@@ -383,11 +384,23 @@ func (s *Service) RouteStanza(ctx context.Context, el *xml.Element, from, to jid
 	case stanza.Message:
 		// Errors are the bounces of notifications to entities that are
 		// gone; the subscription stays (XEP-0060 section 12.9 leaves it
-		// to the service). Other messages are no requests.
+		// to the service). An owner's answer to a subscription request
+		// is a form; other messages are no requests.
 		switch stanza.Type(el) {
 		case "error", "headline":
 		default:
-			s.bounce(ctx, el, xmpperr.New(xmpperr.ServiceUnavailable, ""))
+			if to.Local != "" || to.Resource != "" {
+				s.bounce(ctx, el, xmpperr.New(xmpperr.ServiceUnavailable, ""))
+				return
+			}
+			if err := s.onMessage(ctx, el, from); err != nil {
+				se, ok := errors.AsType[*xmpperr.StanzaError](err)
+				if !ok {
+					s.log.Error("pubsub: message failed", "from", from.String(), "err", err)
+					se = xmpperr.New(xmpperr.InternalServerErrorC, "")
+				}
+				s.bounce(ctx, el, se)
+			}
 		}
 	case stanza.Presence:
 		// The service sends nothing on presence: no presence-based

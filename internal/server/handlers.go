@@ -126,6 +126,12 @@ func (s *Server) registerMetrics() {
 		m.GaugeFunc("minimix_muc_rooms", "Rooms of the MUC service in memory.", func() float64 { return float64(mucSvc.Rooms()) })
 		m.GaugeFunc("minimix_muc_occupants", "Occupants (nicks) in all rooms of the MUC service.", func() float64 { return float64(mucSvc.Occupants()) })
 	}
+	if ps := s.features.pubsub; ps != nil {
+		m.GaugeFunc("minimix_pubsub_nodes", "Nodes of the publish-subscribe service.", func() float64 { return float64(ps.Nodes()) })
+	}
+	if ah := s.features.adhoc; ah != nil {
+		m.GaugeFunc("minimix_adhoc_sessions", "Open ad-hoc command sessions.", func() float64 { return float64(ah.Sessions()) })
+	}
 	if j := s.features.joins; j != nil {
 		js := &j.Stats
 		m.Gauge("minimix_account_joins", "Rooms joined as an account (account-based group chat).", &js.AccountJoins)

@@ -114,6 +114,11 @@ type Config struct {
 	Archive    Archive
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// NoCreate, when set, reports whether room's service answers the
+	// server's own join to a room that does not exist with item-not-found
+	// rather than creating it, as the local MUC service does: such rooms
+	// need no disco#info probe before the join (rule 24).
+	NoCreate func(room jid.JID) bool
 	// RejoinBackoff is the first delay before rejoining a room that
 	// dropped the account for a shutdown (332) or an error (333); it
 	// doubles with each attempt. Default 2s.

@@ -1292,3 +1292,48 @@ func TestSynthesisReadsHistoryOutsideTheLock(t *testing.T) {
 		t.Error("the session is not joined after its synthesised join")
 	}
 }
+
+// TestServerJoinToServiceThatNeverCreates: for a room whose service
+// answers the server's own join with item-not-found rather than create
+// the room (the local MUC, Config.NoCreate), the join goes out without a
+// probe; item-not-found ends the membership, unless a session asked to
+// join meanwhile, whose join then goes out as its own.
+func TestServerJoinToServiceThatNeverCreates(t *testing.T) {
+	notFound := `<presence from='r@muc.example/al' to='alice@d.example' type='error'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>`
+	newNoCreateWorld := func(t *testing.T) *world {
+		w := newWorld(t)
+		w.svc.cfg.NoCreate = func(room jid.JID) bool { return room.Domain == "muc.example" }
+		return w
+	}
+	t.Run("gone", func(t *testing.T) {
+		w := newNoCreateWorld(t)
+		w.svc.Join(context.Background(), jid.MustParse(alice), jid.MustParse(roomJID), "al", "", true)
+		w.settle()
+		out := w.sender.take()
+		if len(out) != 1 || out[0].Local != "presence" || out[0].Child(nsMUC, "x") == nil || !w.sender.markedServer(out[0]) {
+			t.Fatalf("sent %v, want the server's join at once, no probe", str(out))
+		}
+		w.room(notFound)
+		if l := w.svc.List(jid.JID{}); len(l) != 0 {
+			t.Errorf("membership kept: %+v", l)
+		}
+		if recs, _ := w.store.ListJoins(context.Background()); len(recs) != 0 {
+			t.Errorf("membership stored: %+v", recs)
+		}
+	})
+	t.Run("a session joins meanwhile", func(t *testing.T) {
+		w := newNoCreateWorld(t)
+		c1 := w.session(alice + "/phone")
+		w.svc.Join(context.Background(), jid.MustParse(alice), jid.MustParse(roomJID), "al", "", true)
+		w.send(c1, `<presence to='r@muc.example/al' id='j1'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+		w.sender.take()
+		w.room(notFound)
+		out := w.sender.take()
+		if len(out) != 1 || out[0].Child(nsMUC, "x") == nil || out[0].Attr("id") != "j1" || w.sender.markedServer(out[0]) {
+			t.Fatalf("sent %v, want the session's own join", str(out))
+		}
+		if got := c1.take(); len(got) != 0 {
+			t.Errorf("C1 got %v, want nothing yet: its join goes on", str(got))
+		}
+	})
+}

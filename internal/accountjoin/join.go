@@ -117,6 +117,21 @@ func (s *Service) joinTimedOut(a *account, rm *room) {
 // its own that meets a temporary error (type wait: a busy or rate-limiting
 // room, no answer) keeps the stored membership and is tried again later.
 func (s *Service) joinFailed(ctx context.Context, a *account, rm *room, errp *xml.Element) {
+	if se := xmpperr.FromElement(errp); rm.byServer && se != nil && se.Condition == xmpperr.ItemNotFound && len(rm.waiting) > 0 {
+		// The server's own join found the room gone (a service that
+		// does not create rooms for it, NoCreate), but a session asked
+		// to join meanwhile: its join goes out as its own, and may
+		// create the room.
+		w := rm.waiting[0]
+		rm.byServer = false
+		rm.live, rm.nick = w.full, w.nick
+		if w.x != nil {
+			rm.password = w.x.ChildText(nsMUC, "password")
+		}
+		rm.stopTimers()
+		s.sendJoin(ctx, a, rm, w.presence, w.x)
+		return
+	}
 	for _, w := range rm.waiting {
 		c := errp.Clone()
 		c.SetAttr("to", w.full.String())

@@ -106,6 +106,10 @@ func (s *Service) rejoinAttempt(ctx context.Context, r Record, attempt int, stor
 	if show := s.cfg.OfflineShow; show != "" {
 		p.Append(xml.New(xml.NSClient, "show").AppendText(show))
 	}
+	if s.cfg.NoCreate != nil && s.cfg.NoCreate(r.Room) {
+		s.sendJoin(ctx, a, rm, p, x)
+		return
+	}
 	s.probeRoom(a, rm, p, x)
 }
 

@@ -302,3 +302,22 @@ func TestJoinLimitExemptsServerJoins(t *testing.T) {
 		t.Errorf("the server's own join past the limit: %s", dump(got))
 	}
 }
+
+// A join the server makes on its own (an account's rejoin) never creates
+// a room: a room that does not exist answers item-not-found, and stays
+// absent (account-join rule 24).
+func TestServerJoinNeverCreates(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.ExemptJoin = func(ctx context.Context) bool { return ctx.Value(serverJoinKey{}) != nil }
+	})
+	const account = "acct@example.net"
+	ctx := context.WithValue(context.Background(), serverJoinKey{}, true)
+	h.sendCtx(ctx, account, fmt.Sprintf("<presence to='gone@%s/Acct' id='rejoin'><x xmlns='%s'/></presence>", domain, NS))
+	if got := h.take(account); condition(lastPresence(got)) != "item-not-found" {
+		t.Fatalf("the server's join to a room that does not exist: %s", dump(got))
+	}
+	// An ordinary join still creates it.
+	if got := h.join(account, "gone@"+domain, "Acct"); !hasStatus(lastPresence(got), "201") {
+		t.Errorf("a session's join: %s", dump(got))
+	}
+}

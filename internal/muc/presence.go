@@ -193,7 +193,8 @@ func (s *Service) available(ctx context.Context, el *xml.Element, from, to jid.J
 	// A room disposed of between lookup and lock is looked up again; the
 	// bound only guards against a pathological race.
 	for range 3 {
-		r, created, err := s.lookupOrCreate(to.Local, from)
+		serverJoin := s.cfg.ExemptJoin != nil && s.cfg.ExemptJoin(ctx)
+		r, created, err := s.lookupOrCreate(to.Local, from, !serverJoin)
 		if err != nil {
 			s.routeError(ctx, el, s.stanzaError(err, el), from, to)
 			return

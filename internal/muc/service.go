@@ -118,7 +118,11 @@ type Config struct {
 	// Now is the clock, time.Now when nil.
 	Now func() time.Time
 	// ExemptJoin, when set, reports whether a join routed with ctx is the
-	// server's own (see joinAllowed in limits.go).
+	// server's own (see joinAllowed in limits.go). Such a join is not
+	// rate-limited, and it never creates a room: a room that does not
+	// exist answers it with item-not-found, so that a server rejoining
+	// its accounts' rooms after a restart does not bring back rooms their
+	// members let go (account-join rule 24).
 	ExemptJoin func(ctx context.Context) bool
 }
 
@@ -268,7 +272,7 @@ func (s *Service) lookup(local string) *room {
 
 // lookupOrCreate returns the room local, creating it (locked, owned by
 // creator) when creator may create rooms.
-func (s *Service) lookupOrCreate(local string, creator jid.JID) (*room, bool, error) {
+func (s *Service) lookupOrCreate(local string, creator jid.JID, create bool) (*room, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -276,6 +280,9 @@ func (s *Service) lookupOrCreate(local string, creator jid.JID) (*room, bool, er
 	}
 	if r := s.rooms[local]; r != nil {
 		return r, false, nil
+	}
+	if !create {
+		return nil, false, xmpperr.New(xmpperr.ItemNotFound, "the room does not exist")
 	}
 	if !s.mayCreate(creator) {
 		return nil, false, xmpperr.New(xmpperr.NotAllowed, "you may not create rooms here")

@@ -150,6 +150,7 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 	}
 
 	if aj := s.cfg.AccountJoin; aj.Enabled {
+		mucDomain := s.cfg.MUC.Domain
 		f.joins = accountjoin.New(accountjoin.Config{
 			Domain:         s.cfg.Domain,
 			IdleLeaveAfter: aj.IdleLeaveAfter.Duration,
@@ -160,6 +161,9 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 			Store:          joinStore{store},
 			Archive:        joinArchive{mam: f.archive, store: store},
 			Logger:         log.With("component", "accountjoin"),
+			// The local MUC service never creates a room for the server's
+			// own join (muc.Config.ExemptJoin).
+			NoCreate: func(room jid.JID) bool { return mucDomain != "" && room.Domain == mucDomain },
 		})
 		r.AddInterceptor(f.joins)
 		m.Feature(iq.Self|iq.Account, accountjoin.NS, mam.NSGroupchatAvailable)

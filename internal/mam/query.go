@@ -31,6 +31,9 @@ type QueryOptions struct {
 	// else MaxPageSize). The default page size is the archive's, or
 	// MaxPage if smaller.
 	MaxPage int
+	// OwnOnly queries the owner's own records only (storage.ArchiveQuery):
+	// a room's archive.
+	OwnOnly bool
 }
 
 // Form field vars of urn:xmpp:mam:2 queries.
@@ -282,6 +285,7 @@ func (a *Archive) fetch(ctx context.Context, owner string, q query, opts QueryOp
 		BeforeID: q.beforeID,
 		Before:   q.set.Backward,
 		Max:      q.set.Max,
+		OwnOnly:  opts.OwnOnly,
 	}
 	if !q.with.IsZero() {
 		sq.With = q.with.String()

@@ -124,7 +124,9 @@ func (s *Service) loadHistory(ctx context.Context, r *room) {
 		return
 	}
 	gc := true
-	page, err := s.cfg.Store.QueryArchive(ctx, r.jidS, storage.ArchiveQuery{Before: true, Max: r.cfg.HistoryLength, Groupchat: &gc})
+	// A room's archive is its own records only: the read waits for the
+	// room's own queued writes (normally none), not for everyone's.
+	page, err := s.cfg.Store.QueryArchive(ctx, r.jidS, storage.ArchiveQuery{Before: true, Max: r.cfg.HistoryLength, Groupchat: &gc, OwnOnly: true})
 	if err != nil {
 		s.log.Error("muc: loading room history", "room", r.jidS, "err", err)
 		return

@@ -155,7 +155,7 @@ func (s *Service) archiveIQ(ctx context.Context, r *room, el, p *xml.Element, fr
 	switch p.Local {
 	case "query":
 		send := func(m *xml.Element) { s.route(m, r.jid, from) }
-		res, err = s.cfg.Archive.ServeQuery(ctx, r.jid, req, send, mam.QueryOptions{DefaultIncludeGroupchat: true})
+		res, err = s.cfg.Archive.ServeQuery(ctx, r.jid, req, send, mam.QueryOptions{DefaultIncludeGroupchat: true, OwnOnly: true})
 	case "metadata":
 		if req.Type != "get" {
 			err = xmpperr.New(xmpperr.BadRequest, "metadata is only read")

@@ -85,6 +85,10 @@ type ArchiveQuery struct {
 	IDs       []string // only these ids (XEP-0313 ids field)
 	Max       int      // page size, at least 1
 	Groupchat *bool    // nil: both; false: chat only; true: groupchat only
+	// OwnOnly reads the owner's own records only, not the room messages
+	// of its memberships: a room's archive, which has none. It also
+	// spares the query waiting for other archives' queued writes.
+	OwnOnly bool
 }
 
 // ArchivePage is one page of results in chronological order.

@@ -40,6 +40,9 @@ type Comparison struct {
 	Columns []string
 	Base    string // the column ratios divide by
 	Rows    []ComparisonRow
+	// Warnings are the results' warnings, each prefixed by its column
+	// and case.
+	Warnings []string
 }
 
 // ComparisonRow is one metric of one case.
@@ -67,7 +70,10 @@ func Compare(results []Result, columns []string, base string) *Comparison {
 	samples := map[key]map[string][]float64{}
 	meta := map[key]Metric{}
 	load := map[key]float64{}
-	var order []key
+	var (
+		order    []key
+		warnings []string
+	)
 	for _, r := range results {
 		if !has[r.Label] {
 			has[r.Label] = true
@@ -76,6 +82,9 @@ func Compare(results []Result, columns []string, base string) *Comparison {
 		cse := r.Scenario
 		if c := r.Params["case"]; c != "" {
 			cse = c
+		}
+		for _, w := range r.Warnings {
+			warnings = append(warnings, r.Label+", "+cse+": "+w)
 		}
 		for _, m := range r.Metrics {
 			if m.Better == "" {
@@ -94,7 +103,7 @@ func Compare(results []Result, columns []string, base string) *Comparison {
 	if base == "" && len(cols) > 0 {
 		base = cols[len(cols)-1]
 	}
-	cmp := &Comparison{Columns: cols, Base: base}
+	cmp := &Comparison{Columns: cols, Base: base, Warnings: warnings}
 	for _, k := range order {
 		row := ComparisonRow{Case: k.cse, Metric: k.metric, Unit: meta[k].Unit, Better: meta[k].Better, Load1: load[k]}
 		for _, c := range cols {
@@ -189,5 +198,12 @@ func (c *Comparison) WriteMarkdown(w io.Writer) {
 			}
 		}
 		fmt.Fprintln(w)
+	}
+	if len(c.Warnings) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Warnings:")
+		for _, wn := range c.Warnings {
+			fmt.Fprintln(w, "- "+wn)
+		}
 	}
 }

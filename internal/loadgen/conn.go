@@ -470,8 +470,10 @@ func (c *Conn) CloseWait(d time.Duration) error {
 	c.write(`</stream:stream>`)
 	c.nc.SetReadDeadline(time.Now().Add(d))
 	for {
-		_, _, err := c.sc.Next()
-		if err != nil {
+		// Some servers answer with their closing tag and leave the
+		// socket to the client: that is the end too.
+		k, _, err := c.sc.Next()
+		if err != nil || k == KindStreamClose {
 			break
 		}
 	}

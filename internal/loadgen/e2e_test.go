@@ -213,7 +213,7 @@ func TestRestartObservers(t *testing.T) {
 	if metric(t, r, "joins before") != 7 {
 		t.Errorf("admin API saw %v joins, want 7", metric(t, r, "joins before"))
 	}
-	metric(t, r, "joins back")
+	metric(t, r, "joins back after start")
 
 	o.RestartSetup = false
 	o.Observe = "probe"

@@ -156,9 +156,11 @@ func TestCompare(t *testing.T) {
 				{Name: "latency p99", Value: lat, Unit: "ms", Better: "lower"},
 			}, Load1: 1.2}
 	}
+	warned := res("minimix", "room of 50", 8000, 9000)
+	warned.Warnings = []string{"3 of 150000 deliveries did not arrive"}
 	var lines strings.Builder
 	for _, r := range []Result{
-		res("minimix", "room of 50", 8000, 9000), res("prosody", "room of 50", 21000, 30),
+		warned, res("prosody", "room of 50", 21000, 30),
 		res("prosody", "room of 50", 22000, 31), res("minimix", "room of 50", 9000, 8000),
 		res("minimix", "room of 50", 8500, 7000), res("prosody", "room of 50", 20000, 29),
 	} {
@@ -186,6 +188,9 @@ func TestCompare(t *testing.T) {
 	want := "| room of 50 | deliveries/s (deliveries/s) ↑ | 8 500 | 21 000 | 0.405 |"
 	if !strings.Contains(md.String(), want) {
 		t.Errorf("markdown lacks %q:\n%s", want, md.String())
+	}
+	if !strings.Contains(md.String(), "- minimix, room of 50: 3 of 150000 deliveries did not arrive") {
+		t.Errorf("markdown lacks the warning:\n%s", md.String())
 	}
 	if _, err := ReadResults(strings.NewReader("{not json")); err == nil {
 		t.Error("bad JSON accepted")

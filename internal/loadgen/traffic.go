@@ -205,7 +205,8 @@ func (t *traffic) report(r *Result, receivers pool, unit string) {
 		r.rate(unit+"/s", float64(t.delivered)/span.Seconds(), unit+"/s")
 	}
 	if sendSpan := time.Duration(t.sendEnd - t.start); sendSpan > 0 {
-		r.rate("sent/s", float64(t.sent)/sendSpan.Seconds(), "msgs/s")
+		// How fast the tool wrote, not a property of the server.
+		r.add("sent/s", float64(t.sent)/sendSpan.Seconds(), "msgs/s", "")
 	}
 	r.latencies("latency", receivers.latency())
 	if t.delivered < t.expected {

@@ -24,15 +24,20 @@ usage: bench/compare.sh [--quick] [--rounds N] [--servers "A B"] [--cases "A B"]
                  accountjoin join restart (default: all; --quick drops muc500)
   --keep         keep the temporary directory (configs, logs, results)
   --out FILE     also write the raw results (JSON lines) to FILE
+  --minimix-rev REV
+                 build minimix from git revision REV of this repository
+                 (exported with git archive) instead of the working tree
 EOF
 }
 
+ARGS="$*"
 ROUNDS=""
 QUICK=0
 SERVERS="minimix minimix-noaj prosody ejabberd"
 CASES=""
 KEEP=0
 OUT=""
+REV=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1; shift ;;
@@ -41,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--cases) CASES="$2"; shift 2 ;;
 	--keep) KEEP=1; shift ;;
 	--out) OUT="$2"; shift 2 ;;
+	--minimix-rev) REV="$2"; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -130,7 +136,16 @@ if [ -s /run/prosody/prosody.pid ]; then service prosody stop >/dev/null 2>&1 ||
 if [ -s /run/ejabberd/ejabberd.pid ]; then service ejabberd stop >/dev/null 2>&1 || true; fi
 
 say "building minimix and minimix-bench"
-(cd "$ROOT" && go build -o "$T/bin/minimix" ./cmd/minimix && go build -o "$T/bin/minimix-bench" ./cmd/minimix-bench)
+(cd "$ROOT" && go build -o "$T/bin/minimix-bench" ./cmd/minimix-bench)
+if [ -n "$REV" ]; then
+	mkdir "$T/src"
+	(cd "$ROOT" && git archive "$REV") | tar -x -C "$T/src"
+	(cd "$T/src" && go build -o "$T/bin/minimix" ./cmd/minimix)
+	MINIMIX_VERSION="$(cd "$ROOT" && git rev-parse --short "$REV")"
+else
+	(cd "$ROOT" && go build -o "$T/bin/minimix" ./cmd/minimix)
+	MINIMIX_VERSION="$(cd "$ROOT" && git describe --always --dirty 2>/dev/null)"
+fi
 BENCH="$T/bin/minimix-bench"
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$DOMAIN" \
@@ -413,7 +428,7 @@ loads="$(printf '%s\n' "${LOADS[@]}" | sort -n | sed -n '1p;$p' | paste -sd- -)"
 echo
 echo "## $(date -u +%Y-%m-%d) on $(nproc) cores ($cpu); load average during the run: $loads"
 echo
-echo "Command: bench/compare.sh $([ "$QUICK" = 1 ] && echo --quick) --rounds $ROUNDS; medians of $ROUNDS round(s); ↑ higher is better, ↓ lower is better."
-echo "Servers: minimix $(cd "$ROOT" && git describe --always --dirty 2>/dev/null) (GOMAXPROCS=1, core $SERVER_CPU), Prosody $(dpkg-query -W -f='${Version}' prosody 2>/dev/null) and ejabberd $(dpkg-query -W -f='${Version}' ejabberd 2>/dev/null) (core $SERVER_CPU); minimix-bench on core $TOOL_CPU."
+echo "Command: bench/compare.sh $ARGS; medians of $ROUNDS round(s); ↑ higher is better, ↓ lower is better."
+echo "Servers: minimix $MINIMIX_VERSION (GOMAXPROCS=1, core $SERVER_CPU), Prosody $(dpkg-query -W -f='${Version}' prosody 2>/dev/null) and ejabberd $(dpkg-query -W -f='${Version}' ejabberd 2>/dev/null) (core $SERVER_CPU); minimix-bench on core $TOOL_CPU."
 echo
 "$BENCH" compare -columns "$cols" ${base:+-base "$base"} "$RESULTS"

@@ -19,7 +19,9 @@ usage: bench/compare.sh [--quick] [--rounds N] [--servers "A B"] [--cases "A B"]
 
   --quick        small sizes and one round (a few minutes)
   --rounds N     rounds per case (default 3; the table shows medians)
-  --servers LIST among: minimix minimix-noaj prosody ejabberd (default: all)
+  --servers LIST among: minimix minimix-noaj prosody ejabberd prosody-mam
+                 (default: all but prosody-mam, which is Prosody with its
+                 archives, mod_mam and mod_muc_mam, on SQLite)
   --cases LIST   among: idle idle-tls login chat muc muc-rate muc500
                  accountjoin join restart (default: all; --quick drops muc500)
   --keep         keep the temporary directory (configs, logs, results)
@@ -127,6 +129,15 @@ if ! command -v prosody >/dev/null || ! command -v ejabberdctl >/dev/null; then
 	apt-get update -qq
 	apt-get install -y -qq prosody ejabberd >/dev/null
 fi
+case " $SERVERS " in
+*" prosody-mam "*)
+	# Prosody's SQL storage goes through LuaDBI.
+	if ! dpkg-query -W -f='${Status}' lua-dbi-sqlite3 2>/dev/null | grep -q installed; then
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get install -y -qq lua-dbi-sqlite3 >/dev/null
+	fi
+	;;
+esac
 # Debian's own instances, if anything started them, hold no ports we use,
 # but they would share the cores: stop them. (ejabberdctl starts epmd, the
 # Erlang port mapper, when it is not running; stop it at the end if it was
@@ -216,33 +227,45 @@ EOF
 # Prosody 0.12: plain MUC without archive (no mod_mam, no mod_muc_mam),
 # no mod_limits (so no c2s rate limit), plaintext SASL allowed,
 # registration open (loopback is exempt from its throttle by default).
-start_prosody() {
-	local d="$T/prosody" port=25222
+# prosody-mam is the same with mod_mam (every 1:1 message archived, as
+# minimix does) and mod_muc_mam (rooms logged by default), stored in
+# SQLite through LuaDBI.
+start_prosody() { # name port mam
+	local name=$1 port=$2 mam=$3 d="$T/$1" extra="" muc_extra="" store='storage = "internal"'
 	mkdir -p "$d/data"
+	if [ "$mam" = 1 ]; then
+		extra='"mam";'
+		muc_extra='  modules_enabled = { "muc_mam" }
+  muc_log_by_default = true'
+		store='default_archive_policy = true
+storage = "sql"
+sql = { driver = "SQLite3", database = "prosody.sqlite" }'
+	fi
 	cat >"$d/prosody.cfg.lua" <<EOF
 pidfile = "$d/prosody.pid"
 data_path = "$d/data"
 plugin_paths = {}
 admins = {}
-modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "register"; "ping"; "carbons"; "posix" }
+modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "register"; "ping"; "carbons"; "posix"; $extra }
 modules_disabled = { "s2s" }
 c2s_ports = { $port }
 c2s_interfaces = { "127.0.0.1" }
 c2s_require_encryption = false
 allow_registration = true
 authentication = "internal_hashed"
-storage = "internal"
+$store
 log = { { levels = { min = "warn" }, to = "file", filename = "$d/prosody.log" } }
 ssl = { certificate = "$T/cert/cert.pem"; key = "$T/cert/key.pem" }
 VirtualHost "$DOMAIN"
 Component "$MUC" "muc"
   muc_room_default_history_length = 20
   muc_room_locking = true
+$muc_extra
 EOF
 	chown -R prosody:prosody "$d"
 	taskset -c $SERVER_CPU runuser -u prosody -- prosody --config "$d/prosody.cfg.lua" -F </dev/null >>"$d/stdout.log" 2>&1 &
-	PIDFILE[prosody]="$d/prosody.pid" PORT[prosody]=$port
-	wait_port $port
+	PIDFILE[$name]="$d/prosody.pid" PORT[$name]=$port
+	wait_port "$port"
 }
 
 # ---- ejabberd -----------------------------------------------------------------
@@ -328,6 +351,7 @@ for s in $SERVERS; do
 	minimix) port_free 15222 && port_free 15280 || { say "port 15222 or 15280 busy"; exit 1; } ;;
 	minimix-noaj) port_free 16222 && port_free 16280 || { say "port 16222 or 16280 busy"; exit 1; } ;;
 	prosody) port_free 25222 || { say "port 25222 busy"; exit 1; } ;;
+	prosody-mam) port_free 26222 || { say "port 26222 busy"; exit 1; } ;;
 	ejabberd) port_free 35222 || { say "port 35222 busy"; exit 1; } ;;
 	*) say "unknown server $s"; exit 2 ;;
 	esac
@@ -337,7 +361,8 @@ for s in $SERVERS; do
 	case $s in
 	minimix) start_minimix minimix 15222 15280 true ;;
 	minimix-noaj) start_minimix minimix-noaj 16222 16280 false ;;
-	prosody) start_prosody ;;
+	prosody) start_prosody prosody 25222 0 ;;
+	prosody-mam) start_prosody prosody-mam 26222 1 ;;
 	ejabberd) start_ejabberd ;;
 	esac
 	for _ in $(seq 100); do [ -s "${PIDFILE[$s]}" ] && break; sleep 0.1; done

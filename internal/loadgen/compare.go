@@ -43,6 +43,9 @@ type Comparison struct {
 	// Warnings are the results' warnings, each prefixed by its column
 	// and case.
 	Warnings []string
+	// ToolCPU is, per column, the most cores the tool used in any result:
+	// the evidence that the tool was not the bottleneck.
+	ToolCPU []float64
 }
 
 // ComparisonRow is one metric of one case.
@@ -73,6 +76,7 @@ func Compare(results []Result, columns []string, base string) *Comparison {
 	var (
 		order    []key
 		warnings []string
+		toolCPU  = map[string]float64{}
 	)
 	for _, r := range results {
 		if !has[r.Label] {
@@ -83,6 +87,7 @@ func Compare(results []Result, columns []string, base string) *Comparison {
 		if c := r.Params["case"]; c != "" {
 			cse = c
 		}
+		toolCPU[r.Label] = max(toolCPU[r.Label], r.ToolCPU)
 		for _, w := range r.Warnings {
 			warnings = append(warnings, r.Label+", "+cse+": "+w)
 		}
@@ -104,6 +109,9 @@ func Compare(results []Result, columns []string, base string) *Comparison {
 		base = cols[len(cols)-1]
 	}
 	cmp := &Comparison{Columns: cols, Base: base, Warnings: warnings}
+	for _, c := range cols {
+		cmp.ToolCPU = append(cmp.ToolCPU, toolCPU[c])
+	}
 	for _, k := range order {
 		row := ComparisonRow{Case: k.cse, Metric: k.metric, Unit: meta[k].Unit, Better: meta[k].Better, Load1: load[k]}
 		for _, c := range cols {
@@ -199,6 +207,16 @@ func (c *Comparison) WriteMarkdown(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	fmt.Fprint(w, "| all | the tool's CPU, highest of any case (cores) |")
+	for _, v := range c.ToolCPU {
+		fmt.Fprintf(w, " %.2f |", v)
+	}
+	for _, col := range c.Columns {
+		if col != c.Base {
+			fmt.Fprint(w, " |")
+		}
+	}
+	fmt.Fprintln(w)
 	if len(c.Warnings) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Warnings:")

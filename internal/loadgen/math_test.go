@@ -158,6 +158,7 @@ func TestCompare(t *testing.T) {
 	}
 	warned := res("minimix", "room of 50", 8000, 9000)
 	warned.Warnings = []string{"3 of 150000 deliveries did not arrive"}
+	warned.ToolCPU = 0.42
 	var lines strings.Builder
 	for _, r := range []Result{
 		warned, res("prosody", "room of 50", 21000, 30),
@@ -188,6 +189,9 @@ func TestCompare(t *testing.T) {
 	want := "| room of 50 | deliveries/s (deliveries/s) ↑ | 8 500 | 21 000 | 0.405 |"
 	if !strings.Contains(md.String(), want) {
 		t.Errorf("markdown lacks %q:\n%s", want, md.String())
+	}
+	if !strings.Contains(md.String(), "| all | the tool's CPU, highest of any case (cores) | 0.42 | 0.00 | |") {
+		t.Errorf("markdown lacks the tool's CPU:\n%s", md.String())
 	}
 	if !strings.Contains(md.String(), "- minimix, room of 50: 3 of 150000 deliveries did not arrive") {
 		t.Errorf("markdown lacks the warning:\n%s", md.String())

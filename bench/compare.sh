@@ -66,6 +66,8 @@ else
 fi
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# Thousands of sessions need as many descriptors in every server.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 DOMAIN=bench.test
 MUC=conference.$DOMAIN
 PASSWORD=bench-password
@@ -99,15 +101,7 @@ POLICY_RC_ADDED=0
 cleanup() {
 	set +e
 	for s in $SERVERS; do
-		f="${PIDFILE[$s]:-}"
-		[ -n "$f" ] && [ -s "$f" ] || continue
-		pid="$(cat "$f")"
-		if [ "$s" = ejabberd ]; then
-			ejctl stop >/dev/null 2>&1
-		fi
-		kill -TERM "$pid" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null
+		[ -n "${PIDFILE[$s]:-}" ] && halt "$s"
 	done
 	if [ "$STARTED_EPMD" = 1 ]; then epmd -kill >/dev/null 2>&1; fi
 	if [ "$POLICY_RC_ADDED" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
@@ -174,6 +168,29 @@ wait_port() {
 	return 1
 }
 
+# launch starts server $1 with the start.sh its setup wrote, and waits
+# until it listens and has written its pid file.
+launch() {
+	rm -f "${PIDFILE[$1]}"
+	"$T/$1/start.sh"
+	wait_port "${PORT[$1]}"
+	for _ in $(seq 100); do [ -s "${PIDFILE[$1]}" ] && return 0; sleep 0.1; done
+	say "$1 wrote no pid file"
+	return 1
+}
+
+# halt stops server $1 (gracefully, then hard after 20 s) and waits for it.
+halt() {
+	local f="${PIDFILE[$1]}" pid
+	[ -s "$f" ] || return 0
+	pid="$(cat "$f")"
+	if [ -x "$T/$1/stop.sh" ]; then "$T/$1/stop.sh" >/dev/null 2>&1 || true; fi
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$pid" 2>/dev/null || true
+	rm -f "$f"
+}
+
 # ---- minimix ----------------------------------------------------------------
 # minimix: defaults (archive on), plus what a benchmark needs: plaintext
 # logins, in-band registration, no failed-login limit per address (the
@@ -218,9 +235,8 @@ while kill -0 "\$pid" 2>/dev/null; do sleep 0.02; done
 exec "$d/start.sh"
 EOF
 	chmod 755 "$d/start.sh" "$d/restart.sh"
-	"$d/start.sh"
 	PIDFILE[$name]="$d/pid" PORT[$name]=$port HTTP[$name]=$http
-	wait_port "$port"
+	launch "$name"
 }
 
 # ---- Prosody ----------------------------------------------------------------
@@ -263,9 +279,13 @@ Component "$MUC" "muc"
 $muc_extra
 EOF
 	chown -R prosody:prosody "$d"
-	taskset -c $SERVER_CPU runuser -u prosody -- prosody --config "$d/prosody.cfg.lua" -F </dev/null >>"$d/stdout.log" 2>&1 &
+	cat >"$d/start.sh" <<EOF
+#!/bin/sh
+taskset -c $SERVER_CPU runuser -u prosody -- prosody --config "$d/prosody.cfg.lua" -F </dev/null >>"$d/stdout.log" 2>&1 &
+EOF
+	chmod 755 "$d/start.sh"
 	PIDFILE[$name]="$d/prosody.pid" PORT[$name]=$port
-	wait_port "$port"
+	launch "$name"
 }
 
 # ---- ejabberd -----------------------------------------------------------------
@@ -273,8 +293,7 @@ EOF
 # credentials like Prosody's, and no traffic shaping: no c2s shaper, room
 # and user shapers off, queues and room sizes lifted, registration open.
 EJNODE=ejbench@localhost
-EJPIN=""
-ejctl() { $EJPIN ejabberdctl --config-dir "$T/ejabberd/etc" --spool "$T/ejabberd/spool" --logs "$T/ejabberd/logs" --node "$EJNODE" "$@"; }
+EJCTL="ejabberdctl --config-dir $T/ejabberd/etc --spool $T/ejabberd/spool --logs $T/ejabberd/logs --node $EJNODE"
 start_ejabberd() {
 	local d="$T/ejabberd" port=35222
 	mkdir -p "$d/etc" "$d/spool" "$d/logs"
@@ -341,9 +360,17 @@ modules:
       mam: false
 EOF
 	chown -R ejabberd:ejabberd "$d"
-	EJPIN="taskset -c $SERVER_CPU" ejctl foreground </dev/null >>"$d/stdout.log" 2>&1 &
+	cat >"$d/start.sh" <<EOF
+#!/bin/sh
+taskset -c $SERVER_CPU $EJCTL foreground </dev/null >>"$d/stdout.log" 2>&1 &
+EOF
+	cat >"$d/stop.sh" <<EOF
+#!/bin/sh
+$EJCTL stop
+EOF
+	chmod 755 "$d/start.sh" "$d/stop.sh"
 	PIDFILE[ejabberd]="$d/ejabberd.pid" PORT[ejabberd]=$port
-	wait_port $port
+	launch ejabberd
 }
 
 for s in $SERVERS; do
@@ -365,7 +392,6 @@ for s in $SERVERS; do
 	prosody-mam) start_prosody prosody-mam 26222 1 ;;
 	ejabberd) start_ejabberd ;;
 	esac
-	for _ in $(seq 100); do [ -s "${PIDFILE[$s]}" ] && break; sleep 0.1; done
 done
 
 bench() { # server, then minimix-bench arguments
@@ -435,6 +461,14 @@ for r in $(seq "$ROUNDS"); do
 			load="$(cut -d' ' -f1 /proc/loadavg)"
 			LOADS+=("$load")
 			say "round $r/$ROUNDS: $c on $s (load $load)"
+			case $c in idle*)
+				# RSS growth means something only from a fresh process: a
+				# server keeps the memory earlier cases made it take.
+				halt "$s"
+				launch "$s"
+				sleep 2
+				;;
+			esac
 			# shellcheck disable=SC2086
 			if ! bench "$s" -json -case "$(case_name "$c")" $args >>"$RESULTS" 2>>"$LOG"; then
 				say "  $c on $s failed: $(tail -1 "$LOG")"

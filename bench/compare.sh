@@ -281,7 +281,7 @@ EOF
 	chown -R prosody:prosody "$d"
 	cat >"$d/start.sh" <<EOF
 #!/bin/sh
-taskset -c $SERVER_CPU runuser -u prosody -- prosody --config "$d/prosody.cfg.lua" -F </dev/null >>"$d/stdout.log" 2>&1 &
+taskset -c $SERVER_CPU runuser -u prosody -- sh -c 'ulimit -n \$(ulimit -Hn); exec prosody --config "$d/prosody.cfg.lua" -F' </dev/null >>"$d/stdout.log" 2>&1 &
 EOF
 	chmod 755 "$d/start.sh"
 	PIDFILE[$name]="$d/prosody.pid" PORT[$name]=$port
@@ -293,7 +293,6 @@ EOF
 # credentials like Prosody's, and no traffic shaping: no c2s shaper, room
 # and user shapers off, queues and room sizes lifted, registration open.
 EJNODE=ejbench@localhost
-EJCTL="ejabberdctl --config-dir $T/ejabberd/etc --spool $T/ejabberd/spool --logs $T/ejabberd/logs --node $EJNODE"
 start_ejabberd() {
 	local d="$T/ejabberd" port=35222
 	mkdir -p "$d/etc" "$d/spool" "$d/logs"
@@ -359,16 +358,23 @@ modules:
       max_users: 100000
       mam: false
 EOF
-	chown -R ejabberd:ejabberd "$d"
+	# ejabberdctl run by root switches to the ejabberd user with su, whose
+	# PAM session resets the descriptor limit to 1024: ctl.sh runs it as
+	# that user with the limit raised instead.
+	cat >"$d/ctl.sh" <<EOF
+#!/bin/sh
+exec runuser -u ejabberd -- env HOME=/var/lib/ejabberd sh -c 'ulimit -n \$(ulimit -Hn); exec ejabberdctl --config-dir "$d/etc" --spool "$d/spool" --logs "$d/logs" --node $EJNODE "\$@"' ejabberdctl "\$@"
+EOF
 	cat >"$d/start.sh" <<EOF
 #!/bin/sh
-taskset -c $SERVER_CPU $EJCTL foreground </dev/null >>"$d/stdout.log" 2>&1 &
+taskset -c $SERVER_CPU "$d/ctl.sh" foreground </dev/null >>"$d/stdout.log" 2>&1 &
 EOF
 	cat >"$d/stop.sh" <<EOF
 #!/bin/sh
-$EJCTL stop
+"$d/ctl.sh" stop
 EOF
-	chmod 755 "$d/start.sh" "$d/stop.sh"
+	chmod 755 "$d/ctl.sh" "$d/start.sh" "$d/stop.sh"
+	chown -R ejabberd:ejabberd "$d"
 	PIDFILE[ejabberd]="$d/ejabberd.pid" PORT[ejabberd]=$port
 	launch ejabberd
 }

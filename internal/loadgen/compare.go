@@ -91,7 +91,14 @@ func Compare(results []Result, columns []string, base string) *Comparison {
 		for _, w := range r.Warnings {
 			warnings = append(warnings, r.Label+", "+cse+": "+w)
 		}
-		for _, m := range r.Metrics {
+		metrics := r.Metrics
+		if r.ServerCPU >= 0 {
+			// How much of its core the server got: on a shared machine
+			// the context every other number needs.
+			metrics = append(metrics[:len(metrics):len(metrics)],
+				Metric{Name: "server CPU", Value: r.ServerCPU, Unit: "cores", Better: "info"})
+		}
+		for _, m := range metrics {
 			if m.Better == "" {
 				continue
 			}
@@ -184,10 +191,13 @@ func (c *Comparison) WriteMarkdown(w io.Writer) {
 	fmt.Fprintln(w, sep.String())
 	for _, row := range c.Rows {
 		better := "↑"
-		if row.Better == "lower" {
+		switch row.Better {
+		case "lower":
 			better = "↓"
+		case "info":
+			better = ""
 		}
-		fmt.Fprintf(w, "| %s | %s (%s) %s |", row.Case, row.Metric, row.Unit, better)
+		fmt.Fprintf(w, "| %s | %s |", row.Case, strings.TrimSpace(fmt.Sprintf("%s (%s) %s", row.Metric, row.Unit, better)))
 		for i := range c.Columns {
 			if row.Rounds[i] == 0 {
 				fmt.Fprint(w, " – |")
@@ -199,7 +209,7 @@ func (c *Comparison) WriteMarkdown(w io.Writer) {
 			if col == c.Base {
 				continue
 			}
-			if r, ok := c.Ratio(row, i); ok {
+			if r, ok := c.Ratio(row, i); ok && row.Better != "info" {
 				fmt.Fprintf(w, " %s |", FormatNumber(r))
 			} else {
 				fmt.Fprint(w, " – |")

@@ -117,7 +117,8 @@ type Handler func(raw []byte)
 // (</stream:stream>).
 var ErrStreamClosed = errors.New("stream closed by the server")
 
-// dialer is net.Dialer; a variable so that tests could change it.
+// dialer opens client connections; TCP keepalives are off, as the tool
+// watches its connections itself.
 var dialer = net.Dialer{KeepAlive: -1}
 
 // connect opens a TCP connection and the first stream, and negotiates

@@ -154,7 +154,7 @@ func TestCompare(t *testing.T) {
 				{Name: "sent", Value: 3000, Unit: "msgs"},
 				{Name: "deliveries/s", Value: v, Unit: "deliveries/s", Better: "higher"},
 				{Name: "latency p99", Value: lat, Unit: "ms", Better: "lower"},
-			}, Load1: 1.2}
+			}, Load1: 1.2, ServerCPU: 0.9}
 	}
 	warned := res("minimix", "room of 50", 8000, 9000)
 	warned.Warnings = []string{"3 of 150000 deliveries did not arrive"}
@@ -174,7 +174,7 @@ func TestCompare(t *testing.T) {
 		t.Fatalf("ReadResults: %d, %v", len(rs), err)
 	}
 	c := Compare(rs, []string{"minimix"}, "prosody")
-	if !slices.Equal(c.Columns, []string{"minimix", "prosody"}) || len(c.Rows) != 2 {
+	if !slices.Equal(c.Columns, []string{"minimix", "prosody"}) || len(c.Rows) != 3 {
 		t.Fatalf("columns %v, %d rows", c.Columns, len(c.Rows))
 	}
 	row := c.Rows[0]
@@ -189,6 +189,9 @@ func TestCompare(t *testing.T) {
 	want := "| room of 50 | deliveries/s (deliveries/s) ↑ | 8 500 | 21 000 | 0.405 |"
 	if !strings.Contains(md.String(), want) {
 		t.Errorf("markdown lacks %q:\n%s", want, md.String())
+	}
+	if !strings.Contains(md.String(), "| room of 50 | server CPU (cores) | 0.900 | 0.900 | – |") {
+		t.Errorf("markdown lacks the server's CPU without a ratio:\n%s", md.String())
 	}
 	if !strings.Contains(md.String(), "| all | the tool's CPU, highest of any case (cores) | 0.42 | 0.00 | |") {
 		t.Errorf("markdown lacks the tool's CPU:\n%s", md.String())

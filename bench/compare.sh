@@ -494,6 +494,15 @@ echo
 echo "## $(date -u +%Y-%m-%d) on $(nproc) cores ($cpu); load average during the run: $loads"
 echo
 echo "Command: bench/compare.sh $ARGS; medians of $ROUNDS round(s); ↑ higher is better, ↓ lower is better."
-echo "Servers: minimix $MINIMIX_VERSION (GOMAXPROCS=1, core $SERVER_CPU), Prosody $(dpkg-query -W -f='${Version}' prosody 2>/dev/null) and ejabberd $(dpkg-query -W -f='${Version}' ejabberd 2>/dev/null) (core $SERVER_CPU); minimix-bench on core $TOOL_CPU."
+versions=""
+for s in $SERVERS; do
+	case $s in
+	minimix*) v="$s $MINIMIX_VERSION (GOMAXPROCS=1)" ;;
+	prosody*) v="$s $(dpkg-query -W -f='${Version}' prosody 2>/dev/null)" ;;
+	ejabberd) v="$s $(dpkg-query -W -f='${Version}' ejabberd 2>/dev/null)" ;;
+	esac
+	versions="${versions:+$versions, }$v"
+done
+echo "Servers: $versions, each on core $SERVER_CPU; minimix-bench on core $TOOL_CPU."
 echo
 "$BENCH" compare -columns "$cols" ${base:+-base "$base"} "$RESULTS"

@@ -194,7 +194,14 @@ halt() {
 # ---- minimix ----------------------------------------------------------------
 # minimix: defaults (archive on), plus what a benchmark needs: plaintext
 # logins, in-band registration, no failed-login limit per address (the
-# tool registers from one address), and a deep send queue.
+# tool registers from one address), no read rate per connection (the
+# equivalent of Prosody's mod_limits), and a deep send queue.
+# optional prints "key = value" when the minimix being measured knows key
+# (its configuration is strict; an older revision lacks newer keys).
+optional() {
+	if "$T/bin/minimix" config example | grep -q "^$1 = "; then echo "$1 = $2"; fi
+}
+
 start_minimix() { # name port http account_join
 	local name=$1 port=$2 http=$3 aj=$4 d="$T/$1"
 	mkdir -p "$d"
@@ -207,7 +214,10 @@ direct_tls_listen = []
 require_tls = false
 allow_registration = true
 login_failures_per_minute = 0
+$(optional address_login_failures_per_minute 0)
 send_queue = 100000
+[limits]
+$(optional c2s_bytes_per_second 0)
 [tls]
 cert_file = "$T/cert/cert.pem"
 key_file = "$T/cert/key.pem"
@@ -432,7 +442,7 @@ case_args() { # case server
 		[ "$2" = minimix ] || return 0
 		local setup=""
 		[ "$RESTART_SET_UP" = 1 ] || setup="-restart-setup"
-		echo "-stored-joins $STORED -room-size 50 $setup -observe admin -admin-url http://127.0.0.1:${HTTP[minimix]} -restart-cmd $T/minimix/restart.sh restart"
+		echo "-stored-joins $STORED -room-size 50 $setup -observe admin -admin-url http://127.0.0.1:${HTTP[minimix]} -admin-token-file $T/minimix/data/admin.token -restart-cmd $T/minimix/restart.sh restart"
 		;;
 	*) say "unknown case $1"; exit 2 ;;
 	esac

@@ -84,6 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.RoomSize, "room-size", d.RoomSize, "restart: accounts per room")
 	fs.StringVar(&o.Observe, "observe", d.Observe, "restart: how to see the joins: admin (minimix's admin API) or probe (a probe occupant)")
 	fs.StringVar(&o.AdminURL, "admin-url", "", "restart: minimix's HTTP listener, e.g. http://127.0.0.1:5280")
+	fs.StringVar(&o.AdminTokenFile, "admin-token-file", "", "restart: minimix's admin API token (DATA_DIR/admin.token)")
 	fs.StringVar(&o.RoomPrefix, "room-prefix", d.RoomPrefix, "rooms are named PREFIX-SCENARIO-RUN")
 	fs.StringVar(&o.CreateCmd, "create-cmd", "", "accounts: shell command creating {user} at {domain} with {password} (also on stdin); empty: in-band registration")
 	label := fs.String("label", "", "label results with this server name (a compare column)")

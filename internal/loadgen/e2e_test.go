@@ -12,6 +12,7 @@ import (
 
 	"minimix/internal/config"
 	"minimix/internal/loadgen"
+	"minimix/internal/server"
 	"minimix/internal/xmpptest"
 )
 
@@ -206,6 +207,7 @@ func TestRestartObservers(t *testing.T) {
 	o.RestartCmd = "true"
 	o.Observe = "admin"
 	o.AdminURL = "http://" + srv.HTTPAddr().String()
+	o.AdminTokenFile = server.AdminTokenPath(srv.Config.DataDir)
 	r, err := loadgen.Run(context.Background(), "restart", o)
 	if err != nil {
 		t.Fatal(err)

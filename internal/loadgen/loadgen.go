@@ -70,7 +70,10 @@ type Options struct {
 	RoomSize     int
 	Observe      string // "admin" or "probe"
 	AdminURL     string
-	RoomPrefix   string
+	// AdminTokenFile holds the admin API's bearer token (minimix keeps
+	// it in data_dir/admin.token).
+	AdminTokenFile string
+	RoomPrefix     string
 
 	// accounts
 	CreateCmd string // "" registers in-band (XEP-0077)

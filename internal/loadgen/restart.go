@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -38,8 +39,8 @@ func (b *bench) restart(ctx context.Context, r *Result) error {
 	if b.o.Observe != "admin" && b.o.Observe != "probe" {
 		return fmt.Errorf("-observe must be admin or probe, not %q", b.o.Observe)
 	}
-	if b.o.Observe == "admin" && b.o.AdminURL == "" {
-		return errors.New("-observe admin needs -admin-url")
+	if b.o.Observe == "admin" && (b.o.AdminURL == "" || b.o.AdminTokenFile == "") {
+		return errors.New("-observe admin needs -admin-url and -admin-token-file")
 	}
 	if b.o.RestartSetup {
 		if err := b.restartSetup(ctx); err != nil {
@@ -171,7 +172,7 @@ func (b *bench) countJoins(ctx context.Context) (int, error) {
 	return b.countProbe(ctx)
 }
 
-// adminJoin is one entry of minimix's GET /admin/joins.
+// adminJoin is one entry of minimix's GET /api/joins.
 type adminJoin struct {
 	Account string `json:"account"`
 	Room    string `json:"room"`
@@ -183,10 +184,17 @@ type adminJoin struct {
 func (b *bench) countAdmin(ctx context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(b.o.AdminURL, "/")+"/admin/joins", nil)
+	// The token is read at every call: a restarted server may have made
+	// a new one.
+	tok, err := os.ReadFile(b.o.AdminTokenFile)
+	if err != nil {
+		return 0, fmt.Errorf("admin token: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(b.o.AdminURL, "/")+"/api/joins", nil)
 	if err != nil {
 		return 0, err
 	}
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
 	// No kept-alive connections: the tool polls rarely and leaves nothing
 	// behind.
 	cl := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}

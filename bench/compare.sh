@@ -103,7 +103,15 @@ cleanup() {
 	for s in $SERVERS; do
 		[ -n "${PIDFILE[$s]:-}" ] && halt "$s"
 	done
-	if [ "$STARTED_EPMD" = 1 ]; then epmd -kill >/dev/null 2>&1; fi
+	if [ "$STARTED_EPMD" = 1 ]; then
+		# epmd refuses to stop while a node is still registered; the
+		# node of a stopped ejabberd goes away within moments.
+		for _ in $(seq 50); do
+			epmd -names >/dev/null 2>&1 || break
+			epmd -kill >/dev/null 2>&1
+			sleep 0.1
+		done
+	fi
 	if [ "$POLICY_RC_ADDED" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 	if [ "$KEEP" = 1 ]; then say "kept $T"; else rm -rf "$T"; fi
 }

@@ -267,12 +267,22 @@ func (sg *segment) contains(seq int64) bool {
 
 // segmentSpan returns the range of seq holding sg's records stamped
 // within q's Start and End: min and max over the segment's (key, seq)
-// index, or over its (key, stamp) index with a time range.
+// index, or with a time range an index-only scan of its (key, stamp)
+// index over the range. There min(seq + 0) keeps the planner from
+// walking (key, seq) until a stamp matches: stamps grow with positions,
+// which its statistics do not know, so that walk would read every record
+// older than Start.
 func segmentSpan(ctx context.Context, tx pgx.Tx, sg *segment, q storage.ArchiveQuery) (seqSpan, error) {
 	table, key := segmentTable(sg)
 	var s sqlText
-	s.WriteString(`SELECT min(seq), max(seq) FROM ` + table + ` WHERE ` + key + ` = ` + s.arg(sg.key))
-	if !q.Start.IsZero() || !q.End.IsZero() {
+	timed := !q.Start.IsZero() || !q.End.IsZero()
+	if timed {
+		s.WriteString(`SELECT min(seq + 0), max(seq + 0)`)
+	} else {
+		s.WriteString(`SELECT min(seq), max(seq)`)
+	}
+	s.WriteString(` FROM ` + table + ` WHERE ` + key + ` = ` + s.arg(sg.key))
+	if timed {
 		start, end := int64(math.MinInt64), int64(math.MaxInt64)
 		if !q.Start.IsZero() {
 			start = q.Start.UnixMicro()

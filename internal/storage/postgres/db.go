@@ -52,6 +52,16 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// The parse error may quote the DSN, password included.
 		return nil, errors.New("postgres: open: cannot parse the DSN (expected postgres://user:password@host:port/database?...)")
 	}
+	// Statements are prepared once per connection (pgx's cache) but
+	// planned for their values each time they run: a generic plan
+	// guesses the selectivity of a position range, and for an archive
+	// page it may then read a whole membership's records and sort them
+	// rather than walk the index to the page (TestQueryPlans). Planning
+	// these small statements costs far less than that risk. An operator's
+	// own plan_cache_mode in the DSN wins.
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open %s: %w", describe(cfg), err)

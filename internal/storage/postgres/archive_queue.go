@@ -278,10 +278,17 @@ func (r *roomRows) add(seq int64, rec *storage.RoomMessage) {
 	r.stanza = append(r.stanza, nonNil(rec.Stanza))
 }
 
+// useCopy makes commitOps write records with COPY in an explicit
+// transaction instead: BenchmarkArchiveWriter measures both.
+var useCopy = false
+
 // commitOps writes ops as one batch: one round trip, one implicit
 // transaction, no reads.
 func (db *DB) commitOps(ops []archiveOp) error {
 	ctx := context.Background()
+	if useCopy {
+		return db.commitOpsCopy(ctx, ops)
+	}
 	var (
 		b      pgx.Batch
 		arch   archiveRows
@@ -378,3 +385,61 @@ func (db *DB) closeArchive() {
 
 // ArchiveWriteFailures counts archive writes that could not be made.
 func (db *DB) ArchiveWriteFailures() uint64 { return db.archive.failures.Load() }
+
+// commitOpsCopy writes ops in a transaction with COPY for the records and
+// a batch for the rest: BEGIN, a COPY per table, the batch and COMMIT
+// are round trips of their own.
+func (db *DB) commitOpsCopy(ctx context.Context, ops []archiveOp) error {
+	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var (
+			b      pgx.Batch
+			arch   [][]any
+			rooms  [][]any
+			counts = make(map[string]int64)
+		)
+		for i := range ops {
+			op := &ops[i]
+			switch op.kind {
+			case opArchive:
+				r := &op.rec
+				arch = append(arch, []any{op.seq, r.Owner, r.ID, r.Stamp.UnixMicro(), r.With, r.FromNick, r.Groupchat, r.OriginStanzaID, nonNil(r.Stanza)})
+				counts[r.Owner]++
+			case opRoom:
+				r := &op.room
+				rooms = append(rooms, []any{op.seq, r.Room, r.ID, r.Stamp.UnixMicro(), r.FromNick, r.OriginStanzaID, nonNil(r.Stanza)})
+			case opOpen:
+				b.Queue(openSQL, op.account, op.roomJID, op.seq)
+			case opClose:
+				b.Queue(closeSQL, op.seq, op.account, op.roomJID)
+			}
+		}
+		if len(arch) > 0 {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"archive_messages"},
+				[]string{"seq", "owner", "id", "stamp", "with_jid", "from_nick", "groupchat", "origin_stanza_id", "stanza"},
+				pgx.CopyFromRows(arch)); err != nil {
+				return err
+			}
+			owners := make([]string, 0, len(counts))
+			for o := range counts {
+				owners = append(owners, o)
+			}
+			slices.Sort(owners)
+			ns := make([]int64, len(owners))
+			for i, o := range owners {
+				ns[i] = counts[o]
+			}
+			b.Queue(countSQL, owners, ns)
+		}
+		if len(rooms) > 0 {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"room_messages"},
+				[]string{"seq", "room", "id", "stamp", "from_nick", "origin_stanza_id", "stanza"},
+				pgx.CopyFromRows(rooms)); err != nil {
+				return err
+			}
+		}
+		if b.Len() == 0 {
+			return nil
+		}
+		return tx.SendBatch(ctx, &b).Close()
+	})
+}

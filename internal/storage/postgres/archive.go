@@ -61,7 +61,7 @@ func (db *DB) HasOriginStanzaID(ctx context.Context, owner, with, id string) (bo
 	if id == "" {
 		return false, nil
 	}
-	if err := db.syncOwner(ctx, owner); err != nil {
+	if err := db.syncOwner(ctx, owner, false); err != nil {
 		return false, err
 	}
 	var one int

@@ -81,7 +81,7 @@ func (db *DB) QueryArchive(ctx context.Context, owner string, q storage.ArchiveQ
 	if q.Max < 0 {
 		return storage.ArchivePage{}, fmt.Errorf("postgres: query archive of %q: negative max %d", owner, q.Max)
 	}
-	if err := db.syncOwner(ctx, owner); err != nil {
+	if err := db.syncOwner(ctx, owner, !q.OwnOnly); err != nil {
 		return storage.ArchivePage{}, fmt.Errorf("postgres: query archive of %q: %w", owner, err)
 	}
 	var page storage.ArchivePage
@@ -98,9 +98,12 @@ func (db *DB) QueryArchive(ctx context.Context, owner string, q storage.ArchiveQ
 
 func queryArchive(ctx context.Context, tx pgx.Tx, owner string, q storage.ArchiveQuery) (storage.ArchivePage, error) {
 	var page storage.ArchivePage
-	shared, err := memberships(ctx, tx, owner)
-	if err != nil {
-		return page, err
+	var shared []*segment
+	var err error
+	if !q.OwnOnly {
+		if shared, err = memberships(ctx, tx, owner); err != nil {
+			return page, err
+		}
 	}
 	var b seqBounds
 	if q.AfterID != "" {

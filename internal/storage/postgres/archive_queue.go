@@ -363,11 +363,15 @@ func (db *DB) SyncArchive(ctx context.Context) error {
 }
 
 // syncOwner waits until everything queued on this node before the call
-// that can be part of owner's archive is written.
-func (db *DB) syncOwner(ctx context.Context, owner string) error {
+// that can be part of owner's archive is written: its own records, its
+// memberships and, if shared, room records.
+func (db *DB) syncOwner(ctx context.Context, owner string, shared bool) error {
 	q := &db.archive
 	q.mu.Lock()
-	seq := max(q.lastOf[owner], q.lastRoom)
+	seq := q.lastOf[owner]
+	if shared {
+		seq = max(seq, q.lastRoom)
+	}
 	q.mu.Unlock()
 	return db.waitArchive(ctx, seq)
 }

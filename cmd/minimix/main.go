@@ -7,6 +7,7 @@
 //	minimix user list
 //	minimix joins list [ACCOUNT]           rooms joined by accounts (asks the running server)
 //	minimix joins leave ACCOUNT ROOM       make an account leave a room
+//	minimix storage copy -from sqlite:PATH -to postgres:DSN   move a deployment to PostgreSQL
 //	minimix version
 //
 // The config file is the -config flag, else $MINIMIX_CONFIG, else the
@@ -43,6 +44,9 @@ const usage = `usage:
   minimix user list [-config FILE]           list accounts
   minimix joins list [ACCOUNT]               rooms joined as an account (asks the running server)
   minimix joins leave ACCOUNT ROOM           make an account leave a room
+  minimix storage copy -from sqlite:PATH -to postgres:DSN [-sample N]
+                                             copy every table into an empty PostgreSQL database
+                                             (server stopped), verified by counts and hashes
   minimix version                            print the version
 `
 
@@ -59,6 +63,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(rest) > 0 {
 		cmd, rest = rest[0], rest[1:]
+	}
+	if cmd == "storage" {
+		return storageCmd(rest, stdout, stderr)
 	}
 	// Sub-commands accept -config after their own name too.
 	sub := flag.NewFlagSet("minimix "+cmd, flag.ContinueOnError)

@@ -155,7 +155,21 @@ func TestCheck(t *testing.T) {
 		{
 			name: "unknown driver",
 			toml: "[storage]\ndriver = \"mysql\"\n",
-			want: []Problem{{Line: 2, Key: "storage.driver", Msg: `unknown value "mysql"; want one of ["sqlite"]`}},
+			want: []Problem{{Line: 2, Key: "storage.driver", Msg: `unknown value "mysql"; want one of ["sqlite" "postgres"]`}},
+		},
+		{
+			name: "postgres without a dsn",
+			toml: "[storage]\ndriver = \"postgres\"\n",
+			want: []Problem{{Line: 0, Key: "storage.dsn", Msg: `required with driver "postgres": "postgres://user@host:5432/database"`}},
+		},
+		{
+			name: "postgres with another URL",
+			toml: "[storage]\ndriver = \"postgres\"\ndsn = \"mysql://db/x\"\n",
+			want: []Problem{{Line: 3, Key: "storage.dsn", Msg: "a PostgreSQL URL starts with postgres:// or postgresql://"}},
+		},
+		{
+			name: "postgres",
+			toml: "[storage]\ndriver = \"postgres\"\ndsn = \"host=db.example.net dbname=minimix\"\n",
 		},
 		{
 			name: "unknown log format",

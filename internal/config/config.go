@@ -287,11 +287,14 @@ type MAM struct {
 
 // Storage selects the database.
 type Storage struct {
-	// Driver is the storage backend: "sqlite" ("postgres" later).
-	// Default "sqlite".
+	// Driver is the storage backend: "sqlite" (one file, one node) or
+	// "postgres" (docs/postgresql.md). Default "sqlite".
 	Driver string `toml:"driver"`
-	// DSN is the driver's data source; "" means DataDir/minimix.db.
-	// Default "". Use Config.DSN to read it.
+	// DSN is the driver's data source. For sqlite a file name, "" meaning
+	// DataDir/minimix.db; for postgres a libpq URL or key=value string
+	// ("postgres://minimix@db.example.net:5432/minimix"), required; the
+	// password may come from $PGPASSWORD or ~/.pgpass instead. Default
+	// "". Use Config.DSN to read it.
 	DSN string `toml:"dsn"`
 }
 
@@ -401,9 +404,10 @@ func Default() *Config {
 	}
 }
 
-// DSN returns the storage data source: storage.dsn, or minimix.db in DataDir.
+// DSN returns the storage data source: storage.dsn, or for sqlite
+// minimix.db in DataDir when it is empty.
 func (c *Config) DSN() string {
-	if c.Storage.DSN != "" {
+	if c.Storage.DSN != "" || c.Storage.Driver == "postgres" {
 		return c.Storage.DSN
 	}
 	return filepath.Join(c.DataDir, "minimix.db")

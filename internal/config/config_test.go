@@ -182,6 +182,11 @@ func TestDSN(t *testing.T) {
 	if got := c.DSN(); got != "file:other.db" {
 		t.Errorf("DSN() = %q", got)
 	}
+	// PostgreSQL has no default in the data directory.
+	c.Storage = Storage{Driver: "postgres"}
+	if got := c.DSN(); got != "" {
+		t.Errorf("postgres DSN() = %q, want empty", got)
+	}
 }
 
 func TestFromEnv(t *testing.T) {

@@ -39,7 +39,7 @@ const (
 )
 
 var (
-	drivers    = []string{"sqlite"}
+	drivers    = []string{"sqlite", "postgres"}
 	logLevels  = []string{"debug", "info", "warn", "error"}
 	logFormats = []string{"text", "json"}
 )
@@ -186,6 +186,14 @@ func (m *MAM) validate(is *issues) {
 
 func (s *Storage) validate(is *issues) {
 	oneOf(is, "storage.driver", s.Driver, drivers)
+	if s.Driver == "postgres" {
+		switch {
+		case s.DSN == "":
+			is.add("storage.dsn", `required with driver "postgres": "postgres://user@host:5432/database"`)
+		case strings.Contains(s.DSN, "://") && !strings.HasPrefix(s.DSN, "postgres://") && !strings.HasPrefix(s.DSN, "postgresql://"):
+			is.add("storage.dsn", "a PostgreSQL URL starts with postgres:// or postgresql://")
+		}
+	}
 }
 
 func (l *Limits) validate(is *issues) {

@@ -28,6 +28,7 @@ import (
 	"minimix/internal/router"
 	"minimix/internal/sasl"
 	"minimix/internal/storage"
+	"minimix/internal/storage/postgres"
 	"minimix/internal/storage/sqlite"
 	"minimix/internal/tlsconf"
 	"minimix/internal/xml"
@@ -74,6 +75,14 @@ func OpenStore(ctx context.Context, cfg *config.Config) (storage.Store, error) {
 		db, err := sqlite.Open(ctx, cfg.DSN())
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite storage %s: %w", cfg.DSN(), err)
+		}
+		return db, nil
+	case "postgres":
+		// postgres.Open's errors name the database without the
+		// password; the DSN itself may hold one and is not logged.
+		db, err := postgres.Open(ctx, cfg.DSN())
+		if err != nil {
+			return nil, fmt.Errorf("open postgres storage: %w", err)
 		}
 		return db, nil
 	default:

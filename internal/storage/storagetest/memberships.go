@@ -130,7 +130,9 @@ func testMemberships(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"alice, before a shared record", alice, storage.ArchiveQuery{Before: true, BeforeID: "m3"}, []string{"c1", "m1", "m2", "c2"}},
 		{"alice, by stamp", alice, storage.ArchiveQuery{Start: t0.Add(2 * time.Second), End: t0.Add(5 * time.Second), Groupchat: &yes}, []string{"m2", "m3", "m5"}},
 		{"alice, by ids", alice, storage.ArchiveQuery{IDs: []string{"m0", "m4", "m5", "c1"}}, []string{"c1", "m5"}},
+		{"alice, own records only", alice, storage.ArchiveQuery{OwnOnly: true}, []string{"c1", "c2"}},
 		{"bob", bob, storage.ArchiveQuery{}, []string{"m3", "m4", "m5"}},
+		{"bob, own records only", bob, storage.ArchiveQuery{OwnOnly: true}, nil},
 		{"carol, never in the room", carol, storage.ArchiveQuery{}, nil},
 		{"the room's own archive", room, storage.ArchiveQuery{}, nil},
 	} {

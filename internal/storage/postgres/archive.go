@@ -1,0 +1,112 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"minimix/internal/storage"
+)
+
+// AppendArchive implements storage.Archive: QueueArchive after checking
+// that rec.ID is new for its owner, among queued and written records.
+func (db *DB) AppendArchive(ctx context.Context, rec storage.ArchiveRecord) error {
+	if err := checkRecord(ctx, rec); err != nil {
+		return err
+	}
+	key := rec.Owner + "\x00" + rec.ID
+	if db.archive.isPending(key) {
+		return fmt.Errorf("postgres: append archive %q of %q: %w", rec.ID, rec.Owner, storage.ErrExists)
+	}
+	var one int
+	err := db.pool.QueryRow(ctx, `SELECT 1 FROM archive_messages WHERE owner = $1 AND id = $2`, rec.Owner, rec.ID).Scan(&one)
+	switch {
+	case err == nil:
+		return fmt.Errorf("postgres: append archive %q of %q: %w", rec.ID, rec.Owner, storage.ErrExists)
+	case !noRows(err):
+		return fmt.Errorf("postgres: append archive %q of %q: %w", rec.ID, rec.Owner, err)
+	}
+	if _, err := db.enqueue(ctx, archiveOp{kind: opArchive, rec: rec, checked: key}); err != nil {
+		return fmt.Errorf("postgres: append archive %q of %q: %w", rec.ID, rec.Owner, err)
+	}
+	return nil
+}
+
+// QueueArchive implements storage.Archive.
+func (db *DB) QueueArchive(ctx context.Context, rec storage.ArchiveRecord) (int64, error) {
+	if err := checkRecord(ctx, rec); err != nil {
+		return 0, err
+	}
+	seq, err := db.enqueue(ctx, archiveOp{kind: opArchive, rec: rec})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: queue archive %q of %q: %w", rec.ID, rec.Owner, err)
+	}
+	return seq, nil
+}
+
+func checkRecord(ctx context.Context, rec storage.ArchiveRecord) error {
+	if rec.Owner == "" || rec.ID == "" {
+		return fmt.Errorf("postgres: append archive: owner %q and id %q must not be empty", rec.Owner, rec.ID)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres: append archive %q of %q: %w", rec.ID, rec.Owner, err)
+	}
+	return nil
+}
+
+// HasOriginStanzaID implements storage.Archive. An empty id never
+// matches.
+func (db *DB) HasOriginStanzaID(ctx context.Context, owner, with, id string) (bool, error) {
+	if id == "" {
+		return false, nil
+	}
+	if err := db.syncOwner(ctx, owner, false); err != nil {
+		return false, err
+	}
+	var one int
+	// The redundant origin_stanza_id <> '' matches the partial index
+	// archive_messages_origin.
+	err := db.pool.QueryRow(ctx, `
+		SELECT 1 FROM archive_messages
+		WHERE owner = $1 AND with_jid = $2 AND origin_stanza_id = $3 AND origin_stanza_id <> ''
+		LIMIT 1`, owner, with, id).Scan(&one)
+	if noRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("postgres: origin stanza-id %q from %q in archive of %q: %w", id, with, owner, err)
+	}
+	return true, nil
+}
+
+// LastArchived implements storage.Archive: the last page of one record
+// with with, shared records included.
+func (db *DB) LastArchived(ctx context.Context, owner, with string) (storage.ArchiveRecord, error) {
+	page, err := db.QueryArchive(ctx, owner, storage.ArchiveQuery{With: with, Before: true, Max: 1})
+	if err == nil && len(page.Records) == 0 {
+		err = storage.ErrNotFound
+	}
+	if err != nil {
+		return storage.ArchiveRecord{}, fmt.Errorf("postgres: last archived with %q in archive of %q: %w", with, owner, err)
+	}
+	return page.Records[0], nil
+}
+
+// DeleteArchive implements storage.Archive. Preferences are kept.
+func (db *DB) DeleteArchive(ctx context.Context, owner string) error {
+	if err := db.SyncArchive(ctx); err != nil {
+		return err
+	}
+	return db.tx(ctx, "delete archive", func(tx pgx.Tx) error {
+		for _, table := range []string{"archive_counts", "archive_messages"} {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE owner = $1`, owner); err != nil {
+				return fmt.Errorf("postgres: delete archive of %q: %s: %w", owner, table, err)
+			}
+		}
+		if err := deleteMemberships(ctx, tx, `account = $1`, owner); err != nil {
+			return fmt.Errorf("postgres: delete archive of %q: %w", owner, err)
+		}
+		return nil
+	})
+}

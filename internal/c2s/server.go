@@ -17,6 +17,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"minimix/internal/jid"
@@ -179,10 +180,10 @@ func (s *Server) Serve(ln net.Listener, directTLS bool) error {
 			if closed {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Temporary failures (out of descriptors): back off as
-				// net/http does instead of spinning.
+			if temporaryAcceptError(err) {
+				// Out of descriptors or buffers: back off as net/http
+				// does instead of spinning or giving up the listener;
+				// closing connections frees descriptors again.
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				s.log.Warn("accept failed; retrying", "err", err, "delay", delay)
 				time.Sleep(delay)
@@ -218,6 +219,22 @@ func (s *Server) Serve(ln net.Listener, directTLS bool) error {
 			c.serve()
 		}()
 	}
+}
+
+// temporaryAcceptError reports whether an accept failure is worth retrying:
+// the process or system is out of descriptors or buffers, or a timeout.
+// Anything else (the listener was closed, a broken socket) ends Serve.
+func temporaryAcceptError(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.EINTR} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
 
 // Shutdown stops accepting, sends <system-shutdown/> on every stream, ends

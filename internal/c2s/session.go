@@ -82,7 +82,7 @@ func (s *Session) Deliver(el *xml.Element) bool {
 		s.mu.Unlock()
 		return true
 	}
-	if len(s.out)-s.written >= s.srv.cfg.SendQueue || len(s.out) >= 2*s.srv.cfg.SendQueue {
+	if s.queuedLocked() >= s.srv.cfg.SendQueue || len(s.out) >= 2*s.srv.cfg.SendQueue {
 		c := s.c
 		s.overflowed = true
 		s.mu.Unlock()
@@ -103,6 +103,12 @@ func (s *Session) Deliver(el *xml.Element) bool {
 	s.signalLocked()
 	s.mu.Unlock()
 	return true
+}
+
+// queuedLocked is how much of the send queue is in use: stanzas not yet
+// written and presences held for an inactive client.
+func (s *Session) queuedLocked() int {
+	return len(s.out) - s.written + len(s.heldKeys)
 }
 
 func (s *Session) signalLocked() {

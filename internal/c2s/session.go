@@ -53,8 +53,16 @@ type Session struct {
 }
 
 type outItem struct {
-	el  *xml.Element
-	seq uint32
+	el   *xml.Element
+	seq  uint32
+	fork *router.Fork // non-nil for a copy of a forked message
+}
+
+// delivered tells the fork, if any, that this copy reached the client.
+func (it *outItem) delivered() {
+	if it.fork != nil {
+		it.fork.Delivered()
+	}
 }
 
 func newSession(srv *Server, full jid.JID) *Session {
@@ -70,7 +78,12 @@ func (s *Session) State() *router.State { return &s.state }
 // Deliver implements router.Session: it queues el without blocking. A
 // client whose queue is full is not reading; it is cut off, and el is
 // refused so the router can place it elsewhere.
-func (s *Session) Deliver(el *xml.Element) bool {
+func (s *Session) Deliver(el *xml.Element) bool { return s.DeliverForked(el, nil) }
+
+// DeliverForked implements router.ForkSession: it is Deliver for one copy
+// of a message the router gave several sessions, whose fork goes back to
+// Router.Reroute if this copy is not delivered.
+func (s *Session) DeliverForked(el *xml.Element, fork *router.Fork) bool {
 	s.mu.Lock()
 	if s.ended || s.overflowed {
 		// Cut off already: refuse at once, so the router places el
@@ -99,7 +112,7 @@ func (s *Session) Deliver(el *xml.Element) bool {
 		return false
 	}
 	s.outSeq++
-	s.out = append(s.out, outItem{el: el, seq: s.outSeq})
+	s.out = append(s.out, outItem{el: el, seq: s.outSeq, fork: fork})
 	s.signalLocked()
 	s.mu.Unlock()
 	return true
@@ -196,12 +209,18 @@ func (s *Session) writeLoop(c *conn) {
 				// place: another resource or offline storage.
 				ctx := context.Background()
 				for _, it := range batch {
-					s.srv.cfg.Router.Reroute(ctx, it.el, s)
+					s.srv.cfg.Router.Reroute(ctx, it.el, s, it.fork)
 				}
 			}
 			_ = c.raw.Close()
 			s.connLost(context.Background(), c, false)
 			return
+		}
+		if !s.sm {
+			// Without acknowledgements, written is delivered.
+			for i := range batch {
+				batch[i].delivered()
+			}
 		}
 		s.srv.Stats.StanzasOut.Add(uint64(len(batch)))
 		select {
@@ -440,7 +459,7 @@ func (s *Session) terminate(ctx context.Context, se *xmpperr.StreamError) {
 		h.SessionEnded(ctx, s)
 	}
 	for _, it := range pending {
-		s.srv.cfg.Router.Reroute(ctx, it.el, s)
+		s.srv.cfg.Router.Reroute(ctx, it.el, s, it.fork)
 	}
 }
 

@@ -61,6 +61,7 @@ func (s *Session) ackLocked(h uint32) error {
 	}
 	n := 0
 	for n < len(s.out) && int32(h-s.out[n].seq) >= 0 {
+		s.out[n].delivered()
 		n++
 	}
 	if n == 0 {

@@ -14,6 +14,7 @@ type fakeSession struct {
 	state State
 	mu    sync.Mutex
 	got   []*xml.Element
+	forks []*Fork // the fork of each of got, nil when not forked
 	dead  bool
 	count int
 	keep  bool // keep delivered stanzas (off in benchmarks)
@@ -27,9 +28,11 @@ func newFake(s string, prio int, available bool) *fakeSession {
 	return f
 }
 
-func (f *fakeSession) JID() jid.JID  { return f.jid }
-func (f *fakeSession) State() *State { return &f.state }
-func (f *fakeSession) Deliver(el *xml.Element) bool {
+func (f *fakeSession) JID() jid.JID                 { return f.jid }
+func (f *fakeSession) State() *State                { return &f.state }
+func (f *fakeSession) Deliver(el *xml.Element) bool { return f.DeliverForked(el, nil) }
+
+func (f *fakeSession) DeliverForked(el *xml.Element, fork *Fork) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.dead {
@@ -38,16 +41,23 @@ func (f *fakeSession) Deliver(el *xml.Element) bool {
 	f.count++
 	if f.keep {
 		f.got = append(f.got, el)
+		f.forks = append(f.forks, fork)
 	}
 	return true
 }
 
 func (f *fakeSession) take() []*xml.Element {
+	els, _ := f.takeForked()
+	return els
+}
+
+// takeForked returns what was delivered and the fork of each.
+func (f *fakeSession) takeForked() ([]*xml.Element, []*Fork) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	g := f.got
-	f.got = nil
-	return g
+	g, fk := f.got, f.forks
+	f.got, f.forks = nil, nil
+	return g, fk
 }
 
 // fakeHandlers answers for accounts in a set and records what reached it.
@@ -86,9 +96,16 @@ type fakeOffline struct {
 	mu  sync.Mutex
 	max int
 	got map[jid.JID][]*xml.Element
+	// beforeStore, if set, runs once as a store begins, before the
+	// message is kept: what happens meanwhile races the store.
+	beforeStore func()
 }
 
 func (o *fakeOffline) StoreOffline(ctx context.Context, user jid.JID, el *xml.Element) error {
+	if f := o.beforeStore; f != nil {
+		o.beforeStore = nil
+		f()
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.got == nil {
@@ -99,6 +116,31 @@ func (o *fakeOffline) StoreOffline(ctx context.Context, user jid.JID, el *xml.El
 	}
 	o.got[user] = append(o.got[user], el)
 	return nil
+}
+
+// Flush delivers what is kept for the account of s to s, as the offline
+// service does when a resource becomes available.
+func (o *fakeOffline) Flush(ctx context.Context, s Session) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	user := s.JID().Bare()
+	n := 0
+	for _, el := range o.got[user] {
+		if !s.Deliver(el) {
+			break
+		}
+		n++
+	}
+	if n > 0 {
+		o.got[user] = o.got[user][n:]
+	}
+	return n, nil
+}
+
+func (o *fakeOffline) stored(user string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.got[jid.MustParse(user)])
 }
 
 type fullError struct{}

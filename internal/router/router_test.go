@@ -165,17 +165,17 @@ func TestRerouteGoesToOtherResourceOrOffline(t *testing.T) {
 	w := newWorld(bob, bob2)
 	ctx := context.Background()
 	m := msg("chat", "alice@example.net/a", "bob@example.net/x", "hi")
-	w.r.Reroute(ctx, m, bob)
+	w.r.Reroute(ctx, m, bob, nil)
 	if got := bob2.take(); len(got) != 1 {
 		t.Fatalf("other resource got %d, want 1", len(got))
 	}
 	w.r.Registry().Remove(bob2)
-	w.r.Reroute(ctx, m, bob)
+	w.r.Reroute(ctx, m, bob, nil)
 	if n := len(w.off.got[jid.MustParse("bob@example.net")]); n != 1 {
 		t.Errorf("offline = %d, want 1", n)
 	}
 	// Groupchat and headline are not rerouted.
-	w.r.Reroute(ctx, msg("headline", "news@example.net", "bob@example.net/x", "x"), bob)
+	w.r.Reroute(ctx, msg("headline", "news@example.net", "bob@example.net/x", "x"), bob, nil)
 	if n := len(w.off.got[jid.MustParse("bob@example.net")]); n != 1 {
 		t.Errorf("offline = %d after headline, want 1", n)
 	}
@@ -202,4 +202,120 @@ func TestRegistryReplace(t *testing.T) {
 	if n := len(reg.Sessions(jid.MustParse("alice@example.net"))); n != 2 || reg.Len() != 2 {
 		t.Errorf("sessions = %d, len = %d, want 2", n, reg.Len())
 	}
+}
+
+// TestOfflineStoreRacesComingOnline forces the race between storing a
+// message for an account with no available resource and that account's
+// first resource becoming available: the resource's initial presence
+// marks it available and flushes offline storage after the router found
+// nobody available but before the message was stored. The message must
+// reach the resource, not wait offline for the next login.
+func TestOfflineStoreRacesComingOnline(t *testing.T) {
+	for _, path := range []string{"deliver", "reroute"} {
+		t.Run(path, func(t *testing.T) {
+			ctx := context.Background()
+			alice := newFake("alice@example.net/a", 0, true)
+			bob := newFake("bob@example.net/laptop", 0, false)
+			dead := newFake("bob@example.net/phone", 0, false)
+			w := newWorld(alice, bob)
+			w.off.beforeStore = func() {
+				// What presence does for an initial presence.
+				bob.State().SetPresence(xml.New(xml.NSClient, "presence"), true, 0)
+				if _, err := w.off.Flush(ctx, bob); err != nil {
+					t.Error(err)
+				}
+			}
+			switch path {
+			case "deliver":
+				m := msg("chat", alice.JID().String(), "bob@example.net", "hi")
+				w.r.FromSession(ctx, alice, m, jid.MustParse("bob@example.net"))
+			case "reroute":
+				m := msg("chat", alice.JID().String(), "bob@example.net/phone", "hi")
+				w.r.Reroute(ctx, m, dead, nil)
+			}
+			if got := len(bob.take()); got != 1 {
+				t.Errorf("the resource that came online got %d messages, want 1", got)
+			}
+			if n := w.off.stored("bob@example.net"); n != 0 {
+				t.Errorf("%d messages wait offline for an account that is online", n)
+			}
+		})
+	}
+}
+
+// TestRerouteForkedMessage checks a chat message to a bare JID that was
+// forked to two equal-priority resources: when one resource dies without
+// its copy delivered, the other, which has its own, must not get it a
+// second time; only when every copy died undelivered does it go offline,
+// once; and once a copy was delivered, none is rerouted.
+func TestRerouteForkedMessage(t *testing.T) {
+	ctx := context.Background()
+	fork := func(t *testing.T) (w *world, x, y *fakeSession, ex, ey *xml.Element, fx, fy *Fork) {
+		alice := newFake("alice@example.net/a", 0, true)
+		x = newFake("bob@example.net/x", 0, true)
+		y = newFake("bob@example.net/y", 0, true)
+		w = newWorld(alice, x, y)
+		m := msg("chat", alice.JID().String(), "bob@example.net", "hi")
+		w.r.FromSession(ctx, alice, m, jid.MustParse("bob@example.net"))
+		gx, kx := x.takeForked()
+		gy, ky := y.takeForked()
+		if len(gx) != 1 || len(gy) != 1 {
+			t.Fatalf("fork: x got %d, y got %d, want 1 each", len(gx), len(gy))
+		}
+		return w, x, y, gx[0], gy[0], kx[0], ky[0]
+	}
+	t.Run("one copy dies, then the other", func(t *testing.T) {
+		w, x, y, ex, ey, fx, fy := fork(t)
+		// x dies with its copy undelivered (c2s removes it first).
+		w.r.Registry().Remove(x)
+		w.r.Reroute(ctx, ex, x, fx)
+		if got := len(y.take()); got != 0 {
+			t.Errorf("y got %d more copies of a message it has", got)
+		}
+		if n := w.off.stored("bob@example.net"); n != 0 {
+			t.Errorf("%d offline copies while y has the message", n)
+		}
+		// y dies too: no copy was delivered, so the message waits offline.
+		w.r.Registry().Remove(y)
+		w.r.Reroute(ctx, ey, y, fy)
+		if n := w.off.stored("bob@example.net"); n != 1 {
+			t.Errorf("%d offline copies after every copy died, want 1", n)
+		}
+	})
+	t.Run("both die together", func(t *testing.T) {
+		w, x, y, ex, ey, fx, fy := fork(t)
+		w.r.Registry().Remove(x)
+		w.r.Registry().Remove(y)
+		w.r.Reroute(ctx, ex, x, fx)
+		w.r.Reroute(ctx, ey, y, fy)
+		if n := w.off.stored("bob@example.net"); n != 1 {
+			t.Errorf("%d offline copies, want 1", n)
+		}
+	})
+	t.Run("one copy delivered", func(t *testing.T) {
+		w, x, y, _, ey, fx, fy := fork(t)
+		fx.Delivered() // x's client acknowledged it, then x went away
+		w.r.Registry().Remove(x)
+		w.r.Registry().Remove(y)
+		w.r.Reroute(ctx, ey, y, fy)
+		if n := w.off.stored("bob@example.net"); n != 0 {
+			t.Errorf("%d offline copies of a message a client received", n)
+		}
+	})
+	t.Run("a third resource that did not get it", func(t *testing.T) {
+		w, x, y, ex, ey, fx, fy := fork(t)
+		low := newFake("bob@example.net/low", -1, true)
+		w.r.Registry().Add(low)
+		w.r.Registry().Remove(x)
+		w.r.Reroute(ctx, ex, x, fx)
+		w.r.Registry().Remove(y)
+		w.r.Reroute(ctx, ey, y, fy)
+		// A negative priority gets no bare-JID messages; offline does.
+		if n := w.off.stored("bob@example.net"); n != 1 {
+			t.Errorf("%d offline copies, want 1", n)
+		}
+		if got := len(low.take()); got != 0 {
+			t.Errorf("negative-priority resource got %d", got)
+		}
+	})
 }

@@ -41,15 +41,51 @@ type conn struct {
 	authed      bool
 	sess        *Session // after bind or resume
 
-	wmu    sync.Mutex // serialises writes to nc
-	wbuf   []byte
-	closed bool // under wmu: a closing tag or error was written
+	wmu  sync.Mutex // serialises writes to nc
+	wbuf []byte
+	end  connEnd // under wmu
 
 	// closing is set before a close takes wmu: a writer blocked on a
 	// client that does not read holds wmu until its write deadline, so
 	// the closer first cuts that deadline short, and later writes see
 	// closing and keep to the short deadline too.
 	closing atomic.Bool
+}
+
+// connEnd says whether a connection ended and how, which decides what
+// becomes of its session: whoever closes the connection sets it, and the
+// connection's reader, the one goroutine that tells the session its
+// connection ended (Session.connLost), reads it. It only ever moves from
+// connOpen, or from connLost to connFinal (the reader finding the client's
+// </stream:stream> behind a failed write).
+type connEnd uint8
+
+const (
+	connOpen connEnd = iota
+	// connLost: a read or write failed, or the server cut the connection
+	// off without ending the session (a queue overflow). A resumable
+	// session hibernates.
+	connLost
+	// connFinal: the client closed its stream, or the server ended the
+	// stream with an error that ends the session. The session ends.
+	connFinal
+)
+
+// setEndLocked records how the connection ended; finality wins.
+func (c *conn) setEndLocked(final bool) {
+	switch {
+	case final:
+		c.end = connFinal
+	case c.end == connOpen:
+		c.end = connLost
+	}
+}
+
+// final reports whether the connection ended for good.
+func (c *conn) final() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.end == connFinal
 }
 
 // closeGrace bounds how long closing a stream may wait on the client: the
@@ -76,7 +112,7 @@ func newConn(srv *Server, nc net.Conn, directTLS bool) *conn {
 func (c *conn) write(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.closed {
+	if c.end != connOpen {
 		return net.ErrClosed
 	}
 	return c.writeLocked(b)
@@ -98,7 +134,7 @@ func (c *conn) writeLocked(b []byte) error {
 func (c *conn) send(el *xml.Element) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.closed {
+	if c.end != connOpen {
 		return net.ErrClosed
 	}
 	c.wbuf = stream.AppendElement(c.wbuf[:0], el, xml.NSClient)
@@ -106,16 +142,18 @@ func (c *conn) send(el *xml.Element) error {
 }
 
 // closeWithError writes a stream error and the closing tag, then closes
-// the socket. Later writes fail.
-func (c *conn) closeWithError(se *xmpperr.StreamError) {
+// the socket. Later writes fail. final says whether the session ends with
+// the stream (see connEnd); it is false only when the server cuts off a
+// connection whose session may resume elsewhere.
+func (c *conn) closeWithError(se *xmpperr.StreamError, final bool) {
 	c.interruptWriter()
 	c.wmu.Lock()
-	if !c.closed {
-		c.closed = true
+	if c.end == connOpen {
 		c.wbuf = stream.AppendError(c.wbuf[:0], se)
 		_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
 		_, _ = c.nc.Write(c.wbuf)
 	}
+	c.setEndLocked(final)
 	c.wmu.Unlock()
 	c.shutdownSocket()
 }
@@ -128,15 +166,17 @@ func (c *conn) interruptWriter() {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
 }
 
-// closeStream answers the client's </stream:stream> and closes.
+// closeStream answers the client's </stream:stream> and closes. The
+// client ended the stream, so its session ends, even if a failed write
+// noticed the closed connection first.
 func (c *conn) closeStream() {
 	c.interruptWriter()
 	c.wmu.Lock()
-	if !c.closed {
-		c.closed = true
+	if c.end == connOpen {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
 		_, _ = c.nc.Write([]byte(stream.Close))
 	}
+	c.setEndLocked(true)
 	c.wmu.Unlock()
 	c.shutdownSocket()
 }
@@ -148,11 +188,14 @@ func (c *conn) shutdownSocket() {
 	_ = c.raw.Close()
 }
 
-// markClosed stops further writes without touching the socket.
-func (c *conn) markClosed() {
+// drop closes the socket without writing anything more: a read or write
+// failed (final false), or the session ended and the stream has nothing
+// left to say (final true).
+func (c *conn) drop(final bool) {
 	c.wmu.Lock()
-	c.closed = true
+	c.setEndLocked(final)
 	c.wmu.Unlock()
+	_ = c.raw.Close()
 }
 
 func (c *conn) log() []any {
@@ -165,9 +208,9 @@ func (c *conn) serve() {
 	defer func() {
 		if r := recover(); r != nil {
 			c.srv.log.Error("panic serving connection", append(c.log(), "panic", r)...)
-			c.closeWithError(xmpperr.Stream(xmpperr.InternalServerError, ""))
+			c.closeWithError(xmpperr.Stream(xmpperr.InternalServerError, ""), true)
 			if c.sess != nil {
-				c.sess.connLost(ctx, c, false)
+				c.sess.connLost(ctx, c)
 			}
 			panic(r)
 		}
@@ -202,9 +245,9 @@ func (c *conn) handleReadError(err error) {
 	var se *xmpperr.StreamError
 	switch {
 	case errors.As(err, &se):
-		c.closeWithError(se)
+		c.closeWithError(se, true)
 	case errors.As(err, &xe):
-		c.closeWithError(stream.ErrorFromXML(xe))
+		c.closeWithError(stream.ErrorFromXML(xe), true)
 	case errors.Is(err, io.EOF):
 		c.closeStream()
 	case isTimeout(err):
@@ -213,11 +256,10 @@ func (c *conn) handleReadError(err error) {
 			stage = "negotiation"
 		}
 		c.timedOut(stage)
-		c.closeWithError(xmpperr.Stream(xmpperr.ConnectionTimeout, ""))
+		c.closeWithError(xmpperr.Stream(xmpperr.ConnectionTimeout, ""), true)
 	default:
 		c.srv.log.Debug("connection ended", append(c.log(), "err", err)...)
-		c.markClosed()
-		_ = c.raw.Close()
+		c.drop(false)
 	}
 }
 

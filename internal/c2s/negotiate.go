@@ -406,9 +406,9 @@ func (c *conn) bind(ctx context.Context, iq, b *xml.Element) error {
 	if err != nil {
 		return c.send(stanza.ErrorReply(iq, xmpperr.New(xmpperr.BadRequest, "invalid resource")))
 	}
-	s := newSession(c.srv, full)
+	s := newSession(c.srv, full, c)
 	// The result goes through the session's queue, so that it is written
-	// only once the session is registered and attached, and before
+	// only once the session is registered and its writer started, and before
 	// anything routed to it: once the client has its result, a bind of
 	// the same resource on another stream is the newer one and must
 	// replace this session, not be replaced by it.
@@ -425,7 +425,7 @@ func (c *conn) bind(ctx context.Context, iq, b *xml.Element) error {
 		}
 	}
 	c.sess = s
-	s.attach(c)
+	s.start()
 	c.srv.log.Debug("bound", append(c.log(), "jid", full.String())...)
 	return nil
 }

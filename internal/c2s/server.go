@@ -67,6 +67,18 @@ type Config struct {
 	WriteTimeout     time.Duration // per write; default 30s
 
 	Logger *slog.Logger
+
+	test *testHooks // set by tests only (export_test.go)
+}
+
+// testHooks let tests stop the server at points where goroutines race,
+// to force one order. Every field may be nil.
+type testHooks struct {
+	// readEnded runs on a bound connection's reader after its
+	// connection ended and was closed, before the session is told.
+	readEnded func(s router.Session)
+	// writeFailed runs on the writer after a failed write was handled.
+	writeFailed func()
 }
 
 // Stats are counters the metrics package exports.
@@ -274,7 +286,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	shutdownErr := xmpperr.Stream(xmpperr.SystemShutdown, "")
 	var closing sync.WaitGroup
 	for _, c := range conns {
-		closing.Go(func() { c.closeWithError(shutdownErr) })
+		closing.Go(func() { c.closeWithError(shutdownErr, true) })
 	}
 	closed := make(chan struct{})
 	go func() {

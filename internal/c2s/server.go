@@ -251,7 +251,8 @@ func temporaryAcceptError(err error) bool {
 
 // Shutdown stops accepting, sends <system-shutdown/> on every stream, ends
 // every session (hibernated ones too, so their queued messages go to
-// offline storage) and waits for connections to finish or ctx to end.
+// offline storage; see endSessions) and waits for connections to finish or
+// ctx to end.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
@@ -297,9 +298,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-closed:
 	case <-ctx.Done():
 	}
-	for _, se := range sessions {
-		se.terminate(ctx, nil)
-	}
+	s.endSessions(ctx, sessions)
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
@@ -312,6 +311,32 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.Close()
 		return fmt.Errorf("c2s shutdown: %w", ctx.Err())
 	}
+}
+
+// Ending sessions at shutdown: at most shutdownParallel at a time, and
+// with shutdownEndTimeout for all of them, whatever is left of the grace.
+const (
+	shutdownParallel   = 64
+	shutdownEndTimeout = time.Minute
+)
+
+// endSessions ends sessions side by side. Ending one reroutes what it
+// held to offline storage: a message lost there is lost for good, so the
+// context for it is not the shutdown grace, which thousands of sessions
+// may well use up, but one of its own.
+func (s *Server) endSessions(grace context.Context, sessions []*Session) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(grace), shutdownEndTimeout)
+	defer cancel()
+	slots := make(chan struct{}, shutdownParallel)
+	var ending sync.WaitGroup
+	for _, se := range sessions {
+		slots <- struct{}{}
+		ending.Go(func() {
+			defer func() { <-slots }()
+			se.terminate(ctx, nil)
+		})
+	}
+	ending.Wait()
 }
 
 // Close closes every listener and connection at once.

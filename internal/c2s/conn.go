@@ -41,9 +41,8 @@ type conn struct {
 	authed      bool
 	sess        *Session // after bind or resume
 
-	wmu  sync.Mutex // serialises writes to nc
-	wbuf []byte
-	end  connEnd // under wmu
+	wmu sync.Mutex // serialises writes to nc
+	end connEnd    // under wmu
 
 	// closing is set before a close takes wmu: a writer blocked on a
 	// client that does not read holds wmu until its write deadline, so
@@ -137,8 +136,10 @@ func (c *conn) send(el *xml.Element) error {
 	if c.end != connOpen {
 		return net.ErrClosed
 	}
-	c.wbuf = stream.AppendElement(c.wbuf[:0], el, xml.NSClient)
-	return c.writeLocked(c.wbuf)
+	bufp := writeBufs.Get().(*[]byte)
+	defer putWriteBuf(bufp)
+	*bufp = stream.AppendElement((*bufp)[:0], el, xml.NSClient)
+	return c.writeLocked(*bufp)
 }
 
 // closeWithError writes a stream error and the closing tag, then closes
@@ -149,9 +150,11 @@ func (c *conn) closeWithError(se *xmpperr.StreamError, final bool) {
 	c.interruptWriter()
 	c.wmu.Lock()
 	if c.end == connOpen {
-		c.wbuf = stream.AppendError(c.wbuf[:0], se)
+		bufp := writeBufs.Get().(*[]byte)
+		*bufp = stream.AppendError((*bufp)[:0], se)
 		_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
-		_, _ = c.nc.Write(c.wbuf)
+		_, _ = c.nc.Write(*bufp)
+		putWriteBuf(bufp)
 	}
 	c.setEndLocked(final)
 	c.wmu.Unlock()
@@ -202,19 +205,13 @@ func (c *conn) log() []any {
 	return []any{"remote", c.remote.String(), "stream", c.streamID}
 }
 
-// serve runs the connection from accept to close.
+// serve runs the connection from accept to close: negotiation on this
+// goroutine, then the session's reader, which moves to a fresh goroutine
+// each time it waits for the client (see Session.readLoop). finish runs
+// when the last of them is done.
 func (c *conn) serve() {
 	ctx := context.Background()
-	defer func() {
-		if r := recover(); r != nil {
-			c.srv.log.Error("panic serving connection", append(c.log(), "panic", r)...)
-			c.closeWithError(xmpperr.Stream(xmpperr.InternalServerError, ""), true)
-			if c.sess != nil {
-				c.sess.connLost(ctx, c)
-			}
-			panic(r)
-		}
-	}()
+	defer c.recoverPanic(ctx)
 	if c.directTLS {
 		tc := tls.Server(c.nc, c.srv.cfg.DirectTLS)
 		_ = c.raw.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
@@ -225,6 +222,7 @@ func (c *conn) serve() {
 				c.srv.log.Debug("direct TLS handshake failed", append(c.log(), "err", err)...)
 			}
 			_ = c.raw.Close()
+			c.finish()
 			return
 		}
 		c.tls = tc
@@ -233,9 +231,40 @@ func (c *conn) serve() {
 	c.dec = xml.NewDecoder(c.nc, c.srv.cfg.Limits)
 	if err := c.negotiate(ctx); err != nil {
 		c.handleReadError(err)
+		c.finish()
 		return
 	}
-	c.sess.readLoop(ctx, c)
+	c.read(ctx)
+}
+
+// read runs the session's reader on this goroutine until the connection
+// ends or the reader moves to another goroutine.
+func (c *conn) read(ctx context.Context) {
+	if c.sess.readLoop(ctx, c) {
+		c.finish()
+	}
+}
+
+// finish undoes what Serve did for the connection.
+func (c *conn) finish() {
+	c.srv.mu.Lock()
+	delete(c.srv.conns, c)
+	c.srv.mu.Unlock()
+	c.srv.Stats.Connections.Add(-1)
+	c.srv.wg.Done()
+}
+
+// recoverPanic closes the connection of a goroutine serving it that
+// panicked, and panics on.
+func (c *conn) recoverPanic(ctx context.Context) {
+	if r := recover(); r != nil {
+		c.srv.log.Error("panic serving connection", append(c.log(), "panic", r)...)
+		c.closeWithError(xmpperr.Stream(xmpperr.InternalServerError, ""), true)
+		if c.sess != nil {
+			c.sess.connLost(ctx, c)
+		}
+		panic(r)
+	}
 }
 
 // handleReadError turns a read or negotiation failure into the stream

@@ -43,7 +43,7 @@ func (s *Session) flushHeldLocked() {
 	}
 	s.held = nil
 	s.heldKeys = nil
-	s.signalLocked()
+	s.writeLocked()
 }
 
 // holdLocked keeps el back if it is a presence update that can wait and

@@ -406,7 +406,7 @@ func (c *conn) bind(ctx context.Context, iq, b *xml.Element) error {
 	if err != nil {
 		return c.send(stanza.ErrorReply(iq, xmpperr.New(xmpperr.BadRequest, "invalid resource")))
 	}
-	s := newSession(c.srv, full, c)
+	s := newSession(c.srv, full)
 	// The result goes through the session's queue, so that it is written
 	// only once the session is registered and its writer started, and before
 	// anything routed to it: once the client has its result, a bind of
@@ -425,7 +425,7 @@ func (c *conn) bind(ctx context.Context, iq, b *xml.Element) error {
 		}
 	}
 	c.sess = s
-	s.start()
+	s.start(c)
 	c.srv.log.Debug("bound", append(c.log(), "jid", full.String())...)
 	return nil
 }

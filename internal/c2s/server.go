@@ -220,16 +220,7 @@ func (s *Server) Serve(ln net.Listener, directTLS bool) error {
 		s.wg.Add(1)
 		s.mu.Unlock()
 		s.Stats.Connections.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.Stats.Connections.Add(-1)
-			defer func() {
-				s.mu.Lock()
-				delete(s.conns, c)
-				s.mu.Unlock()
-			}()
-			c.serve()
-		}()
+		go c.serve() // c.finish undoes the above
 	}
 }
 

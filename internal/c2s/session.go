@@ -33,12 +33,14 @@ import (
 // Nothing else detaches a connection: a writer that fails closes the
 // socket, and the reader reports it.
 //
-// Outgoing stanzas go into out, a bounded queue written by one writer
-// goroutine per attached connection. Until the client acknowledges them
-// (with stream management) or they were written (without), they stay in
-// out, so that they can be resent on resumption or rerouted when the
-// session ends; written is the index of the first stanza not yet handed
-// to the writer.
+// Outgoing stanzas go into out, a bounded queue. A writer goroutine runs
+// only while something waits to be written: Deliver starts one when
+// there is none, and it ends when the queue is written, so an idle
+// session has no writer. With stream management, stanzas stay in out
+// until the client acknowledges them, so that they can be resent on
+// resumption or rerouted when the session ends; written is the index of
+// the first stanza not yet handed to the writer. Without, the writer
+// takes what it writes out of the queue and answers for it.
 type Session struct {
 	srv   *Server
 	jid   jid.JID
@@ -49,8 +51,8 @@ type Session struct {
 	c        *conn       // the attached connection while active
 	timer    *time.Timer // the resumption window while hibernated
 	endErr   *xmpperr.StreamError
-	wake     chan struct{}
-	drained  chan struct{} // signalled after each write, for WaitWritable
+	writer   *conn         // the connection a writer goroutine runs for
+	drained  chan struct{} // closed after the next write; made by waiters
 	out      []outItem
 	written  int
 	ctrl     [][]byte // nonzas (acks, ack requests) to write before stanzas
@@ -90,10 +92,10 @@ func (it *outItem) delivered() {
 	}
 }
 
-// newSession returns an active session attached to c; its writer starts
-// with start, once the session is registered.
-func newSession(srv *Server, full jid.JID, c *conn) *Session {
-	return &Session{srv: srv, jid: full, c: c, wake: make(chan struct{}, 1), drained: make(chan struct{}, 1)}
+// newSession returns an active session; what is delivered to it waits
+// until start attaches its connection, once it is registered.
+func newSession(srv *Server, full jid.JID) *Session {
+	return &Session{srv: srv, jid: full}
 }
 
 // JID implements router.Session.
@@ -140,7 +142,7 @@ func (s *Session) DeliverForked(el *xml.Element, fork *router.Fork) bool {
 	}
 	s.outSeq++
 	s.out = append(s.out, outItem{el: el, seq: s.outSeq, fork: fork})
-	s.signalLocked()
+	s.writeLocked()
 	s.mu.Unlock()
 	return true
 }
@@ -151,47 +153,88 @@ func (s *Session) queuedLocked() int {
 	return len(s.out) - s.written + len(s.heldKeys)
 }
 
-func (s *Session) signalLocked() {
-	if s.c == nil {
+// writeLocked makes sure a writer runs for the attached connection, if
+// any, to write what is queued.
+func (s *Session) writeLocked() {
+	if s.c == nil || s.writer == s.c {
 		return
 	}
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	s.writer = s.c
+	go s.writeLoop(s.c)
+}
+
+// drainedChanLocked returns a channel closed after the next write.
+func (s *Session) drainedChanLocked() chan struct{} {
+	if s.drained == nil {
+		s.drained = make(chan struct{})
+	}
+	return s.drained
+}
+
+// drainedLocked wakes those waiting for the queue to drain.
+func (s *Session) drainedLocked() {
+	if s.drained != nil {
+		close(s.drained)
+		s.drained = nil
 	}
 }
 
-// start starts the writer of the connection the session was created
-// with, once it is registered. If the session ended meanwhile (replaced
-// by a newer bind, kicked, shut down), it closed the connection already.
-func (s *Session) start() {
+// start attaches c, the connection the session was bound on, once the
+// session is registered, and writes what was queued meanwhile (the bind
+// result first). If the session ended meanwhile (replaced by a newer
+// bind, kicked, shut down), c is told why and closed.
+func (s *Session) start(c *conn) {
 	s.mu.Lock()
-	c := s.c
+	if s.phase == phaseEnded {
+		se := s.endErr
+		s.mu.Unlock()
+		if se != nil {
+			c.closeWithError(se, true)
+		} else {
+			c.drop(true)
+		}
+		return
+	}
+	s.c = c
+	s.writeLocked()
 	s.mu.Unlock()
-	if c != nil {
-		go s.writeLoop(c)
+}
+
+// writeBufs recycles the buffers that what goes to clients is serialised
+// into, so that an idle connection holds none.
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// putWriteBuf recycles a buffer from writeBufs, unless a burst grew it.
+func putWriteBuf(bufp *[]byte) {
+	if cap(*bufp) <= 64<<10 {
+		*bufp = (*bufp)[:0]
+		writeBufs.Put(bufp)
 	}
 }
 
-// writeLoop writes queued stanzas to c, coalescing everything queued into
-// one write, until c is detached.
+// writeLoop writes what is queued to c, coalescing everything queued at
+// once into one write, until nothing is left or c is no longer the
+// session's connection.
 func (s *Session) writeLoop(c *conn) {
-	var buf []byte
+	bufp := writeBufs.Get().(*[]byte)
+	defer putWriteBuf(bufp)
 	var batch []outItem
-	for range s.wake {
+	for {
 		s.mu.Lock()
 		if s.c != c {
-			// Pass the signal on: another writer may own the session now.
-			s.signalLocked()
+			if s.writer == c {
+				s.writer = nil
+			}
 			s.mu.Unlock()
 			return
 		}
-		batch = append(batch[:0], s.out[s.written:]...)
 		ctrl := s.ctrl
 		s.ctrl = nil
 		sm := s.sm
 		if sm {
-			// Written stanzas stay queued until acknowledged.
+			// Written stanzas stay queued until acknowledged; the batch
+			// is a copy, since acknowledgements clear the queue's front.
+			batch = append(batch[:0], s.out[s.written:]...)
 			s.written = len(s.out)
 			// Ask for an ack when enough went unacknowledged.
 			if len(batch) > 0 && s.outSeq-s.lastReq >= 5 {
@@ -201,15 +244,20 @@ func (s *Session) writeLoop(c *conn) {
 		} else {
 			// The batch is the writer's now: delivered once written,
 			// placed elsewhere by the writer if the write fails.
-			clear(s.out)
-			s.out = s.out[:0]
+			batch, s.out = s.out, nil
 			s.written = 0
 		}
-		s.mu.Unlock()
 		if len(batch) == 0 && len(ctrl) == 0 {
-			continue
+			s.writer = nil
+			if len(s.out) == 0 {
+				s.out = nil // an idle session keeps no queue array
+			}
+			s.drainedLocked()
+			s.mu.Unlock()
+			return
 		}
-		buf = buf[:0]
+		s.mu.Unlock()
+		buf := (*bufp)[:0]
 		// Nonzas first: <enabled/> and <resumed/> must precede the
 		// stanzas they count.
 		for _, b := range ctrl {
@@ -218,11 +266,13 @@ func (s *Session) writeLoop(c *conn) {
 		for _, it := range batch {
 			buf = it.el.AppendXML(buf, xml.NSClient)
 		}
+		*bufp = buf
 		if err := c.write(buf); err != nil {
 			// With stream management what was taken stays queued, to be
 			// resent on resumption or rerouted when the session ends;
 			// without, it is placed elsewhere now. Either way the reader
-			// sees the closed socket and tells the session.
+			// sees the closed socket and tells the session. s.writer
+			// stays c: no other writer starts on a dead connection.
 			c.drop(false)
 			if !sm {
 				for _, it := range batch {
@@ -234,29 +284,47 @@ func (s *Session) writeLoop(c *conn) {
 			}
 			return
 		}
+		s.srv.Stats.StanzasOut.Add(uint64(len(batch)))
+		s.mu.Lock()
 		if !sm {
-			// Without acknowledgements, written is delivered.
+			// Without acknowledgements, written is delivered. The batch's
+			// array becomes the queue again if that is still empty.
 			for i := range batch {
 				batch[i].delivered()
 			}
+			clear(batch)
+			if s.out == nil && cap(batch) <= 1024 {
+				s.out = batch[:0]
+			}
+			batch = nil
 		}
-		s.srv.Stats.StanzasOut.Add(uint64(len(batch)))
-		select {
-		case s.drained <- struct{}{}:
-		default:
-		}
-		if cap(buf) > 64*1024 {
-			buf = nil // do not keep a burst's buffer for an idle client
-		}
-		clear(batch)
+		s.drainedLocked()
+		s.mu.Unlock()
 	}
 }
 
 // readLoop reads stanzas from c for the session until the connection
 // ends, and then tells the session: the reader is the one owner of
-// "this connection is gone" (see Session).
-func (s *Session) readLoop(ctx context.Context, c *conn) {
+// "this connection is gone" (see Session). It reports whether it did;
+// false means it moved to another goroutine.
+//
+// Once it has handled what the client sent and is about to wait for more,
+// the reader moves to a fresh goroutine and this one ends: handling a
+// stanza (routing, storage, TLS) can grow a goroutine's stack to tens of
+// KiB, which the runtime keeps until a collection shrinks it, while the
+// wait needs a small one. The decoder waits without a buffer, so an idle
+// connection costs a small stack and its structures.
+func (s *Session) readLoop(ctx context.Context, c *conn) (ended bool) {
+	handled := false
 	for {
+		if handled && c.dec.Buffered() == 0 {
+			go func() {
+				defer c.recoverPanic(ctx)
+				c.read(ctx)
+			}()
+			return false
+		}
+		handled = true
 		el, err := c.dec.Next()
 		if err == nil && c.limiter != nil {
 			err = c.limiter.Wait(ctx)
@@ -270,7 +338,7 @@ func (s *Session) readLoop(ctx context.Context, c *conn) {
 				h.readEnded(s)
 			}
 			s.connLost(ctx, c)
-			return
+			return true
 		}
 	}
 }
@@ -415,10 +483,6 @@ func (s *Session) hibernateLocked() {
 	s.c = nil
 	s.written = 0 // everything unacknowledged is resent on resumption
 	s.ctrl = nil  // nonzas belong to the stream that is gone
-	select {
-	case s.wake <- struct{}{}: // let the writer see it is detached
-	default:
-	}
 	var t *time.Timer
 	t = time.AfterFunc(s.resume, func() {
 		s.mu.Lock()
@@ -483,7 +547,7 @@ func (s *Session) endLocked(se *xmpperr.StreamError) ending {
 	s.written = 0
 	s.held = nil
 	s.heldKeys = nil
-	close(s.wake)
+	s.drainedLocked()
 	return e
 }
 
@@ -526,6 +590,7 @@ func (s *Session) WaitWritable(ctx context.Context) bool {
 		s.mu.Lock()
 		pending := len(s.out) - s.written
 		ended := s.phase == phaseEnded || s.overflowed
+		drained := s.drainedChanLocked()
 		s.mu.Unlock()
 		if ended {
 			return false
@@ -534,7 +599,7 @@ func (s *Session) WaitWritable(ctx context.Context) bool {
 			return true
 		}
 		select {
-		case <-s.drained:
+		case <-drained:
 		case <-time.After(100 * time.Millisecond):
 		case <-deadline.C:
 			return false
@@ -551,12 +616,13 @@ func (s *Session) waitFlushed(ctx context.Context) {
 		s.mu.Lock()
 		pending := len(s.out) - s.written
 		gone := s.phase != phaseActive || s.overflowed
+		drained := s.drainedChanLocked()
 		s.mu.Unlock()
 		if gone || pending == 0 {
 			return
 		}
 		select {
-		case <-s.drained:
+		case <-drained:
 		case <-time.After(20 * time.Millisecond):
 		case <-ctx.Done():
 			return

@@ -30,7 +30,7 @@ func (s *Session) handleSM(ctx context.Context, c *conn, el *xml.Element) error 
 		s.mu.Lock()
 		if s.sm {
 			s.ctrl = append(s.ctrl, []byte("<a xmlns='urn:xmpp:sm:3' h='"+strconv.FormatUint(uint64(s.inH), 10)+"'/>"))
-			s.signalLocked()
+			s.writeLocked()
 		}
 		s.mu.Unlock()
 		return nil
@@ -107,7 +107,7 @@ func (s *Session) enableSM(c *conn, el *xml.Element) error {
 		enabled.SetAttr("max", strconv.Itoa(int(s.resume/time.Second)))
 	}
 	s.ctrl = append(s.ctrl, stream.AppendElement(nil, enabled, xml.NSClient))
-	s.signalLocked()
+	s.writeLocked()
 	return nil
 }
 
@@ -141,7 +141,7 @@ func (c *conn) resume(ctx context.Context, el *xml.Element) error {
 	s.overflowed = false
 	resumed := xml.New(stream.NSSM, "resumed", "h", strconv.FormatUint(uint64(s.inH), 10), "previd", s.smID)
 	s.ctrl = [][]byte{stream.AppendElement(nil, resumed, xml.NSClient)}
-	s.signalLocked()
+	s.writeLocked()
 	s.mu.Unlock()
 	if old != nil {
 		// The old connection is still attached (a NAT dropped it
@@ -149,7 +149,6 @@ func (c *conn) resume(ctx context.Context, el *xml.Element) error {
 		old.closeWithError(xmpperr.Stream(xmpperr.Conflict, "session resumed on another connection"), true)
 	}
 	c.sess = s
-	go s.writeLoop(c)
 	c.srv.Stats.Resumed.Add(1)
 	c.srv.log.Debug("session resumed", append(c.log(), "jid", s.jid.String())...)
 	return nil

@@ -29,7 +29,8 @@ type conn struct {
 	// replacing nc (TLS deadlines are the underlying connection's).
 	raw       net.Conn
 	directTLS bool
-	tls       *tls.Conn // non-nil once TLS is up
+	tls       *tls.Conn  // non-nil once TLS is up
+	tlsIn     *tlsReader // what dec reads tls through
 	dec       *xml.Decoder
 	remote    netip.Addr
 	streamID  string
@@ -43,6 +44,12 @@ type conn struct {
 
 	wmu sync.Mutex // serialises writes to nc
 	end connEnd    // under wmu
+
+	// parkID names the connection in the server's idle poller while it
+	// is parked there; polled says its socket was added to the poller's
+	// set. Both under the poller's lock.
+	parkID uint64
+	polled bool
 
 	// closing is set before a close takes wmu: a writer blocked on a
 	// client that does not read holds wmu until its write deadline, so
@@ -188,7 +195,14 @@ func (c *conn) closeStream() {
 // with a short deadline so that a non-reading peer cannot hold us.
 func (c *conn) shutdownSocket() {
 	_ = c.raw.SetDeadline(time.Now().Add(2 * time.Second))
+	c.closeRaw()
+}
+
+// closeRaw closes the socket. A parked connection gets a reader back to
+// see it closed: a closed socket leaves the poller's set without an event.
+func (c *conn) closeRaw() {
 	_ = c.raw.Close()
+	c.srv.idle.wake(c)
 }
 
 // drop closes the socket without writing anything more: a read or write
@@ -198,7 +212,7 @@ func (c *conn) drop(final bool) {
 	c.wmu.Lock()
 	c.setEndLocked(final)
 	c.wmu.Unlock()
-	_ = c.raw.Close()
+	c.closeRaw()
 }
 
 func (c *conn) log() []any {
@@ -213,7 +227,7 @@ func (c *conn) serve() {
 	ctx := context.Background()
 	defer c.recoverPanic(ctx)
 	if c.directTLS {
-		tc := tls.Server(c.nc, c.srv.cfg.DirectTLS)
+		tc := tls.Server(&recordConn{Conn: c.nc}, c.srv.cfg.DirectTLS)
 		_ = c.raw.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			if isTimeout(err) {
@@ -221,26 +235,30 @@ func (c *conn) serve() {
 			} else {
 				c.srv.log.Debug("direct TLS handshake failed", append(c.log(), "err", err)...)
 			}
-			_ = c.raw.Close()
+			c.closeRaw()
 			c.finish()
 			return
 		}
 		c.tls = tc
 		c.nc = tc
+		c.tlsIn = &tlsReader{Conn: tc}
+		c.dec = xml.NewDecoder(c.tlsIn, c.srv.cfg.Limits)
+	} else {
+		c.dec = xml.NewDecoder(c.nc, c.srv.cfg.Limits)
 	}
-	c.dec = xml.NewDecoder(c.nc, c.srv.cfg.Limits)
 	if err := c.negotiate(ctx); err != nil {
 		c.handleReadError(err)
 		c.finish()
 		return
 	}
-	c.read(ctx)
+	c.read(ctx, false)
 }
 
 // read runs the session's reader on this goroutine until the connection
-// ends or the reader moves to another goroutine.
-func (c *conn) read(ctx context.Context) {
-	if c.sess.readLoop(ctx, c) {
+// ends or the reader moves to another goroutine. fresh says the goroutine
+// was started to read what arrived.
+func (c *conn) read(ctx context.Context, fresh bool) {
+	if c.sess.readLoop(ctx, c, fresh) {
 		c.finish()
 	}
 }

@@ -3,6 +3,7 @@ package c2s_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -94,6 +95,16 @@ func (s *testServer) login(t *testing.T, user, resource string) *xmpptest.Raw {
 	r.Authenticate(user, user+"-secret")
 	r.Bind(resource)
 	return r
+}
+
+// loginMany logs in alice n times, on resources r0, r1, ...
+func (s *testServer) loginMany(t *testing.T, n int) []*xmpptest.Raw {
+	t.Helper()
+	out := make([]*xmpptest.Raw, n)
+	for i := range n {
+		out[i] = s.login(t, "alice", fmt.Sprintf("r%d", i))
+	}
+	return out
 }
 
 // session returns the registered session of full, failing if none.

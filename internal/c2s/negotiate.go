@@ -215,7 +215,7 @@ func (c *conn) startTLS(ctx context.Context) error {
 	if err := c.send(xml.New(stream.NSTLS, "proceed")); err != nil {
 		return err
 	}
-	tc := tls.Server(c.nc, c.srv.cfg.TLS)
+	tc := tls.Server(&recordConn{Conn: c.nc}, c.srv.cfg.TLS)
 	_ = c.raw.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return fmt.Errorf("STARTTLS handshake: %w", err)
@@ -225,7 +225,8 @@ func (c *conn) startTLS(ctx context.Context) error {
 	c.nc = tc
 	c.wmu.Unlock()
 	c.tls = tc
-	c.dec.Reset(tc)
+	c.tlsIn = &tlsReader{Conn: tc}
+	c.dec.Reset(c.tlsIn)
 	return errRestart
 }
 

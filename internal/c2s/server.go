@@ -111,6 +111,8 @@ type Server struct {
 	sessions  map[*Session]struct{}
 	shutdown  bool
 	wg        sync.WaitGroup
+	idle      *idlePoller
+	workers   *workers
 
 	clock atomic.Pointer[Clock] // the read limiter's; nil: real time
 	logs  *rateLog              // lines a flood could repeat
@@ -157,6 +159,8 @@ func New(cfg Config) *Server {
 		conns:     make(map[*conn]struct{}),
 		resumable: make(map[string]*Session),
 		sessions:  make(map[*Session]struct{}),
+		idle:      newIdlePoller(),
+		workers:   newWorkers(),
 	}
 }
 
@@ -297,6 +301,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		s.idle.stop()
+		s.workers.stop()
 		return nil
 	case <-ctx.Done():
 		s.Close()
@@ -337,10 +343,16 @@ func (s *Server) Close() {
 	for ln := range s.listeners {
 		_ = ln.Close()
 	}
+	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
-		_ = c.raw.Close()
+		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	for _, c := range conns {
+		c.closeRaw()
+	}
+	s.idle.stop()
+	s.workers.stop()
 }
 
 func (s *Server) addSession(se *Session) {

@@ -160,7 +160,8 @@ func (s *Session) writeLocked() {
 		return
 	}
 	s.writer = s.c
-	go s.writeLoop(s.c)
+	c := s.c
+	s.srv.workers.run(func() { s.writeLoop(c) })
 }
 
 // drainedChanLocked returns a channel closed after the next write.
@@ -308,23 +309,20 @@ func (s *Session) writeLoop(c *conn) {
 // "this connection is gone" (see Session). It reports whether it did;
 // false means it moved to another goroutine.
 //
-// Once it has handled what the client sent and is about to wait for more,
-// the reader moves to a fresh goroutine and this one ends: handling a
-// stanza (routing, storage, TLS) can grow a goroutine's stack to tens of
-// KiB, which the runtime keeps until a collection shrinks it, while the
-// wait needs a small one. The decoder waits without a buffer, so an idle
-// connection costs a small stack and its structures.
-func (s *Session) readLoop(ctx context.Context, c *conn) (ended bool) {
-	handled := false
+// Whenever it is about to wait for the client, except on a fresh
+// goroutine that was started to read, the reader hands the wait over and
+// ends (conn.idle, idle.go), so that an idle connection keeps neither the
+// stack that handling grew nor, on Linux, any goroutine.
+func (s *Session) readLoop(ctx context.Context, c *conn, fresh bool) (ended bool) {
 	for {
-		if handled && c.dec.Buffered() == 0 {
-			go func() {
-				defer c.recoverPanic(ctx)
-				c.read(ctx)
-			}()
+		if !fresh && c.dec.Buffered() == 0 {
+			if c.tls != nil && c.tlsHasInput() {
+				continue
+			}
+			c.idle(ctx) // see idle.go
 			return false
 		}
-		handled = true
+		fresh = false
 		el, err := c.dec.Next()
 		if err == nil && c.limiter != nil {
 			err = c.limiter.Wait(ctx)

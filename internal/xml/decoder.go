@@ -440,6 +440,26 @@ func (d *Decoder) fillIdle() error {
 	return io.ErrNoProgress
 }
 
+// Fill reads whatever the reader returns into d between elements,
+// without decoding it, and returns the reader's error if it returned
+// nothing. A caller uses it to learn whether input is already waiting in
+// a reader that buffers (a TLS connection, with a read deadline in the
+// past) before it waits for the network. With unread input it does
+// nothing.
+func (d *Decoder) Fill() error {
+	if d.err != nil {
+		return d.err
+	}
+	if d.pos != d.end {
+		return nil
+	}
+	err := d.fill()
+	if err != nil {
+		d.dropBuf()
+	}
+	return err
+}
+
 // need makes at least n bytes available in buf[pos:end].
 func (d *Decoder) need(n int) error {
 	for d.end-d.pos < n {

@@ -1,63 +1,23 @@
-package router
+package router_test
 
 import (
 	"context"
 	"sync"
 
 	"minimix/internal/jid"
+	"minimix/internal/router"
+	"minimix/internal/sessiontest"
 	"minimix/internal/xml"
 )
 
-// fakeSession records what it is given.
-type fakeSession struct {
-	jid   jid.JID
-	state State
-	mu    sync.Mutex
-	got   []*xml.Element
-	forks []*Fork // the fork of each of got, nil when not forked
-	dead  bool
-	count int
-	keep  bool // keep delivered stanzas (off in benchmarks)
-}
-
-func newFake(s string, prio int, available bool) *fakeSession {
-	f := &fakeSession{jid: jid.MustParse(s), keep: true}
+// newFake returns a test session of full, available with priority prio
+// if available.
+func newFake(full string, prio int, available bool) *sessiontest.Session {
+	s := sessiontest.New(full)
 	if available {
-		f.state.SetPresence(xml.New(xml.NSClient, "presence"), true, prio)
+		s.Available(prio)
 	}
-	return f
-}
-
-func (f *fakeSession) JID() jid.JID                 { return f.jid }
-func (f *fakeSession) State() *State                { return &f.state }
-func (f *fakeSession) Deliver(el *xml.Element) bool { return f.DeliverForked(el, nil) }
-
-func (f *fakeSession) DeliverForked(el *xml.Element, fork *Fork) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.dead {
-		return false
-	}
-	f.count++
-	if f.keep {
-		f.got = append(f.got, el)
-		f.forks = append(f.forks, fork)
-	}
-	return true
-}
-
-func (f *fakeSession) take() []*xml.Element {
-	els, _ := f.takeForked()
-	return els
-}
-
-// takeForked returns what was delivered and the fork of each.
-func (f *fakeSession) takeForked() ([]*xml.Element, []*Fork) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	g, fk := f.got, f.forks
-	f.got, f.forks = nil, nil
-	return g, fk
+	return s
 }
 
 // fakeHandlers answers for accounts in a set and records what reached it.
@@ -84,7 +44,7 @@ func (h *fakeHandlers) Presence(ctx context.Context, el *xml.Element, from, to j
 	h.presence = append(h.presence, el)
 	h.mu.Unlock()
 }
-func (h *fakeHandlers) SessionPresence(ctx context.Context, s Session, el *xml.Element, to jid.JID) {
+func (h *fakeHandlers) SessionPresence(ctx context.Context, s router.Session, el *xml.Element, to jid.JID) {
 	h.Presence(ctx, el, s.JID(), to)
 }
 func (h *fakeHandlers) AccountExists(ctx context.Context, local string) bool {
@@ -120,7 +80,7 @@ func (o *fakeOffline) StoreOffline(ctx context.Context, user jid.JID, el *xml.El
 
 // Flush delivers what is kept for the account of s to s, as the offline
 // service does when a resource becomes available.
-func (o *fakeOffline) Flush(ctx context.Context, s Session) (int, error) {
+func (o *fakeOffline) Flush(ctx context.Context, s router.Session) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	user := s.JID().Bare()

@@ -29,8 +29,9 @@ type conn struct {
 	// replacing nc (TLS deadlines are the underlying connection's).
 	raw       net.Conn
 	directTLS bool
-	tls       *tls.Conn  // non-nil once TLS is up
-	tlsIn     *tlsReader // what dec reads tls through
+	tls       *tls.Conn   // non-nil once TLS is up
+	tlsIn     *tlsReader  // what dec reads tls through
+	rec       *recordConn // what tls reads the socket through
 	dec       *xml.Decoder
 	remote    netip.Addr
 	streamID  string
@@ -227,7 +228,8 @@ func (c *conn) serve() {
 	ctx := context.Background()
 	defer c.recoverPanic(ctx)
 	if c.directTLS {
-		tc := tls.Server(&recordConn{Conn: c.nc}, c.srv.cfg.DirectTLS)
+		c.rec = &recordConn{Conn: c.nc}
+		tc := tls.Server(c.rec, c.srv.cfg.DirectTLS)
 		_ = c.raw.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			if isTimeout(err) {

@@ -22,8 +22,9 @@ import (
 //
 // Waiting on the socket is right for TLS only if the TLS connection holds
 // no input the decoder has not read. Two wrappers make that known: under
-// TLS, recordConn never lets it read past the record it is decrypting, so
-// it holds no raw input between reads; above it, tlsReader notes whether
+// TLS, recordConn never lets it read past the record it is decrypting (and
+// knows what it holds back), so TLS holds no raw input between reads;
+// above it, tlsReader notes whether
 // the last read came up short, which crypto/tls does only when it had no
 // more decrypted input. If the last read filled the buffer, the reader
 // asks the TLS connection, with a read deadline in the past: the answer
@@ -53,7 +54,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // has not read, and reads it into the decoder if so. It is called by the
 // reader between elements, with the decoder's buffer empty.
 func (c *conn) tlsHasInput() bool {
-	if c.tlsIn.drained {
+	if c.tlsIn.drained && !c.rec.holding() {
 		return false
 	}
 	_ = c.raw.SetReadDeadline(aLongTimeAgo)
@@ -65,31 +66,70 @@ func (c *conn) tlsHasInput() bool {
 }
 
 // recordConn is the socket under a TLS connection. It never gives TLS
-// more than the rest of the record being read (a 5-byte header, then the
-// body it announces), so that TLS never holds raw input beyond the record
-// it decrypts. That costs a read per record header.
+// more than the rest of the record being read, so that TLS never holds raw
+// input beyond the record it decrypts. What a read brings beyond that (a
+// client that sent several records at once) waits in pending, which is
+// empty, and released, whenever the client is not ahead of the server.
 type recordConn struct {
 	net.Conn
-	hdr    [5]byte
-	hdrN   int // bytes of the next record's header read so far
-	remain int // bytes of the current record's body not yet read
+	pending []byte
+	err     error // the read's error, held until pending is read
+	hdr     [5]byte
+	hdrN    int  // bytes of the current record's header seen
+	inBody  bool // the header is complete
+	remain  int  // bytes of the current record's body still to come
 }
 
 func (r *recordConn) Read(p []byte) (int, error) {
-	if r.remain == 0 {
-		p = p[:min(len(p), len(r.hdr)-r.hdrN)]
-		n, err := r.Conn.Read(p)
-		copy(r.hdr[r.hdrN:], p[:n])
-		if r.hdrN += n; r.hdrN == len(r.hdr) {
-			r.remain = int(r.hdr[3])<<8 | int(r.hdr[4])
-			r.hdrN = 0
+	if len(r.pending) > 0 {
+		src := r.pending[:min(len(p), len(r.pending))]
+		k := r.advance(src)
+		copy(p, src[:k])
+		var err error
+		if r.pending = r.pending[k:]; len(r.pending) == 0 {
+			r.pending, err, r.err = nil, r.err, nil
 		}
-		return n, err
+		return k, err
 	}
-	n, err := r.Conn.Read(p[:min(len(p), r.remain)])
-	r.remain -= n
-	return n, err
+	n, err := r.Conn.Read(p)
+	k := r.advance(p[:n])
+	if k < n {
+		r.pending = append([]byte(nil), p[k:n]...)
+		r.err, err = err, nil
+	}
+	return k, err
 }
+
+// advance follows b through the record being read and returns how much
+// of b belongs to it: up to the end of its body.
+func (r *recordConn) advance(b []byte) int {
+	i := 0
+	for i < len(b) {
+		if !r.inBody {
+			k := min(len(r.hdr)-r.hdrN, len(b)-i)
+			copy(r.hdr[r.hdrN:], b[i:i+k])
+			r.hdrN += k
+			i += k
+			if r.hdrN < len(r.hdr) {
+				continue
+			}
+			r.hdrN, r.inBody = 0, true
+			r.remain = int(r.hdr[3])<<8 | int(r.hdr[4])
+		} else {
+			k := min(r.remain, len(b)-i)
+			r.remain -= k
+			i += k
+		}
+		if r.inBody && r.remain == 0 {
+			r.inBody = false
+			return i // the record is complete
+		}
+	}
+	return i
+}
+
+// holding reports whether input the client sent is waiting in r.
+func (r *recordConn) holding() bool { return len(r.pending) > 0 }
 
 // tlsReader is what the decoder reads a TLS connection through. drained
 // says the last read returned less than asked for: crypto/tls then had

@@ -215,7 +215,8 @@ func (c *conn) startTLS(ctx context.Context) error {
 	if err := c.send(xml.New(stream.NSTLS, "proceed")); err != nil {
 		return err
 	}
-	tc := tls.Server(&recordConn{Conn: c.nc}, c.srv.cfg.TLS)
+	c.rec = &recordConn{Conn: c.nc}
+	tc := tls.Server(c.rec, c.srv.cfg.TLS)
 	_ = c.raw.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return fmt.Errorf("STARTTLS handshake: %w", err)

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"minimix/internal/c2s"
+	"minimix/internal/jid"
 	"minimix/internal/router"
+	"minimix/internal/xml"
 	"minimix/internal/xmpptest"
 )
 
@@ -55,5 +57,53 @@ func TestShutdownEndsSessionsInParallel(t *testing.T) {
 	defer mu.Unlock()
 	if sawAll != n {
 		t.Errorf("%d of %d sessions were ending at the same time", sawAll, n)
+	}
+}
+
+// offlineRecorder is a router.Offline that records each message stored
+// and whether its context was still live.
+type offlineRecorder struct {
+	mu     sync.Mutex
+	stored []string // "body live" or "body cancelled"
+}
+
+func (o *offlineRecorder) StoreOffline(ctx context.Context, user jid.JID, el *xml.Element) error {
+	state := "live"
+	if ctx.Err() != nil {
+		state = "cancelled"
+	}
+	o.mu.Lock()
+	o.stored = append(o.stored, el.ChildText(xml.NSClient, "body")+" "+state)
+	o.mu.Unlock()
+	return ctx.Err()
+}
+
+func (o *offlineRecorder) Flush(ctx context.Context, s router.Session) (int, error) { return 0, nil }
+
+// TestShutdownReroutesPastTheGrace shuts down with a grace that has run
+// out already, as it does when thousands of sessions end within it: what
+// a hibernated session held unacknowledged must still be stored offline,
+// with a context the grace does not cancel.
+func TestShutdownReroutesPastTheGrace(t *testing.T) {
+	srv := startServer(t, func(cfg *c2s.Config) { cfg.ResumeTimeout = time.Hour })
+	off := &offlineRecorder{}
+	srv.router.SetOffline(off)
+	r := srv.login(t, "alice", "phone")
+	r.Send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+	r.Expect(xmpptest.NSSM, "enabled")
+	m := xml.New(xml.NSClient, "message", "from", "bob@localhost/r", "to", r.JID, "type", "chat")
+	m.Append(xml.New(xml.NSClient, "body").AppendText("held"))
+	srv.session(t, r.JID).Deliver(m)
+	r.Expect(xmpptest.NSClient, "message") // read, never acknowledged
+	r.Kill()
+	waitFor(t, "hibernation", func() bool { return srv.Stats.Hibernated.Load() == 1 })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = srv.Shutdown(ctx) // reports that the grace ran out
+	off.mu.Lock()
+	defer off.mu.Unlock()
+	if fmt.Sprint(off.stored) != "[held live]" {
+		t.Fatalf("stored offline: %v, want the held message with a live context", off.stored)
 	}
 }

@@ -116,12 +116,8 @@ type Decoder struct {
 	streamPrefixes int
 	streamNS       int
 	streamQName    []byte
-	nsCache        [8]string // recently seen uncommon namespace URIs
-	nsNext         int
 
-	tree          // scratch tables while reading; see takeTree
-	treeBox *tree // where they go back to the pool from
-	hasTree bool
+	*tree // scratch tables while reading; see takeTree
 }
 
 // Buffers and scratch tables are recycled between the decoders of all
@@ -135,24 +131,20 @@ var (
 // tables are moved into d (not pointed to) so that the scanner reaches
 // them with no extra indirection.
 func (d *Decoder) takeTree() {
-	if d.hasTree {
-		return
+	if d.tree == nil {
+		d.tree = trees.Get().(*tree)
 	}
-	d.treeBox = trees.Get().(*tree)
-	d.tree, *d.treeBox = *d.treeBox, tree{}
-	d.hasTree = true
 }
 
 // dropTree gives the scratch tables back, after shrinking what a large
 // element grew. The decoders of Parse keep theirs: they are pooled whole.
 func (d *Decoder) dropTree() {
-	if !d.hasTree || d.fragment {
+	if d.tree == nil || d.fragment {
 		return
 	}
 	d.shrink()
-	*d.treeBox, d.tree = d.tree, tree{}
-	trees.Put(d.treeBox)
-	d.treeBox, d.hasTree = nil, false
+	trees.Put(d.tree)
+	d.tree = nil
 }
 
 // takeBuf gives d a read buffer; d must hold no unread input.

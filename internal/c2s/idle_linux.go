@@ -199,6 +199,29 @@ func (p *idlePoller) stop() {
 	<-done
 }
 
+// socketHasInput reports whether the socket has something to read now
+// (data, end of stream or an error), without reading it: a client that
+// keeps sending is read on at once instead of being parked and woken.
+func (c *conn) socketHasInput() bool {
+	sc, ok := c.raw.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return true // closed: let the read say so
+	}
+	has := false
+	var b [1]byte
+	if err := rc.Control(func(fd uintptr) {
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		has = !errors.Is(err, syscall.EAGAIN)
+	}); err != nil {
+		return true
+	}
+	return has
+}
+
 // waitReadable blocks until the socket has data or an error to read,
 // without reading it, on a shallow stack: an idle TLS reader that could
 // not park waits here rather than deep in a TLS read (see idle.go). It

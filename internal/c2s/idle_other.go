@@ -11,6 +11,9 @@ func (p *idlePoller) park(c *conn) bool { return false }
 func (p *idlePoller) wake(c *conn)      {}
 func (p *idlePoller) stop()             {}
 
+// socketHasInput cannot tell here; the reader hands its wait over.
+func (c *conn) socketHasInput() bool { return false }
+
 // waitReadable does nothing where peeking at a socket is not wired up:
 // the read that follows waits instead, on a larger stack.
 func (c *conn) waitReadable() {}

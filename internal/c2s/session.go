@@ -316,11 +316,15 @@ func (s *Session) writeLoop(c *conn) {
 func (s *Session) readLoop(ctx context.Context, c *conn, fresh bool) (ended bool) {
 	for {
 		if !fresh && c.dec.Buffered() == 0 {
-			if c.tls != nil && c.tlsHasInput() {
-				continue
+			switch {
+			case c.tls != nil && c.tlsHasInput():
+			case c.socketHasInput():
+				// A client that keeps sending is read on at once rather
+				// than parked and woken.
+			default:
+				c.idle(ctx) // see idle.go
+				return false
 			}
-			c.idle(ctx) // see idle.go
-			return false
 		}
 		fresh = false
 		el, err := c.dec.Next()

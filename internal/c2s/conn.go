@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -51,6 +52,7 @@ type conn struct {
 	// set. Both under the poller's lock.
 	parkID uint64
 	polled bool
+	rc     syscall.RawConn // the socket's, once needed (idle_linux.go)
 
 	// closing is set before a close takes wmu: a writer blocked on a
 	// client that does not read holds wmu until its write deadline, so

@@ -73,12 +73,8 @@ func (p *idlePoller) startLocked() error {
 // caller's reader must end at once without touching c: the next reader
 // starts when input arrives (see wake).
 func (p *idlePoller) park(c *conn) bool {
-	sc, ok := c.raw.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc := c.rawConn()
+	if rc == nil {
 		return false
 	}
 	p.mu.Lock()
@@ -145,20 +141,20 @@ func (p *idlePoller) wake(c *conn) {
 func (p *idlePoller) loop(rc syscall.RawConn) {
 	defer close(p.done)
 	events := make([]syscall.EpollEvent, 128)
+	n := 0
+	var werr error
+	ready := func(fd uintptr) bool {
+		n, werr = syscall.EpollWait(int(fd), events, 0)
+		if errors.Is(werr, syscall.EINTR) {
+			n, werr = 0, nil
+		}
+		// Nothing ready: wait for the set to become readable. The set
+		// was drained, so the runtime's edge-triggered wait sees the
+		// next event.
+		return n > 0 || werr != nil
+	}
 	for {
-		n := 0
-		var werr error
-		err := rc.Read(func(fd uintptr) bool {
-			n, werr = syscall.EpollWait(int(fd), events, 0)
-			if errors.Is(werr, syscall.EINTR) {
-				n, werr = 0, nil
-			}
-			// Nothing ready: wait for the set to become readable. The
-			// set was drained, so the runtime's edge-triggered wait sees
-			// the next event.
-			return n > 0 || werr != nil
-		})
-		if err != nil || werr != nil {
+		if err := rc.Read(ready); err != nil || werr != nil {
 			return
 		}
 		for i := range events[:n] {
@@ -203,13 +199,9 @@ func (p *idlePoller) stop() {
 // (data, end of stream or an error), without reading it: a client that
 // keeps sending is read on at once instead of being parked and woken.
 func (c *conn) socketHasInput() bool {
-	sc, ok := c.raw.(syscall.Conn)
-	if !ok {
+	rc := c.rawConn()
+	if rc == nil {
 		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return true // closed: let the read say so
 	}
 	has := false
 	var b [1]byte
@@ -227,12 +219,8 @@ func (c *conn) socketHasInput() bool {
 // not park waits here rather than deep in a TLS read (see idle.go). It
 // returns at once if the socket cannot be waited on this way.
 func (c *conn) waitReadable() {
-	sc, ok := c.raw.(syscall.Conn)
-	if !ok {
-		return
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc := c.rawConn()
+	if rc == nil {
 		return
 	}
 	var b [1]byte
@@ -240,4 +228,21 @@ func (c *conn) waitReadable() {
 		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		return !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR)
 	})
+}
+
+// rawConn returns the socket's syscall.RawConn, nil if it has none. It is
+// kept: each SyscallConn call makes a new one.
+func (c *conn) rawConn() syscall.RawConn {
+	if c.rc == nil {
+		sc, ok := c.raw.(syscall.Conn)
+		if !ok {
+			return nil
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return nil
+		}
+		c.rc = rc
+	}
+	return c.rc
 }

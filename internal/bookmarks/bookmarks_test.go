@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"minimix/internal/iq"
@@ -14,6 +13,7 @@ import (
 	"minimix/internal/pep"
 	"minimix/internal/private"
 	"minimix/internal/router"
+	"minimix/internal/sessiontest"
 	"minimix/internal/storage"
 	"minimix/internal/storage/sqlite"
 	"minimix/internal/xml"
@@ -37,32 +37,8 @@ type env struct {
 	db      *sqlite.DB
 	mux     *iq.Mux
 	bm      *Service
-	phone   *session
+	phone   *sessiontest.Session
 	changes []change
-}
-
-type session struct {
-	jid   jid.JID
-	state router.State
-	mu    sync.Mutex
-	got   []*xml.Element
-}
-
-func (s *session) JID() jid.JID         { return s.jid }
-func (s *session) State() *router.State { return &s.state }
-func (s *session) Deliver(el *xml.Element) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.got = append(s.got, el)
-	return true
-}
-
-func (s *session) take() []*xml.Element {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.got
-	s.got = nil
-	return g
 }
 
 // newEnv builds PEP, bookmarks and private storage as the server does,
@@ -103,13 +79,13 @@ func newEnv(t *testing.T, maxItems int) *env {
 	priv.Handle(private.Key(xml.New(NSLegacy, "storage")), e.bm)
 	priv.Register(e.mux)
 
-	e.phone = &session{jid: jid.MustParse(alice)}
+	e.phone = sessiontest.New(alice)
 	reg.Add(e.phone)
 	pres := parse(t, `<presence xmlns='jabber:client'><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='n' ver='bm'/></presence>`)
-	e.phone.state.SetPresence(pres, true, 0)
+	e.phone.State().SetPresence(pres, true, 0)
 	p.SessionAvailable(context.Background(), e.phone, pres, true)
 	// Answer the capabilities query.
-	q := e.phone.take()
+	q := e.phone.Take()
 	if len(q) != 1 {
 		t.Fatalf("expected a caps query, got %v", q)
 	}
@@ -117,7 +93,7 @@ func newEnv(t *testing.T, maxItems int) *env {
 	if !p.FromSession(context.Background(), e.phone, ans, jid.MustParse(aliceBare)) {
 		t.Fatal("caps answer not taken")
 	}
-	e.phone.take()
+	e.phone.Take()
 	return e
 }
 
@@ -246,7 +222,7 @@ func (e *env) viaLegacyPEP() *xml.Element {
 // for retractions.
 func (e *env) events() []string {
 	var out []string
-	for _, m := range e.phone.take() {
+	for _, m := range e.phone.Take() {
 		ev := m.Child(pep.NSEvent, "event")
 		if ev == nil {
 			continue

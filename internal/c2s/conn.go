@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -29,7 +30,9 @@ type conn struct {
 	// replacing nc (TLS deadlines are the underlying connection's).
 	raw       net.Conn
 	directTLS bool
-	tls       *tls.Conn // non-nil once TLS is up
+	tls       *tls.Conn   // non-nil once TLS is up
+	tlsIn     *tlsReader  // what dec reads tls through
+	rec       *recordConn // what tls reads the socket through
 	dec       *xml.Decoder
 	remote    netip.Addr
 	streamID  string
@@ -41,15 +44,57 @@ type conn struct {
 	authed      bool
 	sess        *Session // after bind or resume
 
-	wmu    sync.Mutex // serialises writes to nc
-	wbuf   []byte
-	closed bool // under wmu: a closing tag or error was written
+	wmu sync.Mutex // serialises writes to nc
+	end connEnd    // under wmu
+
+	// parkID names the connection in the server's idle poller while it
+	// is parked there; polled says its socket was added to the poller's
+	// set. Both under the poller's lock.
+	parkID uint64
+	polled bool
+	rc     syscall.RawConn // the socket's, once needed (idle_linux.go)
 
 	// closing is set before a close takes wmu: a writer blocked on a
 	// client that does not read holds wmu until its write deadline, so
 	// the closer first cuts that deadline short, and later writes see
 	// closing and keep to the short deadline too.
 	closing atomic.Bool
+}
+
+// connEnd says whether a connection ended and how, which decides what
+// becomes of its session: whoever closes the connection sets it, and the
+// connection's reader, the one goroutine that tells the session its
+// connection ended (Session.connLost), reads it. It only ever moves from
+// connOpen, or from connLost to connFinal (the reader finding the client's
+// </stream:stream> behind a failed write).
+type connEnd uint8
+
+const (
+	connOpen connEnd = iota
+	// connLost: a read or write failed, or the server cut the connection
+	// off without ending the session (a queue overflow). A resumable
+	// session hibernates.
+	connLost
+	// connFinal: the client closed its stream, or the server ended the
+	// stream with an error that ends the session. The session ends.
+	connFinal
+)
+
+// setEndLocked records how the connection ended; finality wins.
+func (c *conn) setEndLocked(final bool) {
+	switch {
+	case final:
+		c.end = connFinal
+	case c.end == connOpen:
+		c.end = connLost
+	}
+}
+
+// final reports whether the connection ended for good.
+func (c *conn) final() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.end == connFinal
 }
 
 // closeGrace bounds how long closing a stream may wait on the client: the
@@ -76,7 +121,7 @@ func newConn(srv *Server, nc net.Conn, directTLS bool) *conn {
 func (c *conn) write(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.closed {
+	if c.end != connOpen {
 		return net.ErrClosed
 	}
 	return c.writeLocked(b)
@@ -98,24 +143,30 @@ func (c *conn) writeLocked(b []byte) error {
 func (c *conn) send(el *xml.Element) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.closed {
+	if c.end != connOpen {
 		return net.ErrClosed
 	}
-	c.wbuf = stream.AppendElement(c.wbuf[:0], el, xml.NSClient)
-	return c.writeLocked(c.wbuf)
+	bufp := writeBufs.Get().(*[]byte)
+	defer putWriteBuf(bufp)
+	*bufp = stream.AppendElement((*bufp)[:0], el, xml.NSClient)
+	return c.writeLocked(*bufp)
 }
 
 // closeWithError writes a stream error and the closing tag, then closes
-// the socket. Later writes fail.
-func (c *conn) closeWithError(se *xmpperr.StreamError) {
+// the socket. Later writes fail. final says whether the session ends with
+// the stream (see connEnd); it is false only when the server cuts off a
+// connection whose session may resume elsewhere.
+func (c *conn) closeWithError(se *xmpperr.StreamError, final bool) {
 	c.interruptWriter()
 	c.wmu.Lock()
-	if !c.closed {
-		c.closed = true
-		c.wbuf = stream.AppendError(c.wbuf[:0], se)
+	if c.end == connOpen {
+		bufp := writeBufs.Get().(*[]byte)
+		*bufp = stream.AppendError((*bufp)[:0], se)
 		_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
-		_, _ = c.nc.Write(c.wbuf)
+		_, _ = c.nc.Write(*bufp)
+		putWriteBuf(bufp)
 	}
+	c.setEndLocked(final)
 	c.wmu.Unlock()
 	c.shutdownSocket()
 }
@@ -128,15 +179,17 @@ func (c *conn) interruptWriter() {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
 }
 
-// closeStream answers the client's </stream:stream> and closes.
+// closeStream answers the client's </stream:stream> and closes. The
+// client ended the stream, so its session ends, even if a failed write
+// noticed the closed connection first.
 func (c *conn) closeStream() {
 	c.interruptWriter()
 	c.wmu.Lock()
-	if !c.closed {
-		c.closed = true
+	if c.end == connOpen {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
 		_, _ = c.nc.Write([]byte(stream.Close))
 	}
+	c.setEndLocked(true)
 	c.wmu.Unlock()
 	c.shutdownSocket()
 }
@@ -145,35 +198,40 @@ func (c *conn) closeStream() {
 // with a short deadline so that a non-reading peer cannot hold us.
 func (c *conn) shutdownSocket() {
 	_ = c.raw.SetDeadline(time.Now().Add(2 * time.Second))
-	_ = c.raw.Close()
+	c.closeRaw()
 }
 
-// markClosed stops further writes without touching the socket.
-func (c *conn) markClosed() {
+// closeRaw closes the socket. A parked connection gets a reader back to
+// see it closed: a closed socket leaves the poller's set without an event.
+func (c *conn) closeRaw() {
+	_ = c.raw.Close()
+	c.srv.idle.wake(c)
+}
+
+// drop closes the socket without writing anything more: a read or write
+// failed (final false), or the session ended and the stream has nothing
+// left to say (final true).
+func (c *conn) drop(final bool) {
 	c.wmu.Lock()
-	c.closed = true
+	c.setEndLocked(final)
 	c.wmu.Unlock()
+	c.closeRaw()
 }
 
 func (c *conn) log() []any {
 	return []any{"remote", c.remote.String(), "stream", c.streamID}
 }
 
-// serve runs the connection from accept to close.
+// serve runs the connection from accept to close: negotiation on this
+// goroutine, then the session's reader, which moves to a fresh goroutine
+// each time it waits for the client (see Session.readLoop). finish runs
+// when the last of them is done.
 func (c *conn) serve() {
 	ctx := context.Background()
-	defer func() {
-		if r := recover(); r != nil {
-			c.srv.log.Error("panic serving connection", append(c.log(), "panic", r)...)
-			c.closeWithError(xmpperr.Stream(xmpperr.InternalServerError, ""))
-			if c.sess != nil {
-				c.sess.connLost(ctx, c, false)
-			}
-			panic(r)
-		}
-	}()
+	defer c.recoverPanic(ctx)
 	if c.directTLS {
-		tc := tls.Server(c.nc, c.srv.cfg.DirectTLS)
+		c.rec = &recordConn{Conn: c.nc}
+		tc := tls.Server(c.rec, c.srv.cfg.DirectTLS)
 		_ = c.raw.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			if isTimeout(err) {
@@ -181,18 +239,54 @@ func (c *conn) serve() {
 			} else {
 				c.srv.log.Debug("direct TLS handshake failed", append(c.log(), "err", err)...)
 			}
-			_ = c.raw.Close()
+			c.closeRaw()
+			c.finish()
 			return
 		}
 		c.tls = tc
 		c.nc = tc
+		c.tlsIn = &tlsReader{Conn: tc}
+		c.dec = xml.NewDecoder(c.tlsIn, c.srv.cfg.Limits)
+	} else {
+		c.dec = xml.NewDecoder(c.nc, c.srv.cfg.Limits)
 	}
-	c.dec = xml.NewDecoder(c.nc, c.srv.cfg.Limits)
 	if err := c.negotiate(ctx); err != nil {
 		c.handleReadError(err)
+		c.finish()
 		return
 	}
-	c.sess.readLoop(ctx, c)
+	c.read(ctx, false)
+}
+
+// read runs the session's reader on this goroutine until the connection
+// ends or the reader moves to another goroutine. fresh says the goroutine
+// was started to read what arrived.
+func (c *conn) read(ctx context.Context, fresh bool) {
+	if c.sess.readLoop(ctx, c, fresh) {
+		c.finish()
+	}
+}
+
+// finish undoes what Serve did for the connection.
+func (c *conn) finish() {
+	c.srv.mu.Lock()
+	delete(c.srv.conns, c)
+	c.srv.mu.Unlock()
+	c.srv.Stats.Connections.Add(-1)
+	c.srv.wg.Done()
+}
+
+// recoverPanic closes the connection of a goroutine serving it that
+// panicked, and panics on.
+func (c *conn) recoverPanic(ctx context.Context) {
+	if r := recover(); r != nil {
+		c.srv.log.Error("panic serving connection", append(c.log(), "panic", r)...)
+		c.closeWithError(xmpperr.Stream(xmpperr.InternalServerError, ""), true)
+		if c.sess != nil {
+			c.sess.connLost(ctx, c)
+		}
+		panic(r)
+	}
 }
 
 // handleReadError turns a read or negotiation failure into the stream
@@ -202,9 +296,9 @@ func (c *conn) handleReadError(err error) {
 	var se *xmpperr.StreamError
 	switch {
 	case errors.As(err, &se):
-		c.closeWithError(se)
+		c.closeWithError(se, true)
 	case errors.As(err, &xe):
-		c.closeWithError(stream.ErrorFromXML(xe))
+		c.closeWithError(stream.ErrorFromXML(xe), true)
 	case errors.Is(err, io.EOF):
 		c.closeStream()
 	case isTimeout(err):
@@ -213,11 +307,10 @@ func (c *conn) handleReadError(err error) {
 			stage = "negotiation"
 		}
 		c.timedOut(stage)
-		c.closeWithError(xmpperr.Stream(xmpperr.ConnectionTimeout, ""))
+		c.closeWithError(xmpperr.Stream(xmpperr.ConnectionTimeout, ""), true)
 	default:
 		c.srv.log.Debug("connection ended", append(c.log(), "err", err)...)
-		c.markClosed()
-		_ = c.raw.Close()
+		c.drop(false)
 	}
 }
 

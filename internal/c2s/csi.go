@@ -9,16 +9,30 @@ import (
 // inactive, presence updates are held and coalesced per sender (only the
 // latest matters) and flushed when it becomes active; messages and
 // everything else go through at once.
+//
+// Held presences are part of the send queue: they count against
+// SendQueue like stanzas waiting to be written, so moving them into the
+// queue never makes it overflow and a client that reads what it is sent
+// is never cut off for what the server held back. At most half the queue
+// is held; a presence from one more sender first flushes what is held,
+// as if the client had become active for a moment.
 
-// maxHeld bounds the senders whose presence is held; past it presences
-// are delivered normally rather than grow without bound.
-const maxHeld = 2000
+// heldMaxLocked is how many senders' presences may be held at once.
+func (s *Session) heldMaxLocked() int { return max(1, s.srv.cfg.SendQueue/2) }
 
 func (s *Session) setInactive(inactive bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.inactive = inactive
-	if inactive || len(s.heldKeys) == 0 {
+	if !inactive {
+		s.flushHeldLocked()
+	}
+}
+
+// flushHeldLocked moves the held presences into the queue, in the order
+// their senders were first held.
+func (s *Session) flushHeldLocked() {
+	if len(s.heldKeys) == 0 {
 		return
 	}
 	for _, k := range s.heldKeys {
@@ -29,10 +43,11 @@ func (s *Session) setInactive(inactive bool) {
 	}
 	s.held = nil
 	s.heldKeys = nil
-	s.signalLocked()
+	s.writeLocked()
 }
 
-// holdLocked keeps el back if it is a presence update that can wait.
+// holdLocked keeps el back if it is a presence update that can wait and
+// the queue has room for it.
 func (s *Session) holdLocked(el *xml.Element) bool {
 	if el.Local != stanza.Presence {
 		return false
@@ -50,15 +65,20 @@ func (s *Session) holdLocked(el *xml.Element) bool {
 		}
 	}
 	key := el.Attr("from")
+	if _, ok := s.held[key]; ok {
+		s.held[key] = el // replaces the older one: the queue does not grow
+		return true
+	}
+	if s.queuedLocked() >= s.srv.cfg.SendQueue {
+		return false // no room: the caller's overflow rule applies
+	}
+	if len(s.heldKeys) >= s.heldMaxLocked() {
+		s.flushHeldLocked()
+	}
 	if s.held == nil {
 		s.held = make(map[string]*xml.Element)
 	}
-	if _, ok := s.held[key]; !ok {
-		if len(s.heldKeys) >= maxHeld {
-			return false
-		}
-		s.heldKeys = append(s.heldKeys, key)
-	}
+	s.heldKeys = append(s.heldKeys, key)
 	s.held[key] = el
 	return true
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -106,6 +107,15 @@ func (t *throttledConn) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// SyscallConn gives the socket to what waits on it without reading: the
+// idle poller (idle_linux.go).
+func (t *throttledConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := t.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
 }
 
 func (t *throttledConn) Close() error {

@@ -215,7 +215,8 @@ func (c *conn) startTLS(ctx context.Context) error {
 	if err := c.send(xml.New(stream.NSTLS, "proceed")); err != nil {
 		return err
 	}
-	tc := tls.Server(c.nc, c.srv.cfg.TLS)
+	c.rec = &recordConn{Conn: c.nc}
+	tc := tls.Server(c.rec, c.srv.cfg.TLS)
 	_ = c.raw.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return fmt.Errorf("STARTTLS handshake: %w", err)
@@ -225,7 +226,8 @@ func (c *conn) startTLS(ctx context.Context) error {
 	c.nc = tc
 	c.wmu.Unlock()
 	c.tls = tc
-	c.dec.Reset(tc)
+	c.tlsIn = &tlsReader{Conn: tc}
+	c.dec.Reset(c.tlsIn)
 	return errRestart
 }
 
@@ -408,7 +410,7 @@ func (c *conn) bind(ctx context.Context, iq, b *xml.Element) error {
 	}
 	s := newSession(c.srv, full)
 	// The result goes through the session's queue, so that it is written
-	// only once the session is registered and attached, and before
+	// only once the session is registered and its writer started, and before
 	// anything routed to it: once the client has its result, a bind of
 	// the same resource on another stream is the newer one and must
 	// replace this session, not be replaced by it.
@@ -425,7 +427,7 @@ func (c *conn) bind(ctx context.Context, iq, b *xml.Element) error {
 		}
 	}
 	c.sess = s
-	s.attach(c)
+	s.start(c)
 	c.srv.log.Debug("bound", append(c.log(), "jid", full.String())...)
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"minimix/internal/jid"
@@ -66,6 +67,18 @@ type Config struct {
 	WriteTimeout     time.Duration // per write; default 30s
 
 	Logger *slog.Logger
+
+	test *testHooks // set by tests only (export_test.go)
+}
+
+// testHooks let tests stop the server at points where goroutines race,
+// to force one order. Every field may be nil.
+type testHooks struct {
+	// readEnded runs on a bound connection's reader after its
+	// connection ended and was closed, before the session is told.
+	readEnded func(s router.Session)
+	// writeFailed runs on the writer after a failed write was handled.
+	writeFailed func()
 }
 
 // Stats are counters the metrics package exports.
@@ -98,6 +111,8 @@ type Server struct {
 	sessions  map[*Session]struct{}
 	shutdown  bool
 	wg        sync.WaitGroup
+	idle      *idlePoller
+	workers   *workers
 
 	clock atomic.Pointer[Clock] // the read limiter's; nil: real time
 	logs  *rateLog              // lines a flood could repeat
@@ -144,6 +159,8 @@ func New(cfg Config) *Server {
 		conns:     make(map[*conn]struct{}),
 		resumable: make(map[string]*Session),
 		sessions:  make(map[*Session]struct{}),
+		idle:      newIdlePoller(),
+		workers:   newWorkers(),
 	}
 }
 
@@ -179,10 +196,10 @@ func (s *Server) Serve(ln net.Listener, directTLS bool) error {
 			if closed {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Temporary failures (out of descriptors): back off as
-				// net/http does instead of spinning.
+			if temporaryAcceptError(err) {
+				// Out of descriptors or buffers: back off as net/http
+				// does instead of spinning or giving up the listener;
+				// closing connections frees descriptors again.
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				s.log.Warn("accept failed; retrying", "err", err, "delay", delay)
 				time.Sleep(delay)
@@ -207,22 +224,30 @@ func (s *Server) Serve(ln net.Listener, directTLS bool) error {
 		s.wg.Add(1)
 		s.mu.Unlock()
 		s.Stats.Connections.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.Stats.Connections.Add(-1)
-			defer func() {
-				s.mu.Lock()
-				delete(s.conns, c)
-				s.mu.Unlock()
-			}()
-			c.serve()
-		}()
+		go c.serve() // c.finish undoes the above
 	}
+}
+
+// temporaryAcceptError reports whether an accept failure is worth retrying:
+// the process or system is out of descriptors or buffers, or a timeout.
+// Anything else (the listener was closed, a broken socket) ends Serve.
+func temporaryAcceptError(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.EINTR} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
 
 // Shutdown stops accepting, sends <system-shutdown/> on every stream, ends
 // every session (hibernated ones too, so their queued messages go to
-// offline storage) and waits for connections to finish or ctx to end.
+// offline storage; see endSessions) and waits for connections to finish or
+// ctx to end.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
@@ -257,7 +282,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	shutdownErr := xmpperr.Stream(xmpperr.SystemShutdown, "")
 	var closing sync.WaitGroup
 	for _, c := range conns {
-		closing.Go(func() { c.closeWithError(shutdownErr) })
+		closing.Go(func() { c.closeWithError(shutdownErr, true) })
 	}
 	closed := make(chan struct{})
 	go func() {
@@ -268,9 +293,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-closed:
 	case <-ctx.Done():
 	}
-	for _, se := range sessions {
-		se.terminate(ctx, nil)
-	}
+	s.endSessions(ctx, sessions)
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
@@ -278,11 +301,39 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		s.idle.stop()
+		s.workers.stop()
 		return nil
 	case <-ctx.Done():
 		s.Close()
 		return fmt.Errorf("c2s shutdown: %w", ctx.Err())
 	}
+}
+
+// Ending sessions at shutdown: at most shutdownParallel at a time, and
+// with shutdownEndTimeout for all of them, whatever is left of the grace.
+const (
+	shutdownParallel   = 64
+	shutdownEndTimeout = time.Minute
+)
+
+// endSessions ends sessions side by side. Ending one reroutes what it
+// held to offline storage: a message lost there is lost for good, so the
+// context for it is not the shutdown grace, which thousands of sessions
+// may well use up, but one of its own.
+func (s *Server) endSessions(grace context.Context, sessions []*Session) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(grace), shutdownEndTimeout)
+	defer cancel()
+	slots := make(chan struct{}, shutdownParallel)
+	var ending sync.WaitGroup
+	for _, se := range sessions {
+		slots <- struct{}{}
+		ending.Go(func() {
+			defer func() { <-slots }()
+			se.terminate(ctx, nil)
+		})
+	}
+	ending.Wait()
 }
 
 // Close closes every listener and connection at once.
@@ -292,10 +343,16 @@ func (s *Server) Close() {
 	for ln := range s.listeners {
 		_ = ln.Close()
 	}
+	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
-		_ = c.raw.Close()
+		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	for _, c := range conns {
+		c.closeRaw()
+	}
+	s.idle.stop()
+	s.workers.stop()
 }
 
 func (s *Server) addSession(se *Session) {

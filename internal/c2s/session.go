@@ -2,8 +2,6 @@ package c2s
 
 import (
 	"context"
-	"errors"
-	"io"
 	"sync"
 	"time"
 
@@ -18,20 +16,43 @@ import (
 // Session is a bound client session. It outlives its connection while it
 // awaits resumption (XEP-0198), so it is separate from conn.
 //
-// Outgoing stanzas go into out, a bounded queue written by one writer
-// goroutine per attached connection. With stream management enabled, out
-// also holds the stanzas written but not yet acknowledged, so they can be
-// resent on resumption or rerouted when the session ends; written is the
-// index of the first stanza not yet written.
+// A session's life is a small state machine (phase), changed only under
+// mu, each transition by one owner:
+//
+//	active -> hibernated  connLost, by the reader of the attached
+//	                      connection, when the connection was not closed
+//	                      for good (connEnd) and resumption is enabled
+//	active -> ended       connLost otherwise; terminate, by the server
+//	                      (conflict, account removed, shutdown)
+//	hibernated -> active  resume, by the reader of the new connection
+//	active -> active      resume while the old connection is attached;
+//	                      the old one is closed, its reader finds itself
+//	                      detached and does nothing
+//	hibernated -> ended   the resumption timer; terminate
+//
+// Nothing else detaches a connection: a writer that fails closes the
+// socket, and the reader reports it.
+//
+// Outgoing stanzas go into out, a bounded queue. A writer goroutine runs
+// only while something waits to be written: Deliver starts one when
+// there is none, and it ends when the queue is written, so an idle
+// session has no writer. With stream management, stanzas stay in out
+// until the client acknowledges them, so that they can be resent on
+// resumption or rerouted when the session ends; written is the index of
+// the first stanza not yet handed to the writer. Without, the writer
+// takes what it writes out of the queue and answers for it.
 type Session struct {
 	srv   *Server
 	jid   jid.JID
 	state router.State
 
 	mu       sync.Mutex
-	c        *conn // attached connection; nil while hibernating
-	wake     chan struct{}
-	drained  chan struct{} // signalled after each write, for WaitWritable
+	phase    phase
+	c        *conn       // the attached connection while active
+	timer    *time.Timer // the resumption window while hibernated
+	endErr   *xmpperr.StreamError
+	writer   *conn         // the connection a writer goroutine runs for
+	drained  chan struct{} // closed after the next write; made by waiters
 	out      []outItem
 	written  int
 	ctrl     [][]byte // nonzas (acks, ack requests) to write before stanzas
@@ -41,10 +62,7 @@ type Session struct {
 	resume   time.Duration // resumption window; 0: not resumable
 	inH      uint32        // stanzas received from the client (XEP-0198 h)
 	lastReq  uint32        // outSeq when we last sent <r/>
-	timer    *time.Timer   // hibernation timeout
-	ended    bool
-	endErr   *xmpperr.StreamError // why it ended, for a connection attaching late
-	inactive bool                 // XEP-0352
+	inactive bool          // XEP-0352
 	// overflowed is set when the queue overflowed and the connection is
 	// being cut off; a resumption clears it.
 	overflowed bool
@@ -52,13 +70,32 @@ type Session struct {
 	heldKeys   []string
 }
 
+// phase is where a session is in its life; see Session.
+type phase uint8
+
+const (
+	phaseActive phase = iota
+	phaseHibernated
+	phaseEnded
+)
+
 type outItem struct {
-	el  *xml.Element
-	seq uint32
+	el   *xml.Element
+	seq  uint32
+	fork *router.Fork // non-nil for a copy of a forked message
 }
 
+// delivered tells the fork, if any, that this copy reached the client.
+func (it *outItem) delivered() {
+	if it.fork != nil {
+		it.fork.Delivered()
+	}
+}
+
+// newSession returns an active session; what is delivered to it waits
+// until start attaches its connection, once it is registered.
 func newSession(srv *Server, full jid.JID) *Session {
-	return &Session{srv: srv, jid: full, wake: make(chan struct{}, 1), drained: make(chan struct{}, 1)}
+	return &Session{srv: srv, jid: full}
 }
 
 // JID implements router.Session.
@@ -70,9 +107,14 @@ func (s *Session) State() *router.State { return &s.state }
 // Deliver implements router.Session: it queues el without blocking. A
 // client whose queue is full is not reading; it is cut off, and el is
 // refused so the router can place it elsewhere.
-func (s *Session) Deliver(el *xml.Element) bool {
+func (s *Session) Deliver(el *xml.Element) bool { return s.DeliverForked(el, nil) }
+
+// DeliverForked implements router.ForkSession: it is Deliver for one copy
+// of a message the router gave several sessions, whose fork goes back to
+// Router.Reroute if this copy is not delivered.
+func (s *Session) DeliverForked(el *xml.Element, fork *router.Fork) bool {
 	s.mu.Lock()
-	if s.ended || s.overflowed {
+	if s.phase == phaseEnded || s.overflowed {
 		// Cut off already: refuse at once, so the router places el
 		// elsewhere, rather than start another disconnect.
 		s.mu.Unlock()
@@ -82,85 +124,118 @@ func (s *Session) Deliver(el *xml.Element) bool {
 		s.mu.Unlock()
 		return true
 	}
-	if len(s.out)-s.written >= s.srv.cfg.SendQueue || len(s.out) >= 2*s.srv.cfg.SendQueue {
+	if s.queuedLocked() >= s.srv.cfg.SendQueue || len(s.out) >= 2*s.srv.cfg.SendQueue {
 		c := s.c
 		s.overflowed = true
 		s.mu.Unlock()
 		s.srv.Stats.Overflows.Add(1)
 		s.srv.log.Warn("send queue full; disconnecting client that does not read", "jid", s.jid.String())
 		if c != nil {
-			go func() {
-				c.closeWithError(xmpperr.Stream(xmpperr.PolicyViolation, "too many unread stanzas"))
-				s.connLost(context.Background(), c, false)
-			}()
+			// Not final: a resumable session hibernates with its queue
+			// and may resume once the client reads again. The reader
+			// sees the connection go and tells the session.
+			go c.closeWithError(xmpperr.Stream(xmpperr.PolicyViolation, "too many unread stanzas"), false)
 		} else {
 			go s.terminate(context.Background(), nil)
 		}
 		return false
 	}
 	s.outSeq++
-	s.out = append(s.out, outItem{el: el, seq: s.outSeq})
-	s.signalLocked()
+	s.out = append(s.out, outItem{el: el, seq: s.outSeq, fork: fork})
+	s.writeLocked()
 	s.mu.Unlock()
 	return true
 }
 
-func (s *Session) signalLocked() {
-	if s.c == nil {
+// queuedLocked is how much of the send queue is in use: stanzas not yet
+// written and presences held for an inactive client.
+func (s *Session) queuedLocked() int {
+	return len(s.out) - s.written + len(s.heldKeys)
+}
+
+// writeLocked makes sure a writer runs for the attached connection, if
+// any, to write what is queued.
+func (s *Session) writeLocked() {
+	if s.c == nil || s.writer == s.c {
 		return
 	}
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	s.writer = s.c
+	c := s.c
+	s.srv.workers.run(func() { s.writeLoop(c) })
+}
+
+// drainedChanLocked returns a channel closed after the next write.
+func (s *Session) drainedChanLocked() chan struct{} {
+	if s.drained == nil {
+		s.drained = make(chan struct{})
+	}
+	return s.drained
+}
+
+// drainedLocked wakes those waiting for the queue to drain.
+func (s *Session) drainedLocked() {
+	if s.drained != nil {
+		close(s.drained)
+		s.drained = nil
 	}
 }
 
-// attach makes c the session's connection and starts its writer.
-func (s *Session) attach(c *conn) {
+// start attaches c, the connection the session was bound on, once the
+// session is registered, and writes what was queued meanwhile (the bind
+// result first). If the session ended meanwhile (replaced by a newer
+// bind, kicked, shut down), c is told why and closed.
+func (s *Session) start(c *conn) {
 	s.mu.Lock()
-	if s.ended {
-		// Ended between registration and attach (replaced by a newer
-		// bind, kicked, shut down): tell the client why.
+	if s.phase == phaseEnded {
 		se := s.endErr
 		s.mu.Unlock()
 		if se != nil {
-			c.closeWithError(se)
+			c.closeWithError(se, true)
 		} else {
-			c.markClosed()
-			_ = c.raw.Close()
+			c.drop(true)
 		}
 		return
 	}
-	if s.timer != nil {
-		s.timer.Stop()
-		s.timer = nil
-	}
 	s.c = c
-	s.overflowed = false
-	s.signalLocked()
+	s.writeLocked()
 	s.mu.Unlock()
-	go s.writeLoop(c)
 }
 
-// writeLoop writes queued stanzas to c, coalescing everything queued into
-// one write, until c is detached.
+// writeBufs recycles the buffers that what goes to clients is serialised
+// into, so that an idle connection holds none.
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// putWriteBuf recycles a buffer from writeBufs, unless a burst grew it.
+func putWriteBuf(bufp *[]byte) {
+	if cap(*bufp) <= 64<<10 {
+		*bufp = (*bufp)[:0]
+		writeBufs.Put(bufp)
+	}
+}
+
+// writeLoop writes what is queued to c, coalescing everything queued at
+// once into one write, until nothing is left or c is no longer the
+// session's connection.
 func (s *Session) writeLoop(c *conn) {
-	var buf []byte
+	bufp := writeBufs.Get().(*[]byte)
+	defer putWriteBuf(bufp)
 	var batch []outItem
-	for range s.wake {
+	for {
 		s.mu.Lock()
 		if s.c != c {
-			// Pass the signal on: another writer may own the session now.
-			if !s.ended {
-				s.signalLocked()
+			if s.writer == c {
+				s.writer = nil
 			}
 			s.mu.Unlock()
 			return
 		}
-		batch = append(batch[:0], s.out[s.written:]...)
 		ctrl := s.ctrl
 		s.ctrl = nil
-		if s.sm {
+		sm := s.sm
+		if sm {
+			// Written stanzas stay queued until acknowledged; the batch
+			// is a copy, since acknowledgements clear the queue's front.
+			batch = append(batch[:0], s.out[s.written:]...)
 			s.written = len(s.out)
 			// Ask for an ack when enough went unacknowledged.
 			if len(batch) > 0 && s.outSeq-s.lastReq >= 5 {
@@ -168,71 +243,104 @@ func (s *Session) writeLoop(c *conn) {
 				ctrl = append(ctrl, []byte(`<r xmlns='urn:xmpp:sm:3'/>`))
 			}
 		} else {
-			clear(s.out)
-			s.out = s.out[:0]
+			// The batch is the writer's now: delivered once written,
+			// placed elsewhere by the writer if the write fails.
+			batch, s.out = s.out, nil
 			s.written = 0
 		}
-		s.mu.Unlock()
 		if len(batch) == 0 && len(ctrl) == 0 {
-			continue
+			s.writer = nil
+			if len(s.out) == 0 {
+				s.out = nil // an idle session keeps no queue array
+			}
+			s.drainedLocked()
+			s.mu.Unlock()
+			return
 		}
-		buf = buf[:0]
-		// Nonzas first: <enabled/> must precede the stanzas it counts.
+		s.mu.Unlock()
+		buf := (*bufp)[:0]
+		// Nonzas first: <enabled/> and <resumed/> must precede the
+		// stanzas they count.
 		for _, b := range ctrl {
 			buf = append(buf, b...)
 		}
 		for _, it := range batch {
 			buf = it.el.AppendXML(buf, xml.NSClient)
 		}
+		*bufp = buf
 		if err := c.write(buf); err != nil {
-			if !s.sm {
-				// Without stream management what we took is ours to
-				// place: another resource or offline storage.
-				ctx := context.Background()
+			// With stream management what was taken stays queued, to be
+			// resent on resumption or rerouted when the session ends;
+			// without, it is placed elsewhere now. Either way the reader
+			// sees the closed socket and tells the session. s.writer
+			// stays c: no other writer starts on a dead connection.
+			c.drop(false)
+			if !sm {
 				for _, it := range batch {
-					s.srv.cfg.Router.Reroute(ctx, it.el, s)
+					s.srv.cfg.Router.Reroute(context.Background(), it.el, s, it.fork)
 				}
 			}
-			_ = c.raw.Close()
-			s.connLost(context.Background(), c, false)
+			if h := s.srv.cfg.test; h != nil && h.writeFailed != nil {
+				h.writeFailed()
+			}
 			return
 		}
 		s.srv.Stats.StanzasOut.Add(uint64(len(batch)))
-		select {
-		case s.drained <- struct{}{}:
-		default:
+		s.mu.Lock()
+		if !sm {
+			// Without acknowledgements, written is delivered. The batch's
+			// array becomes the queue again if that is still empty.
+			for i := range batch {
+				batch[i].delivered()
+			}
+			clear(batch)
+			if s.out == nil && cap(batch) <= 1024 {
+				s.out = batch[:0]
+			}
+			batch = nil
 		}
-		if cap(buf) > 64*1024 {
-			buf = nil // do not keep a burst's buffer for an idle client
-		}
-		clear(batch)
+		s.drainedLocked()
+		s.mu.Unlock()
 	}
 }
 
-// readLoop reads stanzas from c for the session until the connection ends.
-func (s *Session) readLoop(ctx context.Context, c *conn) {
+// readLoop reads stanzas from c for the session until the connection
+// ends, and then tells the session: the reader is the one owner of
+// "this connection is gone" (see Session). It reports whether it did;
+// false means it moved to another goroutine.
+//
+// Whenever it is about to wait for the client, except on a fresh
+// goroutine that was started to read, the reader hands the wait over and
+// ends (conn.idle, idle.go), so that an idle connection keeps neither the
+// stack that handling grew nor, on Linux, any goroutine.
+func (s *Session) readLoop(ctx context.Context, c *conn, fresh bool) (ended bool) {
 	for {
-		el, err := c.dec.Next()
-		if err != nil {
-			clean := errors.Is(err, io.EOF)
-			c.handleReadError(err)
-			var se *xmpperr.StreamError
-			var xe *xml.Error
-			// A stream error we sent ends the session for good; a
-			// network failure lets a resumable session hibernate.
-			final := clean || errors.As(err, &se) || errors.As(err, &xe)
-			s.connLost(ctx, c, final)
-			return
-		}
-		if c.limiter != nil {
-			if err := c.limiter.Wait(ctx); err != nil {
-				return
+		if !fresh && c.dec.Buffered() == 0 {
+			switch {
+			case c.tls != nil && c.tlsHasInput():
+			case c.socketHasInput():
+				// A client that keeps sending is read on at once rather
+				// than parked and woken.
+			default:
+				c.idle(ctx) // see idle.go
+				return false
 			}
 		}
-		if err := s.handle(ctx, c, el); err != nil {
+		fresh = false
+		el, err := c.dec.Next()
+		if err == nil && c.limiter != nil {
+			err = c.limiter.Wait(ctx)
+		}
+		if err == nil {
+			err = s.handle(ctx, c, el)
+		}
+		if err != nil {
 			c.handleReadError(err)
-			s.connLost(ctx, c, true)
-			return
+			if h := s.srv.cfg.test; h != nil && h.readEnded != nil {
+				h.readEnded(s)
+			}
+			s.connLost(ctx, c)
+			return true
 		}
 	}
 }
@@ -346,45 +454,61 @@ func (s *Session) reply(el *xml.Element) {
 	}
 }
 
-// connLost is called when c stopped working. A resumable session
-// hibernates; any other ends.
-func (s *Session) connLost(ctx context.Context, c *conn, final bool) {
+// connLost is called by the reader of c once c ended. If c is still the
+// session's connection, the session hibernates when c did not end for
+// good and the client enabled resumption, and ends otherwise.
+func (s *Session) connLost(ctx context.Context, c *conn) {
+	final := c.final()
 	s.mu.Lock()
-	if s.c != c || s.ended {
+	if s.phase != phaseActive || s.c != c {
+		// Resumed on another connection, or ended already.
 		s.mu.Unlock()
 		return
 	}
-	s.c = nil
-	select {
-	case s.wake <- struct{}{}: // let the writer see it is detached
-	default:
-	}
 	if !final && s.sm && s.resume > 0 {
-		s.written = 0 // everything unacknowledged is resent on resumption
 		s.hibernateLocked()
 		s.mu.Unlock()
 		s.srv.log.Debug("session hibernating", "jid", s.jid.String(), "timeout", s.resume)
 		return
 	}
+	e := s.endLocked(nil)
 	s.mu.Unlock()
-	s.terminate(ctx, nil)
+	s.finishEnd(ctx, e)
 }
 
-// hibernateLocked starts the resumption window of a detached session. The
-// timer ends the session only if it is still the current one: a
-// resumption that stopped it too late, after it fired, must win.
+// hibernateLocked moves an active session to hibernated: it detaches the
+// connection and starts the resumption window. The timer ends the
+// session only if it is still the current one: a resumption that stopped
+// it too late, after it fired, must win.
 func (s *Session) hibernateLocked() {
+	s.phase = phaseHibernated
+	s.c = nil
+	s.written = 0 // everything unacknowledged is resent on resumption
+	s.ctrl = nil  // nonzas belong to the stream that is gone
 	var t *time.Timer
 	t = time.AfterFunc(s.resume, func() {
 		s.mu.Lock()
-		current := s.timer == t
-		s.mu.Unlock()
-		if current {
-			s.terminate(context.Background(), nil)
+		if s.phase != phaseHibernated || s.timer != t {
+			s.mu.Unlock()
+			return
 		}
+		e := s.endLocked(nil)
+		s.mu.Unlock()
+		s.finishEnd(context.Background(), e)
 	})
 	s.timer = t
 	s.srv.Stats.Hibernated.Add(1)
+}
+
+// leaveHibernationLocked stops the resumption window of a hibernated
+// session, which is about to resume or end.
+func (s *Session) leaveHibernationLocked() {
+	if s.phase != phaseHibernated {
+		return
+	}
+	s.timer.Stop()
+	s.timer = nil
+	s.srv.Stats.Hibernated.Add(-1)
 }
 
 // conflict ends the session because a new one bound the same resource.
@@ -392,40 +516,53 @@ func (s *Session) conflict(ctx context.Context) {
 	s.terminate(ctx, xmpperr.Stream(xmpperr.Conflict, "replaced by a new session"))
 }
 
-// terminate ends the session for good: it leaves the registry, presence
-// says unavailable for it, and every stanza it accepted but the client
-// did not acknowledge is placed elsewhere (RFC 6121 rules via
-// Router.Reroute). Idempotent.
+// terminate ends the session for good, whatever its phase; se, if not
+// nil, is the stream error its connection gets. Idempotent.
 func (s *Session) terminate(ctx context.Context, se *xmpperr.StreamError) {
 	s.mu.Lock()
-	if s.ended {
+	if s.phase == phaseEnded {
 		s.mu.Unlock()
 		return
 	}
-	s.ended = true
+	e := s.endLocked(se)
+	s.mu.Unlock()
+	s.finishEnd(ctx, e)
+}
+
+// ending is what is left to do once a session has ended, outside its
+// lock.
+type ending struct {
+	c       *conn
+	se      *xmpperr.StreamError
+	pending []outItem
+}
+
+// endLocked moves the session to ended and takes what finishEnd must
+// handle: the attached connection and every stanza not acknowledged.
+func (s *Session) endLocked(se *xmpperr.StreamError) ending {
+	s.leaveHibernationLocked()
+	s.phase = phaseEnded
 	s.endErr = se
-	if s.timer != nil {
-		// The timer is set exactly while the session hibernates.
-		s.timer.Stop()
-		s.timer = nil
-		s.srv.Stats.Hibernated.Add(-1)
-	}
-	c := s.c
+	e := ending{c: s.c, se: se, pending: s.out}
 	s.c = nil
-	pending := s.out
 	s.out = nil
 	s.written = 0
 	s.held = nil
 	s.heldKeys = nil
-	close(s.wake)
-	s.mu.Unlock()
+	s.drainedLocked()
+	return e
+}
 
-	if c != nil {
-		if se != nil {
-			c.closeWithError(se)
+// finishEnd completes an ending: the connection closes, the session
+// leaves the registry, presence says unavailable for it, and every stanza
+// it accepted but the client did not acknowledge is placed elsewhere
+// (RFC 6121 rules via Router.Reroute).
+func (s *Session) finishEnd(ctx context.Context, e ending) {
+	if e.c != nil {
+		if e.se != nil {
+			e.c.closeWithError(e.se, true)
 		} else {
-			c.markClosed()
-			_ = c.raw.Close()
+			e.c.drop(true)
 		}
 	}
 	s.srv.cfg.Router.Registry().Remove(s)
@@ -433,8 +570,8 @@ func (s *Session) terminate(ctx context.Context, se *xmpperr.StreamError) {
 	if h := s.srv.cfg.Hooks; h != nil {
 		h.SessionEnded(ctx, s)
 	}
-	for _, it := range pending {
-		s.srv.cfg.Router.Reroute(ctx, it.el, s)
+	for _, it := range e.pending {
+		s.srv.cfg.Router.Reroute(ctx, it.el, s, it.fork)
 	}
 }
 
@@ -454,7 +591,8 @@ func (s *Session) WaitWritable(ctx context.Context) bool {
 	for {
 		s.mu.Lock()
 		pending := len(s.out) - s.written
-		ended := s.ended || s.overflowed
+		ended := s.phase == phaseEnded || s.overflowed
+		drained := s.drainedChanLocked()
 		s.mu.Unlock()
 		if ended {
 			return false
@@ -463,7 +601,7 @@ func (s *Session) WaitWritable(ctx context.Context) bool {
 			return true
 		}
 		select {
-		case <-s.drained:
+		case <-drained:
 		case <-time.After(100 * time.Millisecond):
 		case <-deadline.C:
 			return false
@@ -478,14 +616,15 @@ func (s *Session) WaitWritable(ctx context.Context) bool {
 func (s *Session) waitFlushed(ctx context.Context) {
 	for {
 		s.mu.Lock()
-		pending := len(s.out) - s.written // written stays 0 without SM
-		gone := s.ended || s.c == nil || s.overflowed
+		pending := len(s.out) - s.written
+		gone := s.phase != phaseActive || s.overflowed
+		drained := s.drainedChanLocked()
 		s.mu.Unlock()
 		if gone || pending == 0 {
 			return
 		}
 		select {
-		case <-s.drained:
+		case <-drained:
 		case <-time.After(20 * time.Millisecond):
 		case <-ctx.Done():
 			return

@@ -30,7 +30,7 @@ func (s *Session) handleSM(ctx context.Context, c *conn, el *xml.Element) error 
 		s.mu.Lock()
 		if s.sm {
 			s.ctrl = append(s.ctrl, []byte("<a xmlns='urn:xmpp:sm:3' h='"+strconv.FormatUint(uint64(s.inH), 10)+"'/>"))
-			s.signalLocked()
+			s.writeLocked()
 		}
 		s.mu.Unlock()
 		return nil
@@ -61,6 +61,7 @@ func (s *Session) ackLocked(h uint32) error {
 	}
 	n := 0
 	for n < len(s.out) && int32(h-s.out[n].seq) >= 0 {
+		s.out[n].delivered()
 		n++
 	}
 	if n == 0 {
@@ -106,11 +107,14 @@ func (s *Session) enableSM(c *conn, el *xml.Element) error {
 		enabled.SetAttr("max", strconv.Itoa(int(s.resume/time.Second)))
 	}
 	s.ctrl = append(s.ctrl, stream.AppendElement(nil, enabled, xml.NSClient))
-	s.signalLocked()
+	s.writeLocked()
 	return nil
 }
 
-// resume handles <resume/> on a new, authenticated connection.
+// resume handles <resume/> on a new, authenticated connection: the
+// session, hibernated or still attached to a connection the client has
+// given up, becomes active on c in one step. <resumed/> is queued as the
+// first nonza, so the writer sends it before anything the session holds.
 func (c *conn) resume(ctx context.Context, el *xml.Element) error {
 	h64, err := strconv.ParseUint(el.Attr("h"), 10, 32)
 	if err != nil {
@@ -121,7 +125,7 @@ func (c *conn) resume(ctx context.Context, el *xml.Element) error {
 		return c.send(smFailed(xmpperr.ItemNotFound, "unknown or expired session"))
 	}
 	s.mu.Lock()
-	if s.ended {
+	if s.phase == phaseEnded {
 		s.mu.Unlock()
 		return c.send(smFailed(xmpperr.ItemNotFound, "unknown or expired session"))
 	}
@@ -130,32 +134,21 @@ func (c *conn) resume(ctx context.Context, el *xml.Element) error {
 		return err
 	}
 	old := s.c
-	s.c = nil
-	if s.timer != nil {
-		s.timer.Stop()
-		s.timer = nil
-		c.srv.Stats.Hibernated.Add(-1)
-	}
+	s.leaveHibernationLocked()
+	s.phase = phaseActive
+	s.c = c
 	s.written = 0
-	inH := s.inH
+	s.overflowed = false
+	resumed := xml.New(stream.NSSM, "resumed", "h", strconv.FormatUint(uint64(s.inH), 10), "previd", s.smID)
+	s.ctrl = [][]byte{stream.AppendElement(nil, resumed, xml.NSClient)}
+	s.writeLocked()
 	s.mu.Unlock()
 	if old != nil {
 		// The old connection is still attached (a NAT dropped it
 		// silently): close it; its reader then finds itself detached.
-		old.closeWithError(xmpperr.Stream(xmpperr.Conflict, "session resumed on another connection"))
-	}
-	resumed := xml.New(stream.NSSM, "resumed", "h", strconv.FormatUint(uint64(inH), 10), "previd", s.smID)
-	if err := c.send(resumed); err != nil {
-		// Back to hibernation with the timer, so nothing is lost.
-		s.mu.Lock()
-		if !s.ended && s.c == nil {
-			s.hibernateLocked()
-		}
-		s.mu.Unlock()
-		return err
+		old.closeWithError(xmpperr.Stream(xmpperr.Conflict, "session resumed on another connection"), true)
 	}
 	c.sess = s
-	s.attach(c)
 	c.srv.Stats.Resumed.Add(1)
 	c.srv.log.Debug("session resumed", append(c.log(), "jid", s.jid.String())...)
 	return nil

@@ -7,25 +7,17 @@ import (
 	"minimix/internal/iq"
 	"minimix/internal/jid"
 	"minimix/internal/router"
+	"minimix/internal/sessiontest"
 	"minimix/internal/stanza"
 	"minimix/internal/xml"
 	"minimix/internal/xmpperr"
 )
 
-type fakeSession struct {
-	j     jid.JID
-	state router.State
-}
-
-func (f *fakeSession) JID() jid.JID                 { return f.j }
-func (f *fakeSession) Deliver(el *xml.Element) bool { return true }
-func (f *fakeSession) State() *router.State         { return &f.state }
-
 // TestCarbons runs its steps in order against one registry.
 func TestCarbons(t *testing.T) {
 	reg := router.NewRegistry()
-	phone := &fakeSession{j: jid.MustParse("alice@localhost/phone")}
-	laptop := &fakeSession{j: jid.MustParse("alice@localhost/laptop")}
+	phone := sessiontest.New("alice@localhost/phone")
+	laptop := sessiontest.New("alice@localhost/laptop")
 	reg.Add(phone)
 	reg.Add(laptop)
 	m := iq.NewMux(nil)
@@ -43,16 +35,16 @@ func TestCarbons(t *testing.T) {
 		wantPhone  bool
 		wantLaptop bool
 	}{
-		{name: "enable", typ: "set", op: "enable", from: phone.j, to: phone.j.Bare(), target: iq.Self, wantPhone: true},
-		{name: "enable again", typ: "set", op: "enable", from: phone.j, to: phone.j.Bare(), target: iq.Self, wantPhone: true},
-		{name: "enable via server", typ: "set", op: "enable", from: laptop.j, to: server, target: iq.Server, wantPhone: true, wantLaptop: true},
-		{name: "disable", typ: "set", op: "disable", from: phone.j, to: phone.j.Bare(), target: iq.Self, wantLaptop: true},
-		{name: "get", typ: "get", op: "enable", from: phone.j, to: phone.j.Bare(), target: iq.Self, wantErr: xmpperr.BadRequest, wantLaptop: true},
+		{name: "enable", typ: "set", op: "enable", from: phone.JID(), to: phone.JID().Bare(), target: iq.Self, wantPhone: true},
+		{name: "enable again", typ: "set", op: "enable", from: phone.JID(), to: phone.JID().Bare(), target: iq.Self, wantPhone: true},
+		{name: "enable via server", typ: "set", op: "enable", from: laptop.JID(), to: server, target: iq.Server, wantPhone: true, wantLaptop: true},
+		{name: "disable", typ: "set", op: "disable", from: phone.JID(), to: phone.JID().Bare(), target: iq.Self, wantLaptop: true},
+		{name: "get", typ: "get", op: "enable", from: phone.JID(), to: phone.JID().Bare(), target: iq.Self, wantErr: xmpperr.BadRequest, wantLaptop: true},
 		{name: "no such session", typ: "set", op: "enable", from: gone, to: gone.Bare(), target: iq.Self, wantErr: xmpperr.NotAllowed, wantLaptop: true},
-		{name: "bare sender", typ: "set", op: "enable", from: phone.j.Bare(), to: server, target: iq.Server, wantErr: xmpperr.NotAllowed, wantLaptop: true},
+		{name: "bare sender", typ: "set", op: "enable", from: phone.JID().Bare(), to: server, target: iq.Server, wantErr: xmpperr.NotAllowed, wantLaptop: true},
 		{name: "remote sender", typ: "set", op: "enable", from: jid.MustParse("eve@example.org/x"), to: server, target: iq.Server, wantErr: xmpperr.NotAllowed, wantLaptop: true},
-		{name: "to another account", typ: "set", op: "enable", from: phone.j, to: jid.MustParse("bob@localhost"), target: iq.Account, wantErr: xmpperr.ServiceUnavailable, wantLaptop: true},
-		{name: "unknown element", typ: "set", op: "private", from: phone.j, to: phone.j.Bare(), target: iq.Self, wantErr: xmpperr.ServiceUnavailable, wantLaptop: true},
+		{name: "to another account", typ: "set", op: "enable", from: phone.JID(), to: jid.MustParse("bob@localhost"), target: iq.Account, wantErr: xmpperr.ServiceUnavailable, wantLaptop: true},
+		{name: "unknown element", typ: "set", op: "private", from: phone.JID(), to: phone.JID().Bare(), target: iq.Self, wantErr: xmpperr.ServiceUnavailable, wantLaptop: true},
 	} {
 		el := stanza.NewIQ(tc.typ, "c1", tc.from.String(), tc.to.String(), xml.New(NS, tc.op))
 		reply := m.Serve(t.Context(), el, tc.from, tc.to, tc.target)

@@ -244,6 +244,14 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "timeouts that are not positive",
+			toml: "[c2s]\nnegotiate_timeout = \"0s\"\nwrite_timeout = \"-1s\"\n",
+			want: []Problem{
+				{Line: 2, Key: "c2s.negotiate_timeout", Msg: "must be positive"},
+				{Line: 3, Key: "c2s.write_timeout", Msg: "must be positive"},
+			},
+		},
+		{
 			name: "cert without key",
 			toml: "[tls]\n\ncert_file = \"c.pem\"\n",
 			want: []Problem{{Line: 3, Key: "tls.cert_file", Msg: "cert_file and key_file must be set together"}},

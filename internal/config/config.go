@@ -208,6 +208,13 @@ type C2S struct {
 	// MaxConnections limits concurrent client connections; 0 is unlimited.
 	// Default 0.
 	MaxConnections int `toml:"max_connections"`
+	// NegotiateTimeout bounds each step of stream negotiation (the stream
+	// header, STARTTLS, each SASL step, binding) before a session exists.
+	// Default "60s"; must be positive.
+	NegotiateTimeout Duration `toml:"negotiate_timeout"`
+	// WriteTimeout bounds each write to a client; a client that does not
+	// read for that long is disconnected. Default "30s"; must be positive.
+	WriteTimeout Duration `toml:"write_timeout"`
 }
 
 // Accounts holds the rules for passwords and their storage.
@@ -349,6 +356,8 @@ func Default() *Config {
 			AddressLoginFailuresPerMinute: 30,
 			StanzasPerSecond:              0,
 			MaxConnections:                0,
+			NegotiateTimeout:              Duration{60 * time.Second},
+			WriteTimeout:                  Duration{30 * time.Second},
 		},
 		Accounts: Accounts{MinPasswordLength: 6, ScramIterations: 4096},
 		TLS:      TLS{SessionTicketLifetime: Duration{time.Hour}},

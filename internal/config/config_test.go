@@ -94,6 +94,8 @@ var overrides = []struct {
 	{"[c2s]\naddress_login_failures_per_minute = 0", func(c *Config) { c.C2S.AddressLoginFailuresPerMinute = 0 }},
 	{"[c2s]\nstanzas_per_second = 50", func(c *Config) { c.C2S.StanzasPerSecond = 50 }},
 	{"[c2s]\nmax_connections = 10000", func(c *Config) { c.C2S.MaxConnections = 10000 }},
+	{"[c2s]\nnegotiate_timeout = \"10s\"", func(c *Config) { c.C2S.NegotiateTimeout.Duration = 10 * time.Second }},
+	{"[c2s]\nwrite_timeout = \"1m\"", func(c *Config) { c.C2S.WriteTimeout.Duration = time.Minute }},
 	{"[tls]\ncert_file = \"/etc/minimix/cert.pem\"\nkey_file = \"/etc/minimix/key.pem\"", func(c *Config) {
 		c.TLS.CertFile, c.TLS.KeyFile = "/etc/minimix/cert.pem", "/etc/minimix/key.pem"
 	}},

@@ -134,6 +134,12 @@ func (s *C2S) validate(is *issues) {
 	nonNegative(is, "c2s.address_login_failures_per_minute", s.AddressLoginFailuresPerMinute)
 	nonNegative(is, "c2s.stanzas_per_second", s.StanzasPerSecond)
 	nonNegative(is, "c2s.max_connections", s.MaxConnections)
+	if s.NegotiateTimeout.Duration <= 0 {
+		is.add("c2s.negotiate_timeout", "must be positive")
+	}
+	if s.WriteTimeout.Duration <= 0 {
+		is.add("c2s.write_timeout", "must be positive")
+	}
 }
 
 func (a *Accounts) validate(is *issues) {

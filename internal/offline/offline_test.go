@@ -8,30 +8,12 @@ import (
 
 	"minimix/internal/jid"
 	"minimix/internal/router"
+	"minimix/internal/sessiontest"
 	"minimix/internal/stanza"
 	"minimix/internal/storage"
 	"minimix/internal/storage/sqlite"
 	"minimix/internal/xml"
 )
-
-// session is a fake router.Session that takes up to room stanzas.
-type session struct {
-	jid  jid.JID
-	st   router.State
-	room int
-	got  []*xml.Element
-}
-
-func (s *session) JID() jid.JID         { return s.jid }
-func (s *session) State() *router.State { return &s.st }
-
-func (s *session) Deliver(el *xml.Element) bool {
-	if len(s.got) == s.room {
-		return false
-	}
-	s.got = append(s.got, el)
-	return true
-}
 
 func newService(t *testing.T, max int) (*Service, storage.Store) {
 	t.Helper()
@@ -76,12 +58,13 @@ func TestStoreAndFlush(t *testing.T) {
 			if tc.msg.String() != orig {
 				t.Errorf("StoreOffline changed the caller's element to %s", tc.msg)
 			}
-			sess := &session{jid: jid.MustParse("alice@example.net/new"), room: -1}
+			sess := sessiontest.New("alice@example.net/new")
 			n, err := s.Flush(ctx, sess)
-			if err != nil || n != 1 || len(sess.got) != 1 {
-				t.Fatalf("Flush = %d, %v; got %v", n, err, sess.got)
+			got := sess.Take()
+			if err != nil || n != 1 || len(got) != 1 {
+				t.Fatalf("Flush = %d, %v; got %v", n, err, got)
 			}
-			m := sess.got[0]
+			m := got[0]
 			if m.Space != xml.NSClient || m.Local != "message" || m.Attr("from") != "bob@example.org/x" || m.Attr("type") != "chat" {
 				t.Errorf("flushed %s", m)
 			}
@@ -152,12 +135,12 @@ func TestPartialFlush(t *testing.T) {
 		{5, []string{"3"}, 0},
 		{5, nil, 0},
 	} {
-		sess := &session{jid: alice.WithResource("r"), room: step.room}
+		sess := sessiontest.NewJID(alice.WithResource("r")).Room(step.room)
 		n, err := s.Flush(ctx, sess)
 		if err != nil || n != len(step.bodies) {
 			t.Fatalf("room %d: Flush = %d, %v", step.room, n, err)
 		}
-		for i, m := range sess.got {
+		for i, m := range sess.Take() {
 			if got := m.ChildText(xml.NSClient, "body"); got != step.bodies[i] {
 				t.Errorf("room %d: message %d is %q, want %q", step.room, i, got, step.bodies[i])
 			}

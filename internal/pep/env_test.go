@@ -4,13 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"minimix/internal/iq"
 	"minimix/internal/jid"
 	"minimix/internal/router"
+	"minimix/internal/sessiontest"
 	"minimix/internal/storage"
 	"minimix/internal/storage/sqlite"
 	"minimix/internal/xml"
@@ -101,40 +101,15 @@ func stanzaError(el *xml.Element) (cond, app string) {
 	return string(se.Condition), app
 }
 
-// session is a fake bound session that records what it is given.
-type session struct {
-	jid   jid.JID
-	state router.State
-	mu    sync.Mutex
-	got   []*xml.Element
-}
-
-func (s *session) JID() jid.JID         { return s.jid }
-func (s *session) State() *router.State { return &s.state }
-func (s *session) Deliver(el *xml.Element) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.got = append(s.got, el)
-	return true
-}
-
-func (s *session) take() []*xml.Element {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.got
-	s.got = nil
-	return g
-}
-
 // online binds a session of full and makes it available with presence p
 // (caps and all), as presence would, calling the service's hook.
-func (e *env) online(full, p string) *session {
+func (e *env) online(full, p string) *sessiontest.Session {
 	e.t.Helper()
-	s := &session{jid: jid.MustParse(full)}
+	s := sessiontest.New(full)
 	e.reg.Add(s)
 	pres := parse(e.t, p)
 	pres.SetAttr("from", full)
-	s.state.SetPresence(pres, true, 0)
+	s.State().SetPresence(pres, true, 0)
 	e.svc.SessionAvailable(context.Background(), s, pres, true)
 	return s
 }

@@ -30,12 +30,102 @@ type subscriber struct {
 // after a restart, presence fills it again.
 type interest struct {
 	mu    sync.Mutex
-	owner map[jid.JID]map[jid.JID]string
+	owner map[jid.JID]*subscribers
 	total int
 }
 
+// subscribers are one owner's: most accounts have a few, kept in a slice
+// (a map per account would cost far more than its one or two entries);
+// past smallSubscribers they move to a map.
+type subscribers struct {
+	few  []subscriber
+	many map[jid.JID]string
+}
+
+const smallSubscribers = 16
+
+func (s *subscribers) len() int {
+	if s.many != nil {
+		return len(s.many)
+	}
+	return len(s.few)
+}
+
+func (s *subscribers) get(full jid.JID) (string, bool) {
+	if s.many != nil {
+		k, ok := s.many[full]
+		return k, ok
+	}
+	for _, sub := range s.few {
+		if sub.jid == full {
+			return sub.caps, true
+		}
+	}
+	return "", false
+}
+
+// put records full with key; the caller checked the bounds.
+func (s *subscribers) put(full jid.JID, key string) {
+	if s.many != nil {
+		s.many[full] = key
+		return
+	}
+	for i := range s.few {
+		if s.few[i].jid == full {
+			s.few[i].caps = key
+			return
+		}
+	}
+	if len(s.few) < smallSubscribers {
+		s.few = append(s.few, subscriber{full, key})
+		return
+	}
+	s.many = make(map[jid.JID]string, 2*smallSubscribers)
+	for _, sub := range s.few {
+		s.many[sub.jid] = sub.caps
+	}
+	s.few = nil
+	s.many[full] = key
+}
+
+// del forgets the subscribers del selects and returns how many.
+func (s *subscribers) del(match func(jid.JID) bool) int {
+	n := 0
+	if s.many != nil {
+		for full := range s.many {
+			if match(full) {
+				delete(s.many, full)
+				n++
+			}
+		}
+		return n
+	}
+	kept := s.few[:0]
+	for _, sub := range s.few {
+		if match(sub.jid) {
+			n++
+			continue
+		}
+		kept = append(kept, sub)
+	}
+	clear(s.few[len(kept):])
+	s.few = kept
+	return n
+}
+
+func (s *subscribers) all() []subscriber {
+	if s.many == nil {
+		return append([]subscriber(nil), s.few...)
+	}
+	out := make([]subscriber, 0, len(s.many))
+	for full, key := range s.many {
+		out = append(out, subscriber{full, key})
+	}
+	return out
+}
+
 func newInterest() *interest {
-	return &interest{owner: make(map[jid.JID]map[jid.JID]string)}
+	return &interest{owner: make(map[jid.JID]*subscribers)}
 }
 
 // set records that full is available to owner with capabilities key and
@@ -44,18 +134,20 @@ func (in *interest) set(owner, full jid.JID, key string) (prev string, had bool)
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	m := in.owner[owner]
-	if prev, had = m[full]; had {
-		m[full] = key
-		return prev, true
+	if m != nil {
+		if prev, had = m.get(full); had {
+			m.put(full, key)
+			return prev, true
+		}
 	}
-	if len(m) >= maxSubscribersPerOwner || in.total >= maxSubscribers {
+	if (m != nil && m.len() >= maxSubscribersPerOwner) || in.total >= maxSubscribers {
 		return "", false
 	}
 	if m == nil {
-		m = make(map[jid.JID]string)
+		m = new(subscribers)
 		in.owner[owner] = m
 	}
-	m[full] = key
+	m.put(full, key)
 	in.total++
 	return "", false
 }
@@ -64,8 +156,10 @@ func (in *interest) set(owner, full jid.JID, key string) (prev string, had bool)
 func (in *interest) get(owner, full jid.JID) (string, bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	k, ok := in.owner[owner][full]
-	return k, ok
+	if m := in.owner[owner]; m != nil {
+		return m.get(full)
+	}
+	return "", false
 }
 
 // remove forgets full at owner; a bare JID forgets all of its sessions.
@@ -73,18 +167,15 @@ func (in *interest) remove(owner, j jid.JID) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	m := in.owner[owner]
-	if j.IsBare() {
-		for full := range m {
-			if full.Bare() == j {
-				delete(m, full)
-				in.total--
-			}
-		}
-	} else if _, ok := m[j]; ok {
-		delete(m, j)
-		in.total--
+	if m == nil {
+		return
 	}
-	if len(m) == 0 {
+	if j.IsBare() {
+		in.total -= m.del(func(full jid.JID) bool { return full.Bare() == j })
+	} else {
+		in.total -= m.del(func(full jid.JID) bool { return full == j })
+	}
+	if m.len() == 0 {
 		delete(in.owner, owner)
 	}
 }
@@ -93,12 +184,10 @@ func (in *interest) remove(owner, j jid.JID) {
 func (in *interest) subscribers(owner jid.JID) []subscriber {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	m := in.owner[owner]
-	out := make([]subscriber, 0, len(m))
-	for full, key := range m {
-		out = append(out, subscriber{full, key})
+	if m := in.owner[owner]; m != nil {
+		return m.all()
 	}
-	return out
+	return nil
 }
 
 // SessionAvailable handles the broadcast available presence p of one of

@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"minimix/internal/jid"
+	"minimix/internal/sessiontest"
 	"minimix/internal/storage"
 	"minimix/internal/xml"
 )
 
-func wantEvents(t *testing.T, who string, s *session, want ...string) []*xml.Element {
+func wantEvents(t *testing.T, who string, s *sessiontest.Session, want ...string) []*xml.Element {
 	t.Helper()
-	got := s.take()
+	got := s.Take()
 	if ev := events(got); !slices.Equal(ev, want) {
 		t.Errorf("%s got events %v, want %v", who, ev, want)
 	}
@@ -22,17 +23,17 @@ func wantEvents(t *testing.T, who string, s *session, want ...string) []*xml.Ele
 
 // contact makes a session of another account available to alice's
 // service, as presence routed to alice does.
-func (e *env) contact(full, p string) *session {
+func (e *env) contact(full, p string) *sessiontest.Session {
 	e.t.Helper()
-	var s *session
-	if old, ok := e.reg.Get(jid.MustParse(full)).(*session); ok {
+	var s *sessiontest.Session
+	if old, ok := e.reg.Get(jid.MustParse(full)).(*sessiontest.Session); ok {
 		s = old
 	} else {
-		s = &session{jid: jid.MustParse(full)}
+		s = sessiontest.New(full)
 		e.reg.Add(s)
 	}
 	pres := parse(e.t, p)
-	e.svc.ContactPresence(context.Background(), pres, s.jid, jid.MustParse(aliceBare))
+	e.svc.ContactPresence(context.Background(), pres, s.JID(), jid.MustParse(aliceBare))
 	return s
 }
 
@@ -85,10 +86,10 @@ func TestNotifications(t *testing.T) {
 	if it := got[0].Child(NSEvent, "event").Child(NSEvent, "items").Child(NSEvent, "item"); len(it.Elements()) != 0 {
 		t.Errorf("payload delivered although deliver_payloads is off: %s", got[0])
 	}
-	phone.take()
+	phone.Take()
 
 	// Gone sessions get nothing.
-	e.svc.ContactPresence(context.Background(), parse(t, `<presence xmlns='jabber:client' type='unavailable'/>`), b.jid, jid.MustParse(aliceBare))
+	e.svc.ContactPresence(context.Background(), parse(t, `<presence xmlns='jabber:client' type='unavailable'/>`), b.JID(), jid.MustParse(aliceBare))
 	e.svc.SessionUnavailable(context.Background(), phone)
 	e.iq(alice, aliceBare, "set", publishXML(nick, "n4", nickPayload("Alice")))
 	wantEvents(t, "bob after unavailable", b)
@@ -122,7 +123,7 @@ func TestLastItemOnPresence(t *testing.T) {
 
 	// The account's own session gets them on initial presence.
 	phone := e.online(alice, e.caps("v3", nick, "urn:xmpp:avatar:metadata"))
-	ev := events(phone.take())
+	ev := events(phone.Take())
 	slices.Sort(ev)
 	if want := []string{nick + " n1", "urn:xmpp:avatar:metadata a1"}; !slices.Equal(ev, want) {
 		t.Errorf("own session got %v, want %v", ev, want)
@@ -141,7 +142,7 @@ func TestCapsQuery(t *testing.T) {
 	laptop := e.online("alice@example.net/laptop", p)
 
 	// One query for the version, to the first session that showed it.
-	got := phone.take()
+	got := phone.Take()
 	if len(got) != 1 || got[0].Local != "iq" || got[0].Attr("type") != "get" {
 		t.Fatalf("phone got %v, want one disco#info query", got)
 	}
@@ -152,13 +153,13 @@ func TestCapsQuery(t *testing.T) {
 	if q.Attr("from") != aliceBare {
 		t.Errorf("query from %q", q.Attr("from"))
 	}
-	if l := laptop.take(); len(l) != 0 {
+	if l := laptop.Take(); len(l) != 0 {
 		t.Errorf("laptop got %d stanzas while the query is under way", len(l))
 	}
 
-	answer := func(from *session, id, body string) bool {
+	answer := func(from *sessiontest.Session, id, body string) bool {
 		el := parse(t, `<iq xmlns='jabber:client' type='result' id='`+id+`'><query xmlns='http://jabber.org/protocol/disco#info' node='https://client.example#Zm9v'>`+body+`</query></iq>`)
-		el.SetAttr("from", from.jid.String())
+		el.SetAttr("from", from.JID().String())
 		el.SetAttr("to", aliceBare)
 		return e.svc.FromSession(context.Background(), from, el, jid.MustParse(aliceBare))
 	}
@@ -184,7 +185,7 @@ func TestCapsQuery(t *testing.T) {
 	// An error answer caches nothing; the next session asks again.
 	p2 := strings.Replace(p, "Zm9v", "YmFy", 1)
 	tablet := e.online("alice@example.net/tablet", p2)
-	q2 := tablet.take()[0]
+	q2 := tablet.Take()[0]
 	errAnswer := parse(t, `<iq xmlns='jabber:client' type='error' id='`+q2.Attr("id")+`'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>`)
 	if !e.svc.FromSession(context.Background(), tablet, errAnswer, jid.JID{}) {
 		t.Fatal("error answer (without to) not taken")
@@ -193,7 +194,7 @@ func TestCapsQuery(t *testing.T) {
 		t.Error("an error answer was cached")
 	}
 	watch := e.online("alice@example.net/watch", p2)
-	if got := watch.take(); len(got) != 1 || got[0].Local != "iq" {
+	if got := watch.Take(); len(got) != 1 || got[0].Local != "iq" {
 		t.Errorf("no new query after an error answer: %v", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"minimix/internal/offline"
 	"minimix/internal/roster"
 	"minimix/internal/router"
+	"minimix/internal/sessiontest"
 	"minimix/internal/stanza"
 	"minimix/internal/storage"
 	"minimix/internal/storage/sqlite"
@@ -24,36 +25,13 @@ import (
 // The composition root passes the Service as the c2s session hook.
 var _ c2s.Hooks = (*Service)(nil)
 
-// session is a fake router.Session that records what it is given.
-type session struct {
-	jid jid.JID
-	st  router.State
-
-	mu  sync.Mutex
-	got []*xml.Element
-}
-
-func (s *session) JID() jid.JID         { return s.jid }
-func (s *session) State() *router.State { return &s.st }
-
-func (s *session) Deliver(el *xml.Element) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.got = append(s.got, el.Clone())
-	return true
-}
-
-// take returns what the session received since the last take, each
-// described by describe, sorted: the order of fan-out is not part of the
-// protocol.
-func (s *session) take() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// taken returns what s received since the last take, each described by
+// describe, sorted: the order of fan-out is not part of the protocol.
+func taken(s *sessiontest.Session) []string {
 	var out []string
-	for _, el := range s.got {
+	for _, el := range s.Take() {
 		out = append(out, describe(el))
 	}
-	s.got = nil
 	slices.Sort(out)
 	return out
 }
@@ -162,8 +140,8 @@ func newEnv(t *testing.T) *env {
 
 // login binds a session that has fetched its roster (so that it gets
 // pushes) but sent no presence.
-func (e *env) login(full string) *session {
-	s := &session{jid: jid.MustParse(full)}
+func (e *env) login(full string) *sessiontest.Session {
+	s := sessiontest.New(full)
 	e.r.Registry().Add(s)
 	s.State().SetRosterRequested()
 	return s
@@ -171,21 +149,21 @@ func (e *env) login(full string) *session {
 
 // online binds a session and sends initial presence with priority prio;
 // what it received on the way is discarded.
-func (e *env) online(full, prio string) *session {
+func (e *env) online(full, prio string) *sessiontest.Session {
 	s := e.login(full)
 	e.send(s, `<presence><priority>`+prio+`</priority></presence>`)
-	s.take()
+	taken(s)
 	return s
 }
 
 // logout ends a session as c2s does: out of the registry, then the hook.
-func (e *env) logout(s *session) {
+func (e *env) logout(s *sessiontest.Session) {
 	e.r.Registry().Remove(s)
 	e.p.SessionEnded(e.ctx, s)
 }
 
 // send has s send a stanza written in XML (jabber:client by default).
-func (e *env) send(s *session, stanzaXML string) {
+func (e *env) send(s *sessiontest.Session, stanzaXML string) {
 	e.t.Helper()
 	el := parse(e.t, stanzaXML)
 	el.SetAttr("from", s.JID().String())
@@ -226,9 +204,9 @@ func (e *env) state(user, contact string) string {
 	return stateString(it)
 }
 
-func (e *env) expect(what string, s *session, want ...string) {
+func (e *env) expect(what string, s *sessiontest.Session, want ...string) {
 	e.t.Helper()
-	got := s.take()
+	got := taken(s)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		e.t.Errorf("%s: %s got\n\t%s\nwant\n\t%s", what, s.JID(), strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
@@ -244,7 +222,7 @@ func TestHandshake(t *testing.T) {
 	b := e.online("bob@example.net/b", "1")
 
 	steps := []struct {
-		from         *session
+		from         *sessiontest.Session
 		send         string
 		alice, bob   []string // what each session receives
 		aliceS, bobS string   // alice's item for bob, bob's for alice
@@ -316,8 +294,8 @@ func TestDenyAndWithdraw(t *testing.T) {
 
 	// Bob denies alice's request: alice's pending state ends, bob keeps no item.
 	e.send(a, `<presence to='bob@example.net' type='subscribe'/>`)
-	a.take()
-	b.take()
+	taken(a)
+	taken(b)
 	e.send(b, `<presence to='alice@example.net' type='unsubscribed'/>`)
 	e.expect("denied", a, "push bob@example.net none", "unsubscribed bob@example.net")
 	e.expect("denier", b)
@@ -330,7 +308,7 @@ func TestDenyAndWithdraw(t *testing.T) {
 
 	// Alice asks again and withdraws (unsubscribe cancels the request).
 	e.send(a, `<presence to='bob@example.net' type='subscribe'/>`)
-	a.take()
+	taken(a)
 	e.expect("asked again", b, "subscribe alice@example.net")
 	e.send(a, `<presence to='bob@example.net' type='unsubscribe'/>`)
 	e.expect("withdrawn", a, "push bob@example.net none")
@@ -390,7 +368,7 @@ func TestPendingRedelivery(t *testing.T) {
 	e := newEnv(t)
 	b := e.online("bob@example.net/b", "0")
 	e.send(b, `<presence to='alice@example.net' type='subscribe'><status>hi, it is Bob</status></presence>`)
-	b.take()
+	taken(b)
 	if got := e.state("alice", "bob@example.net"); got != "none+in+hidden" {
 		t.Fatalf("request not stored: %s", got)
 	}
@@ -418,8 +396,8 @@ func TestPendingRedelivery(t *testing.T) {
 	}
 
 	e.send(a1, `<presence to='bob@example.net' type='subscribed'/>`)
-	a1.take()
-	a2.take()
+	taken(a1)
+	taken(a2)
 	e.logout(a1)
 	e.logout(a2)
 	a3 := e.login("alice@example.net/three")
@@ -442,7 +420,7 @@ func TestInitialPresence(t *testing.T) {
 	b := e.online("bob@example.net/b", "0")
 	c := e.online("carol@example.net/c", "0")
 	d := e.online("dave@example.net/d", "0")
-	c.take()
+	taken(c)
 
 	a1 := e.login("alice@example.net/one")
 	e.send(a1, `<presence><priority>5</priority><status>here</status></presence>`)
@@ -469,8 +447,8 @@ func TestInitialPresence(t *testing.T) {
 	if _, prio := a2.State().Available(); prio != -128 {
 		t.Errorf("priority -300 stored as %d", prio)
 	}
-	b.take()
-	c.take()
+	taken(b)
+	taken(c)
 
 	// Dave probes alice (he has from only: not entitled). The answer is
 	// unsubscribed, which changes nothing for dave, so he sees nothing.
@@ -527,7 +505,7 @@ func TestUnknownAccount(t *testing.T) {
 	for _, typ := range []string{"subscribe", "subscribed", "unsubscribe", "unsubscribed", "", "unavailable", "error"} {
 		e.send(b, `<presence to='nobody@example.net' type='`+typ+`'/>`)
 	}
-	for _, got := range b.take() {
+	for _, got := range taken(b) {
 		if !strings.HasPrefix(got, "push ") { // bob's own roster changes
 			t.Errorf("sender got %s", got)
 		}
@@ -547,7 +525,7 @@ func TestRosterRemove(t *testing.T) {
 	e.setItem("bob", "alice@example.net", "both")
 	a := e.online("alice@example.net/a", "0")
 	b := e.online("bob@example.net/b", "0")
-	a.take()
+	taken(a)
 	e.send(a, `<iq type='set' id='rm'><query xmlns='jabber:iq:roster'><item jid='bob@example.net' subscription='remove'/></query></iq>`)
 	e.expect("remover", a, "iq result rm", "push bob@example.net remove", "unavailable bob@example.net/b")
 	e.expect("contact", b, "push alice@example.net to", "push alice@example.net none",
@@ -572,7 +550,7 @@ func TestDirectedPresence(t *testing.T) {
 	b := e.online("bob@example.net/b", "0")
 	c := e.online("carol@example.net/c", "0")
 	d := e.online("dave@example.net/d", "0")
-	b.take()
+	taken(b)
 
 	e.send(a, `<presence to='carol@example.net/c'><show>chat</show></presence>`)
 	e.send(a, `<presence to='bob@example.net/b'/>`) // a subscriber: not remembered
@@ -604,7 +582,7 @@ func TestInboundAvailability(t *testing.T) {
 	a1 := e.online("alice@example.net/one", "1")
 	a2 := e.online("alice@example.net/two", "-5")
 	a3 := e.login("alice@example.net/idle")
-	a1.take()
+	taken(a1)
 	from := jid.MustParse("stranger@example.org/x")
 	p := xml.New(xml.NSClient, "presence", "from", from.String())
 

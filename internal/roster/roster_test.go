@@ -12,39 +12,12 @@ import (
 	"minimix/internal/iq"
 	"minimix/internal/jid"
 	"minimix/internal/router"
+	"minimix/internal/sessiontest"
 	"minimix/internal/storage"
 	"minimix/internal/storage/sqlite"
 	"minimix/internal/xml"
 	"minimix/internal/xmpperr"
 )
-
-// session is a fake router.Session that records what it is given.
-type session struct {
-	jid jid.JID
-	st  router.State
-
-	mu  sync.Mutex
-	got []*xml.Element
-}
-
-func (s *session) JID() jid.JID         { return s.jid }
-func (s *session) State() *router.State { return &s.st }
-
-func (s *session) Deliver(el *xml.Element) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.got = append(s.got, el.Clone())
-	return true
-}
-
-// take returns and forgets what the session received.
-func (s *session) take() []*xml.Element {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	got := s.got
-	s.got = nil
-	return got
-}
 
 // routed is one presence the router handed to the test handlers.
 type routed struct {
@@ -127,8 +100,8 @@ func newEnv(t *testing.T) *env {
 }
 
 // login binds a session without sending anything.
-func (e *env) login(full string) *session {
-	s := &session{jid: jid.MustParse(full)}
+func (e *env) login(full string) *sessiontest.Session {
+	s := sessiontest.New(full)
 	e.r.Registry().Add(s)
 	return s
 }
@@ -156,14 +129,14 @@ func parse(t *testing.T, s string) *xml.Element {
 
 // send has s send the stanza and returns the reply it got, with anything
 // else it received (pushes) in others.
-func (e *env) send(s *session, stanzaXML string) (reply *xml.Element, others []*xml.Element) {
+func (e *env) send(s *sessiontest.Session, stanzaXML string) (reply *xml.Element, others []*xml.Element) {
 	e.t.Helper()
 	el := parse(e.t, stanzaXML)
 	el.SetAttr("from", s.JID().String())
 	to, _ := jid.Parse(el.Attr("to"))
 	e.r.FromSession(e.t.Context(), s, el, to)
 	id := el.Attr("id")
-	for _, got := range s.take() {
+	for _, got := range s.Take() {
 		if got.Local == "iq" && got.Attr("id") == id && (got.Attr("type") == "result" || got.Attr("type") == "error") {
 			reply = got
 			continue
@@ -275,10 +248,10 @@ func TestGetSetPushVersioning(t *testing.T) {
 	if got := pushItems(t, others); !equal(got, want) {
 		t.Errorf("push to the setter: %v, want %v", got, want)
 	}
-	if got := a2.take(); len(got) != 0 {
+	if got := a2.Take(); len(got) != 0 {
 		t.Errorf("uninterested resource got %v", got)
 	}
-	if got := bob.take(); len(got) != 0 {
+	if got := bob.Take(); len(got) != 0 {
 		t.Errorf("another account got %v", got)
 	}
 
@@ -304,7 +277,7 @@ func TestGetSetPushVersioning(t *testing.T) {
 	if got := pushItems(t, others); !equal(got, want) {
 		t.Errorf("push to setter: %v, want %v", got, want)
 	}
-	pushed := a2.take()
+	pushed := a2.Take()
 	if got := pushItems(t, pushed); !equal(got, want) {
 		t.Errorf("push to other resource: %v, want %v", got, want)
 	}
@@ -322,7 +295,7 @@ func TestGetSetPushVersioning(t *testing.T) {
 	if got := pushItems(t, others); !equal(got, want) {
 		t.Errorf("remove push: %v, want %v", got, want)
 	}
-	if got := pushItems(t, a2.take()); !equal(got, want) {
+	if got := pushItems(t, a2.Take()); !equal(got, want) {
 		t.Errorf("remove push to other resource: %v, want %v", got, want)
 	}
 	// Nothing to tell bob: there was no subscription.
@@ -539,7 +512,7 @@ func TestUpdate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := pushItems(t, a.take()); !equal(got, tc.want) {
+			if got := pushItems(t, a.Take()); !equal(got, tc.want) {
 				t.Errorf("pushed %v, want %v", got, tc.want)
 			}
 			_, err = e.store.RosterItem(ctx, "alice", "bob@example.net")

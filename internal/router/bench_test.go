@@ -1,4 +1,4 @@
-package router
+package router_test
 
 import (
 	"context"
@@ -7,21 +7,24 @@ import (
 	"testing"
 
 	"minimix/internal/jid"
+	"minimix/internal/router"
+	"minimix/internal/sessiontest"
 	"minimix/internal/xml"
 )
 
 // benchPairs registers n sender/receiver pairs and returns them.
-func benchPairs(b *testing.B, n int) (*Router, []*fakeSession, []*fakeSession) {
-	reg := NewRegistry()
+func benchPairs(b *testing.B, n int) (*router.Router, []*sessiontest.Session, []*sessiontest.Session) {
+	reg := router.NewRegistry()
 	h := &fakeHandlers{accounts: map[string]bool{}}
-	r := New(Config{Domain: "example.net", Registry: reg, Handlers: h})
-	var from, to []*fakeSession
+	r := router.New(router.Config{Domain: "example.net", Registry: reg, Handlers: h})
+	var from, to []*sessiontest.Session
 	for i := 0; i < n; i++ {
 		a := newFake(fmt.Sprintf("a%d@example.net/r", i), 0, true)
 		z := newFake(fmt.Sprintf("z%d@example.net/r", i), 0, true)
-		a.keep, z.keep = false, false
-		h.accounts[a.jid.Local] = true
-		h.accounts[z.jid.Local] = true
+		a.Discard()
+		z.Discard()
+		h.accounts[a.JID().Local] = true
+		h.accounts[z.JID().Local] = true
 		reg.Add(a)
 		reg.Add(z)
 		from = append(from, a)
@@ -43,12 +46,12 @@ func BenchmarkRoute(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			r, from, to := benchPairs(b, 1)
 			a, z := from[0], to[0]
-			target := z.jid
+			target := z.JID()
 			if bare {
-				target = z.jid.Bare()
+				target = z.JID().Bare()
 			}
 			ts := target.String()
-			fs := a.jid.String()
+			fs := a.JID().String()
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
@@ -56,7 +59,7 @@ func BenchmarkRoute(b *testing.B) {
 				m.Append(xml.New(xml.NSClient, "body").AppendText("hello"))
 				r.FromSession(ctx, a, m, target)
 			}
-			if z.count == 0 {
+			if z.Delivered() == 0 {
 				b.Fatal("nothing delivered")
 			}
 		})
@@ -75,9 +78,9 @@ func BenchmarkRouteParallel(b *testing.B) {
 		for pb.Next() {
 			a, z := from[i%pairs], to[i%pairs]
 			i += 7
-			m := xml.New(xml.NSClient, "message", "from", a.jid.String(), "to", z.jid.String(), "type", "chat", "id", "x1")
+			m := xml.New(xml.NSClient, "message", "from", a.JID().String(), "to", z.JID().String(), "type", "chat", "id", "x1")
 			m.Append(xml.New(xml.NSClient, "body").AppendText("hello"))
-			r.FromSession(ctx, a, m, z.jid)
+			r.FromSession(ctx, a, m, z.JID())
 		}
 	})
 }
@@ -85,12 +88,12 @@ func BenchmarkRouteParallel(b *testing.B) {
 // BenchmarkRegistryLookup measures finding a session by full JID among
 // 10000 accounts.
 func BenchmarkRegistryLookup(b *testing.B) {
-	reg := NewRegistry()
+	reg := router.NewRegistry()
 	var jids []jid.JID
 	for i := 0; i < 10000; i++ {
 		s := newFake(fmt.Sprintf("u%d@example.net/r", i), 0, true)
 		reg.Add(s)
-		jids = append(jids, s.jid)
+		jids = append(jids, s.JID())
 	}
 	b.ReportAllocs()
 	i := 0

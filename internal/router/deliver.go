@@ -66,9 +66,21 @@ func (r *Router) deliverMessage(ctx context.Context, el *xml.Element, from, to j
 		r.archiveIncoming(ctx, el, from, bare)
 		archived = true
 	}
+	var fork *Fork
+	if len(targets) > 1 && (typ == "chat" || typ == "normal") {
+		// Each target gets the same message: if one dies with its copy
+		// undelivered, Reroute must know the others have theirs.
+		fork = &Fork{sessions: targets}
+	}
 	delivered := 0
 	for _, s := range targets {
-		if s.Deliver(el) {
+		var ok bool
+		if fs, isFork := s.(ForkSession); isFork && fork != nil {
+			ok = fs.DeliverForked(el, fork)
+		} else {
+			ok = s.Deliver(el)
+		}
+		if ok {
 			delivered++
 		}
 	}
@@ -128,24 +140,54 @@ func (r *Router) undeliverable(ctx context.Context, el *xml.Element, from, bare 
 	if !archived {
 		r.archiveIncoming(ctx, el, from, bare)
 	}
-	if err := r.offline.StoreOffline(ctx, bare, el); err != nil {
+	if err := r.storeOffline(ctx, el, bare, typ, nil); err != nil {
 		r.log.Info("offline store refused message", "to", bare.String(), "err", err)
 		// The error must read exactly like the one for an account that
 		// does not exist (8.5.1), so it cannot carry the archive id the
 		// recipient's account stamped.
 		stanza.RemoveStanzaIDs(el, bare)
 		r.Bounce(ctx, el, xmpperr.New(xmpperr.ServiceUnavailable, ""))
-		return
+	}
+}
+
+// storeOffline keeps el for the account bare, which had no available
+// resource when the router looked, and then closes the race with the
+// account coming online: a resource whose initial presence made it
+// available and flushed offline storage between that look and the store
+// would not see el until its next login. Presence makes a session
+// available and then flushes; storeOffline stores and then looks. Of two
+// such sequences at least one sees the other's first step, so either the
+// flush finds el or the look finds the resource and flushes again. A
+// second flush is serialised with the first and finds nothing it already
+// delivered, so nothing arrives twice. dead, when not nil, is a session
+// going away that must not be flushed to.
+func (r *Router) storeOffline(ctx context.Context, el *xml.Element, bare jid.JID, typ string, dead Session) error {
+	if err := r.offline.StoreOffline(ctx, bare, el); err != nil {
+		return err
 	}
 	r.Stats.Offline.Add(1)
+	for _, s := range r.bareTargets(bare, typ) {
+		if s == dead {
+			continue
+		}
+		if _, err := r.offline.Flush(ctx, s); err != nil {
+			// Stored, and flushed at the next availability.
+			r.log.Warn("offline: flush to a resource that came online failed", "to", s.JID().String(), "err", err)
+		}
+		break
+	}
+	return nil
 }
 
 // Reroute delivers a message that a session accepted but could not hand
 // to its client (queue overflow, connection lost without resumption) as
 // if it had been addressed to the bare JID, skipping the dead session:
 // another resource or offline storage gets it, so nothing is silently
-// lost (RFC 6121 and XEP-0198 section 5).
-func (r *Router) Reroute(ctx context.Context, el *xml.Element, dead Session) {
+// lost (RFC 6121 and XEP-0198 section 5). fork is the Fork the session
+// was given the message with, nil if it was not forked: a forked copy is
+// placed elsewhere only when no copy was delivered and none is still
+// queued on another live session, and then once for all copies.
+func (r *Router) Reroute(ctx context.Context, el *xml.Element, dead Session, fork *Fork) {
 	if el.Local != stanza.Message {
 		if stanza.IsRequest(el) {
 			r.Bounce(ctx, el, xmpperr.New(xmpperr.ServiceUnavailable, ""))
@@ -166,6 +208,9 @@ func (r *Router) Reroute(ctx context.Context, el *xml.Element, dead Session) {
 		// had their own copy, and the room must never get it back.
 		return
 	}
+	if fork != nil && !r.lastCopy(fork, dead) {
+		return
+	}
 	bare := dead.JID().Bare()
 	var targets []Session
 	for _, s := range r.bareTargets(bare, typ) {
@@ -181,12 +226,27 @@ func (r *Router) Reroute(ctx context.Context, el *xml.Element, dead Session) {
 	if !storable(el) || r.offline == nil {
 		return
 	}
-	if err := r.offline.StoreOffline(ctx, bare, el); err != nil {
+	if err := r.storeOffline(ctx, el, bare, typ, dead); err != nil {
 		r.log.Warn("reroute: offline store refused message", "to", bare.String(), "err", err)
 		r.Bounce(ctx, el, xmpperr.New(xmpperr.RecipientUnavailable, ""))
-		return
 	}
-	r.Stats.Offline.Add(1)
+}
+
+// lastCopy reports whether the forked copy that dead could not deliver is
+// the one to reroute: no copy reached a client, every other session given
+// a copy has left the registry (a session leaves it before it reroutes,
+// so of two dying together at least one sees the other gone), and no
+// other copy was rerouted already.
+func (r *Router) lastCopy(fork *Fork, dead Session) bool {
+	if fork.delivered.Load() {
+		return false
+	}
+	for _, s := range fork.sessions {
+		if s != dead && r.reg.Get(s.JID()) == s {
+			return false // that copy is still on its way
+		}
+	}
+	return fork.rerouted.CompareAndSwap(false, true)
 }
 
 // storable reports whether a message is worth keeping offline: it has

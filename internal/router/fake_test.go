@@ -1,53 +1,23 @@
-package router
+package router_test
 
 import (
 	"context"
 	"sync"
 
 	"minimix/internal/jid"
+	"minimix/internal/router"
+	"minimix/internal/sessiontest"
 	"minimix/internal/xml"
 )
 
-// fakeSession records what it is given.
-type fakeSession struct {
-	jid   jid.JID
-	state State
-	mu    sync.Mutex
-	got   []*xml.Element
-	dead  bool
-	count int
-	keep  bool // keep delivered stanzas (off in benchmarks)
-}
-
-func newFake(s string, prio int, available bool) *fakeSession {
-	f := &fakeSession{jid: jid.MustParse(s), keep: true}
+// newFake returns a test session of full, available with priority prio
+// if available.
+func newFake(full string, prio int, available bool) *sessiontest.Session {
+	s := sessiontest.New(full)
 	if available {
-		f.state.SetPresence(xml.New(xml.NSClient, "presence"), true, prio)
+		s.Available(prio)
 	}
-	return f
-}
-
-func (f *fakeSession) JID() jid.JID  { return f.jid }
-func (f *fakeSession) State() *State { return &f.state }
-func (f *fakeSession) Deliver(el *xml.Element) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.dead {
-		return false
-	}
-	f.count++
-	if f.keep {
-		f.got = append(f.got, el)
-	}
-	return true
-}
-
-func (f *fakeSession) take() []*xml.Element {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	g := f.got
-	f.got = nil
-	return g
+	return s
 }
 
 // fakeHandlers answers for accounts in a set and records what reached it.
@@ -74,7 +44,7 @@ func (h *fakeHandlers) Presence(ctx context.Context, el *xml.Element, from, to j
 	h.presence = append(h.presence, el)
 	h.mu.Unlock()
 }
-func (h *fakeHandlers) SessionPresence(ctx context.Context, s Session, el *xml.Element, to jid.JID) {
+func (h *fakeHandlers) SessionPresence(ctx context.Context, s router.Session, el *xml.Element, to jid.JID) {
 	h.Presence(ctx, el, s.JID(), to)
 }
 func (h *fakeHandlers) AccountExists(ctx context.Context, local string) bool {
@@ -86,9 +56,16 @@ type fakeOffline struct {
 	mu  sync.Mutex
 	max int
 	got map[jid.JID][]*xml.Element
+	// beforeStore, if set, runs once as a store begins, before the
+	// message is kept: what happens meanwhile races the store.
+	beforeStore func()
 }
 
 func (o *fakeOffline) StoreOffline(ctx context.Context, user jid.JID, el *xml.Element) error {
+	if f := o.beforeStore; f != nil {
+		o.beforeStore = nil
+		f()
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.got == nil {
@@ -99,6 +76,31 @@ func (o *fakeOffline) StoreOffline(ctx context.Context, user jid.JID, el *xml.El
 	}
 	o.got[user] = append(o.got[user], el)
 	return nil
+}
+
+// Flush delivers what is kept for the account of s to s, as the offline
+// service does when a resource becomes available.
+func (o *fakeOffline) Flush(ctx context.Context, s router.Session) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	user := s.JID().Bare()
+	n := 0
+	for _, el := range o.got[user] {
+		if !s.Deliver(el) {
+			break
+		}
+		n++
+	}
+	if n > 0 {
+		o.got[user] = o.got[user][n:]
+	}
+	return n, nil
+}
+
+func (o *fakeOffline) stored(user string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.got[jid.MustParse(user)])
 }
 
 type fullError struct{}

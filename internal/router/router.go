@@ -57,9 +57,13 @@ type Handlers interface {
 
 // Offline keeps messages for accounts with no available session
 // (XEP-0160). Store returns an error when the message cannot be kept
-// (quota); the router then answers service-unavailable.
+// (quota); the router then answers service-unavailable. Flush delivers
+// what is kept for the account of s to s and deletes it, serialised per
+// account; the router calls it when a resource became available while it
+// was storing (see Router.storeOffline).
 type Offline interface {
 	StoreOffline(ctx context.Context, user jid.JID, el *xml.Element) error
+	Flush(ctx context.Context, s Session) (int, error)
 }
 
 // Archiver stores messages in personal archives (XEP-0313). Archive

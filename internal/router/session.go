@@ -2,6 +2,7 @@ package router
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"minimix/internal/jid"
 	"minimix/internal/xml"
@@ -20,6 +21,31 @@ type Session interface {
 	Deliver(el *xml.Element) bool
 	// State is the IM state features keep per session.
 	State() *State
+}
+
+// Fork ties together the copies of one message that the router delivered
+// to several sessions of an account at once (a message to the bare JID
+// for equal-priority resources, RFC 6121 8.5.2.1.1). A session that ends
+// with its copy undelivered hands the fork back to Reroute, which places
+// the message elsewhere only if no copy reached a client and no other
+// copy is still on its way, and then only once.
+type Fork struct {
+	sessions  []Session
+	delivered atomic.Bool
+	rerouted  atomic.Bool
+}
+
+// Delivered records that a copy reached its client (it was acknowledged,
+// or written to a stream without acknowledgements).
+func (f *Fork) Delivered() { f.delivered.Store(true) }
+
+// ForkSession is a Session that keeps the fork of a forked copy, to give
+// it back to Reroute. A Session without it is given forked copies with
+// Deliver.
+type ForkSession interface {
+	Session
+	// DeliverForked is Deliver for one copy of a forked message.
+	DeliverForked(el *xml.Element, f *Fork) bool
 }
 
 // State is the per-session IM state that presence, roster, carbons and CSI

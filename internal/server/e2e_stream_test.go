@@ -486,3 +486,32 @@ func TestSlowReader(t *testing.T) {
 		t.Errorf("%d of %d messages lost: %v", len(missing), sent, missing)
 	}
 }
+
+// TestTLSInputHeldAcrossIdle sends three stanzas of exactly the decoder's
+// buffer size (4 KiB) in one TLS record. The server's decoder reads one
+// stanza per buffer, so after each it holds nothing while TLS still holds
+// the rest of the record: a reader that then waited for the socket would
+// wait for input it already has. Every stanza must be handled.
+func TestTLSInputHeldAcrossIdle(t *testing.T) {
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", "alice-secret")
+	srv.AddUser(t, "bob", "bob-secret")
+	bob := srv.Login(t, "bob", "bob-secret", "b")
+	alice := srv.Login(t, "alice", "alice-secret", "a")
+	var batch strings.Builder
+	for i := range 3 {
+		head := fmt.Sprintf("<message to='bob@localhost/b' type='chat'><body>m%d ", i)
+		tail := "</body></message>"
+		batch.WriteString(head + strings.Repeat("x", 4096-len(head)-len(tail)) + tail)
+	}
+	if batch.Len() != 3*4096 {
+		t.Fatalf("batch is %d bytes", batch.Len())
+	}
+	alice.Send(batch.String()) // one write, one TLS record
+	for i := range 3 {
+		bob.ExpectStanza("message", 5*time.Second, func(n xmpptest.Node) bool {
+			b := n.Child("", "body")
+			return b != nil && strings.HasPrefix(b.Text, fmt.Sprintf("m%d ", i))
+		})
+	}
+}

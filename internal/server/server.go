@@ -166,6 +166,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		ReadBurst:        cfg.Limits.C2SBurstBytes,
 		Unlimited:        func(user string) bool { return admins[user] },
 		MaxConnections:   cfg.C2S.MaxConnections,
+		NegotiateTimeout: cfg.C2S.NegotiateTimeout.Duration,
+		WriteTimeout:     cfg.C2S.WriteTimeout.Duration,
 		Logger:           log,
 	}
 	if cfg.C2S.AllowRegistration {

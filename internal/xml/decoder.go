@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // Limits bound what a peer can make us hold. Besides these, the decoder
@@ -71,7 +72,11 @@ type StreamHeader struct {
 
 // Decoder reads one XMPP stream: a header, then top-level elements.
 //
-// It reads through its own 4 KiB buffer and scans bytes directly. Each
+// It reads through a 4 KiB buffer and scans bytes directly. The buffer and
+// the scratch tables are held only while there is something to read: an
+// idle stream (a client between stanzas) waits for its next byte with a
+// one-byte read and holds neither, so thousands of idle connections cost
+// no buffers. A partial element keeps the buffer until it is complete. Each
 // top-level element is first recorded in reusable scratch tables and then
 // built in one go, so a stanza costs about four allocations whatever its
 // size: its elements, its attributes, its child nodes and one string that
@@ -87,10 +92,12 @@ type Decoder struct {
 	rerr error // reader error held back until the bytes read with it are consumed
 	lim  Limits
 
-	buf      []byte // unread input is buf[pos:end]
+	buf      []byte // unread input is buf[pos:end]; nil while idle
+	bufp     *[]byte
 	pos, end int
-	base     int64 // input offset of buf[0]
-	fragment bool  // buf is the caller's whole input (Parse); never read or shifted
+	one      [1]byte // what an idle stream waits for its next byte with
+	base     int64   // input offset of buf[0]
+	fragment bool    // buf is the caller's whole input (Parse); never read or shifted
 
 	err   error // sticky
 	state int
@@ -109,10 +116,52 @@ type Decoder struct {
 	streamPrefixes int
 	streamNS       int
 	streamQName    []byte
-	nsCache        [8]string // recently seen uncommon namespace URIs
-	nsNext         int
 
-	tree
+	*tree // scratch tables while reading; see takeTree
+}
+
+// Buffers and scratch tables are recycled between the decoders of all
+// connections; a decoder holds them only while it reads.
+var (
+	readBufs = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+	trees    = sync.Pool{New: func() any { return new(tree) }}
+)
+
+// takeTree gives d scratch tables for reading an element or header. The
+// tables are moved into d (not pointed to) so that the scanner reaches
+// them with no extra indirection.
+func (d *Decoder) takeTree() {
+	if d.tree == nil {
+		d.tree = trees.Get().(*tree)
+	}
+}
+
+// dropTree gives the scratch tables back, after shrinking what a large
+// element grew. The decoders of Parse keep theirs: they are pooled whole.
+func (d *Decoder) dropTree() {
+	if d.tree == nil || d.fragment {
+		return
+	}
+	d.shrink()
+	trees.Put(d.tree)
+	d.tree = nil
+}
+
+// takeBuf gives d a read buffer; d must hold no unread input.
+func (d *Decoder) takeBuf() {
+	d.bufp = readBufs.Get().(*[]byte)
+	d.buf = *d.bufp
+}
+
+// dropBuf gives the read buffer back if everything in it was consumed.
+func (d *Decoder) dropBuf() {
+	if d.bufp == nil || d.pos != d.end {
+		return
+	}
+	d.base += int64(d.pos)
+	d.pos, d.end = 0, 0
+	readBufs.Put(d.bufp)
+	d.bufp, d.buf = nil, nil
 }
 
 const (
@@ -138,6 +187,7 @@ func (d *Decoder) Reset(r io.Reader) {
 	d.rerr = nil
 	d.base += int64(d.pos)
 	d.pos, d.end = 0, 0
+	d.dropBuf()
 	d.Restart()
 }
 
@@ -163,6 +213,8 @@ func (d *Decoder) ReadHeader() (StreamHeader, error) {
 	if d.state != stateNew {
 		return StreamHeader{}, errors.New("xml: ReadHeader called twice without Reset or Restart")
 	}
+	d.takeTree()
+	defer d.dropTree()
 	d.limitStart, d.limitMax, d.limitTooBig = d.InputOffset(), int64(d.lim.MaxHeaderBytes), false
 	h, err := d.readHeader()
 	if err == nil && d.InputOffset()-d.limitStart > d.limitMax {
@@ -201,10 +253,12 @@ func (d *Decoder) Next() (*Element, error) {
 		if d.pos < d.end {
 			break
 		}
-		if err := d.fill(); err != nil {
+		if err := d.fillIdle(); err != nil {
 			return nil, readError(err)
 		}
 	}
+	d.takeTree()
+	defer d.dropTree()
 	if d.buf[d.pos] != '<' {
 		return nil, d.fail(notWellFormed("character data at stream level"))
 	}
@@ -241,7 +295,7 @@ func (d *Decoder) Next() (*Element, error) {
 		return nil, d.fail(err)
 	}
 	e := d.build()
-	d.shrink()
+	d.dropBuf()
 	return e, nil
 }
 
@@ -320,7 +374,7 @@ func (d *Decoder) fill() error {
 		return io.EOF
 	}
 	if d.buf == nil {
-		d.buf = make([]byte, bufSize)
+		d.takeBuf()
 	}
 	if d.pos > 0 {
 		d.base += int64(d.pos)
@@ -349,6 +403,53 @@ func (d *Decoder) fill() error {
 		}
 	}
 	return io.ErrNoProgress
+}
+
+// fillIdle is fill between elements, when everything read so far was
+// consumed: it gives the buffer back and waits for the next byte with a
+// one-byte read, so that an idle stream holds no buffer. The byte goes
+// into a fresh buffer; fill reads the rest of what arrived.
+func (d *Decoder) fillIdle() error {
+	if d.fragment || d.rerr != nil || d.r == nil || d.pos != d.end {
+		return d.fill()
+	}
+	d.dropBuf()
+	for range 100 {
+		n, err := d.r.Read(d.one[:])
+		if n > 0 {
+			d.takeBuf()
+			d.buf[0] = d.one[0]
+			d.end = 1
+			if err != nil {
+				d.rerr = err
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return io.ErrNoProgress
+}
+
+// Fill reads whatever the reader returns into d between elements,
+// without decoding it, and returns the reader's error if it returned
+// nothing. A caller uses it to learn whether input is already waiting in
+// a reader that buffers (a TLS connection, with a read deadline in the
+// past) before it waits for the network. With unread input it does
+// nothing.
+func (d *Decoder) Fill() error {
+	if d.err != nil {
+		return d.err
+	}
+	if d.pos != d.end {
+		return nil
+	}
+	err := d.fill()
+	if err != nil {
+		d.dropBuf()
+	}
+	return err
 }
 
 // need makes at least n bytes available in buf[pos:end].

@@ -433,8 +433,9 @@ func TestReaderError(t *testing.T) {
 	}
 }
 
-// timeoutReader returns its chunks one per Read, with errTimeout between
-// them, as a connection with a read deadline does while the peer is idle.
+// timeoutReader returns its chunks, each in as few Reads as p allows,
+// with errTimeout between them, as a connection with a read deadline does
+// while the peer is idle.
 type timeoutReader struct {
 	chunks []string
 	idle   bool
@@ -450,7 +451,11 @@ func (r *timeoutReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	n := copy(p, r.chunks[0])
-	r.chunks = r.chunks[1:]
+	if r.chunks[0] = r.chunks[0][n:]; r.chunks[0] == "" {
+		r.chunks = r.chunks[1:]
+	} else {
+		r.idle = false // the rest of the chunk follows at once
+	}
 	return n, nil
 }
 
@@ -874,4 +879,57 @@ func TestRestartKeepsBufferedHeader(t *testing.T) {
 	if err != nil || e.Space != NSServer || e.Local != "iq" {
 		t.Fatalf("Next = %s, %v", dump(e), err)
 	}
+}
+
+// lenRecorder passes reads through and reports the size of each buffer
+// it is given.
+type lenRecorder struct {
+	r    io.Reader
+	lens chan int
+}
+
+func (l *lenRecorder) Read(p []byte) (int, error) {
+	l.lens <- len(p)
+	return l.r.Read(p)
+}
+
+// TestIdleStreamHoldsNoBuffer checks that a decoder waiting between
+// elements, with everything read consumed, waits with a one-byte read,
+// holding no read buffer, and that a partial element keeps its bytes.
+func TestIdleStreamHoldsNoBuffer(t *testing.T) {
+	pr, pw := io.Pipe()
+	rec := &lenRecorder{r: pr, lens: make(chan int, 100)}
+	d := NewDecoder(rec, Limits{})
+	go func() {
+		io.WriteString(pw, testHeader+"<presence/>")
+	}()
+	if _, err := d.ReadHeader(); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := d.Next(); err != nil || e.Local != "presence" {
+		t.Fatalf("Next = %v, %v", e, err)
+	}
+	for len(rec.lens) > 0 {
+		<-rec.lens
+	}
+	got := make(chan *Element)
+	go func() {
+		e, err := d.Next()
+		if err != nil {
+			t.Error(err)
+		}
+		got <- e
+	}()
+	if n := <-rec.lens; n != 1 {
+		t.Errorf("idle decoder reads into %d bytes, want a one-byte read", n)
+	}
+	if d.buf != nil {
+		t.Errorf("idle decoder holds a %d-byte buffer", cap(d.buf))
+	}
+	io.WriteString(pw, "<message><body>split")
+	io.WriteString(pw, " across writes</body></message>")
+	if e := <-got; e == nil || e.Local != "message" || e.FirstElement().Text() != "split across writes" {
+		t.Fatalf("after idling: %v", e)
+	}
+	pw.Close()
 }

@@ -29,14 +29,15 @@ func Parse(b []byte) (*Element, error) {
 // defaults described on Limits.
 func ParseWithLimits(b []byte, lim Limits) (*Element, error) {
 	d := parsers.Get().(*Decoder)
+	if d.tree == nil {
+		d.tree = new(tree)
+	}
 	*d = Decoder{
 		lim:      lim.withDefaults(),
 		limitMax: noLimit,
 		buf:      b,
 		end:      min(len(b), bufSize),
 		fragment: true,
-		nsCache:  d.nsCache,
-		nsNext:   d.nsNext,
 		tree:     d.tree,
 		binds:    d.binds[:0],
 		prefixes: d.prefixes[:0],

@@ -20,6 +20,9 @@ type tree struct {
 	qnames []byte    // raw names of the open elements, to match end tags
 	raw    []rawAttr // attributes of the start tag being read
 	tmp    []byte    // attribute names of the start tag being read
+
+	nsCache [8]string // recently seen uncommon namespace URIs
+	nsNext  int
 }
 
 // sref is a name: arena[off:end], or commonNames[off] when end < 0.
@@ -74,7 +77,7 @@ const (
 )
 
 func (d *Decoder) beginTree() {
-	t := &d.tree
+	t := d.tree
 	t.arena = t.arena[:0]
 	t.elems = t.elems[:0]
 	t.attrs = t.attrs[:0]
@@ -94,7 +97,7 @@ func (d *Decoder) beginTree() {
 // shrink drops scratch tables that a large element grew, so that an idle
 // connection does not keep them.
 func (d *Decoder) shrink() {
-	t := &d.tree
+	t := d.tree
 	if cap(t.arena) > 64<<10 {
 		t.arena = nil
 	}
@@ -503,7 +506,7 @@ func (d *Decoder) srefEqual(a, b sref) bool {
 
 // build turns the scratch tables into the element tree.
 func (d *Decoder) build() *Element {
-	t := &d.tree
+	t := d.tree
 	var str string
 	if len(t.arena) > 0 {
 		str = string(t.arena)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -136,6 +137,17 @@ func loopbackHost(hostport string) bool {
 }
 
 func (s *Server) registerAdmin(mux *http.ServeMux) {
+	// Profiles of the running server (net/http/pprof), for operators
+	// measuring it under their own load: behind the same guard, e.g.
+	//   curl -H "Authorization: Bearer $(cat data/admin.token)" \
+	//     http://127.0.0.1:5280/api/debug/pprof/profile?seconds=10 > cpu.prof
+	mux.HandleFunc("GET "+AdminAPIPrefix+"debug/pprof/", s.adminHandler(func(w http.ResponseWriter, r *http.Request) {
+		// pprof.Index serves the named profiles under its own prefix.
+		r.URL.Path = strings.Replace(r.URL.Path, AdminAPIPrefix+"debug/pprof/", "/debug/pprof/", 1)
+		pprof.Index(w, r)
+	}))
+	mux.HandleFunc("GET "+AdminAPIPrefix+"debug/pprof/profile", s.adminHandler(pprof.Profile))
+	mux.HandleFunc("GET "+AdminAPIPrefix+"debug/pprof/trace", s.adminHandler(pprof.Trace))
 	mux.HandleFunc("GET "+AdminAPIPrefix+"joins", s.adminHandler(func(w http.ResponseWriter, r *http.Request) {
 		if s.features.joins == nil {
 			http.Error(w, "account_join is disabled", http.StatusNotFound)

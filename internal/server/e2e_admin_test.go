@@ -190,3 +190,23 @@ func TestE2EMetricsAccess(t *testing.T) {
 		t.Errorf("/metrics with metrics_allow = []: %d", code)
 	}
 }
+
+// The running server's profiles are behind the admin API's guard.
+func TestE2EAdminProfiles(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, nil)
+	if code, body := srv.Admin(t, "GET", "debug/pprof/", nil); code != http.StatusOK || !strings.Contains(string(body), "goroutine") {
+		t.Errorf("profile index with the token: %d %.200s", code, body)
+	}
+	if code, body := srv.Admin(t, "GET", "debug/pprof/heap?debug=1", nil); code != http.StatusOK || !strings.Contains(string(body), "heap profile") {
+		t.Errorf("heap profile with the token: %d %.200s", code, body)
+	}
+	resp, err := http.Get("http://" + srv.HTTPAddr().String() + server.AdminAPIPrefix + "debug/pprof/heap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("heap profile without the token: %d, want 401", resp.StatusCode)
+	}
+}

@@ -201,6 +201,11 @@ func (s *Session) start(c *conn) {
 	s.mu.Unlock()
 }
 
+// writeChunk is how much a writer serialises before it writes: a chunk
+// this size is written in one system call (the kernel's socket buffer
+// takes it), and the buffer holding it comes back to writeBufs.
+const writeChunk = 32 << 10
+
 // writeBufs recycles the buffers that what goes to clients is serialised
 // into, so that an idle connection holds none.
 var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -264,19 +269,38 @@ func (s *Session) writeLoop(c *conn) {
 		for _, b := range ctrl {
 			buf = append(buf, b...)
 		}
-		for _, it := range batch {
+		// A long batch goes out in chunks of about writeChunk bytes, so
+		// that the pooled buffer is reused rather than grown (and, past
+		// what the pool keeps, allocated again) for every burst.
+		// sent counts the stanzas of batch already written.
+		sent := 0
+		var err error
+		for i, it := range batch {
 			buf = it.el.AppendXML(buf, xml.NSClient)
+			if len(buf) >= writeChunk && i < len(batch)-1 {
+				if err = c.write(buf); err != nil {
+					break
+				}
+				buf, sent = buf[:0], i+1
+			}
+		}
+		if err == nil {
+			err = c.write(buf)
 		}
 		*bufp = buf
-		if err := c.write(buf); err != nil {
+		if err != nil {
 			// With stream management what was taken stays queued, to be
 			// resent on resumption or rerouted when the session ends;
-			// without, it is placed elsewhere now. Either way the reader
-			// sees the closed socket and tells the session. s.writer
-			// stays c: no other writer starts on a dead connection.
+			// without, what was not written is placed elsewhere now.
+			// Either way the reader sees the closed socket and tells the
+			// session. s.writer stays c: no other writer starts on a
+			// dead connection.
 			c.drop(false)
 			if !sm {
-				for _, it := range batch {
+				for i := range batch[:sent] {
+					batch[i].delivered() // written before the failure
+				}
+				for _, it := range batch[sent:] {
 					s.srv.cfg.Router.Reroute(context.Background(), it.el, s, it.fork)
 				}
 			}

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Joins", testJoins},
 		{"Rooms", testRooms},
 		{"PEP", testPEP},
+		{"Blocklists", testBlocklists},
 		{"Concurrency", testConcurrency},
 		{"Context", testContext},
 	} {

@@ -222,6 +222,11 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "blocking bounds",
+			toml: "[blocking]\nmax_items = 0\n",
+			want: []Problem{{Line: 2, Key: "blocking.max_items", Msg: "0 is out of range [1, 100000]"}},
+		},
+		{
 			name: "pubsub bounds",
 			toml: "[pubsub]\ndomain = \"conference.localhost\"\nrestrict_node_creation = \"nobody\"\nmax_nodes = 0\nmax_items = 100001\nmax_payload_bytes = 10\nmax_subscriptions = 0\n",
 			want: []Problem{

@@ -56,6 +56,7 @@ type Config struct {
 	AccountJoin AccountJoin `toml:"account_join"`
 	Adhoc       Adhoc       `toml:"adhoc"`
 	PubSub      PubSub      `toml:"pubsub"`
+	Blocking    Blocking    `toml:"blocking"`
 
 	// path is the file the configuration was loaded from.
 	path string
@@ -164,6 +165,14 @@ type PubSub struct {
 	// MaxSubscriptions bounds the subscriptions of one node. Default
 	// 1000, between 1 and 100000.
 	MaxSubscriptions int `toml:"max_subscriptions"`
+}
+
+// Blocking bounds the blocking command (XEP-0191, docs/blocking.md).
+type Blocking struct {
+	// MaxItems bounds the JIDs one account may block; a block past it is
+	// refused with resource-constraint. Default 1000, between 1 and
+	// 100000.
+	MaxItems int `toml:"max_items"`
 }
 
 // C2S configures client-to-server connections.
@@ -400,7 +409,8 @@ func Default() *Config {
 			OfflineShow:    "xa",
 			HistoryMax:     50,
 		},
-		Adhoc: Adhoc{SessionTimeout: Duration{10 * time.Minute}, MaxSessions: 8},
+		Adhoc:    Adhoc{SessionTimeout: Duration{10 * time.Minute}, MaxSessions: 8},
+		Blocking: Blocking{MaxItems: 1000},
 		PubSub: PubSub{
 			Domain:               "pubsub.localhost",
 			RestrictNodeCreation: "local",

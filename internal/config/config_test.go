@@ -79,6 +79,7 @@ var overrides = []struct {
 	{"[pep]\nmax_nodes = 10\nmax_items = 20\nmax_payload_bytes = 100000", func(c *Config) {
 		c.PEP = PEP{MaxNodes: 10, MaxItems: 20, MaxPayloadBytes: 100000}
 	}},
+	{"[blocking]\nmax_items = 5", func(c *Config) { c.Blocking.MaxItems = 5 }},
 	{"[adhoc]\nsession_timeout = \"1h\"\nmax_sessions = 2", func(c *Config) { c.Adhoc = Adhoc{SessionTimeout: Duration{time.Hour}, MaxSessions: 2} }},
 	{"[mam]\ndefault_page_size = 10\nmax_page_size = 1000", func(c *Config) { c.MAM = MAM{DefaultPageSize: 10, MaxPageSize: 1000} }},
 	{"[c2s]\nlisten = [\"127.0.0.1:15222\", \"[::1]:15222\"]", func(c *Config) { c.C2S.Listen = []string{"127.0.0.1:15222", "[::1]:15222"} }},

@@ -86,6 +86,7 @@ func (c *Config) issues() issues {
 	c.MUC.validate(&is, c.Domain)
 	c.AccountJoin.validate(&is)
 	c.Adhoc.validate(&is)
+	c.Blocking.validate(&is)
 	c.PubSub.validate(&is, c.Domain, c.MUC.Domain)
 	return is
 }
@@ -301,6 +302,10 @@ func (a *Adhoc) validate(is *issues) {
 		is.add("adhoc.session_timeout", "%v is out of range [10s, 24h]", a.SessionTimeout)
 	}
 	between(is, "adhoc.max_sessions", a.MaxSessions, 1, 1000)
+}
+
+func (b *Blocking) validate(is *issues) {
+	between(is, "blocking.max_items", b.MaxItems, 1, 100000)
 }
 
 func (l *Log) validate(is *issues) {

@@ -12,6 +12,7 @@ import (
 	"minimix/internal/adhoc"
 	"minimix/internal/iq"
 
+	"minimix/internal/blocking"
 	"minimix/internal/bookmarks"
 	"minimix/internal/carbons"
 	"minimix/internal/disco"
@@ -27,6 +28,7 @@ import (
 	"minimix/internal/pubsubsvc"
 	"minimix/internal/register"
 	"minimix/internal/roster"
+	"minimix/internal/storage"
 	"minimix/internal/vcard"
 	"minimix/internal/version"
 	"minimix/internal/xml"
@@ -47,6 +49,7 @@ type features struct {
 	muc       *muc.Service // nil when muc.domain is ""
 	adhoc     *adhoc.Service
 	pubsub    *pubsubsvc.Service // nil when pubsub.domain is ""
+	blocking  *blocking.Service
 
 	exists sync.Map // local -> time.Time: accounts known to exist until then
 
@@ -82,6 +85,18 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 		Logger:          log.With("component", "pep"),
 	})
 	f.bookmarks = bookmarks.New(s.cfg.Domain, f.pep, log.With("component", "bookmarks"))
+	f.blocking = blocking.New(blocking.Config{
+		Domain:      s.cfg.Domain,
+		Store:       store,
+		Sessions:    s.Registry,
+		Sender:      r,
+		Subscribers: f.presenceSubscribers,
+		MaxItems:    s.cfg.Blocking.MaxItems,
+		Logger:      log.With("component", "blocking"),
+	})
+	// First among the interceptors: what a blocked JID sends is stopped
+	// before anything else sees it, account-based group chat included.
+	r.AddInterceptor(f.blocking)
 	f.presence = presence.New(presence.Config{
 		Domain:  s.cfg.Domain,
 		Store:   store,
@@ -94,6 +109,7 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 		OnAvailable:   f.pep.SessionAvailable,
 		OnUnavailable: f.pep.SessionUnavailable,
 		OnInbound:     f.pep.ContactPresence,
+		Blocked:       f.blocking.Blocks,
 	})
 	f.archive = mam.New(store, f.inRoster, log.With("component", "mam"))
 	f.archive.SetPageSizes(s.cfg.MAM.DefaultPageSize, s.cfg.MAM.MaxPageSize)
@@ -114,6 +130,7 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 	f.disco.SetAccountNodes(f.pep.Nodes)
 	f.pep.Register(m)
 	f.bookmarks.Register(m)
+	f.blocking.Register(m)
 	r.AddInterceptor(f.pep) // answers to its capabilities queries
 	ping.Register(m)
 	version.New(Version, "").Register(m)
@@ -179,6 +196,25 @@ func (f *features) inRoster(ctx context.Context, owner, with jid.JID) bool {
 	return err == nil
 }
 
+// presenceSubscribers lists the contacts with a subscription to user's
+// presence, for the blocking command's presence rules.
+func (f *features) presenceSubscribers(ctx context.Context, user jid.JID) ([]jid.JID, error) {
+	items, _, err := f.s.store.RosterItems(ctx, user.Local)
+	if err != nil {
+		return nil, err
+	}
+	var out []jid.JID
+	for _, it := range items {
+		if it.Subscription != storage.SubFrom && it.Subscription != storage.SubBoth {
+			continue
+		}
+		if j, err := jid.Parse(it.Contact); err == nil {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
 // sendToSession delivers el to exactly the session to (MAM results).
 func (f *features) sendToSession(ctx context.Context, to jid.JID, el *xml.Element) {
 	if s := f.s.Registry.Get(to); s != nil {
@@ -199,6 +235,9 @@ func (f *features) start(ctx context.Context) (err error) {
 			}
 		}
 	}()
+	if err := f.blocking.Start(ctx); err != nil {
+		return err
+	}
 	if err := f.archive.LoadMemberships(ctx); err != nil {
 		return err
 	}

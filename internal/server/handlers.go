@@ -93,6 +93,7 @@ func (f *features) SessionEnded(ctx context.Context, s router.Session) {
 		f.joins.SessionEnded(ctx, s.JID())
 	}
 	f.presence.SessionEnded(ctx, s)
+	f.blocking.SessionEnded(s)
 }
 
 func (s *Server) registerMetrics() {
@@ -132,6 +133,10 @@ func (s *Server) registerMetrics() {
 	if ah := s.features.adhoc; ah != nil {
 		m.GaugeFunc("minimix_adhoc_sessions", "Open ad-hoc command sessions.", func() float64 { return float64(ah.Sessions()) })
 	}
+	bs := &s.features.blocking.Stats
+	m.Counter("minimix_blocking_blocked_total", "Stanzas from blocked JIDs stopped (XEP-0191).", &bs.Blocked)
+	m.Counter("minimix_blocking_refused_total", "Stanzas to blocked JIDs refused (XEP-0191).", &bs.Refused)
+	m.Gauge("minimix_blocking_items", "JIDs in all accounts' blocklists.", &bs.BlockedItems)
 	if j := s.features.joins; j != nil {
 		js := &j.Stats
 		m.Gauge("minimix_account_joins", "Rooms joined as an account (account-based group chat).", &js.AccountJoins)

@@ -62,6 +62,7 @@ var scenarios = []scenario{
 	{"accountjoin_restart", []string{"alice", "bob"}, false},
 	{"pubsub", []string{"alice", "bob", "carol"}, false},
 	{"adhoc", []string{"alice", "bob"}, false},
+	{"blocking", []string{"alice", "bob"}, false},
 }
 
 // serverOptions change the minimix server's configuration for a scenario.

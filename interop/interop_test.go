@@ -63,11 +63,20 @@ var scenarios = []scenario{
 	{"pubsub", []string{"alice", "bob", "carol"}, false},
 	{"adhoc", []string{"alice", "bob"}, false},
 	{"blocking", []string{"alice", "bob"}, false},
+	{"extdisco", []string{"alice"}, false},
 }
 
 // serverOptions change the minimix server's configuration for a scenario.
 var serverOptions = map[string][]xmpptest.Option{
 	"adhoc": {xmpptest.WithConfig(func(c *config.Config) { c.Admins = []string{"alice@localhost"} })},
+	"extdisco": {xmpptest.WithConfig(func(c *config.Config) {
+		c.ExternalServices.Secret = "interop-secret"
+		c.ExternalServices.CredentialTTL = config.Duration{Duration: time.Hour}
+		c.ExternalServices.Services = []config.ExternalService{
+			{Type: "stun", Host: "turn.localhost", Port: 3478, Transport: "udp"},
+			{Type: "turn", Host: "turn.localhost", Port: 3478, Transport: "udp", Secret: true},
+		}
+	})},
 }
 
 // password gives each account a password; zoe's is not ASCII so that

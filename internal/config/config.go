@@ -58,6 +58,8 @@ type Config struct {
 	PubSub      PubSub      `toml:"pubsub"`
 	Blocking    Blocking    `toml:"blocking"`
 
+	ExternalServices ExternalServices `toml:"external_services"`
+
 	// path is the file the configuration was loaded from.
 	path string
 }
@@ -173,6 +175,48 @@ type Blocking struct {
 	// refused with resource-constraint. Default 1000, between 1 and
 	// 100000.
 	MaxItems int `toml:"max_items"`
+}
+
+// ExternalServices lists the STUN and TURN servers (and any other
+// services outside XMPP) that clients discover through the server
+// (XEP-0215, docs/extdisco.md), for audio and video calls.
+type ExternalServices struct {
+	// Secret is the secret shared with the TURN server (coturn's
+	// static-auth-secret with use-auth-secret): the services with secret
+	// = true get time-limited credentials made from it, by the TURN REST
+	// scheme. Default "": none. Give it here or in SecretFile, not both.
+	Secret string `toml:"secret"`
+	// SecretFile names a file holding Secret (surrounding white space is
+	// trimmed), so that the configuration need not. Default "".
+	SecretFile string `toml:"secret_file"`
+	// CredentialTTL is how long such credentials are valid. Default
+	// "24h", between 1m and 720h.
+	CredentialTTL Duration `toml:"credential_ttl"`
+	// Services are the services, one [[external_services.service]] table
+	// each. Default none: the feature is not advertised.
+	Services []ExternalService `toml:"service"`
+}
+
+// ExternalService is one service clients are told of.
+type ExternalService struct {
+	// Type is the service type of the XEP-0215 registry: "stun", "turn",
+	// "turns"... Required.
+	Type string `toml:"type"`
+	// Host is the service's DNS name or IP address. Required.
+	Host string `toml:"host"`
+	// Port is its port, 1 to 65535. Required.
+	Port int `toml:"port"`
+	// Transport is "udp" or "tcp"; "" leaves it out.
+	Transport string `toml:"transport"`
+	// Name is a label for people; optional.
+	Name string `toml:"name"`
+	// Secret gives the service credentials made from
+	// external_services.secret, valid for credential_ttl.
+	Secret bool `toml:"secret"`
+	// Username and Password are fixed credentials, given as they are;
+	// both or neither, and not with Secret.
+	Username string `toml:"username"`
+	Password string `toml:"password"`
 }
 
 // C2S configures client-to-server connections.
@@ -411,6 +455,10 @@ func Default() *Config {
 		},
 		Adhoc:    Adhoc{SessionTimeout: Duration{10 * time.Minute}, MaxSessions: 8},
 		Blocking: Blocking{MaxItems: 1000},
+		ExternalServices: ExternalServices{
+			CredentialTTL: Duration{24 * time.Hour},
+			Services:      []ExternalService{},
+		},
 		PubSub: PubSub{
 			Domain:               "pubsub.localhost",
 			RestrictNodeCreation: "local",

@@ -80,6 +80,14 @@ var overrides = []struct {
 		c.PEP = PEP{MaxNodes: 10, MaxItems: 20, MaxPayloadBytes: 100000}
 	}},
 	{"[blocking]\nmax_items = 5", func(c *Config) { c.Blocking.MaxItems = 5 }},
+	{"[external_services]\nsecret = \"s3cret\"\ncredential_ttl = \"1h\"\n[[external_services.service]]\ntype = \"stun\"\nhost = \"turn.example.org\"\nport = 3478\ntransport = \"udp\"\n[[external_services.service]]\ntype = \"turn\"\nhost = \"192.0.2.1\"\nport = 3478\ntransport = \"tcp\"\nname = \"Relay\"\nsecret = true\n[[external_services.service]]\ntype = \"turns\"\nhost = \"turn.example.org\"\nport = 5349\nusername = \"guest\"\npassword = \"guest\"", func(c *Config) {
+		c.ExternalServices = ExternalServices{Secret: "s3cret", CredentialTTL: Duration{time.Hour}, Services: []ExternalService{
+			{Type: "stun", Host: "turn.example.org", Port: 3478, Transport: "udp"},
+			{Type: "turn", Host: "192.0.2.1", Port: 3478, Transport: "tcp", Name: "Relay", Secret: true},
+			{Type: "turns", Host: "turn.example.org", Port: 5349, Username: "guest", Password: "guest"},
+		}}
+	}},
+	{"[external_services]\nsecret_file = \"/etc/minimix/turn.secret\"", func(c *Config) { c.ExternalServices.SecretFile = "/etc/minimix/turn.secret" }},
 	{"[adhoc]\nsession_timeout = \"1h\"\nmax_sessions = 2", func(c *Config) { c.Adhoc = Adhoc{SessionTimeout: Duration{time.Hour}, MaxSessions: 2} }},
 	{"[mam]\ndefault_page_size = 10\nmax_page_size = 1000", func(c *Config) { c.MAM = MAM{DefaultPageSize: 10, MaxPageSize: 1000} }},
 	{"[c2s]\nlisten = [\"127.0.0.1:15222\", \"[::1]:15222\"]", func(c *Config) { c.C2S.Listen = []string{"127.0.0.1:15222", "[::1]:15222"} }},

@@ -87,6 +87,7 @@ func (c *Config) issues() issues {
 	c.AccountJoin.validate(&is)
 	c.Adhoc.validate(&is)
 	c.Blocking.validate(&is)
+	c.ExternalServices.validate(&is)
 	c.PubSub.validate(&is, c.Domain, c.MUC.Domain)
 	return is
 }
@@ -306,6 +307,64 @@ func (a *Adhoc) validate(is *issues) {
 
 func (b *Blocking) validate(is *issues) {
 	between(is, "blocking.max_items", b.MaxItems, 1, 100000)
+}
+
+func (e *ExternalServices) validate(is *issues) {
+	const key = "external_services"
+	if e.Secret != "" && e.SecretFile != "" {
+		is.addEither(key+".secret", key+".secret_file", "give the secret or a file holding it, not both")
+	}
+	if d := e.CredentialTTL.Duration; d < time.Minute || d > 720*time.Hour {
+		is.add(key+".credential_ttl", "%v is out of range [1m, 720h]", e.CredentialTTL)
+	}
+	for i, s := range e.Services {
+		k := func(field string) []string {
+			return []string{index(key+".service", i) + "." + field, key + ".service." + field, key + ".service"}
+		}
+		add := func(field, format string, args ...any) {
+			*is = append(*is, issue{keys: k(field), msg: fmt.Sprintf(format, args...)})
+		}
+		if !isNCName(s.Type) {
+			add("type", "%q is not a service type such as \"stun\" or \"turn\"", s.Type)
+		}
+		if s.Host == "" {
+			add("host", "must be set")
+		} else if strings.ContainsAny(s.Host, " /:@") && net.ParseIP(s.Host) == nil {
+			add("host", "%q is neither a DNS name nor an IP address", s.Host)
+		}
+		if s.Port < 1 || s.Port > 65535 {
+			add("port", "%d is out of range [1, 65535]", s.Port)
+		}
+		if s.Transport != "" && s.Transport != "udp" && s.Transport != "tcp" {
+			add("transport", "unknown value %q; want \"udp\", \"tcp\" or \"\"", s.Transport)
+		}
+		if (s.Username == "") != (s.Password == "") {
+			add("username", "give both username and password, or neither")
+		}
+		if s.Secret && s.Username != "" {
+			add("secret", "credentials come from the secret or from username and password, not both")
+		}
+		if s.Secret && e.Secret == "" && e.SecretFile == "" {
+			add("secret", "needs external_services.secret or external_services.secret_file")
+		}
+	}
+}
+
+// isNCName reports whether s is a non-empty XML name without a colon,
+// as XEP-0215's service types are.
+func isNCName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r == '_':
+		case i > 0 && (r >= '0' && r <= '9' || r == '-' || r == '.'):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func (l *Log) validate(is *issues) {

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -17,6 +19,7 @@ import (
 	"minimix/internal/carbons"
 	"minimix/internal/disco"
 	"minimix/internal/entitytime"
+	"minimix/internal/extdisco"
 	"minimix/internal/jid"
 	"minimix/internal/mam"
 	"minimix/internal/muc"
@@ -149,6 +152,11 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 	}).Register(m)
 	f.archive.Register(m, f.sendToSession)
 	f.adhoc = f.buildAdhoc()
+	ext, err := s.buildExtDisco()
+	if err != nil {
+		return nil, err
+	}
+	ext.Register(m)
 
 	if d := s.cfg.MUC.Domain; d != "" {
 		svc, err := s.buildMUC(f)
@@ -289,6 +297,36 @@ func (f *features) shutdown(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// buildExtDisco makes external service discovery (XEP-0215) of
+// [external_services].
+func (s *Server) buildExtDisco() (*extdisco.Discovery, error) {
+	c := s.cfg.ExternalServices
+	secret := []byte(c.Secret)
+	if c.SecretFile != "" {
+		b, err := os.ReadFile(c.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("external_services.secret_file: %w", err)
+		}
+		secret = bytes.TrimSpace(b)
+		if len(secret) == 0 {
+			return nil, fmt.Errorf("external_services.secret_file %s is empty", c.SecretFile)
+		}
+	}
+	services := make([]extdisco.Service, len(c.Services))
+	for i, sv := range c.Services {
+		services[i] = extdisco.Service{
+			Type: sv.Type, Host: sv.Host, Port: sv.Port, Transport: sv.Transport, Name: sv.Name,
+			Secret: sv.Secret, Username: sv.Username, Password: sv.Password,
+		}
+	}
+	return extdisco.New(extdisco.Config{
+		Domain:   s.cfg.Domain,
+		Services: services,
+		Secret:   secret,
+		TTL:      c.CredentialTTL.Duration,
+	}), nil
 }
 
 // buildMUC makes the multi-user chat service of [muc].

@@ -246,6 +246,19 @@ func TestCheck(t *testing.T) {
 			want: []Problem{{Line: 5, Key: "external_services.service[0].secret", Msg: "needs external_services.secret or external_services.secret_file"}},
 		},
 		{
+			name: "components",
+			toml: "[components]\nlisten = [\"nonsense\"]\nnegotiate_timeout = \"0s\"\nsend_queue = 1\n[[components.external]]\ndomain = \"push.localhost\"\nsecret = \"s\"\n[[components.external]]\ndomain = \"push.localhost\"\n[[components.external]]\ndomain = \"conference.localhost\"\nsecret = \"s\"\n[[components.external]]\ndomain = \"a@b\"\nsecret = \"s\"\n",
+			want: []Problem{
+				{Line: 2, Key: "components.listen[0]", Msg: `"nonsense" is not host:port: missing port in address`},
+				{Line: 3, Key: "components.negotiate_timeout", Msg: "0s is out of range [1s, 10m]"},
+				{Line: 4, Key: "components.send_queue", Msg: "1 is below the minimum of 16"},
+				{Line: 8, Key: "components.external[1]", Msg: "a secret must be set"},
+				{Line: 9, Key: "components.external[1].domain", Msg: `"push.localhost" is components.external[0].domain already`},
+				{Line: 11, Key: "components.external[2].domain", Msg: `"conference.localhost" is muc.domain already`},
+				{Line: 14, Key: "components.external[3].domain", Msg: `"a@b" is not a domain`},
+			},
+		},
+		{
 			name: "pubsub bounds",
 			toml: "[pubsub]\ndomain = \"conference.localhost\"\nrestrict_node_creation = \"nobody\"\nmax_nodes = 0\nmax_items = 100001\nmax_payload_bytes = 10\nmax_subscriptions = 0\n",
 			want: []Problem{

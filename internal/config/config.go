@@ -59,6 +59,7 @@ type Config struct {
 	Blocking    Blocking    `toml:"blocking"`
 
 	ExternalServices ExternalServices `toml:"external_services"`
+	Components       Components       `toml:"components"`
 
 	// path is the file the configuration was loaded from.
 	path string
@@ -217,6 +218,36 @@ type ExternalService struct {
 	// both or neither, and not with Secret.
 	Username string `toml:"username"`
 	Password string `toml:"password"`
+}
+
+// Components configures external components (XEP-0114,
+// docs/components.md): programs that serve a domain of their own (bridges,
+// bots, push app servers) and connect to the server with a shared secret.
+type Components struct {
+	// Listen are the addresses components connect to. The protocol has no
+	// TLS: keep them on loopback or a private network. Nothing listens
+	// while no component is configured. Default ["127.0.0.1:5347"].
+	Listen []string `toml:"listen"`
+	// NegotiateTimeout bounds the time from connecting to a successful
+	// handshake. Default "30s", between 1s and 10m.
+	NegotiateTimeout Duration `toml:"negotiate_timeout"`
+	// SendQueue is how many stanzas may wait for a component that does
+	// not read before it is cut off (and they are bounced). Default
+	// 10000, at least 16.
+	SendQueue int `toml:"send_queue"`
+	// External are the components, one [[components.external]] table
+	// each. Default none.
+	External []ExternalComponent `toml:"external"`
+}
+
+// ExternalComponent is one component the server accepts.
+type ExternalComponent struct {
+	// Domain is the component's domain, which its connection names and
+	// its stanzas come from. Required; not the server's domain nor one of
+	// its services'.
+	Domain string `toml:"domain"`
+	// Secret is the shared secret of the handshake. Required.
+	Secret string `toml:"secret"`
 }
 
 // C2S configures client-to-server connections.
@@ -458,6 +489,12 @@ func Default() *Config {
 		ExternalServices: ExternalServices{
 			CredentialTTL: Duration{24 * time.Hour},
 			Services:      []ExternalService{},
+		},
+		Components: Components{
+			Listen:           []string{"127.0.0.1:5347"},
+			NegotiateTimeout: Duration{30 * time.Second},
+			SendQueue:        10000,
+			External:         []ExternalComponent{},
 		},
 		PubSub: PubSub{
 			Domain:               "pubsub.localhost",

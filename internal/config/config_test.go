@@ -80,6 +80,11 @@ var overrides = []struct {
 		c.PEP = PEP{MaxNodes: 10, MaxItems: 20, MaxPayloadBytes: 100000}
 	}},
 	{"[blocking]\nmax_items = 5", func(c *Config) { c.Blocking.MaxItems = 5 }},
+	{"[components]\nlisten = [\"127.0.0.1:15347\"]\nnegotiate_timeout = \"5s\"\nsend_queue = 100\n[[components.external]]\ndomain = \"push.localhost\"\nsecret = \"s1\"\n[[components.external]]\ndomain = \"irc.example.org\"\nsecret = \"s2\"", func(c *Config) {
+		c.Components = Components{Listen: []string{"127.0.0.1:15347"}, NegotiateTimeout: Duration{5 * time.Second}, SendQueue: 100, External: []ExternalComponent{
+			{Domain: "push.localhost", Secret: "s1"}, {Domain: "irc.example.org", Secret: "s2"},
+		}}
+	}},
 	{"[external_services]\nsecret = \"s3cret\"\ncredential_ttl = \"1h\"\n[[external_services.service]]\ntype = \"stun\"\nhost = \"turn.example.org\"\nport = 3478\ntransport = \"udp\"\n[[external_services.service]]\ntype = \"turn\"\nhost = \"192.0.2.1\"\nport = 3478\ntransport = \"tcp\"\nname = \"Relay\"\nsecret = true\n[[external_services.service]]\ntype = \"turns\"\nhost = \"turn.example.org\"\nport = 5349\nusername = \"guest\"\npassword = \"guest\"", func(c *Config) {
 		c.ExternalServices = ExternalServices{Secret: "s3cret", CredentialTTL: Duration{time.Hour}, Services: []ExternalService{
 			{Type: "stun", Host: "turn.example.org", Port: 3478, Transport: "udp"},

@@ -88,6 +88,7 @@ func (c *Config) issues() issues {
 	c.Adhoc.validate(&is)
 	c.Blocking.validate(&is)
 	c.ExternalServices.validate(&is)
+	c.Components.validate(&is, c)
 	c.PubSub.validate(&is, c.Domain, c.MUC.Domain)
 	return is
 }
@@ -319,7 +320,7 @@ func (e *ExternalServices) validate(is *issues) {
 	}
 	for i, s := range e.Services {
 		k := func(field string) []string {
-			return []string{index(key+".service", i) + "." + field, key + ".service." + field, key + ".service"}
+			return []string{index(key+".service", i) + "." + field, index(key+".service", i), key + ".service"}
 		}
 		add := func(field, format string, args ...any) {
 			*is = append(*is, issue{keys: k(field), msg: fmt.Sprintf(format, args...)})
@@ -328,7 +329,7 @@ func (e *ExternalServices) validate(is *issues) {
 			add("type", "%q is not a service type such as \"stun\" or \"turn\"", s.Type)
 		}
 		if s.Host == "" {
-			add("host", "must be set")
+			add("host", "a host must be set")
 		} else if strings.ContainsAny(s.Host, " /:@") && net.ParseIP(s.Host) == nil {
 			add("host", "%q is neither a DNS name nor an IP address", s.Host)
 		}
@@ -346,6 +347,42 @@ func (e *ExternalServices) validate(is *issues) {
 		}
 		if s.Secret && e.Secret == "" && e.SecretFile == "" {
 			add("secret", "needs external_services.secret or external_services.secret_file")
+		}
+	}
+}
+
+func (cs *Components) validate(is *issues, c *Config) {
+	const key = "components"
+	checkAddrs(is, key+".listen", cs.Listen, map[string]string{})
+	if d := cs.NegotiateTimeout.Duration; d < time.Second || d > 10*time.Minute {
+		is.add(key+".negotiate_timeout", "%v is out of range [1s, 10m]", cs.NegotiateTimeout)
+	}
+	if cs.SendQueue < minSendQueue {
+		is.add(key+".send_queue", "%d is below the minimum of %d", cs.SendQueue, minSendQueue)
+	}
+	taken := map[string]string{c.Domain: "domain", c.MUC.Domain: "muc.domain", c.PubSub.Domain: "pubsub.domain"}
+	delete(taken, "")
+	for i, e := range cs.External {
+		k := func(field string) []string {
+			return []string{index(key+".external", i) + "." + field, index(key+".external", i), key + ".external"}
+		}
+		add := func(field, format string, args ...any) {
+			*is = append(*is, issue{keys: k(field), msg: fmt.Sprintf(format, args...)})
+		}
+		switch d, err := jid.Parse(e.Domain); {
+		case e.Domain == "":
+			add("domain", "a domain must be set")
+		case err != nil || d.Localpart() != "" || d.Resourcepart() != "":
+			add("domain", "%q is not a domain", e.Domain)
+		case d.String() != e.Domain:
+			add("domain", "%q is not in canonical form; use %q", e.Domain, d.String())
+		case taken[e.Domain] != "":
+			add("domain", "%q is %s already", e.Domain, taken[e.Domain])
+		default:
+			taken[e.Domain] = index(key+".external", i) + ".domain"
+		}
+		if e.Secret == "" {
+			add("secret", "a secret must be set")
 		}
 	}
 }

@@ -133,6 +133,14 @@ func (s *Server) registerMetrics() {
 	if ah := s.features.adhoc; ah != nil {
 		m.GaugeFunc("minimix_adhoc_sessions", "Open ad-hoc command sessions.", func() float64 { return float64(ah.Sessions()) })
 	}
+	if cs := s.Components; cs != nil {
+		st := &cs.Stats
+		m.Gauge("minimix_components_connected", "External components connected (XEP-0114).", &st.Connected)
+		m.Counter("minimix_components_stanzas_in_total", "Stanzas received from external components.", &st.StanzasIn)
+		m.Counter("minimix_components_stanzas_out_total", "Stanzas written to external components.", &st.StanzasOut)
+		m.Counter("minimix_components_handshake_failures_total", "Component connections refused at the handshake.", &st.HandshakeFail)
+		m.Counter("minimix_components_overflows_total", "Components cut off because they did not read.", &st.Overflows)
+	}
 	bs := &s.features.blocking.Stats
 	m.Counter("minimix_blocking_blocked_total", "Stanzas from blocked JIDs stopped (XEP-0191).", &bs.Blocked)
 	m.Counter("minimix_blocking_refused_total", "Stanzas to blocked JIDs refused (XEP-0191).", &bs.Refused)

@@ -35,6 +35,7 @@ type Store interface {
 	Rooms
 	PEP
 	Blocklists
+	PushRegistrations
 	// Close flushes and releases the backend.
 	Close() error
 }
@@ -63,8 +64,8 @@ type Accounts interface {
 	// GetCredentials returns ErrNotFound for an unknown account.
 	GetCredentials(ctx context.Context, username string) (Credentials, error)
 	// DeleteAccount removes the account and all its data (roster, offline
-	// messages, archive, private data, vCard, blocklist). ErrNotFound if
-	// unknown.
+	// messages, archive, private data, vCard, blocklist, push
+	// registrations). ErrNotFound if unknown.
 	DeleteAccount(ctx context.Context, username string) error
 	AccountExists(ctx context.Context, username string) (bool, error)
 	// ListAccounts returns all usernames in lexical order.

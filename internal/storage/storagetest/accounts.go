@@ -110,6 +110,19 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) storage.Store) {
 		}))
 		must(t, "PutJoin", s.PutJoin(ctx, storage.JoinRecord{Account: owner, Room: "room@muc.example.net", Nick: user}))
 		must(t, "Block", s.Block(ctx, user, []string{"spam.example.org"}))
+		must(t, "PutPushRegistration", s.PutPushRegistration(ctx, storage.PushRegistration{User: user, Service: "push.example.org", Node: "n", Resource: "r", Enabled: t0}))
+	}
+	pushOf := func(user string) int {
+		t.Helper()
+		regs, err := s.PushRegistrations(ctx)
+		must(t, "PushRegistrations", err)
+		n := 0
+		for _, r := range regs {
+			if r.User == user {
+				n++
+			}
+		}
+		return n
 	}
 	joinsOf := func(owner string) int {
 		t.Helper()
@@ -182,6 +195,9 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) storage.Store) {
 		if _, ok := all["alice"]; ok {
 			t.Errorf("Blocklists after DeleteAccount still has alice: %v", all["alice"])
 		}
+		if n := pushOf("alice"); n != 0 {
+			t.Errorf("%d push registrations after DeleteAccount", n)
+		}
 	}
 	checkGone(t)
 
@@ -204,9 +220,10 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) storage.Store) {
 		joins := joinsOf(sv.owner)
 		blocked, err := s.Blocklist(ctx, sv.user)
 		must(t, "Blocklist", err)
-		if len(items) != 1 || n != 1 || errPriv != nil || errVCard != nil || page.Count != 3 || prefs.Default != "roster" || joins != 1 || len(blocked) != 1 {
-			t.Errorf("data of %q touched by DeleteAccount(alice): %d roster items, %d offline, private %v, vcard %v, %d archived, prefs %q, %d room memberships, %d blocked",
-				sv.user, len(items), n, errPriv, errVCard, page.Count, prefs.Default, joins, len(blocked))
+		pushes := pushOf(sv.user)
+		if len(items) != 1 || n != 1 || errPriv != nil || errVCard != nil || page.Count != 3 || prefs.Default != "roster" || joins != 1 || len(blocked) != 1 || pushes != 1 {
+			t.Errorf("data of %q touched by DeleteAccount(alice): %d roster items, %d offline, private %v, vcard %v, %d archived, prefs %q, %d room memberships, %d blocked, %d push registrations",
+				sv.user, len(items), n, errPriv, errVCard, page.Count, prefs.Default, joins, len(blocked), pushes)
 		}
 	}
 

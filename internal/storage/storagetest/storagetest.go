@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Rooms", testRooms},
 		{"PEP", testPEP},
 		{"Blocklists", testBlocklists},
+		{"PushRegistrations", testPushRegistrations},
 		{"Concurrency", testConcurrency},
 		{"Context", testContext},
 	} {

@@ -259,6 +259,17 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "push",
+			toml: "[push]\nrooms = \"some\"\nmax_registrations = 0\nqueue = 1\ntimeout = \"0s\"\nmax_failures = 0\n",
+			want: []Problem{
+				{Line: 2, Key: "push.rooms", Msg: `unknown value "some"; want one of ["all" "mentions" "never"]`},
+				{Line: 3, Key: "push.max_registrations", Msg: "0 is out of range [1, 1000]"},
+				{Line: 4, Key: "push.queue", Msg: "1 is out of range [16, 1000000]"},
+				{Line: 5, Key: "push.timeout", Msg: "0s is out of range [1s, 1h]"},
+				{Line: 6, Key: "push.max_failures", Msg: "0 is out of range [1, 100]"},
+			},
+		},
+		{
 			name: "pubsub bounds",
 			toml: "[pubsub]\ndomain = \"conference.localhost\"\nrestrict_node_creation = \"nobody\"\nmax_nodes = 0\nmax_items = 100001\nmax_payload_bytes = 10\nmax_subscriptions = 0\n",
 			want: []Problem{

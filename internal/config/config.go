@@ -60,6 +60,7 @@ type Config struct {
 
 	ExternalServices ExternalServices `toml:"external_services"`
 	Components       Components       `toml:"components"`
+	Push             Push             `toml:"push"`
 
 	// path is the file the configuration was loaded from.
 	path string
@@ -248,6 +249,39 @@ type ExternalComponent struct {
 	Domain string `toml:"domain"`
 	// Secret is the shared secret of the handshake. Required.
 	Secret string `toml:"secret"`
+}
+
+// Push configures push notifications (XEP-0357, docs/push.md): what the
+// server publishes to the app servers of its accounts' phones.
+type Push struct {
+	// Enabled offers push notifications to clients. Default true.
+	Enabled bool `toml:"enabled"`
+	// IncludeSender puts the last message's sender into the summary.
+	// Default true.
+	IncludeSender bool `toml:"include_sender"`
+	// IncludeBody puts the last message's body into the summary, which
+	// the app server and the phone platform's push service then see.
+	// Default false.
+	IncludeBody bool `toml:"include_body"`
+	// Rooms is when a room's messages are pushed where the account's
+	// bookmark of the room sets nothing (XEP-0492): "all", "mentions" (of
+	// the account's nick) or "never". Default "mentions".
+	Rooms string `toml:"rooms"`
+	// MaxRegistrations bounds the app servers (with nodes) one account
+	// may enable. Default 10, between 1 and 1000.
+	MaxRegistrations int `toml:"max_registrations"`
+	// Queue bounds the messages waiting to be considered for a push;
+	// past it they are counted, logged and not pushed. Default 10000,
+	// between 16 and 1000000.
+	Queue int `toml:"queue"`
+	// Timeout is how long an app server may leave a notification
+	// unanswered before that counts as a failure. Default "1m", between
+	// 1s and 1h.
+	Timeout Duration `toml:"timeout"`
+	// MaxFailures is how many temporary failures in a row (errors of type
+	// wait, no answer) disable a registration; other errors disable it at
+	// once. Default 3, between 1 and 100.
+	MaxFailures int `toml:"max_failures"`
 }
 
 // C2S configures client-to-server connections.
@@ -489,6 +523,15 @@ func Default() *Config {
 		ExternalServices: ExternalServices{
 			CredentialTTL: Duration{24 * time.Hour},
 			Services:      []ExternalService{},
+		},
+		Push: Push{
+			Enabled:          true,
+			IncludeSender:    true,
+			Rooms:            "mentions",
+			MaxRegistrations: 10,
+			Queue:            10000,
+			Timeout:          Duration{time.Minute},
+			MaxFailures:      3,
 		},
 		Components: Components{
 			Listen:           []string{"127.0.0.1:5347"},

@@ -80,6 +80,9 @@ var overrides = []struct {
 		c.PEP = PEP{MaxNodes: 10, MaxItems: 20, MaxPayloadBytes: 100000}
 	}},
 	{"[blocking]\nmax_items = 5", func(c *Config) { c.Blocking.MaxItems = 5 }},
+	{"[push]\nenabled = false\ninclude_sender = false\ninclude_body = true\nrooms = \"all\"\nmax_registrations = 2\nqueue = 100\ntimeout = \"10s\"\nmax_failures = 1", func(c *Config) {
+		c.Push = Push{Enabled: false, IncludeSender: false, IncludeBody: true, Rooms: "all", MaxRegistrations: 2, Queue: 100, Timeout: Duration{10 * time.Second}, MaxFailures: 1}
+	}},
 	{"[components]\nlisten = [\"127.0.0.1:15347\"]\nnegotiate_timeout = \"5s\"\nsend_queue = 100\n[[components.external]]\ndomain = \"push.localhost\"\nsecret = \"s1\"\n[[components.external]]\ndomain = \"irc.example.org\"\nsecret = \"s2\"", func(c *Config) {
 		c.Components = Components{Listen: []string{"127.0.0.1:15347"}, NegotiateTimeout: Duration{5 * time.Second}, SendQueue: 100, External: []ExternalComponent{
 			{Domain: "push.localhost", Secret: "s1"}, {Domain: "irc.example.org", Secret: "s2"},

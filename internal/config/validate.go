@@ -89,6 +89,7 @@ func (c *Config) issues() issues {
 	c.Blocking.validate(&is)
 	c.ExternalServices.validate(&is)
 	c.Components.validate(&is, c)
+	c.Push.validate(&is)
 	c.PubSub.validate(&is, c.Domain, c.MUC.Domain)
 	return is
 }
@@ -385,6 +386,16 @@ func (cs *Components) validate(is *issues, c *Config) {
 			add("secret", "a secret must be set")
 		}
 	}
+}
+
+func (p *Push) validate(is *issues) {
+	oneOf(is, "push.rooms", p.Rooms, []string{"all", "mentions", "never"})
+	between(is, "push.max_registrations", p.MaxRegistrations, 1, 1000)
+	between(is, "push.queue", p.Queue, 16, 1000000)
+	if d := p.Timeout.Duration; d < time.Second || d > time.Hour {
+		is.add("push.timeout", "%v is out of range [1s, 1h]", p.Timeout)
+	}
+	between(is, "push.max_failures", p.MaxFailures, 1, 100)
 }
 
 // isNCName reports whether s is a non-empty XML name without a colon,

@@ -92,6 +92,9 @@ func (j joinArchive) Last(ctx context.Context, owner, room jid.JID) (time.Time, 
 func (f *features) accountDeleted(ctx context.Context, user string) {
 	f.forgetAccount(user)
 	f.blocking.Forget(user)
+	if f.push != nil {
+		f.push.Forget(user)
+	}
 	if f.joins != nil {
 		f.joins.LeaveAll(ctx, jid.JID{Local: user, Domain: f.s.cfg.Domain})
 	}

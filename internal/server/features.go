@@ -29,6 +29,7 @@ import (
 	"minimix/internal/presence"
 	"minimix/internal/private"
 	"minimix/internal/pubsubsvc"
+	"minimix/internal/push"
 	"minimix/internal/register"
 	"minimix/internal/roster"
 	"minimix/internal/storage"
@@ -53,6 +54,7 @@ type features struct {
 	adhoc     *adhoc.Service
 	pubsub    *pubsubsvc.Service // nil when pubsub.domain is ""
 	blocking  *blocking.Service
+	push      *push.Service // nil when push.enabled is false
 
 	exists sync.Map // local -> time.Time: accounts known to exist until then
 
@@ -174,7 +176,37 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 		return nil, err
 	}
 
+	if pc := s.cfg.Push; pc.Enabled {
+		rooms, _ := push.ParseSetting(pc.Rooms) // validated
+		f.push = push.New(push.Config{
+			Domain:           s.cfg.Domain,
+			Store:            store,
+			Sessions:         s.Registry,
+			Sender:           r,
+			Rooms:            f.pushRoomSettings,
+			RoomDefault:      rooms,
+			IncludeSender:    pc.IncludeSender,
+			IncludeBody:      pc.IncludeBody,
+			MaxRegistrations: pc.MaxRegistrations,
+			Queue:            pc.Queue,
+			Timeout:          pc.Timeout.Duration,
+			MaxFailures:      pc.MaxFailures,
+			Logger:           log.With("component", "push"),
+		})
+		f.push.Register(m)
+		// The router tells it of delivered messages; as an interceptor it
+		// takes the app servers' answers to its publishes.
+		r.SetWatcher(f.push)
+		r.AddInterceptor(f.push)
+		f.bookmarks.OnBookmarksChanged = f.bookmarksChanged
+	}
+
 	if aj := s.cfg.AccountJoin; aj.Enabled {
+		var onRoomMessage func(ctx context.Context, account, room jid.JID, nick string, el *xml.Element)
+		if f.push != nil {
+			// A room message that reaches the account may wake its phone.
+			onRoomMessage = f.push.RoomMessage
+		}
 		mucDomain := s.cfg.MUC.Domain
 		f.joins = accountjoin.New(accountjoin.Config{
 			Domain:         s.cfg.Domain,
@@ -185,6 +217,7 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 			Sender:         r,
 			Store:          joinStore{store},
 			Archive:        joinArchive{mam: f.archive, store: store},
+			OnRoomMessage:  onRoomMessage,
 			Logger:         log.With("component", "accountjoin"),
 			// The local MUC service never creates a room for the server's
 			// own join (muc.Config.ExemptJoin).
@@ -223,6 +256,22 @@ func (f *features) presenceSubscribers(ctx context.Context, user jid.JID) ([]jid
 	return out, nil
 }
 
+// pushRoomSettings reads an account's per-room notification settings from
+// its bookmarks (XEP-0492 in XEP-0402's extensions), for push.
+func (f *features) pushRoomSettings(ctx context.Context, account jid.JID) (map[jid.JID]push.Notify, error) {
+	bms, err := f.bookmarks.Bookmarks(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[jid.JID]push.Notify)
+	for _, b := range bms {
+		if n, ok := push.ParseNotify(b.Extensions); ok {
+			out[b.Room] = n
+		}
+	}
+	return out, nil
+}
+
 // sendToSession delivers el to exactly the session to (MAM results).
 func (f *features) sendToSession(ctx context.Context, to jid.JID, el *xml.Element) {
 	if s := f.s.Registry.Get(to); s != nil {
@@ -245,6 +294,11 @@ func (f *features) start(ctx context.Context) (err error) {
 	}()
 	if err := f.blocking.Start(ctx); err != nil {
 		return err
+	}
+	if f.push != nil {
+		if err := f.push.Start(ctx); err != nil {
+			return err
+		}
 	}
 	if err := f.archive.LoadMemberships(ctx); err != nil {
 		return err
@@ -294,6 +348,13 @@ func (f *features) shutdown(ctx context.Context) error {
 	if f.pubsub != nil {
 		if err := f.pubsub.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("pubsub: %w", err))
+		}
+	}
+	if f.push != nil {
+		// Last: what the others did on their way out may still push, and
+		// components (app servers) are connected until the streams go.
+		if err := f.push.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

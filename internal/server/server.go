@@ -26,6 +26,7 @@ import (
 	"minimix/internal/iq"
 	"minimix/internal/jid"
 	"minimix/internal/metrics"
+	"minimix/internal/push"
 	"minimix/internal/router"
 	"minimix/internal/sasl"
 	"minimix/internal/storage"
@@ -470,6 +471,9 @@ func (s *Server) kick(user string) {
 
 // Store returns the storage backend (for tests and the command line).
 func (s *Server) Store() storage.Store { return s.store }
+
+// Push returns the push notification service, nil when it is off.
+func (s *Server) Push() *push.Service { return s.features.push }
 
 // AccountJoins returns the account-join service, nil when it is off.
 func (s *Server) AccountJoins() *accountjoin.Service { return s.features.joins }

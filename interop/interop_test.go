@@ -65,6 +65,7 @@ var scenarios = []scenario{
 	{"blocking", []string{"alice", "bob"}, false},
 	{"extdisco", []string{"alice"}, false},
 	{"components", []string{"alice"}, false},
+	{"push", []string{"alice", "bob"}, false},
 }
 
 // componentSecret is the secret of the external components the scenarios
@@ -79,6 +80,9 @@ var serverOptions = map[string][]xmpptest.Option{
 			{Domain: "echo.localhost", Secret: componentSecret},
 			{Domain: "absent.localhost", Secret: componentSecret},
 		}
+	})},
+	"push": {xmpptest.WithConfig(func(c *config.Config) {
+		c.Components.External = []config.ExternalComponent{{Domain: "push.localhost", Secret: componentSecret}}
 	})},
 	"extdisco": {xmpptest.WithConfig(func(c *config.Config) {
 		c.ExternalServices.Secret = "interop-secret"

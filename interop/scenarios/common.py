@@ -53,6 +53,7 @@ NS_OCCUPANT_ID = 'urn:xmpp:occupant-id:0'
 NS_PING = 'urn:xmpp:ping'
 NS_DATA = 'jabber:x:data'
 NS_CLIENT = 'jabber:client'
+NS_COMPONENT = 'jabber:component:accept'
 
 # RESTART_REQUEST, printed alone on a line, asks whoever runs the scenario
 # to restart the server (interop_test.go's restartRequest); the answer comes
@@ -494,7 +495,8 @@ class Component(slixmpp.ComponentXMPP):
             fail('%s: no --component-port given' % domain)
         super().__init__(domain, secret, args.host, args.component_port)
         self.label = domain
-        for p in plugins:
+        self.server_domain = args.domain
+        for p in ('xep_0199',) + tuple(plugins):
             self.register_plugin(p)
         self.received = []
         self._changed = asyncio.Event()
@@ -508,6 +510,17 @@ class Component(slixmpp.ComponentXMPP):
     take = Client.take
     describe_received = Client.describe_received
     _outcome = Client._outcome
+    quiet = Client.quiet
+
+    async def barrier(self):
+        """A round trip to the server (a ping from the component's
+        domain), like Client.barrier."""
+        try:
+            return await self['xep_0199'].send_ping(self.server_domain, ifrom=self.boundjid.domain, timeout=WAIT)
+        except IqError as e:
+            return e.iq
+        except IqTimeout:
+            fail('%s: no answer to a ping within %.0fs' % (self.label, WAIT))
 
     def _recorder(self, ev):
         def record(stanza=None):

@@ -62,11 +62,36 @@ var scenarios = []scenario{
 	{"accountjoin_restart", []string{"alice", "bob"}, false},
 	{"pubsub", []string{"alice", "bob", "carol"}, false},
 	{"adhoc", []string{"alice", "bob"}, false},
+	{"blocking", []string{"alice", "bob"}, false},
+	{"extdisco", []string{"alice"}, false},
+	{"components", []string{"alice"}, false},
+	{"push", []string{"alice", "bob"}, false},
 }
+
+// componentSecret is the secret of the external components the scenarios
+// configure (common.COMPONENT_SECRET in the scripts).
+const componentSecret = "interop-component-secret"
 
 // serverOptions change the minimix server's configuration for a scenario.
 var serverOptions = map[string][]xmpptest.Option{
 	"adhoc": {xmpptest.WithConfig(func(c *config.Config) { c.Admins = []string{"alice@localhost"} })},
+	"components": {xmpptest.WithConfig(func(c *config.Config) {
+		c.Components.External = []config.ExternalComponent{
+			{Domain: "echo.localhost", Secret: componentSecret},
+			{Domain: "absent.localhost", Secret: componentSecret},
+		}
+	})},
+	"push": {xmpptest.WithConfig(func(c *config.Config) {
+		c.Components.External = []config.ExternalComponent{{Domain: "push.localhost", Secret: componentSecret}}
+	})},
+	"extdisco": {xmpptest.WithConfig(func(c *config.Config) {
+		c.ExternalServices.Secret = "interop-secret"
+		c.ExternalServices.CredentialTTL = config.Duration{Duration: time.Hour}
+		c.ExternalServices.Services = []config.ExternalService{
+			{Type: "stun", Host: "turn.localhost", Port: 3478, Transport: "udp"},
+			{Type: "turn", Host: "turn.localhost", Port: 3478, Transport: "udp", Secret: true},
+		}
+	})},
 }
 
 // password gives each account a password; zoe's is not ASCII so that
@@ -155,6 +180,8 @@ type target struct {
 	server           string // "minimix" or "prosody" (the scripts' --server)
 	c2sPort, tlsPort string
 	domain, ca       string
+	// compPort is the external components' port, "" when there is none.
+	compPort string
 	// restart restarts the server and returns its new ports; nil when
 	// the server cannot be restarted for a script.
 	restart func(t *testing.T) (c2sPort, tlsPort string)
@@ -166,12 +193,17 @@ func runScenario(t *testing.T, sc scenario) {
 	for _, name := range sc.accounts {
 		srv.AddUser(t, name, password(name))
 	}
+	compPort := ""
+	if a := srv.ComponentAddr(); a != nil {
+		compPort = port(t, a.String())
+	}
 	runScript(t, sc, target{
-		server:  "minimix",
-		c2sPort: port(t, srv.C2SAddr().String()),
-		tlsPort: port(t, srv.DirectTLSAddr().String()),
-		domain:  srv.Domain,
-		ca:      filepath.Join(srv.Config.DataDir, "tls", srv.Domain+".crt"),
+		compPort: compPort,
+		server:   "minimix",
+		c2sPort:  port(t, srv.C2SAddr().String()),
+		tlsPort:  port(t, srv.DirectTLSAddr().String()),
+		domain:   srv.Domain,
+		ca:       filepath.Join(srv.Config.DataDir, "tls", srv.Domain+".crt"),
 		restart: func(t *testing.T) (string, string) {
 			srv.Restart(t)
 			return port(t, srv.C2SAddr().String()), port(t, srv.DirectTLSAddr().String())
@@ -197,6 +229,9 @@ func runScript(t *testing.T, sc scenario, srv target) {
 	}
 	for _, name := range sc.accounts {
 		args = append(args, "--account", name+"="+password(name))
+	}
+	if srv.compPort != "" {
+		args = append(args, "--component-port", srv.compPort)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)

@@ -119,6 +119,14 @@ type Config struct {
 	// rather than creating it, as the local MUC service does: such rooms
 	// need no disco#info probe before the join (rule 24).
 	NoCreate func(room jid.JID) bool
+	// OnRoomMessage, when set, learns of each room message that reaches
+	// the account: a groupchat message once (not when the room repeats
+	// it), a private message from an occupant; nick is the account's nick
+	// in the room. Push notifications (XEP-0357) watch, so that a room
+	// message wakes a phone with no session online. It runs under the
+	// account's lock: it must be quick, must not route and must not
+	// change el.
+	OnRoomMessage func(ctx context.Context, account, room jid.JID, nick string, el *xml.Element)
 	// RejoinBackoff is the first delay before rejoining a room that
 	// dropped the account for a shutdown (332) or an error (333); it
 	// doubles with each attempt. Default 2s.

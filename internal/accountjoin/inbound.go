@@ -405,6 +405,7 @@ func (s *Service) roomMessage(ctx context.Context, a *account, rm *room, el *xml
 			return true
 		}
 		rm.delivered = max(rm.delivered, ref.Seq)
+		s.watched(ctx, a, rm, el)
 		s.forkOwned(rm, el)
 		return true
 	case "error":
@@ -419,7 +420,16 @@ func (s *Service) roomMessage(ctx context.Context, a *account, rm *room, el *xml
 			return false
 		}
 		// A private message from an occupant: every joined session.
+		s.watched(ctx, a, rm, el)
 		s.fork(rm, el)
 		return true
+	}
+}
+
+// watched tells Config.OnRoomMessage of a message that reached the
+// account, before forkOwned readdresses it.
+func (s *Service) watched(ctx context.Context, a *account, rm *room, el *xml.Element) {
+	if s.cfg.OnRoomMessage != nil {
+		s.cfg.OnRoomMessage(ctx, a.jid, rm.jid, rm.nick, el)
 	}
 }

@@ -222,6 +222,54 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "blocking bounds",
+			toml: "[blocking]\nmax_items = 0\n",
+			want: []Problem{{Line: 2, Key: "blocking.max_items", Msg: "0 is out of range [1, 100000]"}},
+		},
+		{
+			name: "external services",
+			toml: "[external_services]\nsecret = \"a\"\nsecret_file = \"b\"\ncredential_ttl = \"1s\"\n[[external_services.service]]\ntype = \"stun\"\nhost = \"stun.example.org\"\nport = 3478\n[[external_services.service]]\ntype = \"x:y\"\nhost = \"a b\"\nport = 0\ntransport = \"sctp\"\nusername = \"u\"\nsecret = true\n",
+			want: []Problem{
+				{Line: 2, Key: "external_services.secret", Msg: "give the secret or a file holding it, not both"},
+				{Line: 4, Key: "external_services.credential_ttl", Msg: "1s is out of range [1m, 720h]"},
+				{Line: 10, Key: "external_services.service[1].type", Msg: `"x:y" is not a service type such as "stun" or "turn"`},
+				{Line: 11, Key: "external_services.service[1].host", Msg: `"a b" is neither a DNS name nor an IP address`},
+				{Line: 12, Key: "external_services.service[1].port", Msg: "0 is out of range [1, 65535]"},
+				{Line: 13, Key: "external_services.service[1].transport", Msg: `unknown value "sctp"; want "udp", "tcp" or ""`},
+				{Line: 14, Key: "external_services.service[1].username", Msg: "give both username and password, or neither"},
+				{Line: 15, Key: "external_services.service[1].secret", Msg: "credentials come from the secret or from username and password, not both"},
+			},
+		},
+		{
+			name: "external service secret without the secret",
+			toml: "[[external_services.service]]\ntype = \"turn\"\nhost = \"turn.example.org\"\nport = 3478\nsecret = true\n",
+			want: []Problem{{Line: 5, Key: "external_services.service[0].secret", Msg: "needs external_services.secret or external_services.secret_file"}},
+		},
+		{
+			name: "components",
+			toml: "[components]\nlisten = [\"nonsense\"]\nnegotiate_timeout = \"0s\"\nsend_queue = 1\n[[components.external]]\ndomain = \"push.localhost\"\nsecret = \"s\"\n[[components.external]]\ndomain = \"push.localhost\"\n[[components.external]]\ndomain = \"conference.localhost\"\nsecret = \"s\"\n[[components.external]]\ndomain = \"a@b\"\nsecret = \"s\"\n",
+			want: []Problem{
+				{Line: 2, Key: "components.listen[0]", Msg: `"nonsense" is not host:port: missing port in address`},
+				{Line: 3, Key: "components.negotiate_timeout", Msg: "0s is out of range [1s, 10m]"},
+				{Line: 4, Key: "components.send_queue", Msg: "1 is below the minimum of 16"},
+				{Line: 8, Key: "components.external[1]", Msg: "a secret must be set"},
+				{Line: 9, Key: "components.external[1].domain", Msg: `"push.localhost" is components.external[0].domain already`},
+				{Line: 11, Key: "components.external[2].domain", Msg: `"conference.localhost" is muc.domain already`},
+				{Line: 14, Key: "components.external[3].domain", Msg: `"a@b" is not a domain`},
+			},
+		},
+		{
+			name: "push",
+			toml: "[push]\nrooms = \"some\"\nmax_registrations = 0\nqueue = 1\ntimeout = \"0s\"\nmax_failures = 0\n",
+			want: []Problem{
+				{Line: 2, Key: "push.rooms", Msg: `unknown value "some"; want one of ["all" "mentions" "never"]`},
+				{Line: 3, Key: "push.max_registrations", Msg: "0 is out of range [1, 1000]"},
+				{Line: 4, Key: "push.queue", Msg: "1 is out of range [16, 1000000]"},
+				{Line: 5, Key: "push.timeout", Msg: "0s is out of range [1s, 1h]"},
+				{Line: 6, Key: "push.max_failures", Msg: "0 is out of range [1, 100]"},
+			},
+		},
+		{
 			name: "pubsub bounds",
 			toml: "[pubsub]\ndomain = \"conference.localhost\"\nrestrict_node_creation = \"nobody\"\nmax_nodes = 0\nmax_items = 100001\nmax_payload_bytes = 10\nmax_subscriptions = 0\n",
 			want: []Problem{

@@ -56,6 +56,11 @@ type Config struct {
 	AccountJoin AccountJoin `toml:"account_join"`
 	Adhoc       Adhoc       `toml:"adhoc"`
 	PubSub      PubSub      `toml:"pubsub"`
+	Blocking    Blocking    `toml:"blocking"`
+
+	ExternalServices ExternalServices `toml:"external_services"`
+	Components       Components       `toml:"components"`
+	Push             Push             `toml:"push"`
 
 	// path is the file the configuration was loaded from.
 	path string
@@ -164,6 +169,119 @@ type PubSub struct {
 	// MaxSubscriptions bounds the subscriptions of one node. Default
 	// 1000, between 1 and 100000.
 	MaxSubscriptions int `toml:"max_subscriptions"`
+}
+
+// Blocking bounds the blocking command (XEP-0191, docs/blocking.md).
+type Blocking struct {
+	// MaxItems bounds the JIDs one account may block; a block past it is
+	// refused with resource-constraint. Default 1000, between 1 and
+	// 100000.
+	MaxItems int `toml:"max_items"`
+}
+
+// ExternalServices lists the STUN and TURN servers (and any other
+// services outside XMPP) that clients discover through the server
+// (XEP-0215, docs/extdisco.md), for audio and video calls.
+type ExternalServices struct {
+	// Secret is the secret shared with the TURN server (coturn's
+	// static-auth-secret with use-auth-secret): the services with secret
+	// = true get time-limited credentials made from it, by the TURN REST
+	// scheme. Default "": none. Give it here or in SecretFile, not both.
+	Secret string `toml:"secret"`
+	// SecretFile names a file holding Secret (surrounding white space is
+	// trimmed), so that the configuration need not. Default "".
+	SecretFile string `toml:"secret_file"`
+	// CredentialTTL is how long such credentials are valid. Default
+	// "24h", between 1m and 720h.
+	CredentialTTL Duration `toml:"credential_ttl"`
+	// Services are the services, one [[external_services.service]] table
+	// each. Default none: the feature is not advertised.
+	Services []ExternalService `toml:"service"`
+}
+
+// ExternalService is one service clients are told of.
+type ExternalService struct {
+	// Type is the service type of the XEP-0215 registry: "stun", "turn",
+	// "turns"... Required.
+	Type string `toml:"type"`
+	// Host is the service's DNS name or IP address. Required.
+	Host string `toml:"host"`
+	// Port is its port, 1 to 65535. Required.
+	Port int `toml:"port"`
+	// Transport is "udp" or "tcp"; "" leaves it out.
+	Transport string `toml:"transport"`
+	// Name is a label for people; optional.
+	Name string `toml:"name"`
+	// Secret gives the service credentials made from
+	// external_services.secret, valid for credential_ttl.
+	Secret bool `toml:"secret"`
+	// Username and Password are fixed credentials, given as they are;
+	// both or neither, and not with Secret.
+	Username string `toml:"username"`
+	Password string `toml:"password"`
+}
+
+// Components configures external components (XEP-0114,
+// docs/components.md): programs that serve a domain of their own (bridges,
+// bots, push app servers) and connect to the server with a shared secret.
+type Components struct {
+	// Listen are the addresses components connect to. The protocol has no
+	// TLS: keep them on loopback or a private network. Nothing listens
+	// while no component is configured. Default ["127.0.0.1:5347"].
+	Listen []string `toml:"listen"`
+	// NegotiateTimeout bounds the time from connecting to a successful
+	// handshake. Default "30s", between 1s and 10m.
+	NegotiateTimeout Duration `toml:"negotiate_timeout"`
+	// SendQueue is how many stanzas may wait for a component that does
+	// not read before it is cut off (and they are bounced). Default
+	// 10000, at least 16.
+	SendQueue int `toml:"send_queue"`
+	// External are the components, one [[components.external]] table
+	// each. Default none.
+	External []ExternalComponent `toml:"external"`
+}
+
+// ExternalComponent is one component the server accepts.
+type ExternalComponent struct {
+	// Domain is the component's domain, which its connection names and
+	// its stanzas come from. Required; not the server's domain nor one of
+	// its services'.
+	Domain string `toml:"domain"`
+	// Secret is the shared secret of the handshake. Required.
+	Secret string `toml:"secret"`
+}
+
+// Push configures push notifications (XEP-0357, docs/push.md): what the
+// server publishes to the app servers of its accounts' phones.
+type Push struct {
+	// Enabled offers push notifications to clients. Default true.
+	Enabled bool `toml:"enabled"`
+	// IncludeSender puts the last message's sender into the summary.
+	// Default true.
+	IncludeSender bool `toml:"include_sender"`
+	// IncludeBody puts the last message's body into the summary, which
+	// the app server and the phone platform's push service then see.
+	// Default false.
+	IncludeBody bool `toml:"include_body"`
+	// Rooms is when a room's messages are pushed where the account's
+	// bookmark of the room sets nothing (XEP-0492): "all", "mentions" (of
+	// the account's nick) or "never". Default "mentions".
+	Rooms string `toml:"rooms"`
+	// MaxRegistrations bounds the app servers (with nodes) one account
+	// may enable. Default 10, between 1 and 1000.
+	MaxRegistrations int `toml:"max_registrations"`
+	// Queue bounds the messages waiting to be considered for a push;
+	// past it they are counted, logged and not pushed. Default 10000,
+	// between 16 and 1000000.
+	Queue int `toml:"queue"`
+	// Timeout is how long an app server may leave a notification
+	// unanswered before that counts as a failure. Default "1m", between
+	// 1s and 1h.
+	Timeout Duration `toml:"timeout"`
+	// MaxFailures is how many temporary failures in a row (errors of type
+	// wait, no answer) disable a registration; other errors disable it at
+	// once. Default 3, between 1 and 100.
+	MaxFailures int `toml:"max_failures"`
 }
 
 // C2S configures client-to-server connections.
@@ -400,7 +518,27 @@ func Default() *Config {
 			OfflineShow:    "xa",
 			HistoryMax:     50,
 		},
-		Adhoc: Adhoc{SessionTimeout: Duration{10 * time.Minute}, MaxSessions: 8},
+		Adhoc:    Adhoc{SessionTimeout: Duration{10 * time.Minute}, MaxSessions: 8},
+		Blocking: Blocking{MaxItems: 1000},
+		ExternalServices: ExternalServices{
+			CredentialTTL: Duration{24 * time.Hour},
+			Services:      []ExternalService{},
+		},
+		Push: Push{
+			Enabled:          true,
+			IncludeSender:    true,
+			Rooms:            "mentions",
+			MaxRegistrations: 10,
+			Queue:            10000,
+			Timeout:          Duration{time.Minute},
+			MaxFailures:      3,
+		},
+		Components: Components{
+			Listen:           []string{"127.0.0.1:5347"},
+			NegotiateTimeout: Duration{30 * time.Second},
+			SendQueue:        10000,
+			External:         []ExternalComponent{},
+		},
 		PubSub: PubSub{
 			Domain:               "pubsub.localhost",
 			RestrictNodeCreation: "local",

@@ -79,6 +79,23 @@ var overrides = []struct {
 	{"[pep]\nmax_nodes = 10\nmax_items = 20\nmax_payload_bytes = 100000", func(c *Config) {
 		c.PEP = PEP{MaxNodes: 10, MaxItems: 20, MaxPayloadBytes: 100000}
 	}},
+	{"[blocking]\nmax_items = 5", func(c *Config) { c.Blocking.MaxItems = 5 }},
+	{"[push]\nenabled = false\ninclude_sender = false\ninclude_body = true\nrooms = \"all\"\nmax_registrations = 2\nqueue = 100\ntimeout = \"10s\"\nmax_failures = 1", func(c *Config) {
+		c.Push = Push{Enabled: false, IncludeSender: false, IncludeBody: true, Rooms: "all", MaxRegistrations: 2, Queue: 100, Timeout: Duration{10 * time.Second}, MaxFailures: 1}
+	}},
+	{"[components]\nlisten = [\"127.0.0.1:15347\"]\nnegotiate_timeout = \"5s\"\nsend_queue = 100\n[[components.external]]\ndomain = \"push.localhost\"\nsecret = \"s1\"\n[[components.external]]\ndomain = \"irc.example.org\"\nsecret = \"s2\"", func(c *Config) {
+		c.Components = Components{Listen: []string{"127.0.0.1:15347"}, NegotiateTimeout: Duration{5 * time.Second}, SendQueue: 100, External: []ExternalComponent{
+			{Domain: "push.localhost", Secret: "s1"}, {Domain: "irc.example.org", Secret: "s2"},
+		}}
+	}},
+	{"[external_services]\nsecret = \"s3cret\"\ncredential_ttl = \"1h\"\n[[external_services.service]]\ntype = \"stun\"\nhost = \"turn.example.org\"\nport = 3478\ntransport = \"udp\"\n[[external_services.service]]\ntype = \"turn\"\nhost = \"192.0.2.1\"\nport = 3478\ntransport = \"tcp\"\nname = \"Relay\"\nsecret = true\n[[external_services.service]]\ntype = \"turns\"\nhost = \"turn.example.org\"\nport = 5349\nusername = \"guest\"\npassword = \"guest\"", func(c *Config) {
+		c.ExternalServices = ExternalServices{Secret: "s3cret", CredentialTTL: Duration{time.Hour}, Services: []ExternalService{
+			{Type: "stun", Host: "turn.example.org", Port: 3478, Transport: "udp"},
+			{Type: "turn", Host: "192.0.2.1", Port: 3478, Transport: "tcp", Name: "Relay", Secret: true},
+			{Type: "turns", Host: "turn.example.org", Port: 5349, Username: "guest", Password: "guest"},
+		}}
+	}},
+	{"[external_services]\nsecret_file = \"/etc/minimix/turn.secret\"", func(c *Config) { c.ExternalServices.SecretFile = "/etc/minimix/turn.secret" }},
 	{"[adhoc]\nsession_timeout = \"1h\"\nmax_sessions = 2", func(c *Config) { c.Adhoc = Adhoc{SessionTimeout: Duration{time.Hour}, MaxSessions: 2} }},
 	{"[mam]\ndefault_page_size = 10\nmax_page_size = 1000", func(c *Config) { c.MAM = MAM{DefaultPageSize: 10, MaxPageSize: 1000} }},
 	{"[c2s]\nlisten = [\"127.0.0.1:15222\", \"[::1]:15222\"]", func(c *Config) { c.C2S.Listen = []string{"127.0.0.1:15222", "[::1]:15222"} }},

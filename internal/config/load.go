@@ -261,7 +261,9 @@ type setting struct {
 }
 
 // scanKeys finds each key set in a TOML document: "domain", "c2s" (the table
-// header), "c2s.listen", and "c2s.listen[0]" for each scalar entry of a list.
+// header), "c2s.listen", "c2s.listen[0]" for each scalar entry of a list,
+// and for each entry of an array of tables its header "a.b[1]" and keys
+// "a.b[1].k" (besides "a.b").
 // A key set twice keeps its first place; keys after a syntax error are left
 // out.
 func scanKeys(data []byte) map[string]setting {
@@ -269,12 +271,21 @@ func scanKeys(data []byte) map[string]setting {
 	var p unstable.Parser
 	p.Reset(data)
 	var table []string
+	arrays := map[string]int{} // entries of each array of tables so far
 	for p.NextExpression() {
 		e := p.Expression()
 		switch e.Kind {
 		case unstable.Table, unstable.ArrayTable:
 			table = keyParts(e.Key())
-			set(keys, strings.Join(table, "."), &p, e.Child().Raw, e.Kind)
+			name := strings.Join(table, ".")
+			set(keys, name, &p, e.Child().Raw, e.Kind)
+			if e.Kind == unstable.ArrayTable && len(table) > 0 {
+				// Each [[a.b]] is entry a.b[i], whose keys are a.b[i].k.
+				i := arrays[name]
+				arrays[name]++
+				table[len(table)-1] = index(table[len(table)-1], i)
+				set(keys, strings.Join(table, "."), &p, e.Child().Raw, e.Kind)
+			}
 		case unstable.KeyValue:
 			addKeyValue(keys, &p, table, e)
 		}

@@ -86,6 +86,10 @@ func (c *Config) issues() issues {
 	c.MUC.validate(&is, c.Domain)
 	c.AccountJoin.validate(&is)
 	c.Adhoc.validate(&is)
+	c.Blocking.validate(&is)
+	c.ExternalServices.validate(&is)
+	c.Components.validate(&is, c)
+	c.Push.validate(&is)
 	c.PubSub.validate(&is, c.Domain, c.MUC.Domain)
 	return is
 }
@@ -301,6 +305,114 @@ func (a *Adhoc) validate(is *issues) {
 		is.add("adhoc.session_timeout", "%v is out of range [10s, 24h]", a.SessionTimeout)
 	}
 	between(is, "adhoc.max_sessions", a.MaxSessions, 1, 1000)
+}
+
+func (b *Blocking) validate(is *issues) {
+	between(is, "blocking.max_items", b.MaxItems, 1, 100000)
+}
+
+func (e *ExternalServices) validate(is *issues) {
+	const key = "external_services"
+	if e.Secret != "" && e.SecretFile != "" {
+		is.addEither(key+".secret", key+".secret_file", "give the secret or a file holding it, not both")
+	}
+	if d := e.CredentialTTL.Duration; d < time.Minute || d > 720*time.Hour {
+		is.add(key+".credential_ttl", "%v is out of range [1m, 720h]", e.CredentialTTL)
+	}
+	for i, s := range e.Services {
+		k := func(field string) []string {
+			return []string{index(key+".service", i) + "." + field, index(key+".service", i), key + ".service"}
+		}
+		add := func(field, format string, args ...any) {
+			*is = append(*is, issue{keys: k(field), msg: fmt.Sprintf(format, args...)})
+		}
+		if !isNCName(s.Type) {
+			add("type", "%q is not a service type such as \"stun\" or \"turn\"", s.Type)
+		}
+		if s.Host == "" {
+			add("host", "a host must be set")
+		} else if strings.ContainsAny(s.Host, " /:@") && net.ParseIP(s.Host) == nil {
+			add("host", "%q is neither a DNS name nor an IP address", s.Host)
+		}
+		if s.Port < 1 || s.Port > 65535 {
+			add("port", "%d is out of range [1, 65535]", s.Port)
+		}
+		if s.Transport != "" && s.Transport != "udp" && s.Transport != "tcp" {
+			add("transport", "unknown value %q; want \"udp\", \"tcp\" or \"\"", s.Transport)
+		}
+		if (s.Username == "") != (s.Password == "") {
+			add("username", "give both username and password, or neither")
+		}
+		if s.Secret && s.Username != "" {
+			add("secret", "credentials come from the secret or from username and password, not both")
+		}
+		if s.Secret && e.Secret == "" && e.SecretFile == "" {
+			add("secret", "needs external_services.secret or external_services.secret_file")
+		}
+	}
+}
+
+func (cs *Components) validate(is *issues, c *Config) {
+	const key = "components"
+	checkAddrs(is, key+".listen", cs.Listen, map[string]string{})
+	if d := cs.NegotiateTimeout.Duration; d < time.Second || d > 10*time.Minute {
+		is.add(key+".negotiate_timeout", "%v is out of range [1s, 10m]", cs.NegotiateTimeout)
+	}
+	if cs.SendQueue < minSendQueue {
+		is.add(key+".send_queue", "%d is below the minimum of %d", cs.SendQueue, minSendQueue)
+	}
+	taken := map[string]string{c.Domain: "domain", c.MUC.Domain: "muc.domain", c.PubSub.Domain: "pubsub.domain"}
+	delete(taken, "")
+	for i, e := range cs.External {
+		k := func(field string) []string {
+			return []string{index(key+".external", i) + "." + field, index(key+".external", i), key + ".external"}
+		}
+		add := func(field, format string, args ...any) {
+			*is = append(*is, issue{keys: k(field), msg: fmt.Sprintf(format, args...)})
+		}
+		switch d, err := jid.Parse(e.Domain); {
+		case e.Domain == "":
+			add("domain", "a domain must be set")
+		case err != nil || d.Localpart() != "" || d.Resourcepart() != "":
+			add("domain", "%q is not a domain", e.Domain)
+		case d.String() != e.Domain:
+			add("domain", "%q is not in canonical form; use %q", e.Domain, d.String())
+		case taken[e.Domain] != "":
+			add("domain", "%q is %s already", e.Domain, taken[e.Domain])
+		default:
+			taken[e.Domain] = index(key+".external", i) + ".domain"
+		}
+		if e.Secret == "" {
+			add("secret", "a secret must be set")
+		}
+	}
+}
+
+func (p *Push) validate(is *issues) {
+	oneOf(is, "push.rooms", p.Rooms, []string{"all", "mentions", "never"})
+	between(is, "push.max_registrations", p.MaxRegistrations, 1, 1000)
+	between(is, "push.queue", p.Queue, 16, 1000000)
+	if d := p.Timeout.Duration; d < time.Second || d > time.Hour {
+		is.add("push.timeout", "%v is out of range [1s, 1h]", p.Timeout)
+	}
+	between(is, "push.max_failures", p.MaxFailures, 1, 100)
+}
+
+// isNCName reports whether s is a non-empty XML name without a colon,
+// as XEP-0215's service types are.
+func isNCName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r == '_':
+		case i > 0 && (r >= '0' && r <= '9' || r == '-' || r == '.'):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func (l *Log) validate(is *issues) {

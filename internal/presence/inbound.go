@@ -137,7 +137,7 @@ func (s *Service) outboundSubscription(ctx context.Context, sess router.Session,
 		s.r.Bounce(ctx, el, xmpperr.New(xmpperr.InternalServerErrorC, ""))
 		return
 	}
-	if a.route {
+	if a.route && !s.blocked(user, contact) {
 		c := el.ShallowClone()
 		c.SetAttr("from", user.String())
 		c.SetAttr("to", contact.String())
@@ -203,6 +203,9 @@ func (s *Service) probe(ctx context.Context, from, to jid.JID) {
 // sendPresence sends the current presence of each of user's available
 // resources to contact, which just became a subscriber (RFC 6121 3.1.5).
 func (s *Service) sendPresence(ctx context.Context, user, contact jid.JID) {
+	if s.blocked(user, contact) {
+		return
+	}
 	for _, sess := range s.r.Registry().Sessions(user) {
 		p := sess.State().Presence()
 		if p == nil {
@@ -217,6 +220,9 @@ func (s *Service) sendPresence(ctx context.Context, user, contact jid.JID) {
 
 // send routes a payload-less presence of type typ.
 func (s *Service) send(ctx context.Context, typ string, from, to jid.JID) {
+	if s.blocked(from, to) {
+		return
+	}
 	p := xml.New(xml.NSClient, stanza.Presence, "type", typ, "from", from.String(), "to", to.String())
 	s.r.Route(ctx, p, from, to)
 }

@@ -64,6 +64,12 @@ type Config struct {
 	// OnInbound sees available, unavailable and error presence addressed
 	// to a local account by another entity, before it is delivered.
 	OnInbound func(ctx context.Context, el *xml.Element, from, to jid.JID)
+
+	// Blocked, when set, reports whether the local account user (a bare
+	// JID) blocks contact (XEP-0191): nothing the service sends on the
+	// account's behalf, broadcasts, probes and subscription answers
+	// included, goes to a blocked contact, which sees the account offline.
+	Blocked func(user, contact jid.JID) bool
 }
 
 // Service handles presence for the local accounts. It keeps no state of
@@ -80,6 +86,7 @@ type Service struct {
 	onAvailable   func(ctx context.Context, sess router.Session, p *xml.Element, initial bool)
 	onUnavailable func(ctx context.Context, sess router.Session)
 	onInbound     func(ctx context.Context, el *xml.Element, from, to jid.JID)
+	isBlocked     func(user, contact jid.JID) bool
 }
 
 // New returns a Service.
@@ -103,6 +110,7 @@ func New(cfg Config) *Service {
 		onAvailable:   cfg.OnAvailable,
 		onUnavailable: cfg.OnUnavailable,
 		onInbound:     cfg.OnInbound,
+		isBlocked:     cfg.Blocked,
 	}
 }
 
@@ -268,7 +276,7 @@ func (s *Service) unavailable(ctx context.Context, sess router.Session, el *xml.
 	// Directed presence is undone whether or not the session had been
 	// broadcasting (4.6.3).
 	for _, to := range directed {
-		if sent[to] {
+		if sent[to] || s.blocked(full, to) {
 			continue
 		}
 		c := p.ShallowClone()
@@ -322,11 +330,20 @@ func (s *Service) routeTo(ctx context.Context, p *xml.Element, from jid.JID, con
 		s.log.Warn("presence: unusable roster contact", "contact", contact, "err", err)
 		return jid.JID{}
 	}
+	if s.blocked(from, to) {
+		return jid.JID{}
+	}
 	c := p.ShallowClone()
 	c.SetAttr("from", from.String())
 	c.SetAttr("to", to.String())
 	s.r.Route(ctx, c, from, to)
 	return to
+}
+
+// blocked reports whether the account of from blocks to, so that
+// nothing is sent to it on the account's behalf.
+func (s *Service) blocked(from, to jid.JID) bool {
+	return s.isBlocked != nil && s.isBlocked(from.Bare(), to)
 }
 
 // priority reads <priority/> (RFC 6121 4.7.2.3): an integer from -128 to

@@ -28,6 +28,7 @@ func (r *Router) deliverMessage(ctx context.Context, el *xml.Element, from, to j
 			if s.Deliver(el) {
 				r.Stats.DeliveredLocal.Add(1)
 				r.receivedCarbons(el, to, s)
+				r.watched(ctx, el, from, to)
 				return
 			}
 		}
@@ -91,6 +92,14 @@ func (r *Router) deliverMessage(ctx context.Context, el *xml.Element, from, to j
 		return
 	}
 	r.receivedCarbons(el, bare, targets...)
+	r.watched(ctx, el, from, to)
+}
+
+// watched tells the Watcher, if any, that el reached the account of to.
+func (r *Router) watched(ctx context.Context, el *xml.Element, from, to jid.JID) {
+	if r.watcher != nil {
+		r.watcher.MessageDelivered(ctx, el, from, to)
+	}
 }
 
 // bareTargets chooses the sessions that get a message to a bare JID: for
@@ -166,6 +175,11 @@ func (r *Router) storeOffline(ctx context.Context, el *xml.Element, bare jid.JID
 		return err
 	}
 	r.Stats.Offline.Add(1)
+	if r.watcher != nil {
+		if from, err := stanza.From(el); err == nil {
+			r.watched(ctx, el, from, bare)
+		}
+	}
 	for _, s := range r.bareTargets(bare, typ) {
 		if s == dead {
 			continue

@@ -73,6 +73,15 @@ type Archiver interface {
 	Archive(ctx context.Context, owner, with jid.JID, el *xml.Element, incoming bool) string
 }
 
+// Watcher learns of each message a local account received: handed to one
+// of its sessions, or kept offline. Push notifications (XEP-0357) watch.
+// MessageDelivered runs on the sender's goroutine after delivery, so it
+// must be quick (a map lookup when the account has nobody watching) and
+// must not change el.
+type Watcher interface {
+	MessageDelivered(ctx context.Context, el *xml.Element, from, to jid.JID)
+}
+
 // Interceptor sees stanzas before the router decides on them and may
 // consume them. Interceptors must be quick: they run on the sender's
 // goroutine.
@@ -103,6 +112,7 @@ type Router struct {
 	h            Handlers
 	offline      Offline
 	archiver     Archiver
+	watcher      Watcher
 	interceptors []Interceptor
 	log          *slog.Logger
 
@@ -155,6 +165,10 @@ func (r *Router) SetOffline(o Offline) { r.offline = o }
 
 // SetArchiver sets the personal archive.
 func (r *Router) SetArchiver(a Archiver) { r.archiver = a }
+
+// SetWatcher sets who learns of delivered messages. It must be called
+// before the router is used.
+func (r *Router) SetWatcher(w Watcher) { r.watcher = w }
 
 // AddInterceptor appends an interceptor. It must be called before the
 // router is used.

@@ -91,6 +91,10 @@ func (j joinArchive) Last(ctx context.Context, owner, room jid.JID) (time.Time, 
 // idle_leave_after (docs/account-join.md, rule 25).
 func (f *features) accountDeleted(ctx context.Context, user string) {
 	f.forgetAccount(user)
+	f.blocking.Forget(user)
+	if f.push != nil {
+		f.push.Forget(user)
+	}
 	if f.joins != nil {
 		f.joins.LeaveAll(ctx, jid.JID{Local: user, Domain: f.s.cfg.Domain})
 	}

@@ -13,8 +13,15 @@ import (
 // bookmark makes the account leave.
 
 // bookmarksChanged is the bookmarks service's hook. It runs after each
-// committed bookmark change, in order.
+// committed bookmark change, in order. Push reads its room settings from
+// the bookmarks again.
 func (f *features) bookmarksChanged(ctx context.Context, account jid.JID, changed []bookmarks.Bookmark, removed []jid.JID) {
+	if f.push != nil {
+		f.push.InvalidateRooms(account)
+	}
+	if f.joins == nil {
+		return
+	}
 	for _, b := range changed {
 		if b.Autojoin {
 			f.joins.Join(ctx, account, b.Room, bookmarkNick(account, b), b.Password, true)

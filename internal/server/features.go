@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -12,10 +14,12 @@ import (
 	"minimix/internal/adhoc"
 	"minimix/internal/iq"
 
+	"minimix/internal/blocking"
 	"minimix/internal/bookmarks"
 	"minimix/internal/carbons"
 	"minimix/internal/disco"
 	"minimix/internal/entitytime"
+	"minimix/internal/extdisco"
 	"minimix/internal/jid"
 	"minimix/internal/mam"
 	"minimix/internal/muc"
@@ -25,8 +29,10 @@ import (
 	"minimix/internal/presence"
 	"minimix/internal/private"
 	"minimix/internal/pubsubsvc"
+	"minimix/internal/push"
 	"minimix/internal/register"
 	"minimix/internal/roster"
+	"minimix/internal/storage"
 	"minimix/internal/vcard"
 	"minimix/internal/version"
 	"minimix/internal/xml"
@@ -47,6 +53,8 @@ type features struct {
 	muc       *muc.Service // nil when muc.domain is ""
 	adhoc     *adhoc.Service
 	pubsub    *pubsubsvc.Service // nil when pubsub.domain is ""
+	blocking  *blocking.Service
+	push      *push.Service // nil when push.enabled is false
 
 	exists sync.Map // local -> time.Time: accounts known to exist until then
 
@@ -82,6 +90,18 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 		Logger:          log.With("component", "pep"),
 	})
 	f.bookmarks = bookmarks.New(s.cfg.Domain, f.pep, log.With("component", "bookmarks"))
+	f.blocking = blocking.New(blocking.Config{
+		Domain:      s.cfg.Domain,
+		Store:       store,
+		Sessions:    s.Registry,
+		Sender:      r,
+		Subscribers: f.presenceSubscribers,
+		MaxItems:    s.cfg.Blocking.MaxItems,
+		Logger:      log.With("component", "blocking"),
+	})
+	// First among the interceptors: what a blocked JID sends is stopped
+	// before anything else sees it, account-based group chat included.
+	r.AddInterceptor(f.blocking)
 	f.presence = presence.New(presence.Config{
 		Domain:  s.cfg.Domain,
 		Store:   store,
@@ -94,6 +114,7 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 		OnAvailable:   f.pep.SessionAvailable,
 		OnUnavailable: f.pep.SessionUnavailable,
 		OnInbound:     f.pep.ContactPresence,
+		Blocked:       f.blocking.Blocks,
 	})
 	f.archive = mam.New(store, f.inRoster, log.With("component", "mam"))
 	f.archive.SetPageSizes(s.cfg.MAM.DefaultPageSize, s.cfg.MAM.MaxPageSize)
@@ -114,6 +135,7 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 	f.disco.SetAccountNodes(f.pep.Nodes)
 	f.pep.Register(m)
 	f.bookmarks.Register(m)
+	f.blocking.Register(m)
 	r.AddInterceptor(f.pep) // answers to its capabilities queries
 	ping.Register(m)
 	version.New(Version, "").Register(m)
@@ -132,6 +154,11 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 	}).Register(m)
 	f.archive.Register(m, f.sendToSession)
 	f.adhoc = f.buildAdhoc()
+	ext, err := s.buildExtDisco()
+	if err != nil {
+		return nil, err
+	}
+	ext.Register(m)
 
 	if d := s.cfg.MUC.Domain; d != "" {
 		svc, err := s.buildMUC(f)
@@ -149,7 +176,37 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 		return nil, err
 	}
 
+	if pc := s.cfg.Push; pc.Enabled {
+		rooms, _ := push.ParseSetting(pc.Rooms) // validated
+		f.push = push.New(push.Config{
+			Domain:           s.cfg.Domain,
+			Store:            store,
+			Sessions:         s.Registry,
+			Sender:           r,
+			Rooms:            f.pushRoomSettings,
+			RoomDefault:      rooms,
+			IncludeSender:    pc.IncludeSender,
+			IncludeBody:      pc.IncludeBody,
+			MaxRegistrations: pc.MaxRegistrations,
+			Queue:            pc.Queue,
+			Timeout:          pc.Timeout.Duration,
+			MaxFailures:      pc.MaxFailures,
+			Logger:           log.With("component", "push"),
+		})
+		f.push.Register(m)
+		// The router tells it of delivered messages; as an interceptor it
+		// takes the app servers' answers to its publishes.
+		r.SetWatcher(f.push)
+		r.AddInterceptor(f.push)
+		f.bookmarks.OnBookmarksChanged = f.bookmarksChanged
+	}
+
 	if aj := s.cfg.AccountJoin; aj.Enabled {
+		var onRoomMessage func(ctx context.Context, account, room jid.JID, nick string, el *xml.Element)
+		if f.push != nil {
+			// A room message that reaches the account may wake its phone.
+			onRoomMessage = f.push.RoomMessage
+		}
 		mucDomain := s.cfg.MUC.Domain
 		f.joins = accountjoin.New(accountjoin.Config{
 			Domain:         s.cfg.Domain,
@@ -160,6 +217,7 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 			Sender:         r,
 			Store:          joinStore{store},
 			Archive:        joinArchive{mam: f.archive, store: store},
+			OnRoomMessage:  onRoomMessage,
 			Logger:         log.With("component", "accountjoin"),
 			// The local MUC service never creates a room for the server's
 			// own join (muc.Config.ExemptJoin).
@@ -177,6 +235,41 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 func (f *features) inRoster(ctx context.Context, owner, with jid.JID) bool {
 	_, err := f.s.store.RosterItem(ctx, owner.Local, with.Bare().String())
 	return err == nil
+}
+
+// presenceSubscribers lists the contacts with a subscription to user's
+// presence, for the blocking command's presence rules.
+func (f *features) presenceSubscribers(ctx context.Context, user jid.JID) ([]jid.JID, error) {
+	items, _, err := f.s.store.RosterItems(ctx, user.Local)
+	if err != nil {
+		return nil, err
+	}
+	var out []jid.JID
+	for _, it := range items {
+		if it.Subscription != storage.SubFrom && it.Subscription != storage.SubBoth {
+			continue
+		}
+		if j, err := jid.Parse(it.Contact); err == nil {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
+// pushRoomSettings reads an account's per-room notification settings from
+// its bookmarks (XEP-0492 in XEP-0402's extensions), for push.
+func (f *features) pushRoomSettings(ctx context.Context, account jid.JID) (map[jid.JID]push.Notify, error) {
+	bms, err := f.bookmarks.Bookmarks(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[jid.JID]push.Notify)
+	for _, b := range bms {
+		if n, ok := push.ParseNotify(b.Extensions); ok {
+			out[b.Room] = n
+		}
+	}
+	return out, nil
 }
 
 // sendToSession delivers el to exactly the session to (MAM results).
@@ -199,6 +292,14 @@ func (f *features) start(ctx context.Context) (err error) {
 			}
 		}
 	}()
+	if err := f.blocking.Start(ctx); err != nil {
+		return err
+	}
+	if f.push != nil {
+		if err := f.push.Start(ctx); err != nil {
+			return err
+		}
+	}
 	if err := f.archive.LoadMemberships(ctx); err != nil {
 		return err
 	}
@@ -249,7 +350,44 @@ func (f *features) shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("pubsub: %w", err))
 		}
 	}
+	if f.push != nil {
+		// Last: what the others did on their way out may still push, and
+		// components (app servers) are connected until the streams go.
+		if err := f.push.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// buildExtDisco makes external service discovery (XEP-0215) of
+// [external_services].
+func (s *Server) buildExtDisco() (*extdisco.Discovery, error) {
+	c := s.cfg.ExternalServices
+	secret := []byte(c.Secret)
+	if c.SecretFile != "" {
+		b, err := os.ReadFile(c.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("external_services.secret_file: %w", err)
+		}
+		secret = bytes.TrimSpace(b)
+		if len(secret) == 0 {
+			return nil, fmt.Errorf("external_services.secret_file %s is empty", c.SecretFile)
+		}
+	}
+	services := make([]extdisco.Service, len(c.Services))
+	for i, sv := range c.Services {
+		services[i] = extdisco.Service{
+			Type: sv.Type, Host: sv.Host, Port: sv.Port, Transport: sv.Transport, Name: sv.Name,
+			Secret: sv.Secret, Username: sv.Username, Password: sv.Password,
+		}
+	}
+	return extdisco.New(extdisco.Config{
+		Domain:   s.cfg.Domain,
+		Services: services,
+		Secret:   secret,
+		TTL:      c.CredentialTTL.Duration,
+	}), nil
 }
 
 // buildMUC makes the multi-user chat service of [muc].

@@ -93,6 +93,7 @@ func (f *features) SessionEnded(ctx context.Context, s router.Session) {
 		f.joins.SessionEnded(ctx, s.JID())
 	}
 	f.presence.SessionEnded(ctx, s)
+	f.blocking.SessionEnded(s)
 }
 
 func (s *Server) registerMetrics() {
@@ -132,6 +133,27 @@ func (s *Server) registerMetrics() {
 	if ah := s.features.adhoc; ah != nil {
 		m.GaugeFunc("minimix_adhoc_sessions", "Open ad-hoc command sessions.", func() float64 { return float64(ah.Sessions()) })
 	}
+	if cs := s.Components; cs != nil {
+		st := &cs.Stats
+		m.Gauge("minimix_components_connected", "External components connected (XEP-0114).", &st.Connected)
+		m.Counter("minimix_components_stanzas_in_total", "Stanzas received from external components.", &st.StanzasIn)
+		m.Counter("minimix_components_stanzas_out_total", "Stanzas written to external components.", &st.StanzasOut)
+		m.Counter("minimix_components_handshake_failures_total", "Component connections refused at the handshake.", &st.HandshakeFail)
+		m.Counter("minimix_components_overflows_total", "Components cut off because they did not read.", &st.Overflows)
+	}
+	if p := s.features.push; p != nil {
+		ps := &p.Stats
+		m.Gauge("minimix_push_registrations", "Push notification registrations enabled (XEP-0357).", &ps.Registrations)
+		m.Counter("minimix_push_queued_total", "Messages to accounts with push enabled, considered for a push.", &ps.Queued)
+		m.Counter("minimix_push_published_total", "Push notifications published to app servers.", &ps.Published)
+		m.Counter("minimix_push_failed_total", "Push notifications refused or not answered by app servers.", &ps.Failed)
+		m.Counter("minimix_push_disabled_total", "Push registrations disabled after app server failures.", &ps.Disabled)
+		m.Counter("minimix_push_dropped_total", "Messages not considered for a push: the queue was full.", &ps.Dropped)
+	}
+	bs := &s.features.blocking.Stats
+	m.Counter("minimix_blocking_blocked_total", "Stanzas from blocked JIDs stopped (XEP-0191).", &bs.Blocked)
+	m.Counter("minimix_blocking_refused_total", "Stanzas to blocked JIDs refused (XEP-0191).", &bs.Refused)
+	m.Gauge("minimix_blocking_items", "JIDs in all accounts' blocklists.", &bs.BlockedItems)
 	if j := s.features.joins; j != nil {
 		js := &j.Stats
 		m.Gauge("minimix_account_joins", "Rooms joined as an account (account-based group chat).", &js.AccountJoins)

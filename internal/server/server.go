@@ -21,10 +21,12 @@ import (
 	"minimix/internal/accounts"
 	"minimix/internal/c2s"
 	"minimix/internal/certs"
+	"minimix/internal/component"
 	"minimix/internal/config"
 	"minimix/internal/iq"
 	"minimix/internal/jid"
 	"minimix/internal/metrics"
+	"minimix/internal/push"
 	"minimix/internal/router"
 	"minimix/internal/sasl"
 	"minimix/internal/storage"
@@ -49,6 +51,9 @@ type Server struct {
 	C2S      *c2s.Server
 	Accounts *accounts.Manager
 	Metrics  *metrics.Registry
+	// Components accepts external components (XEP-0114); nil when none
+	// is configured.
+	Components *component.Server
 
 	features   *features
 	adminToken string        // bearer token of the admin API (data_dir/admin.token)
@@ -66,6 +71,7 @@ type Server struct {
 type listener struct {
 	ln        net.Listener
 	directTLS bool
+	component bool // an external components' listener
 }
 
 // OpenStore opens the configured storage backend.
@@ -180,6 +186,24 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}
 	s.features = f
 	c2cfg.Hooks = f
+	if ext := cfg.Components.External; len(ext) > 0 {
+		secrets := make(map[string]string, len(ext))
+		for _, e := range ext {
+			secrets[e.Domain] = e.Secret
+		}
+		s.Components = component.New(component.Config{
+			Secrets: secrets,
+			Router:  s.Router,
+			Limits: xml.Limits{
+				MaxStanzaBytes: cfg.Limits.MaxStanzaBytes,
+				MaxDepth:       cfg.Limits.MaxDepth,
+				MaxHeaderBytes: cfg.Limits.MaxHeaderBytes,
+			},
+			NegotiateTimeout: cfg.Components.NegotiateTimeout.Duration,
+			SendQueue:        cfg.Components.SendQueue,
+			Logger:           log.With("component", "components"),
+		})
+	}
 	s.C2S = c2s.New(c2cfg)
 	s.registerMetrics()
 	return s, nil
@@ -252,6 +276,15 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if s.Components != nil {
+		for _, a := range s.cfg.Components.Listen {
+			ln, err := lc.Listen(ctx, "tcp", a)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", a, err)
+			}
+			s.listeners = append(s.listeners, listener{ln: ln, component: true})
+		}
+	}
 	if a := s.cfg.HTTP.Listen; a != "" {
 		ln, err := lc.Listen(ctx, "tcp", a)
 		if err != nil {
@@ -273,6 +306,15 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	for _, l := range s.listeners {
 		s.serveWG.Add(1)
+		if l.component {
+			go func() {
+				defer s.serveWG.Done()
+				if err := s.Components.Serve(l.ln); err != nil && !errors.Is(err, component.ErrServerClosed) {
+					s.log.Error("component listener failed", "addr", l.ln.Addr().String(), "err", err)
+				}
+			}()
+			continue
+		}
 		go func() {
 			defer s.serveWG.Done()
 			if err := s.C2S.Serve(l.ln, l.directTLS); err != nil && !errors.Is(err, c2s.ErrServerClosed) {
@@ -285,8 +327,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 }
 
 func (s *Server) listenAttrs() []any {
-	var c2sAddrs, tlsAddrs []string
+	var c2sAddrs, tlsAddrs, compAddrs []string
 	for _, l := range s.listeners {
+		if l.component {
+			compAddrs = append(compAddrs, l.ln.Addr().String())
+			continue
+		}
 		if l.directTLS {
 			tlsAddrs = append(tlsAddrs, l.ln.Addr().String())
 		} else {
@@ -294,6 +340,9 @@ func (s *Server) listenAttrs() []any {
 		}
 	}
 	attrs := []any{"domain", s.cfg.Domain, "c2s_starttls", c2sAddrs, "c2s_direct_tls", tlsAddrs}
+	if len(compAddrs) > 0 {
+		attrs = append(attrs, "components", compAddrs)
+	}
 	if s.httpLn != nil {
 		attrs = append(attrs, "http", s.httpLn.Addr().String())
 	}
@@ -334,11 +383,24 @@ func (s *Server) HTTPAddr() net.Addr {
 	return s.httpLn.Addr()
 }
 
+// ComponentAddr returns the address of the first external components'
+// listener, or nil.
+func (s *Server) ComponentAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.listeners {
+		if l.component {
+			return l.ln.Addr()
+		}
+	}
+	return nil
+}
+
 func (s *Server) addr(direct bool) net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range s.listeners {
-		if l.directTLS == direct {
+		if l.directTLS == direct && !l.component {
 			return l.ln.Addr()
 		}
 	}
@@ -385,6 +447,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.C2S.Shutdown(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	if s.Components != nil {
+		if err := s.Components.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	s.serveWG.Wait()
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close storage: %w", err))
@@ -404,6 +471,9 @@ func (s *Server) kick(user string) {
 
 // Store returns the storage backend (for tests and the command line).
 func (s *Server) Store() storage.Store { return s.store }
+
+// Push returns the push notification service, nil when it is off.
+func (s *Server) Push() *push.Service { return s.features.push }
 
 // AccountJoins returns the account-join service, nil when it is off.
 func (s *Server) AccountJoins() *accountjoin.Service { return s.features.joins }

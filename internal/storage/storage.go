@@ -34,6 +34,8 @@ type Store interface {
 	Joins
 	Rooms
 	PEP
+	Blocklists
+	PushRegistrations
 	// Close flushes and releases the backend.
 	Close() error
 }
@@ -62,7 +64,8 @@ type Accounts interface {
 	// GetCredentials returns ErrNotFound for an unknown account.
 	GetCredentials(ctx context.Context, username string) (Credentials, error)
 	// DeleteAccount removes the account and all its data (roster, offline
-	// messages, archive, private data, vCard). ErrNotFound if unknown.
+	// messages, archive, private data, vCard, blocklist, push
+	// registrations). ErrNotFound if unknown.
 	DeleteAccount(ctx context.Context, username string) error
 	AccountExists(ctx context.Context, username string) (bool, error)
 	// ListAccounts returns all usernames in lexical order.

@@ -57,6 +57,7 @@ func testConfig(t testing.TB, opts []Option) *config.Config {
 	cfg.C2S.Listen = []string{"127.0.0.1:0"}
 	cfg.C2S.DirectTLSListen = []string{"127.0.0.1:0"}
 	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Components.Listen = []string{"127.0.0.1:0"}
 	// Tests log in and send far more than any one user: the login limiter
 	// is loosened and the per-connection read rate is off, unless a test
 	// sets them (their own tests do).

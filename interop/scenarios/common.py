@@ -53,6 +53,7 @@ NS_OCCUPANT_ID = 'urn:xmpp:occupant-id:0'
 NS_PING = 'urn:xmpp:ping'
 NS_DATA = 'jabber:x:data'
 NS_CLIENT = 'jabber:client'
+NS_COMPONENT = 'jabber:component:accept'
 
 # RESTART_REQUEST, printed alone on a line, asks whoever runs the scenario
 # to restart the server (interop_test.go's restartRequest); the answer comes
@@ -97,6 +98,8 @@ def parse_args(description, argv=None):
     p.add_argument('--ca', required=True, help="PEM file that signs (or is) the server's certificate")
     p.add_argument('--account', action='append', default=[], metavar='NAME=PASSWORD',
                    help='an existing account the scenario may use; repeat')
+    p.add_argument('--component-port', type=int, default=0,
+                   help='external components port (XEP-0114), when the server has one')
     p.add_argument('--server', default='minimix', choices=('minimix', 'prosody'),
                    help='the server under test: checks of what only minimix promises are '
                         'made against minimix alone')
@@ -477,6 +480,84 @@ class Client(slixmpp.ClientXMPP):
         return obj.version() if obj is not None else None
 
 
+# COMPONENT_SECRET is the secret of every external component the interop
+# servers configure (interop_test.go's componentSecret).
+COMPONENT_SECRET = 'interop-component-secret'
+
+
+class Component(slixmpp.ComponentXMPP):
+    """A slixmpp external component (XEP-0114) pinned to --host and
+    --component-port, recording what it receives like Client (every message,
+    presence and iq request as event 'stanza'), with the same wire log."""
+
+    def __init__(self, args, domain, secret=COMPONENT_SECRET, plugins=()):
+        if not args.component_port:
+            fail('%s: no --component-port given' % domain)
+        super().__init__(domain, secret, args.host, args.component_port)
+        self.label = domain
+        self.server_domain = args.domain
+        for p in ('xep_0199',) + tuple(plugins):
+            self.register_plugin(p)
+        self.received = []
+        self._changed = asyncio.Event()
+        self.stream_errors = []
+        for ev in ('session_start', 'disconnected', 'connection_failed', 'stream_error'):
+            self.add_event_handler(ev, self._recorder(ev))
+        self.add_filter('in', self._record_stanza)
+
+    _record_stanza = Client._record_stanza
+    expect = Client.expect
+    take = Client.take
+    describe_received = Client.describe_received
+    _outcome = Client._outcome
+    quiet = Client.quiet
+
+    async def barrier(self):
+        """A round trip to the server (a ping from the component's
+        domain), like Client.barrier."""
+        try:
+            return await self['xep_0199'].send_ping(self.server_domain, ifrom=self.boundjid.domain, timeout=WAIT)
+        except IqError as e:
+            return e.iq
+        except IqTimeout:
+            fail('%s: no answer to a ping within %.0fs' % (self.label, WAIT))
+
+    def _recorder(self, ev):
+        def record(stanza=None):
+            if ev == 'stream_error':
+                self.stream_errors.append(stanza['condition'])
+            self.received.append((ev, stanza))
+            self._changed.set()
+        return record
+
+    def send_raw(self, data):
+        text = data.decode('utf-8', 'replace') if isinstance(data, bytes) else data
+        _wire.debug('[%s] SEND %s', self.label, text)
+        super().send_raw(data)
+
+    def data_received(self, data):
+        _wire.debug('[%s] RECV %s', self.label, data.decode('utf-8', 'replace'))
+        super().data_received(data)
+
+    async def start(self, timeout=WAIT):
+        """Connects and waits for the handshake to be accepted."""
+        self.connect()
+        ev = await self._outcome(('session_start',), timeout)
+        if ev != 'session_start':
+            fail('%s: component handshake failed (%s); stream errors %s' % (self.label, ev, self.stream_errors))
+        self.take('session_start')
+        log.info('%s: component connected', self.label)
+
+    async def close(self):
+        if self.transport is None:
+            self.cancel_connection_attempt()
+            return
+        try:
+            await asyncio.wait_for(self.disconnect(wait=2.0), 5)
+        except Exception:  # a scenario must not fail while cleaning up
+            self.abort()
+
+
 def local_name(st):
     """The element name of a stanza without its namespace."""
     return st.xml.tag.rpartition('}')[2]
@@ -641,6 +722,12 @@ class Scenario:
 
     def client(self, name, resource, **kw):
         c = Client(self.args, name, resource, **kw)
+        self.clients.append(c)
+        return c
+
+    def component(self, domain, **kw):
+        """Makes an external component (closed with the clients)."""
+        c = Component(self.args, domain, **kw)
         self.clients.append(c)
         return c
 

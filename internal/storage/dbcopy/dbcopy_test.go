@@ -88,6 +88,10 @@ func fill(t *testing.T, s storage.Store) {
 		{Kind: storage.PEPPutItem, Node: storage.PEPNode{Name: "urn:xmpp:avatar:metadata"}, Item: storage.PEPItem{ID: "i1", Publisher: alice, Stamp: t0, Payload: []byte("<metadata/>")}},
 		{Kind: storage.PEPPutItem, Node: storage.PEPNode{Name: "urn:xmpp:avatar:metadata"}, Item: storage.PEPItem{ID: "i2", Publisher: alice, Stamp: t0, Payload: []byte("<metadata>2</metadata>")}},
 	}))
+	must(t, s.Block(ctx, "alice", []string{"eve@example.org", "spam.example"}))
+	must(t, s.PutPushRegistration(ctx, storage.PushRegistration{User: "alice", Service: "push.example.net", Node: "n1",
+		Options: []byte("<x xmlns='jabber:x:data' type='submit'/>"), Resource: "phone", Enabled: t0}))
+	must(t, s.PutPushRegistration(ctx, storage.PushRegistration{User: "bob", Service: "push.example.net", Node: "n2", Resource: "pc", Enabled: t0}))
 	must(t, s.SyncArchive(ctx))
 }
 
@@ -134,6 +138,10 @@ func view(t *testing.T, s storage.Store) map[string]any {
 	get("pep", pep, err)
 	nodes, err := s.PEPNodes(ctx, "alice")
 	get("pep nodes", nodes, err)
+	blocked, err := s.Blocklists(ctx)
+	get("blocklists", blocked, err)
+	pushes, err := s.PushRegistrations(ctx)
+	get("push", pushes, err)
 	return out
 }
 
@@ -164,7 +172,8 @@ func TestSQLiteToPostgres(t *testing.T) {
 		}
 	}
 	for name, n := range map[string]int64{"accounts": 3, "scram_credentials": 6, "archive_messages": 201, "room_messages": 100,
-		"room_memberships": 2, "roster_groups": 2, "pep_items": 2, "muc_affiliations": 2, "offline_messages": 3} {
+		"room_memberships": 2, "roster_groups": 2, "pep_items": 2, "muc_affiliations": 2, "offline_messages": 3,
+		"blocklists": 2, "push_registrations": 2} {
 		if counts[name] != n {
 			t.Errorf("%s: %d rows copied, want %d", name, counts[name], n)
 		}

@@ -69,4 +69,7 @@ var tables = []table{
 		"stamp", integer, "payload", blob), []string{"seq"}},
 	{"account_joins", cols("account", text, "room", text, "nick", text, "password", text, "bookmark", boolean,
 		"last_stanza_id", text, "last_stamp", integer, "last_active", integer), []string{"account", "room"}},
+	{"blocklists", cols("username", text, "jid", text), []string{"username", "jid"}},
+	{"push_registrations", cols("username", text, "service", text, "node", text, "options", nullBlob,
+		"resource", text, "enabled", integer), []string{"username", "service", "node"}},
 }

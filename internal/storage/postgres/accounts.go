@@ -141,6 +141,8 @@ func (db *DB) DeleteAccount(ctx context.Context, username string) error {
 			{`DELETE FROM private_storage WHERE username = $1`, []any{username}},
 			{`DELETE FROM vcards WHERE username = $1`, []any{username}},
 			{`DELETE FROM pep_nodes WHERE username = $1`, []any{username}},
+			{`DELETE FROM blocklists WHERE username = $1`, []any{username}},
+			{`DELETE FROM push_registrations WHERE username = $1`, []any{username}},
 			{`DELETE FROM archive_counts WHERE ` + ownerOfAccount, []any{lo, hi}},
 			{`DELETE FROM archive_messages WHERE ` + ownerOfAccount, []any{lo, hi}},
 			{`DELETE FROM archive_prefs WHERE ` + ownerOfAccount, []any{lo, hi}},

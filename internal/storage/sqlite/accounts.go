@@ -151,6 +151,8 @@ func (db *DB) DeleteAccount(ctx context.Context, username string) error {
 			{`DELETE FROM offline_messages WHERE username = ?`, []any{username}},
 			{`DELETE FROM private_storage WHERE username = ?`, []any{username}},
 			{`DELETE FROM vcards WHERE username = ?`, []any{username}},
+			{`DELETE FROM blocklists WHERE username = ?`, []any{username}},
+			{`DELETE FROM push_registrations WHERE username = ?`, []any{username}},
 			{`DELETE FROM archive_counts WHERE ` + ownerOfAccount, []any{lo, hi}},
 			{`DELETE FROM archive_messages WHERE ` + ownerOfAccount, []any{lo, hi}},
 			{`DELETE FROM archive_prefs WHERE ` + ownerOfAccount, []any{lo, hi}},

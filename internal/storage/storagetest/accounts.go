@@ -109,6 +109,20 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) storage.Store) {
 			Default: "roster", Always: []string{"friend@example.org"},
 		}))
 		must(t, "PutJoin", s.PutJoin(ctx, storage.JoinRecord{Account: owner, Room: "room@muc.example.net", Nick: user}))
+		must(t, "Block", s.Block(ctx, user, []string{"spam.example.org"}))
+		must(t, "PutPushRegistration", s.PutPushRegistration(ctx, storage.PushRegistration{User: user, Service: "push.example.org", Node: "n", Resource: "r", Enabled: t0}))
+	}
+	pushOf := func(user string) int {
+		t.Helper()
+		regs, err := s.PushRegistrations(ctx)
+		must(t, "PushRegistrations", err)
+		n := 0
+		for _, r := range regs {
+			if r.User == user {
+				n++
+			}
+		}
+		return n
 	}
 	joinsOf := func(owner string) int {
 		t.Helper()
@@ -173,6 +187,17 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) storage.Store) {
 		if n := joinsOf("alice@example.net"); n != 0 {
 			t.Errorf("%d room memberships after DeleteAccount", n)
 		}
+		blocked, err := s.Blocklist(ctx, "alice")
+		must(t, "Blocklist", err)
+		diff(t, "blocklist after DeleteAccount", []string(nil), blocked)
+		all, err := s.Blocklists(ctx)
+		must(t, "Blocklists", err)
+		if _, ok := all["alice"]; ok {
+			t.Errorf("Blocklists after DeleteAccount still has alice: %v", all["alice"])
+		}
+		if n := pushOf("alice"); n != 0 {
+			t.Errorf("%d push registrations after DeleteAccount", n)
+		}
 	}
 	checkGone(t)
 
@@ -193,9 +218,12 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) storage.Store) {
 		prefs, err := s.GetArchivePrefs(ctx, sv.owner)
 		must(t, "GetArchivePrefs", err)
 		joins := joinsOf(sv.owner)
-		if len(items) != 1 || n != 1 || errPriv != nil || errVCard != nil || page.Count != 3 || prefs.Default != "roster" || joins != 1 {
-			t.Errorf("data of %q touched by DeleteAccount(alice): %d roster items, %d offline, private %v, vcard %v, %d archived, prefs %q, %d room memberships",
-				sv.user, len(items), n, errPriv, errVCard, page.Count, prefs.Default, joins)
+		blocked, err := s.Blocklist(ctx, sv.user)
+		must(t, "Blocklist", err)
+		pushes := pushOf(sv.user)
+		if len(items) != 1 || n != 1 || errPriv != nil || errVCard != nil || page.Count != 3 || prefs.Default != "roster" || joins != 1 || len(blocked) != 1 || pushes != 1 {
+			t.Errorf("data of %q touched by DeleteAccount(alice): %d roster items, %d offline, private %v, vcard %v, %d archived, prefs %q, %d room memberships, %d blocked, %d push registrations",
+				sv.user, len(items), n, errPriv, errVCard, page.Count, prefs.Default, joins, len(blocked), pushes)
 		}
 	}
 
@@ -209,4 +237,7 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) storage.Store) {
 	if n != 0 {
 		t.Errorf("new account inherited %d offline messages", n)
 	}
+	blocked, err := s.Blocklist(ctx, "alice")
+	must(t, "Blocklist", err)
+	diff(t, "blocklist of the new account", []string(nil), blocked)
 }

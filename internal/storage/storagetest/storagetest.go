@@ -43,6 +43,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Joins", testJoins},
 		{"Rooms", testRooms},
 		{"PEP", testPEP},
+		{"Blocklists", testBlocklists},
+		{"PushRegistrations", testPushRegistrations},
 		{"Concurrency", testConcurrency},
 		{"Context", testContext},
 	} {

@@ -1,0 +1,60 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+
+	"minimix/internal/storage"
+)
+
+// PutPushRegistration implements storage.PushRegistrations.
+func (db *DB) PutPushRegistration(ctx context.Context, r storage.PushRegistration) error {
+	if _, err := db.exec(ctx, `
+		INSERT INTO push_registrations (username, service, node, options, resource, enabled)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (username, service, node) DO UPDATE SET
+			options = excluded.options, resource = excluded.resource, enabled = excluded.enabled`,
+		r.User, r.Service, r.Node, r.Options, r.Resource, micros(r.Enabled)); err != nil {
+		return fmt.Errorf("sqlite: put push registration of %q to %s: %w", r.User, r.Service, err)
+	}
+	return nil
+}
+
+// DeletePushRegistrations implements storage.PushRegistrations.
+func (db *DB) DeletePushRegistrations(ctx context.Context, user, service, node string) error {
+	q, args := `DELETE FROM push_registrations WHERE username = ? AND service = ? AND node = ?`, []any{user, service, node}
+	if node == "" {
+		q, args = `DELETE FROM push_registrations WHERE username = ? AND service = ?`, []any{user, service}
+	}
+	if _, err := db.exec(ctx, q, args...); err != nil {
+		return fmt.Errorf("sqlite: delete push registrations of %q to %s: %w", user, service, err)
+	}
+	return nil
+}
+
+// PushRegistrations implements storage.PushRegistrations.
+func (db *DB) PushRegistrations(ctx context.Context) ([]storage.PushRegistration, error) {
+	rows, err := db.sql.QueryContext(ctx, `
+		SELECT username, service, node, options, resource, enabled
+		FROM push_registrations ORDER BY username, service, node`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: push registrations: %w", err)
+	}
+	defer rows.Close()
+	var out []storage.PushRegistration
+	for rows.Next() {
+		var r storage.PushRegistration
+		var enabled int64
+		if err := rows.Scan(&r.User, &r.Service, &r.Node, &r.Options, &r.Resource, &enabled); err != nil {
+			return nil, fmt.Errorf("sqlite: push registrations: %w", err)
+		}
+		r.Enabled = fromMicros(enabled)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: push registrations: %w", err)
+	}
+	return out, nil
+}
+
+var _ storage.PushRegistrations = (*DB)(nil)

@@ -18,10 +18,17 @@ type workers struct {
 
 	mu      sync.Mutex
 	stopped bool
+	idle    int // workers waiting for a job
 }
 
-// workerIdle is how long a worker waits for another job before it ends.
-const workerIdle = 10 * time.Second
+// workerIdle is how long a worker waits for another job before it ends,
+// and maxIdleWorkers how many may wait at once: after a burst (a
+// thousand clients logging in) the rest end at once, so that their
+// grown stacks do not stay with the server.
+const (
+	workerIdle     = 2 * time.Second
+	maxIdleWorkers = 32
+)
 
 func newWorkers() *workers {
 	return &workers{jobs: make(chan func()), quit: make(chan struct{})}
@@ -52,12 +59,23 @@ func (w *workers) work(f func()) {
 	for {
 		f()
 		f = nil
+		w.mu.Lock()
+		if w.idle >= maxIdleWorkers {
+			w.mu.Unlock()
+			return
+		}
+		w.idle++
+		w.mu.Unlock()
 		t.Reset(workerIdle)
 		select {
 		case f = <-w.jobs:
 		case <-t.C:
-			return
 		case <-w.quit:
+		}
+		w.mu.Lock()
+		w.idle--
+		w.mu.Unlock()
+		if f == nil {
 			return
 		}
 	}

@@ -234,7 +234,7 @@ func (c *conn) serve() {
 		tc := tls.Server(c.rec, c.srv.cfg.DirectTLS)
 		_ = c.raw.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			if isTimeout(err) {
+			if stream.IsTimeout(err) {
 				c.timedOut("TLS handshake")
 			} else {
 				c.srv.log.Debug("direct TLS handshake failed", append(c.log(), "err", err)...)
@@ -301,7 +301,7 @@ func (c *conn) handleReadError(err error) {
 		c.closeWithError(stream.ErrorFromXML(xe), true)
 	case errors.Is(err, io.EOF):
 		c.closeStream()
-	case isTimeout(err):
+	case stream.IsTimeout(err):
 		stage := "session"
 		if c.sess == nil {
 			stage = "negotiation"

@@ -213,3 +213,23 @@ func FromElement(stanza *xml.Element) *StanzaError {
 	}
 	return se
 }
+
+// StreamFromElement reads a received <stream:error/>; the condition is
+// undefined-condition when it names none.
+func StreamFromElement(el *xml.Element) *StreamError {
+	se := &StreamError{}
+	for _, c := range el.Elements() {
+		switch {
+		case c.Space == NSStreams && c.Local == "text":
+			se.Text = c.Text()
+		case c.Space == NSStreams && se.Condition == "":
+			se.Condition = StreamCondition(c.Local)
+		case c.Space != NSStreams:
+			se.App = c
+		}
+	}
+	if se.Condition == "" {
+		se.Condition = UndefinedCondition
+	}
+	return se
+}

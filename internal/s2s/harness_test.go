@@ -168,8 +168,8 @@ func newPeer(t testing.TB, domain string, cert tls.Certificate, roots *x509.Cert
 
 // knows makes a reach other's domains through the static table.
 func (a *peer) knows(b *peer) {
-	a.srv.cfg.Hosts[b.domain] = b.addr
-	a.srv.cfg.Hosts["conference."+b.domain] = b.addr
+	a.srv.SetHost(b.domain, b.addr)
+	a.srv.SetHost("conference."+b.domain, b.addr)
 }
 
 // pair starts two peers that know each other.

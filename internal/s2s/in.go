@@ -56,7 +56,7 @@ func newIn(s *Server, nc net.Conn, directTLS bool) *inConn {
 	now := s.now()
 	c := &inConn{srv: s, directTLS: directTLS, since: now, lastActive: now,
 		authed: make(map[string]string), locals: make(map[string]bool), pending: make(map[string]bool)}
-	c.sc = stream.NewConn(nc, xml.NSClient, s.preAuthLimits(), s.cfg.WriteTimeout, func(n int) { s.Stats.OutBytes.Add(uint64(n)) })
+	c.sc = stream.NewConn(s.counted(nc), xml.NSClient, s.preAuthLimits(), s.cfg.WriteTimeout, nil)
 	return c
 }
 

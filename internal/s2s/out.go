@@ -241,7 +241,7 @@ func (o *outConn) try(t target) error {
 	if err != nil {
 		return err
 	}
-	sc := stream.NewConn(nc, xml.NSClient, o.srv.preAuthLimits(), o.srv.cfg.WriteTimeout, o.countOut)
+	sc := stream.NewConn(o.srv.counted(nc), xml.NSClient, o.srv.preAuthLimits(), o.srv.cfg.WriteTimeout, nil)
 	o.mu.Lock()
 	o.sc, o.addr, o.direct = sc, t.String(), t.directTLS
 	closing := o.phase == outClosing
@@ -267,8 +267,6 @@ func (o *outConn) try(t target) error {
 	}
 	return nil
 }
-
-func (o *outConn) countOut(n int) { o.srv.Stats.OutBytes.Add(uint64(n)) }
 
 // clientTLS is our side of TLS to the peer. The peer's certificate is
 // checked afterwards (verifyPeer), not by the handshake: one that does

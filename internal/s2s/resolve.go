@@ -41,7 +41,7 @@ var errNoService = errors.New("the domain says it has no XMPP server service (SR
 // when neither has records, the domain itself on port 5269 (its A and
 // AAAA records, looked up when dialing).
 func (s *Server) resolve(ctx context.Context, domain string) ([]target, error) {
-	if hp, ok := s.cfg.Hosts[domain]; ok {
+	if hp, ok := s.host(domain); ok {
 		host, port, err := splitHostPort(hp)
 		if err != nil {
 			return nil, fmt.Errorf("s2s.hosts entry for %s: %w", domain, err)

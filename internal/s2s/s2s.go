@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -113,6 +114,7 @@ type Server struct {
 	dialer net.Dialer
 
 	mu        sync.Mutex
+	hosts     map[string]string   // the static table: domain -> host:port
 	out       map[string]*outConn // by outKey
 	backoff   map[string]*backoff // by remote domain
 	in        map[*inConn]struct{}
@@ -171,6 +173,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{
 		cfg:       cfg,
+		hosts:     maps.Clone(cfg.Hosts),
 		log:       log.With("component", "s2s"),
 		out:       make(map[string]*outConn),
 		backoff:   make(map[string]*backoff),
@@ -194,6 +197,30 @@ func (s *Server) preAuthLimits() xml.Limits {
 
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("s2s: server closed")
+
+// SetHost sets where remote is reached, as an entry of the static table
+// (Config.Hosts) does; an empty addr removes the entry. Streams already
+// open stay.
+func (s *Server) SetHost(remote, addr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hosts == nil {
+		s.hosts = make(map[string]string)
+	}
+	if addr == "" {
+		delete(s.hosts, remote)
+	} else {
+		s.hosts[remote] = addr
+	}
+	delete(s.backoff, remote)
+}
+
+func (s *Server) host(remote string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hp, ok := s.hosts[remote]
+	return hp, ok
+}
 
 // RouteStanza implements router.Component for every domain the server
 // does not serve: el goes to its domain's stream, set up if need be.
@@ -591,4 +618,28 @@ func closeWhy(reason, why string) string {
 		return "shutdown"
 	}
 	return why
+}
+
+// countedConn counts the bytes a connection carries on the wire (TLS
+// included), for the metrics.
+type countedConn struct {
+	net.Conn
+	in, out *atomic.Uint64
+}
+
+func (c countedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.in.Add(uint64(n))
+	return n, err
+}
+
+func (c countedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.out.Add(uint64(n))
+	return n, err
+}
+
+// counted wraps nc to count its bytes.
+func (s *Server) counted(nc net.Conn) net.Conn {
+	return countedConn{Conn: nc, in: &s.Stats.InBytes, out: &s.Stats.OutBytes}
 }

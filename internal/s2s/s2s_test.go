@@ -80,7 +80,7 @@ func TestPiggybackDialback(t *testing.T) {
 func TestUnreachable(t *testing.T) {
 	a := newPeer(t, "a.test", selfSigned(t, "a.test"), nil)
 	ln := closedPort(t)
-	a.srv.cfg.Hosts["gone.test"] = ln
+	a.srv.SetHost("gone.test", ln)
 	a.send("alice@a.test/phone", "bob@gone.test", "q1")
 	a.send("alice@a.test/phone", "carol@gone.test", "q2")
 	eventually(t, "bounces", func() bool { return len(a.r.bounces("q1")) == 1 && len(a.r.bounces("q2")) == 1 })

@@ -433,3 +433,6 @@ func (s *Server) buildMUC(f *features) (*muc.Service, error) {
 	}
 	return svc, nil
 }
+
+// remoteLinkLost is told that a stream with the server of remote broke.
+func (f *features) remoteLinkLost(remote string) {}

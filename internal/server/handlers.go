@@ -117,6 +117,23 @@ func (s *Server) registerMetrics() {
 			return float64(f.ArchiveWriteFailures())
 		})
 	}
+	if s.S2S != nil {
+		ss := &s.S2S.Stats
+		in, out := map[string]string{"direction": "in"}, map[string]string{"direction": "out"}
+		m.LabeledGauge("minimix_s2s_connections", "Open server-to-server streams.", in, &ss.InConns)
+		m.LabeledGauge("minimix_s2s_connections", "Open server-to-server streams.", out, &ss.OutConns)
+		m.LabeledCounter("minimix_s2s_established_total", "Server-to-server streams that authenticated.", in, &ss.InEstablished)
+		m.LabeledCounter("minimix_s2s_established_total", "Server-to-server streams that authenticated.", out, &ss.OutEstablished)
+		m.LabeledCounter("minimix_s2s_failed_total", "Server-to-server streams that ended before they authenticated.", in, &ss.InFailed)
+		m.LabeledCounter("minimix_s2s_failed_total", "Server-to-server streams that ended before they authenticated.", out, &ss.OutFailed)
+		m.LabeledCounter("minimix_s2s_stanzas_total", "Stanzas received from (in) and written to (out) other servers.", in, &ss.InStanzas)
+		m.LabeledCounter("minimix_s2s_stanzas_total", "Stanzas received from (in) and written to (out) other servers.", out, &ss.OutStanzas)
+		m.LabeledCounter("minimix_s2s_bytes_total", "Bytes read from (in) and written to (out) other servers.", in, &ss.InBytes)
+		m.LabeledCounter("minimix_s2s_bytes_total", "Bytes read from (in) and written to (out) other servers.", out, &ss.OutBytes)
+		m.LabeledCounter("minimix_s2s_dialback_failures_total", "Dialback requests refused: peers' we refused (in), ours refused (out).", in, &ss.InDialbackFailed)
+		m.LabeledCounter("minimix_s2s_dialback_failures_total", "Dialback requests refused: peers' we refused (in), ours refused (out).", out, &ss.OutDialbackFail)
+		m.Counter("minimix_s2s_bounces_total", "Stanzas for other servers answered with an error because no stream could take them.", &ss.Bounced)
+	}
 	rs := &s.Router.Stats
 	m.Counter("minimix_router_routed_total", "Stanzas routed.", &rs.Routed)
 	m.Counter("minimix_router_delivered_local_total", "Stanzas handed to local sessions.", &rs.DeliveredLocal)

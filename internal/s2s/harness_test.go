@@ -240,3 +240,13 @@ func logged(p *peer, parts ...string) bool {
 	}
 	return false
 }
+
+// ctxShutdown shuts p down now.
+func ctxShutdown(t testing.TB, p *peer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

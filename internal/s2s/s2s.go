@@ -599,7 +599,7 @@ func describe(err error) string {
 	case stream.EndClosed:
 		return "the peer closed the stream"
 	case stream.EndTimeout:
-		return "timed out"
+		return "timed out: " + err.Error()
 	case stream.EndError:
 		if isPeerError(err) {
 			return err.Error()

@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -136,7 +137,7 @@ func (c *Conn) StartTLS(ctx context.Context, cfg *tls.Config, server bool, timeo
 	}
 	_ = c.raw.SetDeadline(time.Now().Add(timeout))
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return fmt.Errorf("TLS handshake: %w", err)
+		return fmt.Errorf("%w: %w", ErrTLSHandshake, err)
 	}
 	_ = c.raw.SetDeadline(time.Time{})
 	c.mu.Lock()
@@ -145,6 +146,10 @@ func (c *Conn) StartTLS(ctx context.Context, cfg *tls.Config, server bool, timeo
 	c.Dec.Reset(tc)
 	return nil
 }
+
+// ErrTLSHandshake wraps a failed TLS handshake: nothing more can be
+// written on the stream, not even an error.
+var ErrTLSHandshake = errors.New("TLS handshake")
 
 // CloseWithError writes the stream error and our closing tag, then closes
 // the connection.
@@ -199,6 +204,9 @@ func (c *Conn) Abort() {
 // 6120 4.9.1.3).
 func (c *Conn) End(err error) (Ending, *xmpperr.StreamError) {
 	end, se := Classify(err)
+	if errors.Is(err, ErrTLSHandshake) {
+		end = EndBroken
+	}
 	switch end {
 	case EndError, EndTimeout:
 		c.CloseWithError(se)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"minimix/internal/xmpperr"
+	"minimix/internal/xmpptest/netproxy"
 	"minimix/internal/xmpptest/testca"
 )
 
@@ -58,90 +59,19 @@ func TestIdleClose(t *testing.T) {
 	eventually(t, "b gets it on a new stream", func() bool { return len(b.r.got("after")) == 1 })
 }
 
-// proxy relays TCP connections and can cut them all, as a network
-// failure would.
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []net.Conn
-	wg     sync.WaitGroup
-}
-
-func newProxy(t testing.TB, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			p.wg.Add(2)
-			go func() { defer p.wg.Done(); copyClose(u, c) }()
-			go func() { defer p.wg.Done(); copyClose(c, u) }()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); p.cut(); p.wg.Wait() })
-	return p
-}
-
-func copyClose(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	dst.Close()
-	src.Close()
-}
-
-// cut resets every relayed connection.
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0)
-		}
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // A cut link is a lost link on both sides; stanzas sent afterwards take
 // a new stream.
 func TestLinkLost(t *testing.T) {
 	var lostA, lostB lostLinks
 	a := newPeer(t, "a.test", selfSigned(t, "a.test"), nil, func(c *Config) { c.LinkLost = lostA.add })
 	b := newPeer(t, "b.test", selfSigned(t, "b.test"), nil, func(c *Config) { c.LinkLost = lostB.add })
-	ab, ba := newProxy(t, b.addr), newProxy(t, a.addr)
-	a.srv.SetHost("b.test", ab.ln.Addr().String())
-	b.srv.SetHost("a.test", ba.ln.Addr().String())
+	ab, ba := netproxy.New(t, b.addr), netproxy.New(t, a.addr)
+	a.srv.SetHost("b.test", ab.Addr())
+	b.srv.SetHost("a.test", ba.Addr())
 	a.send("alice@a.test/phone", "bob@b.test", "one")
 	eventually(t, "b gets one", func() bool { return len(b.r.got("one")) == 1 })
-	ab.cut()
-	ba.cut()
+	ab.Cut()
+	ba.Cut()
 	eventually(t, "both sides see the link lost", func() bool { return lostA.count("b.test") > 0 && lostB.count("a.test") > 0 })
 	a.send("alice@a.test/phone", "bob@b.test", "two")
 	eventually(t, "b gets two", func() bool { return len(b.r.got("two")) == 1 })

@@ -69,6 +69,8 @@ func TestE2EFederation(t *testing.T) {
 		bob.Close()
 	})
 
+	t.Run("remote occupant and ghost", func(t *testing.T) { testFederatedOccupant(t, b) })
+
 	t.Run("subscription", func(t *testing.T) {
 		anne := goOnline(t, a, "anne", "")
 		bea := goOnline(t, b, "bea", "<priority>1</priority>")
@@ -99,4 +101,7 @@ func TestE2EFederation(t *testing.T) {
 		anne.Close()
 		anne2.Close()
 	})
+
+	// After the subscription: it makes anne and bea contacts both ways.
+	t.Run("PEP to a remote contact", func(t *testing.T) { testFederatedPEP(t, a, b) })
 }

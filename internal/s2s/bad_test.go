@@ -114,15 +114,7 @@ func TestBadInput(t *testing.T) {
 	})
 	t.Run("invalid-from", func(t *testing.T) {
 		r := dialPeer(t, b.addr)
-		r.header("evil.test", "b.test")
-		f := r.startTLS("evil.test", "b.test", &certEvil)
-		if !strings.Contains(f.String(), "EXTERNAL") {
-			t.Fatalf("no SASL EXTERNAL offered to a valid certificate: %s", f)
-		}
-		r.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>")
-		r.expect(stream.NSSASL, "success")
-		r.dec.Restart()
-		r.header("evil.test", "b.test")
+		r.authExternal("evil.test", "b.test", &certEvil)
 		r.send("<message from='eve@evil.test' to='bob@b.test' id='ok'><body>legit</body></message>")
 		eventually(t, "the legitimate stanza", func() bool { return len(b.r.got("legit")) == 1 })
 		r.send("<message from='alice@a.test' to='bob@b.test'><body>spoofed</body></message>")
@@ -134,23 +126,13 @@ func TestBadInput(t *testing.T) {
 	})
 	t.Run("stanza to a domain not served", func(t *testing.T) {
 		r := dialPeer(t, b.addr)
-		r.header("evil.test", "b.test")
-		r.startTLS("evil.test", "b.test", &certEvil)
-		r.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'/>")
-		r.expect(stream.NSSASL, "success")
-		r.dec.Restart()
-		r.header("evil.test", "b.test")
+		r.authExternal("evil.test", "b.test", &certEvil)
 		r.send("<message from='eve@evil.test' to='carol@c.test'><body>relay me</body></message>")
 		r.expectStreamError(xmpperr.HostUnknown)
 	})
 	t.Run("oversized stanza", func(t *testing.T) {
 		r := dialPeer(t, b.addr)
-		r.header("evil.test", "b.test")
-		r.startTLS("evil.test", "b.test", &certEvil)
-		r.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'/>")
-		r.expect(stream.NSSASL, "success")
-		r.dec.Restart()
-		r.header("evil.test", "b.test")
+		r.authExternal("evil.test", "b.test", &certEvil)
 		_ = r.trySend("<message from='eve@evil.test' to='bob@b.test'><body>" + strings.Repeat("x", 300000) + "</body></message>")
 		se := r.expectStreamError(xmpperr.PolicyViolation)
 		if se.App == nil || se.App.Local != "stanza-too-big" {

@@ -216,17 +216,6 @@ func (p *peer) list(dir string) []Info {
 var _ = io.Discard
 var _ = slices.Contains[[]string]
 
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // logged reports whether one line of p's log has every part.
 func logged(p *peer, parts ...string) bool {
 	for _, line := range strings.Split(p.log.String(), "\n") {

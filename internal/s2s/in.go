@@ -76,6 +76,7 @@ func (s *Server) serverTLS(direct bool) *tls.Config {
 }
 
 func (c *inConn) run() {
+	defer c.srv.dropIn(c)
 	err := c.serve()
 	c.end(err)
 }

@@ -106,6 +106,21 @@ func (r *rawPeer) startTLS(from, to string, cert *tls.Certificate) *xml.Element 
 	return f
 }
 
+// authExternal opens a stream from from to to, with STARTTLS presenting
+// cert and SASL EXTERNAL, and returns the features after authentication.
+func (r *rawPeer) authExternal(from, to string, cert *tls.Certificate) *xml.Element {
+	r.t.Helper()
+	r.header(from, to)
+	if f := r.startTLS(from, to, cert); !strings.Contains(f.String(), "EXTERNAL") {
+		r.t.Fatalf("raw peer: no SASL EXTERNAL offered to a valid certificate: %s", f)
+	}
+	r.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>")
+	r.expect(stream.NSSASL, "success")
+	r.dec.Restart()
+	_, f := r.header(from, to)
+	return f
+}
+
 // expectStreamError reads until the stream error and the end of the
 // connection, and fails unless the condition is cond.
 func (r *rawPeer) expectStreamError(cond xmpperr.StreamCondition) *xmpperr.StreamError {
@@ -146,5 +161,3 @@ func (r *rawPeer) expectClosed() {
 func hasChild(f *xml.Element, space, local string) bool {
 	return f != nil && f.Child(space, local) != nil
 }
-
-var _ = strings.Contains

@@ -118,7 +118,7 @@ type Server struct {
 	out       map[string]*outConn // by outKey
 	backoff   map[string]*backoff // by remote domain
 	in        map[*inConn]struct{}
-	listeners map[net.Listener]struct{}
+	listeners stream.Listeners
 	closed    bool
 	wg        sync.WaitGroup
 
@@ -172,13 +172,12 @@ func New(cfg Config) *Server {
 		log = slog.Default()
 	}
 	s := &Server{
-		cfg:       cfg,
-		hosts:     maps.Clone(cfg.Hosts),
-		log:       log.With("component", "s2s"),
-		out:       make(map[string]*outConn),
-		backoff:   make(map[string]*backoff),
-		in:        make(map[*inConn]struct{}),
-		listeners: make(map[net.Listener]struct{}),
+		cfg:     cfg,
+		hosts:   maps.Clone(cfg.Hosts),
+		log:     log.With("component", "s2s"),
+		out:     make(map[string]*outConn),
+		backoff: make(map[string]*backoff),
+		in:      make(map[*inConn]struct{}),
 	}
 	s.dialer = net.Dialer{Timeout: cfg.ConnectTimeout, Resolver: cfg.Resolver}
 	return s
@@ -389,77 +388,42 @@ func (s *Server) verify(remote, local, streamID, key string, done func(verifyRes
 // Serve accepts peer connections on ln until Shutdown. With directTLS the
 // TLS handshake comes first (XEP-0368); otherwise peers use STARTTLS.
 func (s *Server) Serve(ln net.Listener, directTLS bool) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-	}()
-	var delay time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.log.Warn("s2s accept failed; retrying", "err", err, "delay", delay)
-				time.Sleep(delay)
-				continue
-			}
-			return fmt.Errorf("s2s accept on %s: %w", ln.Addr(), err)
-		}
-		delay = 0
+	return s.listeners.Serve(ln, ErrServerClosed, s.log, func(nc net.Conn) bool {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
 			_ = nc.Close()
-			return ErrServerClosed
+			return false
 		}
 		if m := s.cfg.MaxConnections; m > 0 && len(s.in) >= m {
 			s.mu.Unlock()
 			s.log.Warn("s2s connection limit reached; refusing", "remote", nc.RemoteAddr().String())
 			_ = nc.Close()
-			continue
+			return true
 		}
 		c := newIn(s, nc, directTLS)
 		s.in[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		s.Stats.InConns.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.Stats.InConns.Add(-1)
-			defer func() {
-				s.mu.Lock()
-				delete(s.in, c)
-				s.mu.Unlock()
-			}()
-			c.run()
-		}()
-	}
+		go c.run() // c.run's end undoes this
+		return true
+	})
 }
 
-// Shutdown stops accepting, closes every stream with <system-shutdown/>
-// after what is queued was written (for at most ctx), bounces what is
-// still queued, and waits for the streams to end.
-func (s *Server) Shutdown(ctx context.Context) error {
+// dropIn forgets an incoming stream that ended.
+func (s *Server) dropIn(c *inConn) {
 	s.mu.Lock()
-	s.closed = true
-	for ln := range s.listeners {
-		_ = ln.Close()
-	}
+	delete(s.in, c)
+	s.mu.Unlock()
+	s.Stats.InConns.Add(-1)
+	s.wg.Done()
+}
+
+// streams returns the streams open now.
+func (s *Server) streams() ([]*outConn, []*inConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	outs := make([]*outConn, 0, len(s.out))
 	for _, o := range s.out {
 		outs = append(outs, o)
@@ -468,7 +432,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for c := range s.in {
 		ins = append(ins, c)
 	}
-	s.mu.Unlock()
+	return outs, ins
+}
+
+// Shutdown stops accepting, closes every stream with <system-shutdown/>
+// after what is queued was written (for at most ctx), bounces what is
+// still queued, and waits for the streams to end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeListeners()
+	outs, ins := s.streams()
 	for _, o := range outs {
 		o.waitFlushed(ctx)
 	}
@@ -492,26 +464,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close closes every listener and connection at once.
 func (s *Server) Close() {
-	s.mu.Lock()
-	s.closed = true
-	for ln := range s.listeners {
-		_ = ln.Close()
-	}
-	outs := make([]*outConn, 0, len(s.out))
-	for _, o := range s.out {
-		outs = append(outs, o)
-	}
-	ins := make([]*inConn, 0, len(s.in))
-	for c := range s.in {
-		ins = append(ins, c)
-	}
-	s.mu.Unlock()
+	s.closeListeners()
+	outs, ins := s.streams()
 	for _, o := range outs {
 		o.abort()
 	}
 	for _, c := range ins {
 		c.abort()
 	}
+}
+
+// closeListeners stops accepting and marks the server closed.
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.listeners.Close()
 }
 
 // Info describes one stream, for operators.
@@ -532,16 +500,7 @@ type Info struct {
 
 // List returns every stream, outgoing first, by remote domain.
 func (s *Server) List() []Info {
-	s.mu.Lock()
-	outs := make([]*outConn, 0, len(s.out))
-	for _, o := range s.out {
-		outs = append(outs, o)
-	}
-	ins := make([]*inConn, 0, len(s.in))
-	for c := range s.in {
-		ins = append(ins, c)
-	}
-	s.mu.Unlock()
+	outs, ins := s.streams()
 	var out []Info
 	for _, o := range outs {
 		out = append(out, o.info())

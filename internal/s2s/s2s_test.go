@@ -6,6 +6,7 @@ import (
 
 	"minimix/internal/xml"
 	"minimix/internal/xmpperr"
+	"minimix/internal/xmpptest/netproxy"
 	"minimix/internal/xmpptest/testca"
 )
 
@@ -79,7 +80,7 @@ func TestPiggybackDialback(t *testing.T) {
 // come back at once without a new attempt.
 func TestUnreachable(t *testing.T) {
 	a := newPeer(t, "a.test", selfSigned(t, "a.test"), nil)
-	ln := closedPort(t)
+	ln := netproxy.ClosedAddr(t)
 	a.srv.SetHost("gone.test", ln)
 	a.send("alice@a.test/phone", "bob@gone.test", "q1")
 	a.send("alice@a.test/phone", "carol@gone.test", "q2")

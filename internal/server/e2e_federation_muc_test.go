@@ -65,7 +65,7 @@ func testFederatedOccupant(t *testing.T, b *xmpptest.Server) {
 	// c.test drops off the network: its stream is cut and it cannot be
 	// reached again. The room's next message to carol comes back as
 	// remote-server-not-found, and the room removes her (333).
-	b.S2S.SetHost("c.test", closedAddr(t))
+	b.S2S.SetHost("c.test", netproxy.ClosedAddr(t))
 	toC.Cut()
 	bob.SendRaw(t, `<message to='`+room+`' type='groupchat' id='g3'><body>anyone there?</body></message>`)
 	gone := bob.Expect(t, "carol removed as a ghost", isPresence(room+"/carol", "unavailable"))

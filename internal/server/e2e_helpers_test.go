@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -197,16 +196,4 @@ func befriend(t *testing.T, a, b *xmpptest.Client) {
 	}
 	drain(t, a)
 	drain(t, b)
-}
-
-// closedAddr returns a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"minimix/internal/iq"
@@ -119,19 +120,23 @@ func (s *Server) registerMetrics() {
 	}
 	if s.S2S != nil {
 		ss := &s.S2S.Stats
-		in, out := map[string]string{"direction": "in"}, map[string]string{"direction": "out"}
-		m.LabeledGauge("minimix_s2s_connections", "Open server-to-server streams.", in, &ss.InConns)
-		m.LabeledGauge("minimix_s2s_connections", "Open server-to-server streams.", out, &ss.OutConns)
-		m.LabeledCounter("minimix_s2s_established_total", "Server-to-server streams that authenticated.", in, &ss.InEstablished)
-		m.LabeledCounter("minimix_s2s_established_total", "Server-to-server streams that authenticated.", out, &ss.OutEstablished)
-		m.LabeledCounter("minimix_s2s_failed_total", "Server-to-server streams that ended before they authenticated.", in, &ss.InFailed)
-		m.LabeledCounter("minimix_s2s_failed_total", "Server-to-server streams that ended before they authenticated.", out, &ss.OutFailed)
-		m.LabeledCounter("minimix_s2s_stanzas_total", "Stanzas received from (in) and written to (out) other servers.", in, &ss.InStanzas)
-		m.LabeledCounter("minimix_s2s_stanzas_total", "Stanzas received from (in) and written to (out) other servers.", out, &ss.OutStanzas)
-		m.LabeledCounter("minimix_s2s_bytes_total", "Bytes read from (in) and written to (out) other servers.", in, &ss.InBytes)
-		m.LabeledCounter("minimix_s2s_bytes_total", "Bytes read from (in) and written to (out) other servers.", out, &ss.OutBytes)
-		m.LabeledCounter("minimix_s2s_dialback_failures_total", "Dialback requests refused: peers' we refused (in), ours refused (out).", in, &ss.InDialbackFailed)
-		m.LabeledCounter("minimix_s2s_dialback_failures_total", "Dialback requests refused: peers' we refused (in), ours refused (out).", out, &ss.OutDialbackFail)
+		for _, d := range []struct {
+			dir                                 string
+			conns                               *atomic.Int64
+			established, failed, stanzas, bytes *atomic.Uint64
+			dialbackFailures                    *atomic.Uint64
+		}{
+			{"in", &ss.InConns, &ss.InEstablished, &ss.InFailed, &ss.InStanzas, &ss.InBytes, &ss.InDialbackFailed},
+			{"out", &ss.OutConns, &ss.OutEstablished, &ss.OutFailed, &ss.OutStanzas, &ss.OutBytes, &ss.OutDialbackFail},
+		} {
+			l := map[string]string{"direction": d.dir}
+			m.LabeledGauge("minimix_s2s_connections", "Open server-to-server streams.", l, d.conns)
+			m.LabeledCounter("minimix_s2s_established_total", "Server-to-server streams that authenticated.", l, d.established)
+			m.LabeledCounter("minimix_s2s_failed_total", "Server-to-server streams that ended before they authenticated.", l, d.failed)
+			m.LabeledCounter("minimix_s2s_stanzas_total", "Stanzas received from (in) and written to (out) other servers.", l, d.stanzas)
+			m.LabeledCounter("minimix_s2s_bytes_total", "Bytes read from (in) and written to (out) other servers.", l, d.bytes)
+			m.LabeledCounter("minimix_s2s_dialback_failures_total", "Dialback requests refused: peers' we refused (in), ours refused to us (out).", l, d.dialbackFailures)
+		}
 		m.Counter("minimix_s2s_bounces_total", "Stanzas for other servers answered with an error because no stream could take them.", &ss.Bounced)
 	}
 	rs := &s.Router.Stats

@@ -106,3 +106,16 @@ func (p *Proxy) Close() {
 	p.Cut()
 	p.wg.Wait()
 }
+
+// ClosedAddr returns a loopback address nothing listens on: connecting
+// to it is refused at once, as to a server that is down.
+func ClosedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}

@@ -91,17 +91,7 @@ func (s *Service) rejoinAttempt(ctx context.Context, r Record, attempt int, stor
 	a.rooms[r.Room] = rm
 	s.Stats.AccountJoins.Add(1)
 	s.Stats.Rejoins.Add(1)
-	x := xml.New(nsMUC, "x")
-	if r.Password != "" {
-		x.Append(xml.New(nsMUC, "password").AppendText(r.Password))
-	}
-	hist := xml.New(nsMUC, "history")
-	if last, err := s.cfg.Archive.Last(ctx, r.Account, r.Room); err == nil && !last.IsZero() {
-		hist.SetAttr("since", last.UTC().Format(time.RFC3339Nano))
-	} else {
-		hist.SetAttr("maxstanzas", "20")
-	}
-	x.Append(hist)
+	x := s.rejoinX(ctx, r.Account, r.Room, r.Password)
 	p := xml.New(xml.NSClient, stanza.Presence)
 	if show := s.cfg.OfflineShow; show != "" {
 		p.Append(xml.New(xml.NSClient, "show").AppendText(show))
@@ -142,6 +132,7 @@ func (s *Service) probeAnswered(ctx context.Context, a *account, rm *room, el *x
 		case se != nil && (se.Condition == xmpperr.ItemNotFound || se.Condition == xmpperr.Gone):
 			if len(rm.waiting) == 0 {
 				s.log.Info("room no longer exists; the membership ends", "account", a.jid.String(), "room", rm.jid.String())
+				s.dropSessions(a, rm)
 				s.forget(ctx, a, rm)
 				return
 			}

@@ -184,6 +184,11 @@ type AccountJoin struct {
 	// (the session's <history/> may ask for fewer). Default 50, between 1
 	// and 1000.
 	HistoryMax int `toml:"history_max"`
+	// SelfPingAfter is how long after the link to a room's server broke
+	// (another server's room; docs/federation.md) the server checks with a
+	// self-ping (XEP-0410) that each account is still in the rooms there,
+	// and joins again where it is not. Default "30s"; must be positive.
+	SelfPingAfter Duration `toml:"self_ping_after"`
 }
 
 // Adhoc configures the ad-hoc commands (XEP-0050) the server answers,
@@ -589,6 +594,7 @@ func Default() *Config {
 			IdleLeaveAfter: Duration{720 * time.Hour},
 			OfflineShow:    "xa",
 			HistoryMax:     50,
+			SelfPingAfter:  Duration{30 * time.Second},
 		},
 		Adhoc:    Adhoc{SessionTimeout: Duration{10 * time.Minute}, MaxSessions: 8},
 		Blocking: Blocking{MaxItems: 1000},

@@ -160,8 +160,8 @@ var overrides = []struct {
 		c.MUC.VoiceRequestBurst, c.MUC.VoiceRequestInterval = 1, Duration{time.Hour}
 	}},
 	{"[mam]\nretention = \"8760h\"", func(c *Config) { c.MAM.Retention = Duration{8760 * time.Hour} }},
-	{"[account_join]\nenabled = false\nidle_leave_after = \"1h\"\noffline_show = \"away\"\nhistory_max = 10", func(c *Config) {
-		c.AccountJoin = AccountJoin{Enabled: false, IdleLeaveAfter: Duration{time.Hour}, OfflineShow: "away", HistoryMax: 10}
+	{"[account_join]\nenabled = false\nidle_leave_after = \"1h\"\noffline_show = \"away\"\nhistory_max = 10\nself_ping_after = \"5s\"", func(c *Config) {
+		c.AccountJoin = AccountJoin{Enabled: false, IdleLeaveAfter: Duration{time.Hour}, OfflineShow: "away", HistoryMax: 10, SelfPingAfter: Duration{5 * time.Second}}
 	}},
 	// Other ways to write the same keys.
 	{"c2s.send_queue = 32\nlimits.max_depth = 100", func(c *Config) { c.C2S.SendQueue = 32; c.Limits.MaxDepth = 100 }},

@@ -337,6 +337,9 @@ func (a *AccountJoin) validate(is *issues) {
 		is.add("account_join.idle_leave_after", "must not be negative")
 	}
 	between(is, "account_join.history_max", a.HistoryMax, 1, 1000)
+	if a.SelfPingAfter.Duration <= 0 {
+		is.add("account_join.self_ping_after", "must be positive")
+	}
 }
 
 func (a *Adhoc) validate(is *issues) {

@@ -11,21 +11,6 @@ import (
 	"minimix/internal/xmpptest/netproxy"
 )
 
-// nsMUCUser is where MUC status codes are.
-const nsMUCUser = nsMUC + "#user"
-
-// mucStatus reports whether a presence carries the muc#user status code.
-func mucStatus(n Node, code string) bool {
-	if x := n.Child(nsMUCUser, "x"); x != nil {
-		for _, s := range x.Children(nsMUCUser, "status") {
-			if s.Attr("code") == code {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // isGroupchatFrom matches a groupchat message from from with body.
 func isGroupchatFrom(from, body string) match {
 	return allOf(isStanza("message", "groupchat"), isFrom(from), xmpptest.IsMessage(body))
@@ -69,7 +54,7 @@ func testFederatedOccupant(t *testing.T, b *xmpptest.Server) {
 	toC.Cut()
 	bob.SendRaw(t, `<message to='`+room+`' type='groupchat' id='g3'><body>anyone there?</body></message>`)
 	gone := bob.Expect(t, "carol removed as a ghost", isPresence(room+"/carol", "unavailable"))
-	if !mucStatus(gone, "333") {
+	if !hasMUCStatus(gone, "333") {
 		t.Errorf("carol's removal without 333: %s", gone)
 	}
 }

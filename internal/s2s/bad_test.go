@@ -1,6 +1,9 @@
 package s2s
 
 import (
+	"crypto/tls"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -175,4 +178,77 @@ func TestBadInput(t *testing.T) {
 		r.expectStreamError(xmpperr.NotWellFormed)
 	})
 	_ = xml.NSStream
+}
+
+// fakeReceiver accepts one stream on ln as a receiving server that
+// offers STARTTLS and dialback, and answers the dialback request with
+// answer (a <db:result/> with the request's from and to filled in).
+func fakeReceiver(t *testing.T, ln net.Listener, cert tls.Certificate, answer string) {
+	nc, err := ln.Accept()
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	var conn net.Conn = nc
+	dec := xml.NewDecoder(conn, xml.Limits{})
+	header := func() {
+		if _, err := dec.ReadHeader(); err != nil {
+			return
+		}
+		_, _ = io.WriteString(conn, "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' id='fake1' from='b.test' version='1.0'>")
+	}
+	header()
+	_, _ = io.WriteString(conn, "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>")
+	if el, err := dec.Next(); err != nil || el.Local != "starttls" {
+		return
+	}
+	_, _ = io.WriteString(conn, "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+	tc := tls.Server(nc, &tls.Config{Certificates: []tls.Certificate{cert}})
+	if tc.Handshake() != nil {
+		return
+	}
+	conn = tc
+	dec.Reset(tc)
+	header()
+	_, _ = io.WriteString(conn, "<stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback></stream:features>")
+	req, err := dec.Next()
+	if err != nil || req.Local != "result" {
+		return
+	}
+	_, _ = io.WriteString(conn, strings.NewReplacer("FROM", req.Attr("to"), "TO", req.Attr("from")).Replace(answer))
+	_, _ = dec.Next() // until the initiating server closes
+}
+
+// The receiving server's dialback error (XEP-0220 2.4) bounces what
+// waited with remote-server-timeout; a refused key with
+// remote-server-not-found.
+func TestDialbackRefusedBounces(t *testing.T) {
+	for _, c := range []struct {
+		answer string
+		cond   xmpperr.Condition
+	}{
+		{"<db:result from='FROM' to='TO' type='error'><error type='cancel'><remote-connection-failed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></db:result>", xmpperr.RemoteServerTimeout},
+		{"<db:result from='FROM' to='TO' type='invalid'/>", xmpperr.RemoteServerNotFound},
+	} {
+		a := newPeer(t, "a.test", selfSigned(t, "a.test"), nil)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		cert := selfSigned(t, "b.test")
+		go func() { defer close(done); fakeReceiver(t, ln, cert, c.answer) }()
+		a.srv.SetHost("b.test", ln.Addr().String())
+		a.send("alice@a.test/phone", "bob@b.test", "refused")
+		eventually(t, "the bounce", func() bool { return len(a.r.bounces("refused")) == 1 })
+		if got := a.r.bounces("refused")[0].cond; got != c.cond {
+			t.Errorf("after %s: bounced with %s, want %s", c.answer, got, c.cond)
+		}
+		if a.srv.Stats.OutDialbackFail.Load() != 1 {
+			t.Errorf("dialback failures: %d", a.srv.Stats.OutDialbackFail.Load())
+		}
+		ln.Close()
+		<-done
+	}
 }

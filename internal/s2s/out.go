@@ -1,6 +1,7 @@
 package s2s
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -181,8 +182,12 @@ type connectError struct {
 func (e *connectError) Error() string { return e.why }
 
 // authError is a refusal to authenticate: another address of the same
-// domain would refuse too.
-type authError struct{ why string }
+// domain would refuse too. cond, when set, is what the queued stanzas are
+// bounced with (default remote-server-not-found).
+type authError struct {
+	why  string
+	cond xmpperr.Condition
+}
 
 func (e *authError) Error() string { return e.why }
 
@@ -375,7 +380,7 @@ func (o *outConn) negotiate(sc *stream.Conn) error {
 			o.tlsVer, o.certValid = tlsVersion(st.Version), certErr == nil
 			o.mu.Unlock()
 			if certErr != nil && cfg.RequireValidCerts {
-				return &authError{fmt.Sprintf("%v, and s2s.require_valid_certs is set", certErr)}
+				return &authError{why: fmt.Sprintf("%v, and s2s.require_valid_certs is set", certErr)}
 			}
 		}
 		if saslDone {
@@ -407,7 +412,7 @@ func (o *outConn) negotiate(sc *stream.Conn) error {
 			}
 		}
 		if feats.Child(NSDialbackFeature, "dialback") == nil && !dialbackNS {
-			return &authError{"the peer offers no authentication we can use (SASL EXTERNAL refused or not offered, no dialback)"}
+			return &authError{why: "the peer offers no authentication we can use (SASL EXTERNAL refused or not offered, no dialback)"}
 		}
 		if h.ID == "" {
 			return errors.New("the peer's stream has no id, which dialback needs")
@@ -564,7 +569,14 @@ func (o *outConn) onResult(el *xml.Element) error {
 		why += " (" + string(se.Condition) + ")"
 	}
 	if d == o.local {
-		return &authError{why}
+		// XEP-0220 2.4: after a dialback error the queued stanzas are
+		// returned with remote-server-timeout; a refused key means the
+		// peer does not take us for who we are.
+		cond := xmpperr.RemoteServerNotFound
+		if typ == "error" {
+			cond = xmpperr.RemoteServerTimeout
+		}
+		return &authError{why: why, cond: cond}
 	}
 	// Another of our domains: its own stream (XEP-0220 2.4,
 	// resource-constraint), and the writer moves its stanzas there.
@@ -719,7 +731,7 @@ func (o *outConn) end(err error) {
 	}
 	var ae *authError
 	if errors.As(err, &ae) {
-		cond = xmpperr.RemoteServerNotFound
+		cond = cmp.Or(ae.cond, xmpperr.RemoteServerNotFound)
 	}
 	if !established && reason != "shutdown" {
 		// Before the stream is out of use, so that a stanza that finds

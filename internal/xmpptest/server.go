@@ -41,11 +41,13 @@ type Option func(*config.Config)
 // WithPlaintext sets require_tls = false.
 func WithPlaintext() Option { return func(c *config.Config) { c.C2S.RequireTLS = false } }
 
-// WithDomain serves domain, with its MUC service at conference.<domain>.
+// WithDomain serves domain, with its MUC service at conference.<domain>
+// and its publish-subscribe service at pubsub.<domain>.
 func WithDomain(domain string) Option {
 	return func(c *config.Config) {
 		c.Domain = domain
 		c.MUC.Domain = "conference." + domain
+		c.PubSub.Domain = "pubsub." + domain
 	}
 }
 
@@ -193,9 +195,10 @@ func link(a, b *Server) {
 	for _, p := range [][2]*Server{{a, b}, {b, a}} {
 		from, to := p[0], p[1]
 		addr := to.S2SAddr().String()
-		from.S2S.SetHost(to.Domain, addr)
-		if d := to.Config.MUC.Domain; d != "" {
-			from.S2S.SetHost(d, addr)
+		for _, d := range []string{to.Domain, to.Config.MUC.Domain, to.Config.PubSub.Domain} {
+			if d != "" {
+				from.S2S.SetHost(d, addr)
+			}
 		}
 	}
 }

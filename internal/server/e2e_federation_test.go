@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"minimix/internal/config"
 	"minimix/internal/xmpptest"
 )
 
@@ -104,4 +105,19 @@ func TestE2EFederation(t *testing.T) {
 
 	// After the subscription: it makes anne and bea contacts both ways.
 	t.Run("PEP to a remote contact", func(t *testing.T) { testFederatedPEP(t, a, b) })
+}
+
+// With s2s.enabled = false nothing listens for other servers and a
+// stanza for another domain comes back as remote-server-not-found at once.
+func TestE2EFederationDisabled(t *testing.T) {
+	srv := startServer(t, []string{"alice"}, xmpptest.WithConfig(func(c *config.Config) { c.S2S.Enabled = false }))
+	if srv.S2S != nil || srv.S2SAddr() != nil {
+		t.Fatalf("s2s runs while disabled: %v", srv.S2SAddr())
+	}
+	alice := goOnline(t, srv, "alice", "")
+	alice.SendRaw(t, `<message to='bob@elsewhere.test' type='chat' id='x'><body>hi</body></message>`)
+	e := alice.Expect(t, "the bounce", allOf(isStanza("message", "error"), func(n Node) bool { return n.Attr("id") == "x" }))
+	if _, cond := e.Error(); cond != "remote-server-not-found" {
+		t.Errorf("bounce: %s", e)
+	}
 }

@@ -374,17 +374,7 @@ func expectRaw(t *testing.T, r *xmpptest.Raw, what string, match func(Node) bool
 // seconds: a stream to another server may be set up on the way).
 func expectMM(t *testing.T, c *xmpptest.Client, what string, match func(Node) bool) Node {
 	t.Helper()
-	timeout := time.After(20 * time.Second)
-	for {
-		select {
-		case n := <-c.In:
-			if match(n) {
-				return n
-			}
-		case <-timeout:
-			t.Fatalf("%s: timed out waiting for %s", c.JID, what)
-		}
-	}
+	return c.ExpectWithin(t, what, 20*time.Second, match)
 }
 
 func isMessageBody(body string) func(Node) bool { return xmpptest.IsMessage(body) }

@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"minimix/internal/s2s"
-	"minimix/internal/server"
 )
 
 // s2sCmd runs "minimix s2s list": the running server's streams with
@@ -27,14 +24,9 @@ func s2sCmd(path string, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	body, err := adminCall(ctx, cfg, http.MethodGet, server.AdminAPIPrefix+"s2s", nil, http.StatusOK)
-	if err != nil {
-		fmt.Fprintf(stderr, "minimix: %v\n", err)
-		return 1
-	}
 	var infos []s2s.Info
-	if err := json.Unmarshal(body, &infos); err != nil {
-		fmt.Fprintf(stderr, "minimix: bad answer from server: %v\n", err)
+	if err := adminGet(ctx, cfg, "s2s", &infos); err != nil {
+		fmt.Fprintf(stderr, "minimix: %v\n", err)
 		return 1
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)

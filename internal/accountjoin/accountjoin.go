@@ -165,11 +165,12 @@ type Service struct {
 	syntheses sync.WaitGroup
 	// store queues membership writes (storequeue.go).
 	store storeQueue
-	// rejoins are the timers of scheduled rejoins, stopped by Shutdown.
+	// rejoins are the timers of scheduled work (rejoins, self-pings after
+	// a broken link), stopped by Shutdown.
 	rejoins map[*time.Timer]struct{}
-	// linkChecks are the self-pings scheduled per remote domain after
-	// its link broke (RemoteLinkLost), stopped by Shutdown.
-	linkChecks map[string]*time.Timer
+	// linkChecks are the remote domains whose rooms are to be self-pinged
+	// (RemoteLinkLost).
+	linkChecks map[string]bool
 
 	Stats Stats
 }
@@ -195,7 +196,7 @@ func New(cfg Config) *Service {
 		cfg.SelfPingAfter = 30 * time.Second
 	}
 	return &Service{cfg: cfg, log: cfg.Logger, accounts: make(map[jid.JID]*account), stop: make(chan struct{}),
-		rejoins: make(map[*time.Timer]struct{}), linkChecks: make(map[string]*time.Timer)}
+		rejoins: make(map[*time.Timer]struct{}), linkChecks: make(map[string]bool)}
 }
 
 // account returns the state of bare, creating it when create is set.
@@ -240,9 +241,6 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		t.Stop()
 	}
 	clear(s.rejoins)
-	for _, t := range s.linkChecks {
-		t.Stop()
-	}
 	clear(s.linkChecks)
 	s.mu.Unlock()
 	for _, a := range s.snapshot() {

@@ -39,8 +39,17 @@ func (s *Service) scheduleRejoin(a *account, r Record, attempt int) {
 	if s.closed {
 		return // our own shutdown: the next start rejoins
 	}
+	s.laterLocked(rejoinDelay(s.cfg.RejoinBackoff, attempt), func() {
+		s.rejoinAttempt(context.Background(), r, attempt, true)
+	})
+}
+
+// laterLocked runs f after d, on a goroutine of its own, unless the
+// service has shut down by then; Shutdown stops what has not started and
+// waits for what has. s.mu is held.
+func (s *Service) laterLocked(d time.Duration, f func()) {
 	var t *time.Timer
-	t = time.AfterFunc(rejoinDelay(s.cfg.RejoinBackoff, attempt), func() {
+	t = time.AfterFunc(d, func() {
 		s.mu.Lock()
 		delete(s.rejoins, t)
 		if s.closed {
@@ -50,7 +59,7 @@ func (s *Service) scheduleRejoin(a *account, r Record, attempt int) {
 		s.wg.Add(1)
 		s.mu.Unlock()
 		defer s.wg.Done()
-		s.rejoinAttempt(context.Background(), r, attempt, true)
+		f()
 	})
 	s.rejoins[t] = struct{}{}
 }

@@ -38,19 +38,14 @@ func (s *Service) RemoteLinkLost(domain string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.linkChecks[domain] != nil {
+	if s.closed || s.linkChecks[domain] {
 		return
 	}
-	s.linkChecks[domain] = time.AfterFunc(s.cfg.SelfPingAfter, func() {
+	s.linkChecks[domain] = true
+	s.laterLocked(s.cfg.SelfPingAfter, func() {
 		s.mu.Lock()
 		delete(s.linkChecks, domain)
-		if s.closed {
-			s.mu.Unlock()
-			return
-		}
-		s.wg.Add(1)
 		s.mu.Unlock()
-		defer s.wg.Done()
 		s.selfPingDomain(domain)
 	})
 }

@@ -216,7 +216,7 @@ s2s_ports = { 5269 }
 component_ports = { }
 http_ports = { }
 https_ports = { }
-modules_enabled = { "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "version"; "vcard_legacy"; "pep" }
+modules_enabled = { "roster"; "saslauth"; "tls"; "dialback"; "s2s_bidi"; "disco"; "ping"; "version"; "vcard_legacy"; "pep" }
 authentication = "internal_plain"
 storage = "internal"
 c2s_require_encryption = true
@@ -439,6 +439,10 @@ func fedAuth(t *testing.T, mm *xmpptest.Server, p *peer) {
 				out = true
 				if s.Auth != "dialback" || !s.CertValid || s.TLS == "" {
 					t.Errorf("minimix's stream to %s: %+v, want dialback over TLS", p.name, s)
+				}
+				// Prosody runs mod_s2s_bidi, which offers XEP-0288.
+				if s.Bidi != (p.name == "prosody") {
+					t.Errorf("minimix's stream to %s: bidi %v", p.name, s.Bidi)
 				}
 			}
 		}

@@ -36,6 +36,10 @@ func s2sCmd(path string, args []string, stdout, stderr io.Writer) int {
 		if in.DirectTLS {
 			tlsv += " (direct)"
 		}
+		state := in.State
+		if in.Bidi {
+			state += ",bidi"
+		}
 		cert := "invalid"
 		if in.CertValid {
 			cert = "valid"
@@ -44,7 +48,7 @@ func s2sCmd(path string, args []string, stdout, stderr io.Writer) int {
 			cert = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", in.Direction, orDash(strings.Join(in.Remote, ",")),
-			orDash(strings.Join(in.Local, ",")), in.State, orDash(in.Auth), tlsv, cert, orDash(in.Addr), in.Idle, in.Queued)
+			orDash(strings.Join(in.Local, ",")), state, orDash(in.Auth), tlsv, cert, orDash(in.Addr), in.Idle, in.Queued)
 	}
 	_ = tw.Flush()
 	return 0

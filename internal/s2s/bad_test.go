@@ -181,9 +181,10 @@ func TestBadInput(t *testing.T) {
 }
 
 // fakeReceiver accepts one stream on ln as a receiving server that
-// offers STARTTLS and dialback, and answers the dialback request with
-// answer (a <db:result/> with the request's from and to filled in).
-func fakeReceiver(t *testing.T, ln net.Listener, cert tls.Certificate, answer string) {
+// offers STARTTLS, then feats (dialback, and what else a test wants), and
+// runs then with the first element after the new stream's features (the
+// dialback request, or the bidi request) and the connection.
+func fakeReceiver(ln net.Listener, cert tls.Certificate, feats string, then func(first *xml.Element, conn net.Conn, dec *xml.Decoder)) {
 	nc, err := ln.Accept()
 	if err != nil {
 		return
@@ -211,14 +212,21 @@ func fakeReceiver(t *testing.T, ln net.Listener, cert tls.Certificate, answer st
 	conn = tc
 	dec.Reset(tc)
 	header()
-	_, _ = io.WriteString(conn, "<stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback></stream:features>")
-	req, err := dec.Next()
-	if err != nil || req.Local != "result" {
+	_, _ = io.WriteString(conn, "<stream:features>"+feats+"</stream:features>")
+	first, err := dec.Next()
+	if err != nil {
 		return
 	}
-	_, _ = io.WriteString(conn, strings.NewReplacer("FROM", req.Attr("to"), "TO", req.Attr("from")).Replace(answer))
-	_, _ = dec.Next() // until the initiating server closes
+	then(first, conn, dec)
 }
+
+// answerDialback answers the dialback request req with answer (a
+// <db:result/> whose FROM and TO are filled in from req).
+func answerDialback(conn net.Conn, req *xml.Element, answer string) {
+	_, _ = io.WriteString(conn, strings.NewReplacer("FROM", req.Attr("to"), "TO", req.Attr("from")).Replace(answer))
+}
+
+const offerDialback = "<dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback>"
 
 // The receiving server's dialback error (XEP-0220 2.4) bounces what
 // waited with remote-server-timeout; a refused key with
@@ -238,7 +246,13 @@ func TestDialbackRefusedBounces(t *testing.T) {
 		}
 		done := make(chan struct{})
 		cert := selfSigned(t, "b.test")
-		go func() { defer close(done); fakeReceiver(t, ln, cert, c.answer) }()
+		go func() {
+			defer close(done)
+			fakeReceiver(ln, cert, offerDialback, func(req *xml.Element, conn net.Conn, dec *xml.Decoder) {
+				answerDialback(conn, req, c.answer)
+				_, _ = dec.Next() // until the initiating server closes
+			})
+		}()
 		a.srv.SetHost("b.test", ln.Addr().String())
 		a.send("alice@a.test/phone", "bob@b.test", "refused")
 		eventually(t, "the bounce", func() bool { return len(a.r.bounces("refused")) == 1 })
@@ -250,5 +264,55 @@ func TestDialbackRefusedBounces(t *testing.T) {
 		}
 		ln.Close()
 		<-done
+	}
+}
+
+// A receiving server that offers XEP-0288 is asked for a bidirectional
+// stream, and its stanzas for us arrive on our stream, from its own
+// domain only.
+func TestBidiOnOutgoingStream(t *testing.T) {
+	a := newPeer(t, "a.test", selfSigned(t, "a.test"), nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cert := selfSigned(t, "b.test")
+	done := make(chan struct{})
+	var asked bool
+	go func() {
+		defer close(done)
+		fakeReceiver(ln, cert, offerDialback+"<bidi xmlns='urn:xmpp:features:bidi'/>", func(first *xml.Element, conn net.Conn, dec *xml.Decoder) {
+			asked = first.Space == NSBidi && first.Local == "bidi"
+			req, err := dec.Next()
+			if err != nil {
+				return
+			}
+			answerDialback(conn, req, "<db:result from='FROM' to='TO' type='valid'/>")
+			if m, err := dec.Next(); err != nil || m.Local != "message" {
+				return
+			}
+			_, _ = io.WriteString(conn, "<message from='bob@b.test/x' to='alice@a.test' type='chat' id='back'><body>back on your stream</body></message>")
+			_, _ = io.WriteString(conn, "<message from='mallory@evil.test' to='alice@a.test' id='spoof'><body>spoofed</body></message>")
+			for {
+				if _, err := dec.Next(); err != nil {
+					return
+				}
+			}
+		})
+	}()
+	a.srv.SetHost("b.test", ln.Addr().String())
+	a.send("alice@a.test/phone", "bob@b.test", "hello")
+	eventually(t, "the message on our own stream", func() bool { return len(a.r.got("back on your stream")) == 1 })
+	eventually(t, "the stream ended by the spoofed one", func() bool { return logged(a, `msg="s2s connection closed"`, "invalid-from") })
+	<-done
+	if !asked {
+		t.Error("no <bidi/> request")
+	}
+	if len(a.r.got("spoofed")) != 0 {
+		t.Error("a stanza from another domain was taken on the stream")
+	}
+	if m := a.r.got("back on your stream")[0]; m.Space != xml.NSClient || m.Attr("from") != "bob@b.test/x" {
+		t.Errorf("routed %s", m)
 	}
 }

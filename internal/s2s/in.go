@@ -440,6 +440,15 @@ func (c *inConn) onStanza(el *xml.Element) error {
 	if !authed {
 		return xmpperr.Stream(xmpperr.NotAuthorized, "authenticate first")
 	}
+	return c.srv.accept(el, func(domain string) bool { return c.method(domain) != "" })
+}
+
+// accept checks a stanza a peer sent and routes it as from a remote
+// entity. authed says which of the peer's domains the stream
+// authenticated; a from outside them ends the stream (invalid-from), as
+// does a to outside ours (host-unknown). A to that is not an address, or
+// a stanza RFC 6120 8.1-8.2 refuses, gets a stanza error.
+func (s *Server) accept(el *xml.Element, authed func(domain string) bool) error {
 	fs, ts := el.Attr("from"), el.Attr("to")
 	if fs == "" || ts == "" {
 		return xmpperr.Stream(xmpperr.ImproperAddressing, "a stanza between servers needs from and to")
@@ -448,32 +457,32 @@ func (c *inConn) onStanza(el *xml.Element) error {
 	if err != nil {
 		return xmpperr.Stream(xmpperr.InvalidFrom, "from is not a valid address")
 	}
-	if c.method(from.Domain) == "" {
+	if !authed(from.Domain) {
 		return xmpperr.Stream(xmpperr.InvalidFrom, from.Domain+" is not authenticated on this stream")
 	}
 	to, err := jid.Parse(ts)
 	if err != nil {
-		c.reply(el, xmpperr.New(xmpperr.JIDMalformed, "to is not a valid address"))
+		s.reply(el, xmpperr.New(xmpperr.JIDMalformed, "to is not a valid address"))
 		return nil
 	}
-	if !c.srv.cfg.Hosted(to.Domain) {
+	if !s.cfg.Hosted(to.Domain) {
 		return xmpperr.Stream(xmpperr.HostUnknown, to.Domain+" is not served here")
 	}
 	stanza.SetSpace(el, xml.NSServer, xml.NSClient)
 	if se := stanza.Validate(el); se != nil {
-		c.reply(el, se)
+		s.reply(el, se)
 		return nil
 	}
 	el.SetAttr("from", from.String())
 	el.SetAttr("to", to.String())
-	c.srv.Stats.InStanzas.Add(1)
-	c.srv.cfg.Router.Route(context.Background(), el, from, to)
+	s.Stats.InStanzas.Add(1)
+	s.cfg.Router.Route(context.Background(), el, from, to)
 	return nil
 }
 
-// reply answers a bad stanza from the peer with a stanza error, through
-// the router (and so our outgoing stream).
-func (c *inConn) reply(el *xml.Element, se *xmpperr.StanzaError) {
+// reply answers a bad stanza from a peer with a stanza error, through the
+// router (and so our outgoing stream).
+func (s *Server) reply(el *xml.Element, se *xmpperr.StanzaError) {
 	if t := el.Attr("type"); t == "error" || t == "result" {
 		return
 	}
@@ -484,14 +493,14 @@ func (c *inConn) reply(el *xml.Element, se *xmpperr.StanzaError) {
 	stanza.SetSpace(r, xml.NSServer, xml.NSClient)
 	from, err1 := jid.Parse(r.Attr("from"))
 	to, err2 := jid.Parse(r.Attr("to"))
-	if err1 != nil || err2 != nil || !c.srv.cfg.Hosted(from.Domain) {
-		from = jid.Domain(c.srv.cfg.Domain)
+	if err1 != nil || err2 != nil || !s.cfg.Hosted(from.Domain) {
+		from = jid.Domain(s.cfg.Domain)
 		r.SetAttr("from", from.String())
 	}
 	if err2 != nil {
 		return
 	}
-	c.srv.cfg.Router.Route(context.Background(), r, from, to)
+	s.cfg.Router.Route(context.Background(), r, from, to)
 }
 
 // shutdown ends the stream for a server shutdown.

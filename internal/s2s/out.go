@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"minimix/internal/stanza"
 	"minimix/internal/stream"
 	"minimix/internal/tlsconf"
 	"minimix/internal/xml"
@@ -20,6 +21,13 @@ import (
 // ALPNXMPPServer is the XEP-0368 ALPN protocol of server-to-server
 // streams over direct TLS.
 const ALPNXMPPServer = "xmpp-server"
+
+// Bidirectional streams (XEP-0288): a receiving server that offers the
+// feature is asked to send its own stanzas for us on our stream.
+const (
+	NSBidi        = "urn:xmpp:bidi"
+	NSBidiFeature = "urn:xmpp:features:bidi"
+)
 
 // outPhase is where an outgoing stream is in its life. It only moves
 // forward; the stream's goroutine (run) owns every move but the one to
@@ -77,6 +85,7 @@ type outConn struct {
 	ctrl        []*xml.Element // dialback requests and answers to write
 	verifies    []pendingVerify
 	established bool   // the stream's own domain is authenticated
+	bidi        bool   // XEP-0288: the peer may send its stanzas here
 	closeReason string // why we are closing it ourselves: "idle", "shutdown"
 	auth        string
 	tlsVer      string
@@ -383,6 +392,16 @@ func (o *outConn) negotiate(sc *stream.Conn) error {
 				return &authError{why: fmt.Sprintf("%v, and s2s.require_valid_certs is set", certErr)}
 			}
 		}
+		if feats.Child(NSBidiFeature, "bidi") != nil && !saslDone && (tlsOn || !cfg.RequireTLS) {
+			// XEP-0288: the peer offers to send its stanzas for us on
+			// this stream rather than open one of its own.
+			if err := sc.Send(xml.New(NSBidi, "bidi")); err != nil {
+				return err
+			}
+			o.mu.Lock()
+			o.bidi = true
+			o.mu.Unlock()
+		}
 		if saslDone {
 			o.mu.Lock()
 			o.auth = "sasl-external"
@@ -540,10 +559,25 @@ func (o *outConn) readLoop() error {
 			o.onVerify(el)
 		case el.Space == xml.NSStream && el.Local == "error":
 			return &peerError{xmpperr.StreamFromElement(el)}
+		case el.Space == xml.NSServer && stanza.IsStanza(el) && o.acceptsStanzas():
+			// XEP-0288: the peer's stanzas for us, from the domain we
+			// connected to (its identity is what the stream's TLS and
+			// address established), once we are authenticated.
+			if err := o.srv.accept(el, func(d string) bool { return d == o.remote }); err != nil {
+				return err
+			}
 		default:
-			return xmpperr.Stream(xmpperr.UnsupportedStanzaType, "nothing but dialback is expected on this stream (no XEP-0288)")
+			return xmpperr.Stream(xmpperr.UnsupportedStanzaType, "unexpected <"+el.Local+"/> on this stream")
 		}
 	}
+}
+
+// acceptsStanzas reports whether the peer may send stanzas on our stream:
+// it agreed to a bidirectional stream, and we are authenticated.
+func (o *outConn) acceptsStanzas() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.bidi && o.established
 }
 
 // onResult takes the peer's answer to one of our dialback requests.
@@ -795,7 +829,7 @@ func (o *outConn) end(err error) {
 func (o *outConn) info() Info {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	in := Info{Direction: "out", Remote: []string{o.remote}, Auth: o.auth, TLS: o.tlsVer, DirectTLS: o.direct,
+	in := Info{Direction: "out", Remote: []string{o.remote}, Auth: o.auth, TLS: o.tlsVer, DirectTLS: o.direct, Bidi: o.bidi,
 		CertValid: o.certValid, Addr: o.addr, Since: o.created, Idle: o.srv.idleSince(o.lastActive), Queued: len(o.queue)}
 	for d, st := range o.domains {
 		if st == dsValid {

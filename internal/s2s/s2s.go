@@ -490,7 +490,8 @@ type Info struct {
 	Auth      string    `json:"auth"`      // "sasl-external", "dialback", or "" while negotiating
 	TLS       string    `json:"tls"`       // TLS version, "" without TLS
 	DirectTLS bool      `json:"direct_tls"`
-	CertValid bool      `json:"cert_valid"` // the peer's certificate verifies for its domain
+	Bidi      bool      `json:"bidi,omitempty"` // XEP-0288: the peer sends its stanzas on our stream
+	CertValid bool      `json:"cert_valid"`     // the peer's certificate verifies for its domain
 	Addr      string    `json:"addr"`
 	State     string    `json:"state"`
 	Since     time.Time `json:"since"`

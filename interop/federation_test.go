@@ -13,7 +13,8 @@ package interop
 // minimix trusts the test CA (s2s.ca_file), the others do not trust
 // minimix's self-signed certificate: their streams to minimix
 // authenticate with SASL EXTERNAL (XEP-0178), minimix's to them with
-// Server Dialback (XEP-0220), and both are checked. Accounts on the other
+// Server Dialback (XEP-0220), and both are checked; Prosody, with
+// mod_s2s_bidi, offers XEP-0288 on minimix's stream. Accounts on the other
 // servers are driven by the raw stream client, minimix's by mellium.
 //
 // It needs root (for /etc/hosts, and to run each server as its system

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -105,6 +107,28 @@ func TestE2EFederation(t *testing.T) {
 
 	// After the subscription: it makes anne and bea contacts both ways.
 	t.Run("PEP to a remote contact", func(t *testing.T) { testFederatedPEP(t, a, b) })
+
+	t.Run("metrics", func(t *testing.T) {
+		resp, err := http.Get("http://" + a.HTTPAddr().String() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		for _, want := range []string{
+			`minimix_s2s_connections{direction="in"} `, `minimix_s2s_connections{direction="out"} `,
+			`minimix_s2s_established_total{direction="out"} `, `minimix_s2s_stanzas_total{direction="in"} `,
+			`minimix_s2s_stanzas_total{direction="out"} `, `minimix_s2s_dialback_failures_total{direction="in"} 0`,
+			`minimix_s2s_bounces_total `,
+		} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("/metrics lacks %q", want)
+			}
+		}
+		if strings.Contains(string(body), `minimix_s2s_stanzas_total{direction="out"} 0`) {
+			t.Error("no stanzas counted out")
+		}
+	})
 }
 
 // With s2s.enabled = false nothing listens for other servers and a

@@ -230,7 +230,8 @@ const offerDialback = "<dialback xmlns='urn:xmpp:features:dialback'><errors/></d
 
 // The receiving server's dialback error (XEP-0220 2.4) bounces what
 // waited with remote-server-timeout; a refused key with
-// remote-server-not-found.
+// remote-server-not-found; no answer, after connect_timeout and
+// negotiate_timeout, with remote-server-timeout.
 func TestDialbackRefusedBounces(t *testing.T) {
 	for _, c := range []struct {
 		answer string
@@ -238,8 +239,11 @@ func TestDialbackRefusedBounces(t *testing.T) {
 	}{
 		{"<db:result from='FROM' to='TO' type='error'><error type='cancel'><remote-connection-failed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></db:result>", xmpperr.RemoteServerTimeout},
 		{"<db:result from='FROM' to='TO' type='invalid'/>", xmpperr.RemoteServerNotFound},
+		{"", xmpperr.RemoteServerTimeout}, // no answer at all
 	} {
-		a := newPeer(t, "a.test", selfSigned(t, "a.test"), nil)
+		a := newPeer(t, "a.test", selfSigned(t, "a.test"), nil, func(c *Config) {
+			c.ConnectTimeout, c.NegotiateTimeout = 100*time.Millisecond, 200*time.Millisecond
+		})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)

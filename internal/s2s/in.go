@@ -109,6 +109,7 @@ func (c *inConn) serve() error {
 		for restart := false; !restart; {
 			c.mu.Lock()
 			authed := len(c.authed) > 0
+			verifying := len(c.pending) > 0
 			closing := c.closeReason != ""
 			c.mu.Unlock()
 			switch {
@@ -116,6 +117,10 @@ func (c *inConn) serve() error {
 				// Deadline set by CloseStream.
 			case authed:
 				c.sc.SetReadDeadline(c.srv.now().Add(cfg.IdleTimeout))
+			case verifying:
+				// The peer waits for our answer, which waits for its
+				// authoritative server (a connection, a negotiation).
+				c.sc.SetReadDeadline(c.srv.now().Add(cfg.ConnectTimeout + 2*cfg.NegotiateTimeout))
 			default:
 				c.sc.SetReadDeadline(c.srv.now().Add(cfg.NegotiateTimeout))
 			}

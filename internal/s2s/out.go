@@ -95,6 +95,10 @@ type outConn struct {
 	lastActive  time.Time
 	idle        *time.Timer
 	writerDone  chan struct{}
+	// timers bound the waits for the peer's answers (dialback requests,
+	// verifications); failure, when set, is why one ended the stream.
+	timers  []*time.Timer
+	failure error
 }
 
 func newOut(s *Server, key, remote, local string, dedicated bool) *outConn {
@@ -151,7 +155,43 @@ func (o *outConn) enqueue(el *xml.Element, local string) enqueueResult {
 func (o *outConn) requestLocked(local string) {
 	key := dialbackKey(o.srv.cfg.DialbackSecret, o.remote, local, o.streamID)
 	o.ctrl = append(o.ctrl, dbElement("result", local, o.remote, "", "", key))
+	o.expectAnswerLocked(func() { o.noAnswer(local) })
 	o.signalLocked()
+}
+
+// answerTimeout bounds the wait for a peer's answer to a dialback request
+// or verification: the peer may first have to connect to the
+// authoritative server and negotiate.
+func (o *outConn) answerTimeout() time.Duration {
+	return o.srv.cfg.ConnectTimeout + o.srv.cfg.NegotiateTimeout
+}
+
+// expectAnswerLocked runs f if the answer it waits for has not come in
+// answerTimeout; end stops it.
+func (o *outConn) expectAnswerLocked(f func()) {
+	o.timers = append(o.timers, time.AfterFunc(o.answerTimeout(), f))
+}
+
+// noAnswer ends the wait for the answer to our dialback request for
+// local: the stream, for its own domain, fails (its queue is bounced with
+// remote-server-timeout); another domain gets a stream of its own.
+func (o *outConn) noAnswer(local string) {
+	o.mu.Lock()
+	if o.domains[local] != dsPending || o.phase == outClosing {
+		o.mu.Unlock()
+		return
+	}
+	o.srv.Stats.OutDialbackFail.Add(1)
+	if local != o.local {
+		o.domains[local] = dsRefused
+		o.signalLocked()
+		o.mu.Unlock()
+		return
+	}
+	o.failure = &authError{why: "no answer to our dialback request", cond: xmpperr.RemoteServerTimeout}
+	sc := o.sc
+	o.mu.Unlock()
+	sc.CloseWithError(xmpperr.Stream(xmpperr.ConnectionTimeout, "no answer to the dialback request"))
 }
 
 // addVerify queues a dialback verification (we are the receiving server
@@ -164,8 +204,26 @@ func (o *outConn) addVerify(local, id, key string, done func(verifyResult)) bool
 	}
 	o.verifies = append(o.verifies, pendingVerify{local: local, id: id, done: done})
 	o.ctrl = append(o.ctrl, dbElement("verify", local, o.remote, id, "", key))
+	o.expectAnswerLocked(func() {
+		if done := o.takeVerify(local, id); done != nil {
+			done(verifyResult{cond: xmpperr.RemoteServerTimeout, why: "no answer from the authoritative server"})
+		}
+	})
 	o.signalLocked()
 	return true
+}
+
+// takeVerify removes and returns the verification asked for local and id.
+func (o *outConn) takeVerify(local, id string) func(verifyResult) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i, v := range o.verifies {
+		if v.id == id && v.local == local {
+			o.verifies = append(o.verifies[:i], o.verifies[i+1:]...)
+			return v.done
+		}
+	}
+	return nil
 }
 
 func (o *outConn) signalLocked() {
@@ -440,6 +498,7 @@ func (o *outConn) negotiate(sc *stream.Conn) error {
 		o.auth = "dialback"
 		o.domains[o.local] = dsPending
 		key := dialbackKey(cfg.DialbackSecret, o.remote, o.local, h.ID)
+		o.expectAnswerLocked(func() { o.noAnswer(o.local) })
 		o.mu.Unlock()
 		return sc.Send(dbElement("result", o.local, o.remote, "", "", key))
 	}
@@ -631,16 +690,7 @@ func (o *outConn) onVerify(el *xml.Element) {
 		o.mu.Unlock()
 		return
 	}
-	o.mu.Lock()
-	var done func(verifyResult)
-	for i, v := range o.verifies {
-		if v.id == id && v.local == to {
-			done = v.done
-			o.verifies = append(o.verifies[:i], o.verifies[i+1:]...)
-			break
-		}
-	}
-	o.mu.Unlock()
+	done := o.takeVerify(to, id)
 	if done == nil {
 		o.srv.log.Debug("s2s: dialback verification answer to nothing we asked", "remote", o.remote, "id", id)
 		return
@@ -754,6 +804,12 @@ func (o *outConn) end(err error) {
 	o.verifies = nil
 	if o.idle != nil {
 		o.idle.Stop()
+	}
+	for _, t := range o.timers {
+		t.Stop()
+	}
+	if o.failure != nil {
+		err = o.failure
 	}
 	writerDone := o.writerDone
 	o.mu.Unlock()

@@ -108,7 +108,7 @@ func newConn(srv *Server, nc net.Conn, directTLS bool) *conn {
 	}
 	tc := newThrottledConn(nc, srv.cfg.ReadRate, srv.cfg.ReadBurst, srv.now(), func() {
 		srv.Stats.ReadThrottled.Add(1)
-		srv.logs.info("client sends faster than limits.c2s_bytes_per_second; reading it more slowly", c.log()...)
+		srv.logs.Info("client sends faster than limits.c2s_bytes_per_second; reading it more slowly", c.log()...)
 	})
 	c.nc, c.raw = tc, tc
 	if r := srv.cfg.StanzasPerSecond; r > 0 {

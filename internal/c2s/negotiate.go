@@ -251,13 +251,13 @@ func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *in
 		case sasl.IsThrottled(err):
 			*failures++
 			c.srv.Stats.AuthThrottled.Add(1)
-			c.srv.logs.info("login refused by the login limiter", append(c.log(), "user", failedUser(err), "reason", text)...)
+			c.srv.logs.Info("login refused by the login limiter", append(c.log(), "user", failedUser(err), "reason", text)...)
 		case sasl.IsCredentialFailure(err):
 			*failures++
-			c.srv.logs.info("login failed", append(c.log(), "user", failedUser(err), "reason", err)...)
+			c.srv.logs.Info("login failed", append(c.log(), "user", failedUser(err), "reason", err)...)
 		default:
 			c.negFailures++
-			c.srv.logs.info("login failed", append(c.log(), "reason", err)...)
+			c.srv.logs.Info("login failed", append(c.log(), "reason", err)...)
 		}
 		if err := c.saslFailure(cond, text); err != nil {
 			return err

@@ -23,6 +23,7 @@ import (
 	"minimix/internal/jid"
 	"minimix/internal/router"
 	"minimix/internal/sasl"
+	"minimix/internal/stream"
 	"minimix/internal/xml"
 	"minimix/internal/xmpperr"
 )
@@ -115,7 +116,7 @@ type Server struct {
 	workers   *workers
 
 	clock atomic.Pointer[Clock] // the read limiter's; nil: real time
-	logs  *rateLog              // lines a flood could repeat
+	logs  *stream.RateLog       // lines a flood could repeat
 
 	Stats Stats
 }
@@ -154,7 +155,7 @@ func New(cfg Config) *Server {
 	return &Server{
 		cfg:       cfg,
 		log:       log,
-		logs:      newRateLog(log),
+		logs:      stream.NewRateLog(log),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		resumable: make(map[string]*Session),

@@ -304,7 +304,7 @@ func (c *inConn) authenticate(auth *xml.Element) (bool, error) {
 		return fail("not-authorized", domain+" is a domain of this server")
 	}
 	if err := c.checkCert(domain); err != nil {
-		c.srv.log.Info("s2s: SASL EXTERNAL refused", "remote", domain, "addr", c.remoteAddr(), "reason", err)
+		c.srv.logs.Info("s2s: SASL EXTERNAL refused", "remote", domain, "addr", c.remoteAddr(), "reason", err)
 		return fail("not-authorized", "the certificate does not verify for "+domain)
 	}
 	if err := c.sc.Send(xml.New(stream.NSSASL, "success")); err != nil {
@@ -357,7 +357,7 @@ func (c *inConn) onResult(el *xml.Element) error {
 	key := strings.TrimSpace(el.Text())
 	refuse := func(cond xmpperr.Condition, text string) error {
 		c.srv.Stats.InDialbackFailed.Add(1)
-		c.srv.log.Info("s2s: dialback refused", "remote", from, "local", to, "addr", c.remoteAddr(), "reason", text)
+		c.srv.logs.Info("s2s: dialback refused", "remote", from, "local", to, "addr", c.remoteAddr(), "reason", text)
 		return c.sc.Send(dbError("result", to, from, "", cond, text))
 	}
 	_, tlsOn := c.sc.TLS()
@@ -425,11 +425,11 @@ func (c *inConn) verified(from, to string, r verifyResult) {
 	failures := c.failures
 	c.mu.Unlock()
 	if r.cond != "" {
-		c.srv.log.Info("s2s: dialback could not be verified", "remote", from, "local", to, "addr", c.remoteAddr(), "reason", r.why, "condition", r.cond)
+		c.srv.logs.Info("s2s: dialback could not be verified", "remote", from, "local", to, "addr", c.remoteAddr(), "reason", r.why, "condition", r.cond)
 		_ = c.sc.Send(dbError("result", to, from, "", r.cond, r.why))
 		return
 	}
-	c.srv.log.Info("s2s: dialback key refused by its authoritative server", "remote", from, "local", to, "addr", c.remoteAddr())
+	c.srv.logs.Info("s2s: dialback key refused by its authoritative server", "remote", from, "local", to, "addr", c.remoteAddr())
 	_ = c.sc.Send(dbElement("result", to, from, "", "invalid", ""))
 	if failures >= maxDialbackFailures {
 		c.sc.CloseWithError(xmpperr.Stream(xmpperr.NotAuthorized, "too many refused dialback keys"))
@@ -536,7 +536,7 @@ func (c *inConn) end(err error) {
 	why := closeWhy(reason, describe(err))
 	if len(domains) == 0 {
 		c.srv.Stats.InFailed.Add(1)
-		c.srv.log.Info("s2s connection failed", "direction", "in", "remote", c.header.From, "local", c.header.To,
+		c.srv.logs.Info("s2s connection failed", "direction", "in", "remote", c.header.From, "local", c.header.To,
 			"addr", c.remoteAddr(), "reason", why)
 		return
 	}

@@ -111,6 +111,7 @@ type Stats struct {
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
+	logs   *stream.RateLog // lines that a flood of bad peers could repeat
 	dialer net.Dialer
 
 	mu        sync.Mutex
@@ -179,6 +180,7 @@ func New(cfg Config) *Server {
 		backoff: make(map[string]*backoff),
 		in:      make(map[*inConn]struct{}),
 	}
+	s.logs = stream.NewRateLog(s.log)
 	s.dialer = net.Dialer{Timeout: cfg.ConnectTimeout, Resolver: cfg.Resolver}
 	return s
 }

@@ -137,7 +137,8 @@ type S2S struct {
 	CAFile string `toml:"ca_file"`
 	// Hosts maps remote domains to "host:port" to connect to, before any DNS
 	// lookup, for private deployments and tests, e.g.
-	// { "other.example" = "10.0.0.5:5269" }. Default {}.
+	// { "other.example" = "10.0.0.5:5269" }; an entry also covers the
+	// domain's subdomains that have none of their own. Default {}.
 	Hosts map[string]string `toml:"hosts"`
 	// ConnectTimeout bounds each TCP connection attempt to a peer. Default
 	// "10s".

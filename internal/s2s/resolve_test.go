@@ -35,6 +35,8 @@ func TestResolve(t *testing.T) {
 		{"nosrv.test", []target{{"nosrv.test", 5269, false}}, false},
 		{"static.test", []target{{"10.0.0.5", 5299, false}}, false},
 		{"bare.test", []target{{"10.0.0.6", 5269, false}}, false},
+		{"conference.static.test", []target{{"10.0.0.5", 5299, false}}, false}, // the parent's entry
+		{"test", []target{{"test", 5269, false}}, false},                       // not "the parent" of anything
 		{"none.test", nil, true},
 	} {
 		got, err := s.resolve(context.Background(), c.domain)

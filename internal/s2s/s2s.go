@@ -216,11 +216,23 @@ func (s *Server) SetHost(remote, addr string) {
 	delete(s.backoff, remote)
 }
 
+// host returns the static table's address for remote: its own entry, or
+// else that of the nearest parent domain listed, so that an entry for a
+// server's domain also reaches its services (conference.<domain>) unless
+// they have entries of their own.
 func (s *Server) host(remote string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	hp, ok := s.hosts[remote]
-	return hp, ok
+	for d := remote; ; {
+		if hp, ok := s.hosts[d]; ok {
+			return hp, true
+		}
+		_, parent, ok := strings.Cut(d, ".")
+		if !ok || !strings.Contains(parent, ".") {
+			return "", false
+		}
+		d = parent
+	}
 }
 
 // RouteStanza implements router.Component for every domain the server

@@ -313,8 +313,3 @@ func (c *conn) handleReadError(err error) {
 		c.drop(false)
 	}
 }
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}

@@ -21,8 +21,10 @@ const CloseGrace = 2 * time.Second
 // Conn is one XML stream over a network connection: the socket, TLS over
 // it once negotiated (STARTTLS or direct), the decoder of what the peer
 // sends and a writer for what we send. The s2s streams are built on it;
-// c2s keeps its own connection type until its session rework lands and
-// can move over.
+// c2s keeps a connection type of its own for what only client streams
+// need so far (a read rate, idle connections parked without a goroutine
+// or buffers, TLS records read whole), which could move here for s2s to
+// share.
 //
 // One goroutine reads (Dec, ReadHeader, Next, StartTLS); writes may come
 // from any goroutine and are serialised, each element written whole.

@@ -10,7 +10,6 @@ package interop
 // (--server prosody).
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -23,13 +22,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -66,38 +60,11 @@ func startProsody(t *testing.T, accounts []string) *prosody {
 	if err != nil {
 		t.Fatalf("%s=1, but prosody is not installed (apt-get install -y prosody): %v", prosodyEnv, err)
 	}
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("prosody")
-		if err != nil {
-			t.Fatalf("running as root, and no prosody user to run Prosody as: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-	}
-
-	// Not t.TempDir: its parent is private to us, and Prosody's user
-	// must reach the directory.
-	dir, err := os.MkdirTemp("", "minimix-interop-prosody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	cred := systemUser(t, "prosody")
+	dir := serverDir(t, "minimix-interop-prosody-")
 	p := &prosody{dir: dir, c2sPort: freePort(t), tlsPort: freePort(t)}
 	writeCertificate(t, dir, prosodyDomain, "conference."+prosodyDomain)
-	accountsDir := filepath.Join(dir, "data", prosodyDomain, "accounts")
-	if err := os.MkdirAll(accountsDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(accounts)
-	for _, name := range slices.Compact(accounts) {
-		// internal_plain storage: Prosody derives SCRAM from it.
-		rec := fmt.Sprintf("return {\n\t[\"password\"] = %s;\n};\n", luaString(password(name)))
-		if err := os.WriteFile(filepath.Join(accountsDir, name+".dat"), []byte(rec), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeProsodyAccounts(t, filepath.Join(dir, "data"), prosodyDomain, accounts)
 	cfg := filepath.Join(dir, "prosody.cfg.lua")
 	if err := os.WriteFile(cfg, []byte(prosodyConfig(dir, p.c2sPort, p.tlsPort)), 0o644); err != nil {
 		t.Fatal(err)
@@ -105,50 +72,13 @@ func startProsody(t *testing.T, accounts []string) *prosody {
 	if cred != nil {
 		chownAll(t, dir, int(cred.Uid), int(cred.Gid))
 	}
-
-	cmd := exec.Command(bin, "--config", cfg, "-F")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting prosody: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	logs := func() string {
 		b, _ := os.ReadFile(filepath.Join(dir, "prosody.log"))
-		return out.String() + string(b)
+		return string(b)
 	}
-	var stop sync.Once
-	t.Cleanup(func() {
-		stop.Do(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
-			if t.Failed() {
-				t.Logf("prosody's log:\n%s", logs())
-			}
-		})
+	runDaemon(t, "prosody", exec.Command(bin, "--config", cfg, "-F"), cred, logs, func() bool {
+		return listening(net.JoinHostPort("127.0.0.1", p.c2sPort))
 	})
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		select {
-		case err := <-done:
-			done <- err
-			t.Fatalf("prosody exited at start (%v):\n%s", err, logs())
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", p.c2sPort), time.Second); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prosody does not listen on %s:\n%s", p.c2sPort, logs())
-		}
-	}
 	t.Logf("prosody (%s) on 127.0.0.1:%s, direct TLS %s", bin, p.c2sPort, p.tlsPort)
 	return p
 }

@@ -64,14 +64,9 @@ func joinsCmd(path string, args []string, stdout, stderr io.Writer) int {
 		if len(args) > 1 {
 			q.Set("account", args[1])
 		}
-		body, err := adminCall(ctx, cfg, http.MethodGet, server.AdminAPIPrefix+"joins?"+q.Encode(), nil, http.StatusOK)
-		if err != nil {
-			fmt.Fprintf(stderr, "minimix: %v\n", err)
-			return 1
-		}
 		var infos []joinInfo
-		if err := json.Unmarshal(body, &infos); err != nil {
-			fmt.Fprintf(stderr, "minimix: bad answer from server: %v\n", err)
+		if err := adminGet(ctx, cfg, "joins?"+q.Encode(), &infos); err != nil {
+			fmt.Fprintf(stderr, "minimix: %v\n", err)
 			return 1
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -100,6 +95,18 @@ func joinsCmd(path string, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprint(stderr, usage)
 	return 2
+}
+
+// adminGet reads path of the running server's admin API into v, as JSON.
+func adminGet(ctx context.Context, cfg *config.Config, path string, v any) error {
+	body, err := adminCall(ctx, cfg, http.MethodGet, server.AdminAPIPrefix+path, nil, http.StatusOK)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("bad answer from server: %w", err)
+	}
+	return nil
 }
 
 // adminCall makes one request to the running server's admin API (form,

@@ -7,6 +7,7 @@
 //	minimix user list
 //	minimix joins list [ACCOUNT]           rooms joined by accounts (asks the running server)
 //	minimix joins leave ACCOUNT ROOM       make an account leave a room
+//	minimix s2s list                       streams with other servers (asks the running server)
 //	minimix storage copy -from sqlite:PATH -to postgres:DSN   move a deployment to PostgreSQL
 //	minimix version
 //
@@ -44,6 +45,7 @@ const usage = `usage:
   minimix user list [-config FILE]           list accounts
   minimix joins list [ACCOUNT]               rooms joined as an account (asks the running server)
   minimix joins leave ACCOUNT ROOM           make an account leave a room
+  minimix s2s list                           streams with other servers (asks the running server)
   minimix storage copy -from sqlite:PATH -to postgres:DSN [-sample N]
                                              copy every table into an empty PostgreSQL database
                                              (server stopped), verified by counts and hashes
@@ -103,6 +105,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return userCmd(path, rest, stdin, stdout, stderr)
 	case "joins":
 		return joinsCmd(path, rest, stdout, stderr)
+	case "s2s":
+		return s2sCmd(path, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "minimix", server.Version)
 		return 0

@@ -131,6 +131,9 @@ type Config struct {
 	// dropped the account for a shutdown (332) or an error (333); it
 	// doubles with each attempt. Default 2s.
 	RejoinBackoff time.Duration
+	// SelfPingAfter is how long after the link to a room's server broke
+	// the rooms there are self-pinged (RemoteLinkLost). Default 30s.
+	SelfPingAfter time.Duration
 }
 
 // Stats are the feature's counters, exported as metrics.
@@ -162,8 +165,12 @@ type Service struct {
 	syntheses sync.WaitGroup
 	// store queues membership writes (storequeue.go).
 	store storeQueue
-	// rejoins are the timers of scheduled rejoins, stopped by Shutdown.
+	// rejoins are the timers of scheduled work (rejoins, self-pings after
+	// a broken link), stopped by Shutdown.
 	rejoins map[*time.Timer]struct{}
+	// linkChecks are the remote domains whose rooms are to be self-pinged
+	// (RemoteLinkLost).
+	linkChecks map[string]bool
 
 	Stats Stats
 }
@@ -185,7 +192,11 @@ func New(cfg Config) *Service {
 	if cfg.HistoryMax <= 0 {
 		cfg.HistoryMax = 50
 	}
-	return &Service{cfg: cfg, log: cfg.Logger, accounts: make(map[jid.JID]*account), stop: make(chan struct{}), rejoins: make(map[*time.Timer]struct{})}
+	if cfg.SelfPingAfter <= 0 {
+		cfg.SelfPingAfter = 30 * time.Second
+	}
+	return &Service{cfg: cfg, log: cfg.Logger, accounts: make(map[jid.JID]*account), stop: make(chan struct{}),
+		rejoins: make(map[*time.Timer]struct{}), linkChecks: make(map[string]bool)}
 }
 
 // account returns the state of bare, creating it when create is set.
@@ -230,6 +241,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		t.Stop()
 	}
 	clear(s.rejoins)
+	clear(s.linkChecks)
 	s.mu.Unlock()
 	for _, a := range s.snapshot() {
 		a.mu.Lock()

@@ -51,6 +51,10 @@ func (s *Service) ToLocal(ctx context.Context, el *xml.Element, from, to jid.JID
 			s.probeAnswered(ctx, a, rm, el)
 			return true
 		}
+		if rm.ping != "" && el.Attr("id") == rm.ping && from == rm.jid.WithResource(rm.nick) {
+			s.pingAnswered(ctx, a, rm, el)
+			return true
+		}
 		return s.occupantRequest(ctx, a, rm, el, from)
 	}
 	return false
@@ -178,6 +182,7 @@ func (s *Service) roomPresence(ctx context.Context, a *account, rm *room, el *xm
 	}
 	// Another occupant.
 	nick := from.Resource
+	changed := rm.occupantChanged(nick, el)
 	if typ == "unavailable" {
 		// Also a nick change (303): the new presence follows and adds
 		// the occupant back under its new nick.
@@ -185,7 +190,9 @@ func (s *Service) roomPresence(ctx context.Context, a *account, rm *room, el *xm
 	} else if nick != "" {
 		rm.setOccupant(nick, el)
 	}
-	s.fork(rm, el)
+	if changed {
+		s.fork(rm, el)
+	}
 }
 
 // selfPresence handles the room's presence about the account itself.
@@ -256,6 +263,7 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 			// answer disco#info. Undo it (rule 24): destroy the new room,
 			// still locked and empty, and end the membership.
 			s.log.Info("room no longer existed; destroying the one our rejoin created", "account", a.jid.String(), "room", rm.jid.String())
+			s.dropSessions(a, rm)
 			iq := xml.New(xml.NSClient, stanza.IQ, "type", "set", "id", newID("aj-undo-"), "from", a.jid.String(), "to", rm.jid.String())
 			d := xml.New(nsMUCOwner, "destroy").Append(xml.New(nsMUCOwner, "reason").AppendText("The room no longer existed; a server does not re-create rooms for its accounts."))
 			iq.Append(xml.New(nsMUCOwner, "query").Append(d))
@@ -380,7 +388,14 @@ func (s *Service) roomMessage(ctx context.Context, a *account, rm *room, el *xml
 	case "groupchat":
 		if isSubjectMessage(el) {
 			rm.subject = el
-			s.fork(rm, el)
+			if rm.subjectChanged(el) {
+				s.fork(rm, el)
+			} else {
+				s.forkJoining(rm, el)
+			}
+			if rm.state == joined {
+				s.finishRejoin(a, rm)
+			}
 			if rm.state == joined && len(rm.waiting) > 0 {
 				s.completeJoin(ctx, a, rm)
 			} else if rm.state == joined {

@@ -139,6 +139,7 @@ func (s *Service) joinFailed(ctx context.Context, a *account, rm *room, errp *xm
 		s.deliver(w.full, c)
 	}
 	rm.waiting = nil
+	s.dropSessions(a, rm) // a rejoin that kept them (rejoinKeeping) failed
 	if se := xmpperr.FromElement(errp); rm.byServer && temporary(se) {
 		s.log.Info("rejoin refused for now; retrying later", "account", a.jid.String(), "room", rm.jid.String(), "error", string(se.Condition))
 		s.unlink(a, rm)

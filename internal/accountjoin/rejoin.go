@@ -39,8 +39,17 @@ func (s *Service) scheduleRejoin(a *account, r Record, attempt int) {
 	if s.closed {
 		return // our own shutdown: the next start rejoins
 	}
+	s.laterLocked(rejoinDelay(s.cfg.RejoinBackoff, attempt), func() {
+		s.rejoinAttempt(context.Background(), r, attempt, true)
+	})
+}
+
+// laterLocked runs f after d, on a goroutine of its own, unless the
+// service has shut down by then; Shutdown stops what has not started and
+// waits for what has. s.mu is held.
+func (s *Service) laterLocked(d time.Duration, f func()) {
 	var t *time.Timer
-	t = time.AfterFunc(rejoinDelay(s.cfg.RejoinBackoff, attempt), func() {
+	t = time.AfterFunc(d, func() {
 		s.mu.Lock()
 		delete(s.rejoins, t)
 		if s.closed {
@@ -50,7 +59,7 @@ func (s *Service) scheduleRejoin(a *account, r Record, attempt int) {
 		s.wg.Add(1)
 		s.mu.Unlock()
 		defer s.wg.Done()
-		s.rejoinAttempt(context.Background(), r, attempt, true)
+		f()
 	})
 	s.rejoins[t] = struct{}{}
 }
@@ -91,17 +100,7 @@ func (s *Service) rejoinAttempt(ctx context.Context, r Record, attempt int, stor
 	a.rooms[r.Room] = rm
 	s.Stats.AccountJoins.Add(1)
 	s.Stats.Rejoins.Add(1)
-	x := xml.New(nsMUC, "x")
-	if r.Password != "" {
-		x.Append(xml.New(nsMUC, "password").AppendText(r.Password))
-	}
-	hist := xml.New(nsMUC, "history")
-	if last, err := s.cfg.Archive.Last(ctx, r.Account, r.Room); err == nil && !last.IsZero() {
-		hist.SetAttr("since", last.UTC().Format(time.RFC3339Nano))
-	} else {
-		hist.SetAttr("maxstanzas", "20")
-	}
-	x.Append(hist)
+	x := s.rejoinX(ctx, r.Account, r.Room, r.Password)
 	p := xml.New(xml.NSClient, stanza.Presence)
 	if show := s.cfg.OfflineShow; show != "" {
 		p.Append(xml.New(xml.NSClient, "show").AppendText(show))
@@ -142,6 +141,7 @@ func (s *Service) probeAnswered(ctx context.Context, a *account, rm *room, el *x
 		case se != nil && (se.Condition == xmpperr.ItemNotFound || se.Condition == xmpperr.Gone):
 			if len(rm.waiting) == 0 {
 				s.log.Info("room no longer exists; the membership ends", "account", a.jid.String(), "room", rm.jid.String())
+				s.dropSessions(a, rm)
 				s.forget(ctx, a, rm)
 				return
 			}

@@ -145,6 +145,18 @@ type room struct {
 	// that the room's error for one reaches that session only.
 	sent []sentID
 
+	// ping is the id of the self-ping in flight (XEP-0410) after the link
+	// to the room's server broke, pingAttempt its count since then.
+	ping        string
+	pingAttempt int
+	pingTimer   *time.Timer
+	// rejoining marks the account's join sent again while its sessions
+	// stay joined (remote.go); stale holds the occupants and subject they
+	// know, until the room's answer says which are still true.
+	rejoining    bool
+	stale        map[string]*xml.Element
+	staleSubject *xml.Element
+
 	lastActive time.Time
 	attempts   int // rejoin attempts since the last success
 	// saved is the record storage holds for the membership, if known.
@@ -244,6 +256,11 @@ func (r *room) stopTimers() {
 	if r.timer != nil {
 		r.timer.Stop()
 		r.timer = nil
+	}
+	if r.pingTimer != nil {
+		r.pingTimer.Stop()
+		r.pingTimer = nil
+		r.ping = ""
 	}
 }
 

@@ -108,7 +108,7 @@ func newConn(srv *Server, nc net.Conn, directTLS bool) *conn {
 	}
 	tc := newThrottledConn(nc, srv.cfg.ReadRate, srv.cfg.ReadBurst, srv.now(), func() {
 		srv.Stats.ReadThrottled.Add(1)
-		srv.logs.info("client sends faster than limits.c2s_bytes_per_second; reading it more slowly", c.log()...)
+		srv.logs.Info("client sends faster than limits.c2s_bytes_per_second; reading it more slowly", c.log()...)
 	})
 	c.nc, c.raw = tc, tc
 	if r := srv.cfg.StanzasPerSecond; r > 0 {
@@ -234,7 +234,7 @@ func (c *conn) serve() {
 		tc := tls.Server(c.rec, c.srv.cfg.DirectTLS)
 		_ = c.raw.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			if isTimeout(err) {
+			if stream.IsTimeout(err) {
 				c.timedOut("TLS handshake")
 			} else {
 				c.srv.log.Debug("direct TLS handshake failed", append(c.log(), "err", err)...)
@@ -301,7 +301,7 @@ func (c *conn) handleReadError(err error) {
 		c.closeWithError(stream.ErrorFromXML(xe), true)
 	case errors.Is(err, io.EOF):
 		c.closeStream()
-	case isTimeout(err):
+	case stream.IsTimeout(err):
 		stage := "session"
 		if c.sess == nil {
 			stage = "negotiation"
@@ -312,9 +312,4 @@ func (c *conn) handleReadError(err error) {
 		c.srv.log.Debug("connection ended", append(c.log(), "err", err)...)
 		c.drop(false)
 	}
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }

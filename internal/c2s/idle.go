@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"net"
 	"time"
+
+	"minimix/internal/stream"
 )
 
 // Idle connections cost as little as the platform allows.
@@ -62,7 +64,7 @@ func (c *conn) tlsHasInput() bool {
 	_ = c.raw.SetReadDeadline(time.Time{})
 	// A timeout means nothing was waiting. Any other error is sticky in
 	// the TLS connection: the next read reports it.
-	return err == nil || !isTimeout(err)
+	return err == nil || !stream.IsTimeout(err)
 }
 
 // recordConn is the socket under a TLS connection. It never gives TLS

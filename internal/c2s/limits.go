@@ -1,9 +1,7 @@
 package c2s
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -146,7 +144,7 @@ func (c *conn) timedOut(stage string) {
 	if c.authUser != "" {
 		args = append(args, "user", c.authUser)
 	}
-	c.srv.logs.info("connection cut: the client sent nothing in time", args...)
+	c.srv.logs.Info("connection cut: the client sent nothing in time", args...)
 }
 
 // failedUser returns the account a failed login tried, for the log.
@@ -156,57 +154,4 @@ func failedUser(err error) string {
 		return f.User
 	}
 	return ""
-}
-
-// rateLog writes log lines that a flood could repeat thousands of times a
-// second (failed and refused logins, throttled and timed out
-// connections) at most a few times a second each: one message's lines
-// pass while its bucket has tokens, the others are counted, and the next
-// line that passes says how many were left out.
-type rateLog struct {
-	log *slog.Logger
-	now func() time.Time
-
-	mu    sync.Mutex
-	lines map[string]*rateLine
-}
-
-type rateLine struct {
-	lim        *rate.Limiter
-	suppressed int
-}
-
-// Each message may be logged rateLogBurst times at once and rateLogRate
-// times per second after that.
-const (
-	rateLogBurst = 10
-	rateLogRate  = 2
-)
-
-func newRateLog(log *slog.Logger) *rateLog {
-	return &rateLog{log: log, now: time.Now, lines: make(map[string]*rateLine)}
-}
-
-func (r *rateLog) info(msg string, args ...any) { r.write(slog.LevelInfo, msg, args) }
-
-func (r *rateLog) warn(msg string, args ...any) { r.write(slog.LevelWarn, msg, args) }
-
-func (r *rateLog) write(level slog.Level, msg string, args []any) {
-	r.mu.Lock()
-	l := r.lines[msg] // messages are constants: the map stays small
-	if l == nil {
-		l = &rateLine{lim: rate.NewLimiter(rateLogRate, rateLogBurst)}
-		r.lines[msg] = l
-	}
-	if !l.lim.AllowN(r.now(), 1) {
-		l.suppressed++
-		r.mu.Unlock()
-		return
-	}
-	if l.suppressed > 0 {
-		args = append(args, "suppressed_since_last", l.suppressed)
-		l.suppressed = 0
-	}
-	r.mu.Unlock()
-	r.log.Log(context.Background(), level, msg, args...)
 }

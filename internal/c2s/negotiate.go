@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -92,17 +91,10 @@ func (c *conn) openStream() error {
 		return xmpperr.Stream(xmpperr.HostUnknown, "a 'to' address is required")
 	case !strings.EqualFold(h.To, c.srv.cfg.Domain):
 		return xmpperr.Stream(xmpperr.HostUnknown, "this server does not serve "+h.To)
-	case !supportedVersion(h.Version):
+	case !stream.SupportedVersion(h.Version):
 		return xmpperr.Stream(xmpperr.UnsupportedVersion, "version 1.0 is required")
 	}
 	return c.send(c.features())
-}
-
-// supportedVersion accepts major version 1 (RFC 6120 4.7.5).
-func supportedVersion(v string) bool {
-	major, _, _ := strings.Cut(v, ".")
-	n, err := strconv.Atoi(major)
-	return err == nil && n == 1
 }
 
 func (c *conn) writeHeader() error {
@@ -136,21 +128,13 @@ func (c *conn) features() *xml.Element {
 	switch {
 	case !c.authed:
 		if tlsOffered {
-			st := xml.New(stream.NSTLS, "starttls")
-			if c.srv.cfg.RequireTLS {
-				st.Append(xml.New(stream.NSTLS, "required"))
-			}
-			f.Append(st)
+			f.Append(stream.StartTLSFeature(c.srv.cfg.RequireTLS))
 		}
 		if c.tls == nil && c.srv.cfg.RequireTLS {
 			return f
 		}
 		cs := c.connState()
-		mechs := xml.New(stream.NSSASL, "mechanisms")
-		for _, m := range sasl.Mechanisms(cs) {
-			mechs.Append(xml.New(stream.NSSASL, "mechanism").AppendText(m))
-		}
-		f.Append(mechs)
+		f.Append(stream.MechanismsFeature(sasl.Mechanisms(cs)))
 		if types := sasl.ChannelBindingTypes(cs); len(types) > 0 {
 			cb := xml.New(stream.NSSASLCB, "sasl-channel-binding")
 			for _, t := range types {
@@ -267,13 +251,13 @@ func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *in
 		case sasl.IsThrottled(err):
 			*failures++
 			c.srv.Stats.AuthThrottled.Add(1)
-			c.srv.logs.info("login refused by the login limiter", append(c.log(), "user", failedUser(err), "reason", text)...)
+			c.srv.logs.Info("login refused by the login limiter", append(c.log(), "user", failedUser(err), "reason", text)...)
 		case sasl.IsCredentialFailure(err):
 			*failures++
-			c.srv.logs.info("login failed", append(c.log(), "user", failedUser(err), "reason", err)...)
+			c.srv.logs.Info("login failed", append(c.log(), "user", failedUser(err), "reason", err)...)
 		default:
 			c.negFailures++
-			c.srv.logs.info("login failed", append(c.log(), "reason", err)...)
+			c.srv.logs.Info("login failed", append(c.log(), "reason", err)...)
 		}
 		if err := c.saslFailure(cond, text); err != nil {
 			return err
@@ -287,7 +271,7 @@ func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *in
 	if err != nil {
 		return fail(failureCondition(err), "", err)
 	}
-	in, err := decodeSASL(auth.Text(), true)
+	in, err := stream.DecodeSASL(auth.Text(), true)
 	if err != nil {
 		return fail("incorrect-encoding", "", errors.New("initial response is not base64"))
 	}
@@ -331,7 +315,7 @@ func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *in
 		}
 		switch {
 		case resp.Space == stream.NSSASL && resp.Local == "response":
-			if in, err = decodeSASL(resp.Text(), false); err != nil {
+			if in, err = stream.DecodeSASL(resp.Text(), false); err != nil {
 				return fail("incorrect-encoding", "", errors.New("response is not base64"))
 			}
 		case resp.Space == stream.NSSASL && resp.Local == "abort":
@@ -340,26 +324,6 @@ func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *in
 			return xmpperr.Stream(xmpperr.PolicyViolation, "expected a SASL response")
 		}
 	}
-}
-
-// decodeSASL decodes base64 SASL data; "=" is an empty message. An
-// absent initial response is nil, so mechanisms can tell it from an empty
-// one.
-func decodeSASL(s string, initial bool) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	switch s {
-	case "":
-		if initial {
-			return nil, nil
-		}
-		return []byte{}, nil
-	case "=":
-		return []byte{}, nil
-	}
-	if len(s) > 16384 {
-		return nil, errors.New("SASL message too long")
-	}
-	return base64.StdEncoding.DecodeString(s)
 }
 
 func failureCondition(err error) string {

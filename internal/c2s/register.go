@@ -45,7 +45,7 @@ func (c *conn) register(ctx context.Context, iq, q *xml.Element) *xml.Element {
 		}
 		if l := c.srv.cfg.SASL.Limiter(); l != nil {
 			if ok, retry := l.Allow(c.remote, registrationKey); !ok {
-				c.srv.logs.info("in-band registration refused by the login limiter", c.log()...)
+				c.srv.logs.Info("in-band registration refused by the login limiter", c.log()...)
 				return fail(xmpperr.New(xmpperr.ResourceConstraintC, "too many attempts; try again in "+retry.Round(time.Second).String()))
 			}
 			// Registrations count as failed logins of a name no account

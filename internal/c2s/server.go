@@ -17,12 +17,12 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"minimix/internal/jid"
 	"minimix/internal/router"
 	"minimix/internal/sasl"
+	"minimix/internal/stream"
 	"minimix/internal/xml"
 	"minimix/internal/xmpperr"
 )
@@ -105,7 +105,7 @@ type Server struct {
 	log *slog.Logger
 
 	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
+	listeners stream.Listeners
 	conns     map[*conn]struct{}
 	resumable map[string]*Session // XEP-0198 id -> session
 	sessions  map[*Session]struct{}
@@ -115,7 +115,7 @@ type Server struct {
 	workers   *workers
 
 	clock atomic.Pointer[Clock] // the read limiter's; nil: real time
-	logs  *rateLog              // lines a flood could repeat
+	logs  *stream.RateLog       // lines a flood could repeat
 
 	Stats Stats
 }
@@ -154,8 +154,7 @@ func New(cfg Config) *Server {
 	return &Server{
 		cfg:       cfg,
 		log:       log,
-		logs:      newRateLog(log),
-		listeners: make(map[net.Listener]struct{}),
+		logs:      stream.NewRateLog(log),
 		conns:     make(map[*conn]struct{}),
 		resumable: make(map[string]*Session),
 		sessions:  make(map[*Session]struct{}),
@@ -174,74 +173,26 @@ var ErrServerClosed = errors.New("c2s: server closed")
 // Serve accepts connections on ln until Shutdown. With directTLS the TLS
 // handshake happens first (XEP-0368); otherwise clients use STARTTLS.
 func (s *Server) Serve(ln net.Listener, directTLS bool) error {
-	s.mu.Lock()
-	if s.shutdown {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-	}()
-	var delay time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.shutdown
-			s.mu.Unlock()
-			if closed {
-				return ErrServerClosed
-			}
-			if temporaryAcceptError(err) {
-				// Out of descriptors or buffers: back off as net/http
-				// does instead of spinning or giving up the listener;
-				// closing connections frees descriptors again.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept failed; retrying", "err", err, "delay", delay)
-				time.Sleep(delay)
-				continue
-			}
-			return fmt.Errorf("c2s accept on %s: %w", ln.Addr(), err)
-		}
-		delay = 0
+	return s.listeners.Serve(ln, ErrServerClosed, s.log, func(nc net.Conn) bool {
 		if max := s.cfg.MaxConnections; max > 0 && s.Stats.Connections.Load() >= int64(max) {
 			s.log.Warn("connection limit reached; refusing", "remote", nc.RemoteAddr().String())
 			_ = nc.Close()
-			continue
+			return true
 		}
 		c := newConn(s, nc, directTLS)
 		s.mu.Lock()
 		if s.shutdown {
 			s.mu.Unlock()
 			_ = nc.Close()
-			return ErrServerClosed
+			return false
 		}
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		s.Stats.Connections.Add(1)
 		go c.serve() // c.finish undoes the above
-	}
-}
-
-// temporaryAcceptError reports whether an accept failure is worth retrying:
-// the process or system is out of descriptors or buffers, or a timeout.
-// Anything else (the listener was closed, a broken socket) ends Serve.
-func temporaryAcceptError(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
 		return true
-	}
-	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.EINTR} {
-		if errors.Is(err, errno) {
-			return true
-		}
-	}
-	return false
+	})
 }
 
 // Shutdown stops accepting, sends <system-shutdown/> on every stream, ends
@@ -251,9 +202,7 @@ func temporaryAcceptError(err error) bool {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
-	for ln := range s.listeners {
-		_ = ln.Close()
-	}
+	s.listeners.Close()
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
@@ -340,9 +289,7 @@ func (s *Server) endSessions(grace context.Context, sessions []*Session) {
 func (s *Server) Close() {
 	s.mu.Lock()
 	s.shutdown = true
-	for ln := range s.listeners {
-		_ = ln.Close()
-	}
+	s.listeners.Close()
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)

@@ -405,7 +405,7 @@ func (s *Session) handle(ctx context.Context, c *conn, el *xml.Element) error {
 		}
 	}
 	el.SetAttr("from", s.jid.String())
-	if se := validate(el); se != nil {
+	if se := stanza.Validate(el); se != nil {
 		s.reply(stanza.ErrorReply(el, se))
 		return nil
 	}
@@ -436,38 +436,6 @@ func (s *Session) handle(ctx context.Context, c *conn, el *xml.Element) error {
 		}
 	}
 	s.srv.cfg.Router.FromSession(ctx, s, el, to)
-	return nil
-}
-
-// validate checks what RFC 6120 8.1 and 8.2 require of a client stanza.
-func validate(el *xml.Element) *xmpperr.StanzaError {
-	switch el.Local {
-	case stanza.IQ:
-		if el.Attr("id") == "" {
-			return xmpperr.New(xmpperr.BadRequest, "an iq needs an id")
-		}
-		switch el.Attr("type") {
-		case "get", "set":
-			if len(el.Elements()) != 1 {
-				return xmpperr.New(xmpperr.BadRequest, "an iq get or set needs exactly one child")
-			}
-		case "result", "error":
-		default:
-			return xmpperr.New(xmpperr.BadRequest, "unknown iq type")
-		}
-	case stanza.Message:
-		switch el.Attr("type") {
-		case "", "normal", "chat", "groupchat", "headline", "error":
-		default:
-			return xmpperr.New(xmpperr.BadRequest, "unknown message type")
-		}
-	case stanza.Presence:
-		switch el.Attr("type") {
-		case "", "unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe", "error":
-		default:
-			return xmpperr.New(xmpperr.BadRequest, "unknown presence type")
-		}
-	}
 	return nil
 }
 

@@ -42,6 +42,7 @@ type Config struct {
 	ShutdownGrace Duration `toml:"shutdown_grace"`
 
 	C2S      C2S      `toml:"c2s"`
+	S2S      S2S      `toml:"s2s"`
 	Accounts Accounts `toml:"accounts"`
 	TLS      TLS      `toml:"tls"`
 	HTTP     HTTP     `toml:"http"`
@@ -110,6 +111,62 @@ type MUC struct {
 	VoiceRequestInterval Duration `toml:"voice_request_interval"`
 }
 
+// S2S configures server-to-server connections: federation with other XMPP
+// servers (docs/federation.md).
+type S2S struct {
+	// Enabled turns federation on. Default true; false answers every
+	// stanza for another domain with remote-server-not-found and opens no
+	// s2s listener.
+	Enabled bool `toml:"enabled"`
+	// Listen are addresses where peers connect and upgrade with STARTTLS
+	// (the _xmpp-server._tcp SRV target, or the domain's address on 5269).
+	// Default [":5269"].
+	Listen []string `toml:"listen"`
+	// DirectTLSListen are addresses for direct TLS from peers (XEP-0368,
+	// the _xmpps-server._tcp SRV target). Default [":5270"].
+	DirectTLSListen []string `toml:"direct_tls_listen"`
+	// RequireTLS refuses streams without TLS, both ways. Default true.
+	RequireTLS bool `toml:"require_tls"`
+	// RequireValidCerts refuses peers whose certificate does not verify for
+	// their domain (XEP-0178), in both directions. Default false: such
+	// peers authenticate with Server Dialback (XEP-0220), as most small
+	// servers with self-signed certificates need.
+	RequireValidCerts bool `toml:"require_valid_certs"`
+	// CAFile is a PEM file of the roots that peers' certificates must chain
+	// to. Default "": the system's roots.
+	CAFile string `toml:"ca_file"`
+	// Hosts maps remote domains to "host:port" to connect to, before any DNS
+	// lookup, for private deployments and tests, e.g.
+	// { "other.example" = "10.0.0.5:5269" }; an entry also covers the
+	// domain's subdomains that have none of their own. Default {}.
+	Hosts map[string]string `toml:"hosts"`
+	// ConnectTimeout bounds each TCP connection attempt to a peer. Default
+	// "10s".
+	ConnectTimeout Duration `toml:"connect_timeout"`
+	// NegotiateTimeout bounds each step of stream negotiation (header, TLS,
+	// authentication), both ways. Default "30s".
+	NegotiateTimeout Duration `toml:"negotiate_timeout"`
+	// IdleTimeout closes a stream that carried nothing for this long.
+	// Default "10m".
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// QueueMax is how many stanzas may wait for one remote domain while its
+	// stream is set up; more are refused with resource-constraint. Default
+	// 1000.
+	QueueMax int `toml:"queue_max"`
+	// RetryInitial is how long stanzas for a domain that could not be
+	// reached are bounced at once before the next attempt; each failure in
+	// a row doubles it, up to RetryMax. Default "1s" and "60s".
+	RetryInitial Duration `toml:"retry_initial"`
+	RetryMax     Duration `toml:"retry_max"`
+	// PreAuthStanzaBytes bounds each element a peer sends before it
+	// authenticated; limits.max_stanza_bytes applies after. Default 10000,
+	// between 1024 and limits.max_stanza_bytes.
+	PreAuthStanzaBytes int `toml:"preauth_stanza_bytes"`
+	// MaxConnections limits incoming s2s connections at once; 0 is
+	// unlimited. Default 0.
+	MaxConnections int `toml:"max_connections"`
+}
+
 // AccountJoin configures account-based group chat: the server joins rooms
 // once as the account and forks their traffic to the sessions that joined
 // (docs/account-join.md).
@@ -128,6 +185,11 @@ type AccountJoin struct {
 	// (the session's <history/> may ask for fewer). Default 50, between 1
 	// and 1000.
 	HistoryMax int `toml:"history_max"`
+	// SelfPingAfter is how long after the link to a room's server broke
+	// (another server's room; docs/federation.md) the server checks with a
+	// self-ping (XEP-0410) that each account is still in the rooms there,
+	// and joins again where it is not. Default "30s"; must be positive.
+	SelfPingAfter Duration `toml:"self_ping_after"`
 }
 
 // Adhoc configures the ad-hoc commands (XEP-0050) the server answers,
@@ -477,6 +539,22 @@ func Default() *Config {
 			NegotiateTimeout:              Duration{60 * time.Second},
 			WriteTimeout:                  Duration{30 * time.Second},
 		},
+		S2S: S2S{
+			Enabled:            true,
+			Listen:             []string{":5269"},
+			DirectTLSListen:    []string{":5270"},
+			RequireTLS:         true,
+			RequireValidCerts:  false,
+			Hosts:              map[string]string{},
+			ConnectTimeout:     Duration{10 * time.Second},
+			NegotiateTimeout:   Duration{30 * time.Second},
+			IdleTimeout:        Duration{10 * time.Minute},
+			QueueMax:           1000,
+			RetryInitial:       Duration{time.Second},
+			RetryMax:           Duration{time.Minute},
+			PreAuthStanzaBytes: 10000,
+			MaxConnections:     0,
+		},
 		Accounts: Accounts{MinPasswordLength: 6, ScramIterations: 4096},
 		TLS:      TLS{SessionTicketLifetime: Duration{time.Hour}},
 		HTTP: HTTP{
@@ -517,6 +595,7 @@ func Default() *Config {
 			IdleLeaveAfter: Duration{720 * time.Hour},
 			OfflineShow:    "xa",
 			HistoryMax:     50,
+			SelfPingAfter:  Duration{30 * time.Second},
 		},
 		Adhoc:    Adhoc{SessionTimeout: Duration{10 * time.Minute}, MaxSessions: 8},
 		Blocking: Blocking{MaxItems: 1000},

@@ -75,6 +75,16 @@ var overrides = []struct {
 		c.HTTP.MetricsTokenFile = "/etc/minimix/metrics.token"
 	}},
 	{"[limits]\nc2s_bytes_per_second = 0\nc2s_burst_bytes = 4096", func(c *Config) { c.Limits.C2SBytesPerSecond = 0; c.Limits.C2SBurstBytes = 4096 }},
+	{"[s2s]\nenabled = false\nlisten = []\ndirect_tls_listen = [\"127.0.0.1:5270\"]\nrequire_tls = false\nrequire_valid_certs = true\nca_file = \"/etc/ssl/xmpp-roots.pem\"", func(c *Config) {
+		c.S2S.Enabled, c.S2S.Listen, c.S2S.DirectTLSListen = false, []string{}, []string{"127.0.0.1:5270"}
+		c.S2S.RequireTLS, c.S2S.RequireValidCerts, c.S2S.CAFile = false, true, "/etc/ssl/xmpp-roots.pem"
+	}},
+	{"[s2s]\nhosts = { \"other.example\" = \"10.0.0.5:5269\" }\nconnect_timeout = \"3s\"\nnegotiate_timeout = \"5s\"\nidle_timeout = \"1h\"\nqueue_max = 10\nretry_initial = \"5s\"\nretry_max = \"10m\"\npreauth_stanza_bytes = 20000\nmax_connections = 100", func(c *Config) {
+		c.S2S.Hosts = map[string]string{"other.example": "10.0.0.5:5269"}
+		c.S2S.ConnectTimeout, c.S2S.NegotiateTimeout, c.S2S.IdleTimeout = Duration{3 * time.Second}, Duration{5 * time.Second}, Duration{time.Hour}
+		c.S2S.QueueMax, c.S2S.RetryInitial, c.S2S.RetryMax = 10, Duration{5 * time.Second}, Duration{10 * time.Minute}
+		c.S2S.PreAuthStanzaBytes, c.S2S.MaxConnections = 20000, 100
+	}},
 	{"[roster]\nmax_items = 5000", func(c *Config) { c.Roster.MaxItems = 5000 }},
 	{"[pep]\nmax_nodes = 10\nmax_items = 20\nmax_payload_bytes = 100000", func(c *Config) {
 		c.PEP = PEP{MaxNodes: 10, MaxItems: 20, MaxPayloadBytes: 100000}
@@ -150,8 +160,8 @@ var overrides = []struct {
 		c.MUC.VoiceRequestBurst, c.MUC.VoiceRequestInterval = 1, Duration{time.Hour}
 	}},
 	{"[mam]\nretention = \"8760h\"", func(c *Config) { c.MAM.Retention = Duration{8760 * time.Hour} }},
-	{"[account_join]\nenabled = false\nidle_leave_after = \"1h\"\noffline_show = \"away\"\nhistory_max = 10", func(c *Config) {
-		c.AccountJoin = AccountJoin{Enabled: false, IdleLeaveAfter: Duration{time.Hour}, OfflineShow: "away", HistoryMax: 10}
+	{"[account_join]\nenabled = false\nidle_leave_after = \"1h\"\noffline_show = \"away\"\nhistory_max = 10\nself_ping_after = \"5s\"", func(c *Config) {
+		c.AccountJoin = AccountJoin{Enabled: false, IdleLeaveAfter: Duration{time.Hour}, OfflineShow: "away", HistoryMax: 10, SelfPingAfter: Duration{5 * time.Second}}
 	}},
 	// Other ways to write the same keys.
 	{"c2s.send_queue = 32\nlimits.max_depth = 100", func(c *Config) { c.C2S.SendQueue = 32; c.Limits.MaxDepth = 100 }},

@@ -46,6 +46,8 @@ func describe(t reflect.Type) string {
 		return "a list of strings"
 	case t.Kind() == reflect.Slice:
 		return "a list"
+	case t.Kind() == reflect.Map:
+		return "a table of strings"
 	}
 	return t.String()
 }

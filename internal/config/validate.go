@@ -74,6 +74,7 @@ func (c *Config) issues() issues {
 	var is issues
 	c.validate(&is)
 	c.C2S.validate(&is)
+	c.S2S.validate(&is, c)
 	c.Accounts.validate(&is)
 	c.TLS.validate(&is)
 	c.HTTP.validate(&is)
@@ -144,6 +145,44 @@ func (s *C2S) validate(is *issues) {
 	if s.WriteTimeout.Duration <= 0 {
 		is.add("c2s.write_timeout", "must be positive")
 	}
+}
+
+func (s *S2S) validate(is *issues, c *Config) {
+	seen := map[string]string{}
+	for i, a := range c.C2S.Listen {
+		seen[a] = index("c2s.listen", i)
+	}
+	for i, a := range c.C2S.DirectTLSListen {
+		seen[a] = index("c2s.direct_tls_listen", i)
+	}
+	checkAddrs(is, "s2s.listen", s.Listen, seen)
+	checkAddrs(is, "s2s.direct_tls_listen", s.DirectTLSListen, seen)
+	for domain, hp := range s.Hosts {
+		key := "s2s.hosts." + domain
+		switch d, err := jid.Parse(domain); {
+		case err != nil || d.Localpart() != "" || d.Resourcepart() != "":
+			is.add(key, "%q is not a domain", domain)
+		case domain == c.Domain || domain == c.MUC.Domain:
+			is.add(key, "%q is a domain of this server", domain)
+		}
+		if err := checkAddr(hp); err != nil {
+			is.add(key, "%v", err)
+		}
+	}
+	for key, d := range map[string]Duration{
+		"s2s.connect_timeout": s.ConnectTimeout, "s2s.negotiate_timeout": s.NegotiateTimeout,
+		"s2s.idle_timeout": s.IdleTimeout, "s2s.retry_initial": s.RetryInitial, "s2s.retry_max": s.RetryMax,
+	} {
+		if d.Duration <= 0 {
+			is.add(key, "must be positive")
+		}
+	}
+	if s.RetryMax.Duration < s.RetryInitial.Duration {
+		is.addEither("s2s.retry_max", "s2s.retry_initial", "retry_max %v is below retry_initial %v", s.RetryMax, s.RetryInitial)
+	}
+	between(is, "s2s.queue_max", s.QueueMax, 1, 1000000)
+	between(is, "s2s.preauth_stanza_bytes", s.PreAuthStanzaBytes, minHeaderBytes, max(c.Limits.MaxStanzaBytes, minStanzaBytes))
+	nonNegative(is, "s2s.max_connections", s.MaxConnections)
 }
 
 func (a *Accounts) validate(is *issues) {
@@ -298,6 +337,9 @@ func (a *AccountJoin) validate(is *issues) {
 		is.add("account_join.idle_leave_after", "must not be negative")
 	}
 	between(is, "account_join.history_max", a.HistoryMax, 1, 1000)
+	if a.SelfPingAfter.Duration <= 0 {
+		is.add("account_join.self_ping_after", "must be positive")
+	}
 }
 
 func (a *Adhoc) validate(is *issues) {

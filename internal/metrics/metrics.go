@@ -53,3 +53,18 @@ func (r *Registry) GaugeFunc(name, help string, f func() float64) {
 func (r *Registry) Handler() http.Handler {
 	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{})
 }
+
+// LabeledCounter exports one series of a counter with constant labels:
+// registered once per label value, e.g. direction="in" and "out".
+func (r *Registry) LabeledCounter(name, help string, labels map[string]string, v *atomic.Uint64) {
+	r.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 {
+		return float64(v.Load())
+	}))
+}
+
+// LabeledGauge exports one series of a gauge with constant labels.
+func (r *Registry) LabeledGauge(name, help string, labels map[string]string, v *atomic.Int64) {
+	r.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 {
+		return float64(v.Load())
+	}))
+}

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"minimix/internal/jid"
+	"minimix/internal/s2s"
 )
 
 // AdminTokenFile is the name, in data_dir, of the file that holds the
@@ -188,5 +189,17 @@ func (s *Server) registerAdmin(mux *http.ServeMux) {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	}))
+	mux.HandleFunc("GET "+AdminAPIPrefix+"s2s", s.adminHandler(func(w http.ResponseWriter, r *http.Request) {
+		if s.S2S == nil {
+			http.Error(w, "s2s is disabled (s2s.enabled = false)", http.StatusNotFound)
+			return
+		}
+		list := s.S2S.List()
+		if list == nil {
+			list = []s2s.Info{}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(list)
 	}))
 }

@@ -218,6 +218,7 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 			Store:          joinStore{store},
 			Archive:        joinArchive{mam: f.archive, store: store},
 			OnRoomMessage:  onRoomMessage,
+			SelfPingAfter:  aj.SelfPingAfter.Duration,
 			Logger:         log.With("component", "accountjoin"),
 			// The local MUC service never creates a room for the server's
 			// own join (muc.Config.ExemptJoin).
@@ -432,4 +433,12 @@ func (s *Server) buildMUC(f *features) (*muc.Service, error) {
 		return nil, fmt.Errorf("muc: %w", err)
 	}
 	return svc, nil
+}
+
+// remoteLinkLost is told that a stream with the server of remote broke:
+// account joins check the rooms there.
+func (f *features) remoteLinkLost(remote string) {
+	if f.joins != nil {
+		f.joins.RemoteLinkLost(remote)
+	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"minimix/internal/iq"
@@ -116,6 +117,27 @@ func (s *Server) registerMetrics() {
 		m.CounterFunc("minimix_archive_write_failures_total", "Archive records that could not be written.", func() float64 {
 			return float64(f.ArchiveWriteFailures())
 		})
+	}
+	if s.S2S != nil {
+		ss := &s.S2S.Stats
+		for _, d := range []struct {
+			dir                                 string
+			conns                               *atomic.Int64
+			established, failed, stanzas, bytes *atomic.Uint64
+			dialbackFailures                    *atomic.Uint64
+		}{
+			{"in", &ss.InConns, &ss.InEstablished, &ss.InFailed, &ss.InStanzas, &ss.InBytes, &ss.InDialbackFailed},
+			{"out", &ss.OutConns, &ss.OutEstablished, &ss.OutFailed, &ss.OutStanzas, &ss.OutBytes, &ss.OutDialbackFail},
+		} {
+			l := map[string]string{"direction": d.dir}
+			m.LabeledGauge("minimix_s2s_connections", "Open server-to-server streams.", l, d.conns)
+			m.LabeledCounter("minimix_s2s_established_total", "Server-to-server streams that authenticated.", l, d.established)
+			m.LabeledCounter("minimix_s2s_failed_total", "Server-to-server streams that ended before they authenticated.", l, d.failed)
+			m.LabeledCounter("minimix_s2s_stanzas_total", "Stanzas received from (in) and written to (out) other servers.", l, d.stanzas)
+			m.LabeledCounter("minimix_s2s_bytes_total", "Bytes read from (in) and written to (out) other servers.", l, d.bytes)
+			m.LabeledCounter("minimix_s2s_dialback_failures_total", "Dialback requests refused: peers' we refused (in), ours refused to us (out).", l, d.dialbackFailures)
+		}
+		m.Counter("minimix_s2s_bounces_total", "Stanzas for other servers answered with an error because no stream could take them.", &ss.Bounced)
 	}
 	rs := &s.Router.Stats
 	m.Counter("minimix_router_routed_total", "Stanzas routed.", &rs.Routed)

@@ -28,6 +28,7 @@ import (
 	"minimix/internal/metrics"
 	"minimix/internal/push"
 	"minimix/internal/router"
+	"minimix/internal/s2s"
 	"minimix/internal/sasl"
 	"minimix/internal/storage"
 	"minimix/internal/storage/postgres"
@@ -49,6 +50,7 @@ type Server struct {
 	Registry *router.Registry
 	Mux      *iq.Mux
 	C2S      *c2s.Server
+	S2S      *s2s.Server // nil when s2s.enabled is false
 	Accounts *accounts.Manager
 	Metrics  *metrics.Registry
 	// Components accepts external components (XEP-0114); nil when none
@@ -72,6 +74,7 @@ type listener struct {
 	ln        net.Listener
 	directTLS bool
 	component bool // an external components' listener
+	s2s       bool // a server-to-server listener
 }
 
 // OpenStore opens the configured storage backend.
@@ -205,6 +208,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		})
 	}
 	s.C2S = c2s.New(c2cfg)
+	if cfg.S2S.Enabled {
+		if s.S2S, err = s.buildS2S(starttls); err != nil {
+			_ = store.Close()
+			return nil, err
+		}
+		s.Router.SetRemote(s.S2S)
+	}
 	s.registerMetrics()
 	return s, nil
 }
@@ -285,6 +295,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			s.listeners = append(s.listeners, listener{ln: ln, component: true})
 		}
 	}
+	if s.S2S != nil {
+		for i, addrs := range [][]string{s.cfg.S2S.Listen, s.cfg.S2S.DirectTLSListen} {
+			for _, a := range addrs {
+				if err := open(a, i == 1); err != nil {
+					return err
+				}
+				s.listeners[len(s.listeners)-1].s2s = true
+			}
+		}
+	}
 	if a := s.cfg.HTTP.Listen; a != "" {
 		ln, err := lc.Listen(ctx, "tcp", a)
 		if err != nil {
@@ -317,6 +337,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 		go func() {
 			defer s.serveWG.Done()
+			if l.s2s {
+				if err := s.S2S.Serve(l.ln, l.directTLS); err != nil && !errors.Is(err, s2s.ErrServerClosed) {
+					s.log.Error("s2s listener failed", "addr", l.ln.Addr().String(), "err", err)
+				}
+				return
+			}
 			if err := s.C2S.Serve(l.ln, l.directTLS); err != nil && !errors.Is(err, c2s.ErrServerClosed) {
 				s.log.Error("c2s listener failed", "addr", l.ln.Addr().String(), "err", err)
 			}
@@ -327,19 +353,28 @@ func (s *Server) Start(ctx context.Context) (err error) {
 }
 
 func (s *Server) listenAttrs() []any {
-	var c2sAddrs, tlsAddrs, compAddrs []string
+	var c2sAddrs, tlsAddrs, s2sAddrs, s2sTLSAddrs, compAddrs []string
 	for _, l := range s.listeners {
-		if l.component {
-			compAddrs = append(compAddrs, l.ln.Addr().String())
-			continue
-		}
-		if l.directTLS {
-			tlsAddrs = append(tlsAddrs, l.ln.Addr().String())
-		} else {
-			c2sAddrs = append(c2sAddrs, l.ln.Addr().String())
+		a := l.ln.Addr().String()
+		switch {
+		case l.component:
+			compAddrs = append(compAddrs, a)
+		case l.s2s && l.directTLS:
+			s2sTLSAddrs = append(s2sTLSAddrs, a)
+		case l.s2s:
+			s2sAddrs = append(s2sAddrs, a)
+		case l.directTLS:
+			tlsAddrs = append(tlsAddrs, a)
+		default:
+			c2sAddrs = append(c2sAddrs, a)
 		}
 	}
 	attrs := []any{"domain", s.cfg.Domain, "c2s_starttls", c2sAddrs, "c2s_direct_tls", tlsAddrs}
+	if s.S2S != nil {
+		attrs = append(attrs, "s2s_starttls", s2sAddrs, "s2s_direct_tls", s2sTLSAddrs)
+	} else {
+		attrs = append(attrs, "s2s", "disabled")
+	}
 	if len(compAddrs) > 0 {
 		attrs = append(attrs, "components", compAddrs)
 	}
@@ -368,10 +403,18 @@ func (s *Server) closeListenersLocked() {
 }
 
 // C2SAddr returns the address of the first STARTTLS listener.
-func (s *Server) C2SAddr() net.Addr { return s.addr(false) }
+func (s *Server) C2SAddr() net.Addr { return s.addr(false, false) }
 
 // DirectTLSAddr returns the address of the first direct TLS listener.
-func (s *Server) DirectTLSAddr() net.Addr { return s.addr(true) }
+func (s *Server) DirectTLSAddr() net.Addr { return s.addr(false, true) }
+
+// S2SAddr returns the address of the first server-to-server STARTTLS
+// listener, or nil.
+func (s *Server) S2SAddr() net.Addr { return s.addr(true, false) }
+
+// S2SDirectTLSAddr returns the address of the first server-to-server
+// direct TLS listener, or nil.
+func (s *Server) S2SDirectTLSAddr() net.Addr { return s.addr(true, true) }
 
 // HTTPAddr returns the HTTP listener's address, or nil.
 func (s *Server) HTTPAddr() net.Addr {
@@ -396,11 +439,11 @@ func (s *Server) ComponentAddr() net.Addr {
 	return nil
 }
 
-func (s *Server) addr(direct bool) net.Addr {
+func (s *Server) addr(s2s, direct bool) net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range s.listeners {
-		if l.directTLS == direct && !l.component {
+		if l.s2s == s2s && l.directTLS == direct && !l.component {
 			return l.ln.Addr()
 		}
 	}
@@ -449,6 +492,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.Components != nil {
 		if err := s.Components.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// Last of the streams: what rooms and sessions said on their way out
+	// (332, unavailable presence) still reaches other servers.
+	if s.S2S != nil {
+		if err := s.S2S.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}

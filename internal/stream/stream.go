@@ -1,6 +1,7 @@
 // Package stream holds what c2s and s2s streams share: writing the stream
-// header, features and errors, and a connection writer that coalesces
-// queued stanzas into one write.
+// header, features and errors, the version and SASL data rules, how a
+// failed read ends a stream, and Conn, a stream over a socket with
+// STARTTLS or direct TLS.
 package stream
 
 import (
@@ -23,6 +24,9 @@ const (
 	NSSASLCB   = "urn:xmpp:sasl-cb:0"
 	NSRegister = "http://jabber.org/features/iq-register"
 	NSErrors   = "urn:xmpp:errors"
+	// NSDialback is Server Dialback's (XEP-0220), whose elements are
+	// written with the db: prefix that s2s stream headers declare.
+	NSDialback = "jabber:server:dialback"
 )
 
 // NewID returns a random stream id.
@@ -40,6 +44,8 @@ type Header struct {
 	To        string
 	Version   string // "1.0"
 	Lang      string
+	// Dialback declares the db: prefix of Server Dialback (s2s).
+	Dialback bool
 }
 
 // AppendHeader appends an XML declaration and the stream open tag.
@@ -47,6 +53,9 @@ func AppendHeader(dst []byte, h Header) []byte {
 	dst = append(dst, "<?xml version='1.0'?><stream:stream xmlns='"...)
 	dst = append(dst, xml.EscapeAttr(h.ContentNS)...)
 	dst = append(dst, "' xmlns:stream='http://etherx.jabber.org/streams'"...)
+	if h.Dialback {
+		dst = append(dst, " xmlns:db='"+NSDialback+"'"...)
+	}
 	for _, a := range [...][2]string{{"id", h.ID}, {"from", h.From}, {"to", h.To}, {"version", h.Version}, {"xml:lang", h.Lang}} {
 		if a[1] == "" {
 			continue
@@ -62,12 +71,16 @@ func AppendHeader(dst []byte, h Header) []byte {
 
 // AppendElement appends a top-level element of the stream. Elements in
 // the streams namespace (features, error) are written with the stream:
-// prefix, as every client expects; others relative to contentNS.
+// prefix, as every client expects, and Server Dialback's with db: (XEP-0220
+// requires the prefix the header declared); others relative to contentNS.
 func AppendElement(dst []byte, el *xml.Element, contentNS string) []byte {
-	if el.Space != xml.NSStream {
-		return el.AppendXML(dst, contentNS)
+	switch el.Space {
+	case xml.NSStream:
+		return el.AppendPrefixedXML(dst, "stream")
+	case NSDialback:
+		return el.AppendPrefixedXML(dst, "db")
 	}
-	return el.AppendPrefixedXML(dst, "stream")
+	return el.AppendXML(dst, contentNS)
 }
 
 // Close is the stream close tag.

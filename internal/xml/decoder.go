@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // Limits bound what a peer can make us hold. Besides these, the decoder
@@ -116,6 +117,7 @@ type Decoder struct {
 	streamPrefixes int
 	streamNS       int
 	streamQName    []byte
+	pendingLimits  atomic.Pointer[Limits] // see SetLimits
 
 	*tree // scratch tables while reading; see takeTree
 }
@@ -265,6 +267,7 @@ func (d *Decoder) Next() (*Element, error) {
 	if err := d.need(2); err != nil {
 		return nil, readError(err)
 	}
+	d.applyPendingLimits()
 	d.limitStart, d.limitMax, d.limitTooBig = d.InputOffset(), int64(d.lim.MaxStanzaBytes), true
 	defer func() { d.limitMax = noLimit }()
 	switch d.buf[d.pos+1] {

@@ -198,18 +198,37 @@ func FromElement(stanza *xml.Element) *StanzaError {
 		return nil
 	}
 	se := &StanzaError{Type: ErrorType(el.Attr("type")), By: el.Attr("by")}
-	for _, c := range el.Elements() {
-		switch {
-		case c.Space == NSStanzas && c.Local == "text":
-			se.Text = c.Text()
-		case c.Space == NSStanzas && se.Condition == "":
-			se.Condition = Condition(c.Local)
-		case c.Space != NSStanzas:
-			se.App = c
-		}
-	}
+	cond, text, app := conditions(el, NSStanzas)
+	se.Condition, se.Text, se.App = Condition(cond), text, app
 	if se.Condition == "" {
 		se.Condition = UndefinedConditionC
+	}
+	return se
+}
+
+// conditions reads an error element: the defined condition and text in
+// namespace ns, and an application-specific condition.
+func conditions(el *xml.Element, ns string) (cond, text string, app *xml.Element) {
+	for _, c := range el.Elements() {
+		switch {
+		case c.Space == ns && c.Local == "text":
+			text = c.Text()
+		case c.Space == ns && cond == "":
+			cond = c.Local
+		case c.Space != ns:
+			app = c
+		}
+	}
+	return cond, text, app
+}
+
+// StreamFromElement reads a received <stream:error/>; the condition is
+// undefined-condition when it names none.
+func StreamFromElement(el *xml.Element) *StreamError {
+	cond, text, app := conditions(el, NSStreams)
+	se := &StreamError{Condition: StreamCondition(cond), Text: text, App: app}
+	if se.Condition == "" {
+		se.Condition = UndefinedCondition
 	}
 	return se
 }

@@ -356,10 +356,17 @@ func (c *Client) answer(w xmlstream.TokenWriter, n Node) error {
 }
 
 // Expect waits for the next received stanza that match accepts, skipping
-// others, and fails the test after timeout.
+// others, and fails the test after 10 seconds.
 func (c *Client) Expect(t testing.TB, what string, match func(Node) bool) Node {
 	t.Helper()
-	timeout := time.After(10 * time.Second)
+	return c.ExpectWithin(t, what, 10*time.Second, match)
+}
+
+// ExpectWithin is Expect waiting up to d: what comes from another server
+// may wait for a server-to-server stream to be set up.
+func (c *Client) ExpectWithin(t testing.TB, what string, d time.Duration, match func(Node) bool) Node {
+	t.Helper()
+	timeout := time.After(d)
 	for {
 		select {
 		case n := <-c.In:

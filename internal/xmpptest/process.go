@@ -20,9 +20,10 @@ import (
 // can: kill it with SIGKILL, measure its memory from /proc.
 type Process struct {
 	// Bin is the built binary; Config the configuration file it runs
-	// with; Domain the domain it serves; C2S and HTTP its listeners.
+	// with; Domain the domain it serves; C2S, S2S (STARTTLS, on loopback)
+	// and HTTP its listeners.
 	Bin, Config, Domain string
-	C2S, HTTP           string
+	C2S, S2S, HTTP      string
 	DataDir             string
 
 	t   testing.TB
@@ -75,7 +76,9 @@ func freePort(t testing.TB) string {
 // ProcessConfig is what a test adds to the configuration StartProcess
 // writes.
 type ProcessConfig struct {
+	Domain string // default "localhost"; the MUC service is conference.<domain>
 	C2S    string // more keys of the [c2s] table
+	S2S    string // more keys of the [s2s] table, e.g. hosts
 	Limits string // more keys of the [limits] table
 	Tables string // more tables, e.g. "[muc]\nhistory_default = 5\n"
 }
@@ -90,11 +93,14 @@ func StartProcess(t testing.TB, pc ProcessConfig) *Process {
 	dir := t.TempDir()
 	p := &Process{
 		Bin: Binary(t), Domain: "localhost", DataDir: filepath.Join(dir, "data"),
-		C2S: freePort(t), HTTP: freePort(t), t: t,
+		C2S: freePort(t), S2S: freePort(t), HTTP: freePort(t), t: t,
+	}
+	if pc.Domain != "" {
+		p.Domain = pc.Domain
 	}
 	p.Config = filepath.Join(dir, "minimix.toml")
-	cfg := fmt.Sprintf("domain = %q\ndata_dir = %q\n[c2s]\nlisten = [%q]\ndirect_tls_listen = []\nrequire_tls = false\n%s\n[limits]\nc2s_bytes_per_second = 0\n%s\n[http]\nlisten = %q\n%s",
-		p.Domain, p.DataDir, p.C2S, pc.C2S, pc.Limits, p.HTTP, pc.Tables)
+	cfg := fmt.Sprintf("domain = %q\ndata_dir = %q\n[c2s]\nlisten = [%q]\ndirect_tls_listen = []\nrequire_tls = false\n%s\n[s2s]\nlisten = [%q]\ndirect_tls_listen = []\n%s\n[limits]\nc2s_bytes_per_second = 0\n%s\n[http]\nlisten = %q\n%s",
+		p.Domain, p.DataDir, p.C2S, pc.C2S, p.S2S, pc.S2S, pc.Limits, p.HTTP, pc.Tables)
 	if err := os.WriteFile(p.Config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -30,7 +31,8 @@ type Server struct {
 	// RootCAs trusts the server's generated certificate.
 	RootCAs *x509.CertPool
 
-	log *slog.Logger
+	log   *slog.Logger
+	peers []*Server // federated with Federate
 }
 
 // Option changes the test server's configuration before it starts.
@@ -38,6 +40,16 @@ type Option func(*config.Config)
 
 // WithPlaintext sets require_tls = false.
 func WithPlaintext() Option { return func(c *config.Config) { c.C2S.RequireTLS = false } }
+
+// WithDomain serves domain, with its MUC service at conference.<domain>
+// and its publish-subscribe service at pubsub.<domain>.
+func WithDomain(domain string) Option {
+	return func(c *config.Config) {
+		c.Domain = domain
+		c.MUC.Domain = "conference." + domain
+		c.PubSub.Domain = "pubsub." + domain
+	}
+}
 
 // WithConfig lets a test change anything.
 func WithConfig(f func(*config.Config)) Option { return Option(f) }
@@ -56,6 +68,8 @@ func testConfig(t testing.TB, opts []Option) *config.Config {
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.C2S.Listen = []string{"127.0.0.1:0"}
 	cfg.C2S.DirectTLSListen = []string{"127.0.0.1:0"}
+	cfg.S2S.Listen = []string{"127.0.0.1:0"}
+	cfg.S2S.DirectTLSListen = []string{"127.0.0.1:0"}
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Components.Listen = []string{"127.0.0.1:0"}
 	// Tests log in and send far more than any one user: the login limiter
@@ -142,6 +156,51 @@ func (s *Server) Restart(t testing.TB) {
 		t.Fatalf("restart: server.Start: %v", err)
 	}
 	s.Server = srv
+	for _, p := range s.peers {
+		link(s, p)
+	}
+}
+
+// RestartKeepPorts is Restart on the listeners' current ports, as an
+// operator's restart keeps them: peers that knew the server's addresses
+// find it again.
+func (s *Server) RestartKeepPorts(t testing.TB) {
+	t.Helper()
+	cfg := *s.Config
+	keep := func(addr net.Addr) []string {
+		if addr == nil {
+			return nil
+		}
+		return []string{addr.String()}
+	}
+	cfg.C2S.Listen, cfg.C2S.DirectTLSListen = keep(s.C2SAddr()), keep(s.DirectTLSAddr())
+	cfg.S2S.Listen, cfg.S2S.DirectTLSListen = keep(s.S2SAddr()), keep(s.S2SDirectTLSAddr())
+	if a := s.HTTPAddr(); a != nil {
+		cfg.HTTP.Listen = a.String()
+	}
+	s.Config = &cfg
+	s.Restart(t)
+}
+
+// Federate makes a and b reach each other's domains (and MUC services')
+// through their static s2s tables, at their loopback s2s listeners, also
+// after either restarts.
+func Federate(a, b *Server) {
+	a.peers = append(a.peers, b)
+	b.peers = append(b.peers, a)
+	link(a, b)
+}
+
+func link(a, b *Server) {
+	for _, p := range [][2]*Server{{a, b}, {b, a}} {
+		from, to := p[0], p[1]
+		addr := to.S2SAddr().String()
+		for _, d := range []string{to.Domain, to.Config.MUC.Domain, to.Config.PubSub.Domain} {
+			if d != "" {
+				from.S2S.SetHost(d, addr)
+			}
+		}
+	}
 }
 
 // TLSConfig returns a client TLS configuration that trusts the server.

@@ -150,7 +150,22 @@ func chatStorable(el *xml.Element) bool {
 	default:
 		return false
 	}
-	store, content := false, false
+	return storable(el, chatContent)
+}
+
+// groupchatStorable reports whether a room message is worth keeping:
+// a body or a subject change (XEP-0313 section 5.1.2), unless hinted
+// otherwise.
+func groupchatStorable(el *xml.Element) bool {
+	return storable(el, func(*xml.Element) bool { return false })
+}
+
+// storable applies the XEP-0334 hints to el: no-store and
+// no-permanent-store refuse it, store keeps it; otherwise it is kept if
+// a child is a body, a subject, or content by the caller's measure. A
+// carbon copy is never kept: its original is.
+func storable(el *xml.Element, content func(c *xml.Element) bool) bool {
+	store, has := false, false
 	for _, n := range el.Children {
 		c := n.Elem
 		switch {
@@ -165,42 +180,29 @@ func chatStorable(el *xml.Element) bool {
 				store = true
 			}
 		case (c.Space == nsClient || c.Space == nsServer) && (c.Local == "body" || c.Local == "subject"):
-			content = true
-		case c.Local == "encrypted", // OMEMO in any of its namespaces
-			c.Space == nsOpenPGP && c.Local == "openpgp",
-			c.Space == nsLegacyPGP && c.Local == "x",
-			c.Space == nsConference && c.Local == "x",
-			c.Space == stanza.NSMUCUser && c.Local == "x" && c.Child(stanza.NSMUCUser, "invite") != nil,
-			c.Space == nsReactions && c.Local == "reactions",
-			(c.Space == nsRetract || c.Space == nsRetractLegacy) && c.Local == "retract",
-			c.Space == nsFasten && c.Local == "apply-to":
-			content = true
+			has = true
+		case content(c):
+			has = true
 		}
 	}
-	return store || content
+	return store || has
 }
 
-// groupchatStorable reports whether a room message is worth keeping:
-// a body or a subject change (XEP-0313 section 5.1.2), unless hinted
-// otherwise.
-func groupchatStorable(el *xml.Element) bool {
-	store, content := false, false
-	for _, n := range el.Children {
-		c := n.Elem
-		switch {
-		case c == nil:
-		case c.Space == stanza.NSHints:
-			switch c.Local {
-			case "no-store", "no-permanent-store":
-				return false
-			case "store":
-				store = true
-			}
-		case (c.Space == nsClient || c.Space == nsServer) && (c.Local == "body" || c.Local == "subject"):
-			content = true
-		}
+// chatContent reports whether c is a payload a one-to-one conversation is
+// made of besides a body.
+func chatContent(c *xml.Element) bool {
+	switch {
+	case c.Local == "encrypted", // OMEMO in any of its namespaces
+		c.Space == nsOpenPGP && c.Local == "openpgp",
+		c.Space == nsLegacyPGP && c.Local == "x",
+		c.Space == nsConference && c.Local == "x",
+		c.Space == stanza.NSMUCUser && c.Local == "x" && c.Child(stanza.NSMUCUser, "invite") != nil,
+		c.Space == nsReactions && c.Local == "reactions",
+		(c.Space == nsRetract || c.Space == nsRetractLegacy) && c.Local == "retract",
+		c.Space == nsFasten && c.Local == "apply-to":
+		return true
 	}
-	return store || content
+	return false
 }
 
 // toClient moves e and its descendants from jabber:server (a stanza from

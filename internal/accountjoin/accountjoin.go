@@ -211,15 +211,14 @@ func (s *Service) account(bare jid.JID, create bool) *account {
 	return a
 }
 
-// Start rejoins every stored membership and starts the idle sweeper.
+// Start rejoins every stored membership (it returns when every join has
+// gone out; the rooms answer later) and starts the idle sweeper.
 func (s *Service) Start(ctx context.Context) error {
 	recs, err := s.cfg.Store.ListJoins(ctx)
 	if err != nil {
 		return err
 	}
-	for _, r := range recs {
-		s.rejoin(ctx, r)
-	}
+	s.rejoinAll(ctx, recs)
 	if s.cfg.IdleLeaveAfter > 0 {
 		s.wg.Add(1)
 		go s.sweep()

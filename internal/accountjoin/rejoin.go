@@ -2,6 +2,9 @@ package accountjoin
 
 import (
 	"context"
+	"hash/fnv"
+	"runtime"
+	"sync"
 	"time"
 
 	"minimix/internal/jid"
@@ -62,6 +65,38 @@ func (s *Service) laterLocked(d time.Duration, f func()) {
 		f()
 	})
 	s.rejoins[t] = struct{}{}
+}
+
+// rejoinAll rejoins recs on a few goroutines, one per core, each taking
+// whole accounts (an account's rooms are rejoined in their stored order,
+// and its lock is not fought over). Joins to local rooms are handled on
+// the caller's goroutine up to the room's lock, so one goroutine would
+// leave every other core idle through a start with many memberships.
+// It returns when every join has gone out.
+func (s *Service) rejoinAll(ctx context.Context, recs []Record) {
+	workers := min(runtime.GOMAXPROCS(0), 8, (len(recs)+63)/64)
+	if workers <= 1 {
+		for _, r := range recs {
+			s.rejoin(ctx, r)
+		}
+		return
+	}
+	parts := make([][]Record, workers)
+	for _, r := range recs {
+		h := fnv.New32a()
+		h.Write([]byte(r.Account.String()))
+		i := int(h.Sum32() % uint32(workers))
+		parts[i] = append(parts[i], r)
+	}
+	var wg sync.WaitGroup
+	for _, part := range parts {
+		wg.Go(func() {
+			for _, r := range part {
+				s.rejoin(ctx, r)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // rejoin joins a stored membership again at startup. A record without

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"minimix/internal/accountjoin"
 	"minimix/internal/adhoc"
@@ -22,6 +23,7 @@ import (
 	"minimix/internal/extdisco"
 	"minimix/internal/jid"
 	"minimix/internal/mam"
+	"minimix/internal/memtrim"
 	"minimix/internal/muc"
 	"minimix/internal/offline"
 	"minimix/internal/pep"
@@ -58,8 +60,8 @@ type features struct {
 
 	exists sync.Map // local -> time.Time: accounts known to exist until then
 
-	// stopRetention ends the archive's retention loop; retention is done
-	// when it has.
+	// stopRetention ends the archive's retention loop and the memory
+	// trimmer; retention is done when both have.
 	stopRetention context.CancelFunc
 	retention     sync.WaitGroup
 }
@@ -307,6 +309,9 @@ func (f *features) start(ctx context.Context) (err error) {
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	f.stopRetention = cancel
 	f.retention.Go(func() { f.archive.RunRetention(rctx, f.s.cfg.MAM.Retention.Duration) })
+	// The loops that live as long as the features: they end with
+	// stopRetention too.
+	f.retention.Go(func() { memtrim.New(time.Second, f.s.log).Run(rctx) })
 	if f.muc != nil {
 		if err := f.muc.Start(ctx); err != nil {
 			return err

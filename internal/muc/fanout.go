@@ -38,6 +38,7 @@ func fork(base *xml.Element, to string) *xml.Element {
 // fanout queues m, from the occupant or room JID from, to every real JID
 // of every occupant.
 func (r *room) fanout(m *xml.Element, from jid.JID) {
+	xml.Freeze(m) // the copies share m's children: written once for all
 	for _, p := range r.list {
 		for _, rl := range p.reals {
 			r.send(fork(m, rl.s), from, rl.j)

@@ -42,6 +42,10 @@ type Element struct {
 	Local    string
 	Attrs    []Attr
 	Children []Node
+
+	// frozen is set by Freeze: the element and its subtree no longer
+	// change, so their serialisation can be kept and reused.
+	frozen *frozen
 }
 
 // New returns an element with the given namespace, local name and

@@ -68,9 +68,12 @@ func (e *Element) appendXML(dst []byte, prefix, parentNS string) []byte {
 	}
 	dst = append(dst, '>')
 	for _, c := range e.Children {
-		if c.Elem != nil {
+		switch {
+		case c.Elem != nil && c.Elem.frozen != nil:
+			dst = c.Elem.appendFrozen(dst, childNS)
+		case c.Elem != nil:
 			dst = c.Elem.AppendXML(dst, childNS)
-		} else {
+		default:
 			dst = appendEscaped(dst, c.Text, false)
 		}
 	}

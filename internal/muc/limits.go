@@ -71,7 +71,6 @@ const (
 	maxTextField        = 1024  // bytes in a room name, description, password
 	maxSubjectBytes     = 4096  // bytes in a subject
 	maxDiscoItems       = 100   // rooms in one disco#items page
-	maxSpareOutbox      = 4096  // largest outbox kept for reuse
 	limiterMaxEntries   = 10000 // bare JIDs a limiter tracks
 	maxOccupantIQIDSize = 1024  // bytes of an iq id relayed to an occupant
 )

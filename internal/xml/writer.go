@@ -90,8 +90,20 @@ func (e *Element) appendXML(dst []byte, prefix, parentNS string) []byte {
 // and replaces characters XML cannot carry with U+FFFD, so that whatever a
 // builder put in a tree always serialises to well-formed XML.
 func appendEscaped(dst []byte, s string, attr bool) []byte {
+	mask := plainText
+	if attr {
+		mask = plainAttr
+	}
 	last := 0
 	for i := 0; i < len(s); {
+		// Most of what is written needs nothing: skip it a byte at a time
+		// on one table lookup.
+		for i < len(s) && plain[s[i]]&mask != 0 {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			var esc string
@@ -138,6 +150,28 @@ func appendEscaped(dst []byte, s string, attr bool) []byte {
 	}
 	return append(dst, s[last:]...)
 }
+
+// plain says, per byte, where it is written as it is: plainText in
+// character data, plainAttr in an attribute. Bytes from 0x80 up start a
+// multi-byte character that appendEscaped checks.
+var plain = func() (t [256]uint8) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		switch c {
+		case '<', '>', '&':
+		case '"', '\'':
+			t[c] = plainText
+		default:
+			t[c] = plainText | plainAttr
+		}
+	}
+	t['\n'], t['\t'] = plainText, plainText
+	return t
+}()
+
+const (
+	plainText uint8 = 1 << iota
+	plainAttr
+)
 
 // Escape returns s escaped for use as character data.
 func Escape(s string) string { return string(appendEscaped(nil, s, false)) }

@@ -154,8 +154,9 @@ func flash(page string) string {
 // row returns the table row whose data attribute attr is value.
 func row(t *testing.T, page, attr, value string) string {
 	t.Helper()
-	start := strings.Index(page, fmt.Sprintf(`<tr %s="%s"`, attr, html.EscapeString(value)))
-	if start < 0 {
+	at := strings.Index(page, fmt.Sprintf(` %s="%s"`, attr, html.EscapeString(value)))
+	start := strings.LastIndex(page[:max(at, 0)], "<tr")
+	if at < 0 || start < 0 {
 		t.Fatalf("no row with %s=%q in:\n%s", attr, value, page)
 	}
 	end := strings.Index(page[start:], "</tr>")

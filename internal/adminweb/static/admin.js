@@ -23,7 +23,10 @@ document.addEventListener("submit", function (e) {
       while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
       return v.toFixed(i ? 1 : 0) + " " + u[i];
     }
-    return v >= 100 ? v.toFixed(0) : v.toFixed(1);
+    if (unit === "count") {
+      return String(Math.round(v));
+    }
+    return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
   }
 
   function el(name, attrs, text) {

@@ -169,6 +169,10 @@ func cmpOr(d, def time.Duration) time.Duration {
 	return def
 }
 
+// AccountDeleted ends the logins of the deleted account local, however it
+// was deleted (this page, the command line, XEP-0133, XEP-0077).
+func (h *Handler) AccountDeleted(local string) { h.sessions.removeUser(local) }
+
 // Run samples the metrics the charts show until ctx is done.
 func (h *Handler) Run(ctx context.Context) {
 	t := time.NewTicker(cmpOr(h.cfg.SampleInterval, 5*time.Second))

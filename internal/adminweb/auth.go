@@ -219,6 +219,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.loginForm(w, r, http.StatusForbidden, user, "This account is not an administrator of this server (admins in the configuration).")
 		return
 	}
+	if old, err := r.Cookie(sessionCookie); err == nil {
+		h.sessions.remove(old.Value) // a new login replaces the old one
+	}
 	se := h.sessions.create(local)
 	h.setCookie(w, r, sessionCookie, se.id, 0)
 	h.setCookie(w, r, loginCookie, "", -1)

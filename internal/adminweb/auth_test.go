@@ -229,3 +229,22 @@ func TestCookieFlagsAndLogout(t *testing.T) {
 		t.Errorf("GET with the logged-out session id = %d, want 303", res.StatusCode)
 	}
 }
+
+// An admin's logins end when the account is deleted, by whatever path.
+func TestLoginEndsWithTheAccount(t *testing.T) {
+	e := newEnv(t, xmpptest.WithConfig(func(c *config.Config) {
+		c.Admins = append(c.Admins, "alice@localhost")
+	}))
+	e.login()
+	aliceWeb := newClient(t)
+	if res, _ := e.tryLogin(aliceWeb, "alice", "alice-secret"); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("alice's login = %d", res.StatusCode)
+	}
+	if err := e.srv.Accounts.Delete(t.Context(), "alice"); err != nil { // as minimix user del does
+		t.Fatal(err)
+	}
+	if res, _ := e.do(aliceWeb, "GET", "/admin/", nil, nil); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("alice's login after her account was deleted: GET /admin/ = %d, want 303", res.StatusCode)
+	}
+	e.page("/admin/") // root's login is untouched
+}

@@ -177,12 +177,9 @@ func (h *Handler) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	name := r.PostForm.Get("name")
 	err := h.cfg.Backend.DeleteAccount(r.Context(), name)
 	if err == nil {
+		// The server ends the account's logins here (AccountDeleted).
 		h.log.Info("admin page: account deleted", "account", name, "by", sessionOf(r).user)
-		if local := h.accountKey(name); local != sessionOf(r).user {
-			h.sessions.removeUser(local)
-		} else {
-			// Deleted oneself: the login ends with the account.
-			h.sessions.removeUser(local)
+		if h.accountKey(name) == sessionOf(r).user {
 			h.setCookie(w, r, sessionCookie, "", -1)
 			http.Redirect(w, r, Prefix+"login", http.StatusSeeOther)
 			return

@@ -149,6 +149,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		if s.features != nil {
 			s.features.accountDeleted(ctx, user)
 		}
+		if s.adminPage != nil {
+			s.adminPage.AccountDeleted(user)
+		}
 		s.kick(user)
 	}
 

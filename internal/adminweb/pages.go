@@ -112,6 +112,19 @@ func (h *Handler) statusPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "status", "Status", d)
 }
 
+// maxRows bounds a page's table: a server with many accounts or sessions
+// shows the first ones and says how many more a search or filter would
+// find.
+const maxRows = 500
+
+// firstRows cuts list to maxRows and returns how many it left out.
+func firstRows[T any](list []T) ([]T, int) {
+	if len(list) <= maxRows {
+		return list, 0
+	}
+	return list[:maxRows], len(list) - maxRows
+}
+
 type accountRow struct {
 	Name     string
 	Admin    bool
@@ -123,6 +136,7 @@ type accountsData struct {
 	Query    string
 	Total    int
 	Accounts []accountRow
+	More     int
 	Error    string
 }
 
@@ -152,6 +166,7 @@ func (h *Handler) accountsPage(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Accounts = append(d.Accounts, accountRow{Name: n, Admin: h.admins[n], Sessions: sessions[n], Joins: joins[n]})
 	}
+	d.Accounts, d.More = firstRows(d.Accounts)
 	h.render(w, r, http.StatusOK, "accounts", "Accounts", d)
 }
 
@@ -213,6 +228,7 @@ type sessionsData struct {
 	Account  string
 	Error    string
 	Sessions []Session
+	More     int
 }
 
 func (h *Handler) sessionsPage(w http.ResponseWriter, r *http.Request) {
@@ -221,7 +237,7 @@ func (h *Handler) sessionsPage(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		d.Error = err.Error()
 	} else {
-		d.Sessions = h.cfg.Backend.Sessions(acc)
+		d.Sessions, d.More = firstRows(h.cfg.Backend.Sessions(acc))
 	}
 	h.render(w, r, http.StatusOK, "sessions", "Sessions", d)
 }
@@ -246,6 +262,7 @@ type joinsData struct {
 	Error    string
 	Disabled bool
 	Joins    []Join
+	More     int
 }
 
 func (h *Handler) joinsPage(w http.ResponseWriter, r *http.Request) {
@@ -256,6 +273,7 @@ func (h *Handler) joinsPage(w http.ResponseWriter, r *http.Request) {
 	} else {
 		d.Joins = h.cfg.Backend.Joins(acc)
 		d.Disabled = d.Joins == nil && !h.joinsEnabled()
+		d.Joins, d.More = firstRows(d.Joins)
 	}
 	h.render(w, r, http.StatusOK, "joins", "Account joins", d)
 }
@@ -281,11 +299,14 @@ func (h *Handler) leaveJoin(w http.ResponseWriter, r *http.Request) {
 type roomsData struct {
 	Disabled bool
 	Rooms    []Room
+	More     int
 }
 
 func (h *Handler) roomsPage(w http.ResponseWriter, r *http.Request) {
 	rooms, ok := h.cfg.Backend.Rooms()
-	h.render(w, r, http.StatusOK, "rooms", "Rooms", roomsData{Disabled: !ok, Rooms: rooms})
+	d := roomsData{Disabled: !ok}
+	d.Rooms, d.More = firstRows(rooms)
+	h.render(w, r, http.StatusOK, "rooms", "Rooms", d)
 }
 
 func (h *Handler) destroyRoom(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package adminweb
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -95,5 +96,42 @@ func TestCookieSecureOverTLS(t *testing.T) {
 	}
 	if w.Header().Get("Strict-Transport-Security") == "" {
 		t.Error("no HSTS header over TLS")
+	}
+}
+
+// manyAccounts has more accounts than a page shows.
+type manyAccounts struct{ fakeBackend }
+
+func (manyAccounts) Accounts(context.Context) ([]string, error) {
+	out := make([]string, maxRows+100)
+	for i := range out {
+		out[i] = fmt.Sprintf("user%04d", i)
+	}
+	return out, nil
+}
+
+// A long list shows its first maxRows rows and says how many more there
+// are; a search finds the others.
+func TestLongListsAreCut(t *testing.T) {
+	h := New(Config{Backend: manyAccounts{}, Domain: "example.org", Admins: []string{"root@example.org"}})
+	se := h.sessions.create("root")
+	get := func(path string) string {
+		req := httptest.NewRequest("GET", path, nil)
+		req.RemoteAddr = "127.0.0.1:1"
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: se.id})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("GET %s = %d", path, w.Code)
+		}
+		return w.Body.String()
+	}
+	page := get("/admin/accounts")
+	if n := strings.Count(page, `<tr data-account=`); n != maxRows || !strings.Contains(page, "100 more not shown") {
+		t.Errorf("accounts page: %d rows, more note %v", n, strings.Contains(page, "100 more not shown"))
+	}
+	page = get("/admin/accounts?q=user0599")
+	if !strings.Contains(page, `<tr data-account="user0599"`) || strings.Contains(page, "more not shown") {
+		t.Error("search does not find an account past the first page")
 	}
 }

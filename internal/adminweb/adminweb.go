@@ -43,6 +43,7 @@ type Backend interface {
 	CheckPassword(ctx context.Context, user, password string) (local string, ok bool, err error)
 	Status() Status
 	Accounts(ctx context.Context) ([]string, error)
+	AccountExists(ctx context.Context, local string) (bool, error)
 	AddAccount(ctx context.Context, name, password string) error
 	SetPassword(ctx context.Context, name, password string) error
 	DeleteAccount(ctx context.Context, name string) error
@@ -195,7 +196,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // pageNames are the templates with a page each, beside the layout.
-var pageNames = []string{"login", "status", "accounts", "sessions", "joins", "rooms", "charts"}
+var pageNames = []string{"login", "status", "accounts", "account", "sessions", "joins", "rooms", "charts"}
 
 var funcs = template.FuncMap{
 	"since": func(t time.Time) string {
@@ -219,7 +220,7 @@ var funcs = template.FuncMap{
 func parsePages() map[string]*template.Template {
 	out := make(map[string]*template.Template, len(pageNames))
 	for _, n := range pageNames {
-		out[n] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html"))
+		out[n] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/tables.html", "templates/"+n+".html"))
 	}
 	return out
 }

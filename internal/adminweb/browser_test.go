@@ -160,7 +160,7 @@ func TestBrowserAdminPage(t *testing.T) {
 	if err := wait(); err != nil {
 		t.Fatalf("browser: %v; its output:\n%s", err, stderr.String())
 	}
-	for _, f := range []string{"login", "accounts", "joins", "status", "sessions", "rooms", "charts"} {
+	for _, f := range []string{"login", "accounts", "account", "joins", "status", "sessions", "rooms", "charts"} {
 		if fi, err := os.Stat(filepath.Join(shots, f+".png")); err != nil || fi.Size() == 0 {
 			t.Errorf("screenshot %s.png: %v", f, err)
 		}

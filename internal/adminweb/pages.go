@@ -24,6 +24,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET "+Prefix+"{$}", h.statusPage)
 	m.HandleFunc("POST "+Prefix+"logout", h.logout)
 	m.HandleFunc("GET "+Prefix+"accounts", h.accountsPage)
+	m.HandleFunc("GET "+Prefix+"accounts/{name}", h.accountPage)
 	m.HandleFunc("POST "+Prefix+"accounts/create", h.createAccount)
 	m.HandleFunc("POST "+Prefix+"accounts/password", h.resetPassword)
 	m.HandleFunc("POST "+Prefix+"accounts/delete", h.deleteAccount)
@@ -185,7 +186,7 @@ func (h *Handler) resetPassword(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		h.log.Info("admin page: password reset", "account", name, "by", sessionOf(r).user)
 	}
-	h.done(w, r, withQuery(Prefix+"accounts", "q", r.PostForm.Get("q")), accountErr("reset the password of", name, err), fmt.Sprintf("Password of %s reset.", name))
+	h.done(w, r, backTo(r, withQuery(Prefix+"accounts", "q", r.PostForm.Get("q"))), accountErr("reset the password of", name, err), fmt.Sprintf("Password of %s reset.", name))
 }
 
 func (h *Handler) deleteAccount(w http.ResponseWriter, r *http.Request) {
@@ -210,6 +211,48 @@ func accountErr(what, name string, err error) error {
 	return fmt.Errorf("could not %s account %q: %w", what, name, err)
 }
 
+// backTo returns the page a form names in its "back" field, if it is one
+// of this page's (never another site: no open redirect), or def.
+func backTo(r *http.Request, def string) string {
+	b := r.PostForm.Get("back")
+	if strings.HasPrefix(b, Prefix) && !strings.ContainsAny(b, "\\\r\n") {
+		return b
+	}
+	return def
+}
+
+type accountData struct {
+	Name          string
+	Exists, Admin bool
+	JoinsDisabled bool
+	Sessions      sessionsTable
+	Joins         joinsTable
+}
+
+// accountPage shows one account: its sessions and its account joins.
+func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request) {
+	j, err := jid.New(h.accountKey(r.PathValue("name")), h.cfg.Domain, "")
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	back := Prefix + "accounts/" + url.PathEscape(j.Local)
+	d := accountData{Name: j.Local, Admin: h.admins[j.Local]}
+	d.Exists, err = h.cfg.Backend.AccountExists(r.Context(), j.Local)
+	if err != nil {
+		h.log.Error("admin page: looking up an account", "account", j.Local, "err", err)
+	}
+	d.Sessions = sessionsTable{CSRF: sessionOf(r).csrf, Back: back, Sessions: h.cfg.Backend.Sessions(j)}
+	joins := h.cfg.Backend.Joins(j)
+	d.JoinsDisabled = joins == nil && !h.joinsEnabled()
+	d.Joins = joinsTable{CSRF: sessionOf(r).csrf, Back: back, Joins: joins}
+	code := http.StatusOK
+	if !d.Exists {
+		code = http.StatusNotFound
+	}
+	h.render(w, r, code, "account", j.Local, d)
+}
+
 // accountFilter reads the optional account filter of a page.
 func (h *Handler) accountFilter(r *http.Request) (jid.JID, string, error) {
 	a := strings.TrimSpace(r.URL.Query().Get("account"))
@@ -224,26 +267,38 @@ func (h *Handler) accountFilter(r *http.Request) (jid.JID, string, error) {
 	return j, j.Local, nil
 }
 
+// sessionsTable and joinsTable are what the tables of tables.html need:
+// the rows, the session's CSRF token and the page an action returns to.
+type sessionsTable struct {
+	CSRF, Back string
+	Sessions   []Session
+}
+
+type joinsTable struct {
+	CSRF, Back string
+	Joins      []Join
+}
+
 type sessionsData struct {
-	Account  string
-	Error    string
-	Sessions []Session
-	More     int
+	Account string
+	Error   string
+	Table   sessionsTable
+	More    int
 }
 
 func (h *Handler) sessionsPage(w http.ResponseWriter, r *http.Request) {
 	acc, name, err := h.accountFilter(r)
-	d := sessionsData{Account: name}
+	d := sessionsData{Account: name, Table: sessionsTable{CSRF: sessionOf(r).csrf, Back: withQuery(Prefix+"sessions", "account", name)}}
 	if err != nil {
 		d.Error = err.Error()
 	} else {
-		d.Sessions, d.More = firstRows(h.cfg.Backend.Sessions(acc))
+		d.Table.Sessions, d.More = firstRows(h.cfg.Backend.Sessions(acc))
 	}
 	h.render(w, r, http.StatusOK, "sessions", "Sessions", d)
 }
 
 func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) {
-	back := withQuery(Prefix+"sessions", "account", r.PostForm.Get("account"))
+	back := backTo(r, Prefix+"sessions")
 	full, err := jid.Parse(r.PostForm.Get("jid"))
 	if err != nil || full.Resource == "" || full.Domain != h.cfg.Domain {
 		h.done(w, r, back, errors.New("not a session of this server: "+r.PostForm.Get("jid")), "")
@@ -261,19 +316,19 @@ type joinsData struct {
 	Account  string
 	Error    string
 	Disabled bool
-	Joins    []Join
+	Table    joinsTable
 	More     int
 }
 
 func (h *Handler) joinsPage(w http.ResponseWriter, r *http.Request) {
 	acc, name, err := h.accountFilter(r)
-	d := joinsData{Account: name}
+	d := joinsData{Account: name, Table: joinsTable{CSRF: sessionOf(r).csrf, Back: withQuery(Prefix+"joins", "account", name)}}
 	if err != nil {
 		d.Error = err.Error()
 	} else {
-		d.Joins = h.cfg.Backend.Joins(acc)
-		d.Disabled = d.Joins == nil && !h.joinsEnabled()
-		d.Joins, d.More = firstRows(d.Joins)
+		joins := h.cfg.Backend.Joins(acc)
+		d.Disabled = joins == nil && !h.joinsEnabled()
+		d.Table.Joins, d.More = firstRows(joins)
 	}
 	h.render(w, r, http.StatusOK, "joins", "Account joins", d)
 }
@@ -281,7 +336,7 @@ func (h *Handler) joinsPage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) joinsEnabled() bool { return h.cfg.Backend.Status().AccountJoins >= 0 }
 
 func (h *Handler) leaveJoin(w http.ResponseWriter, r *http.Request) {
-	back := withQuery(Prefix+"joins", "account", r.PostForm.Get("filter"))
+	back := backTo(r, Prefix+"joins")
 	acc, err1 := jid.Parse(r.PostForm.Get("account"))
 	room, err2 := jid.Parse(r.PostForm.Get("room"))
 	if err1 != nil || err2 != nil {

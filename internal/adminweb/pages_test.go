@@ -76,6 +76,19 @@ func TestPagesShowRealData(t *testing.T) {
 		t.Error("joins?account=alice lists bob's join")
 	}
 
+	// One account's page: its sessions and its joins, not others'.
+	one := e.page("/admin/accounts/alice")
+	row(t, one, "data-jid", alice.JID.String())
+	if r := row(t, one, "data-account", "alice@localhost"); !strings.Contains(r, room) || !strings.Contains(r, "ally") {
+		t.Errorf("alice's page lacks her join: %s", r)
+	}
+	if strings.Contains(one, bob.JID.String()) {
+		t.Error("alice's page shows bob's session")
+	}
+	if res, _ := e.do(e.c, "GET", "/admin/accounts/nobody", nil, nil); res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /admin/accounts/nobody = %d, want 404", res.StatusCode)
+	}
+
 	rooms := e.page("/admin/rooms")
 	r = row(t, rooms, "data-room", room)
 	for _, want := range []string{"ally", "bobby", "alice@localhost", "bob@localhost", "owner", "participant", "archived"} {
@@ -201,6 +214,19 @@ func TestForceDisconnect(t *testing.T) {
 	laptop.IQ(t, `<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>`) // still there
 	if f := flash(e.post("/admin/sessions/end", url.Values{"jid": {"alice@localhost/phone"}})); !strings.HasPrefix(f, "error: ") {
 		t.Errorf("ending it again: flash = %q", f)
+	}
+	// A form returns to the page it names, never to another site.
+	for back, want := range map[string]string{
+		"/admin/accounts/alice": "/admin/accounts/alice",
+		"https://evil.example/": "/admin/sessions",
+		"//evil.example/admin/": "/admin/sessions",
+		"/admin/\\evil.example": "/admin/sessions",
+	} {
+		f := url.Values{"jid": {"alice@localhost/none"}, "back": {back}, "csrf": {csrfOf(t, e.page("/admin/"))}}
+		res, _ := e.do(e.c, "POST", "/admin/sessions/end", f, nil)
+		if got := res.Header.Get("Location"); got != want {
+			t.Errorf("back=%q: redirected to %q, want %q", back, got, want)
+		}
 	}
 }
 

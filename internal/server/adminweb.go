@@ -100,6 +100,10 @@ func (b adminBackend) Status() adminweb.Status {
 
 func (b adminBackend) Accounts(ctx context.Context) ([]string, error) { return b.s.Accounts.List(ctx) }
 
+func (b adminBackend) AccountExists(ctx context.Context, local string) (bool, error) {
+	return b.s.store.AccountExists(ctx, local)
+}
+
 func (b adminBackend) AddAccount(ctx context.Context, name, password string) error {
 	return b.s.Accounts.Add(ctx, name, password)
 }

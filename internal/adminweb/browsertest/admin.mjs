@@ -107,6 +107,9 @@ try {
   await shot("status.png");
   await page.goto(base + "/admin/sessions");
   await shot("sessions.png");
+  await page.click("#sessions tr >> nth=1 >> a"); // an account's own page
+  await page.waitForSelector("h2:has-text('Account joins')");
+  await shot("account.png");
   await page.goto(base + "/admin/rooms");
   await page.locator("details").first().evaluate((d) => { d.open = true; });
   await shot("rooms.png");

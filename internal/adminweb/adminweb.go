@@ -339,6 +339,17 @@ func (s *sessionStore) removeUser(user string) {
 	}
 }
 
+// removeUserExcept ends every login of user but the one with id keep.
+func (s *sessionStore) removeUserExcept(user, keep string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, se := range s.m {
+		if se.user == user && id != keep {
+			delete(s.m, id)
+		}
+	}
+}
+
 func (s *sessionStore) setFlash(se *session, kind, text string) {
 	s.mu.Lock()
 	se.flash = &flash{Kind: kind, Text: text}

@@ -230,7 +230,8 @@ func TestCookieFlagsAndLogout(t *testing.T) {
 	}
 }
 
-// An admin's logins end when the account is deleted, by whatever path.
+// An admin's logins end when another admin resets the password, and
+// when the account is deleted, by whatever path.
 func TestLoginEndsWithTheAccount(t *testing.T) {
 	e := newEnv(t, xmpptest.WithConfig(func(c *config.Config) {
 		c.Admins = append(c.Admins, "alice@localhost")
@@ -239,6 +240,14 @@ func TestLoginEndsWithTheAccount(t *testing.T) {
 	aliceWeb := newClient(t)
 	if res, _ := e.tryLogin(aliceWeb, "alice", "alice-secret"); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("alice's login = %d", res.StatusCode)
+	}
+	// A reset of her password by another admin logs her out.
+	e.post("/admin/accounts/password", url.Values{"name": {"alice"}, "password": {"alice-secret-2"}})
+	if res, _ := e.do(aliceWeb, "GET", "/admin/", nil, nil); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("alice's login after her password was reset: GET /admin/ = %d, want 303", res.StatusCode)
+	}
+	if res, _ := e.tryLogin(aliceWeb, "alice", "alice-secret-2"); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("alice's login with the new password = %d", res.StatusCode)
 	}
 	if err := e.srv.Accounts.Delete(t.Context(), "alice"); err != nil { // as minimix user del does
 		t.Fatal(err)

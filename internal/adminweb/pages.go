@@ -185,6 +185,9 @@ func (h *Handler) resetPassword(w http.ResponseWriter, r *http.Request) {
 	err := h.cfg.Backend.SetPassword(r.Context(), name, r.PostForm.Get("password"))
 	if err == nil {
 		h.log.Info("admin page: password reset", "account", name, "by", sessionOf(r).user)
+		// Whoever knew the old password is logged out; so are the
+		// account's other logins when an admin resets their own.
+		h.sessions.removeUserExcept(h.accountKey(name), sessionOf(r).id)
 	}
 	h.done(w, r, backTo(r, withQuery(Prefix+"accounts", "q", r.PostForm.Get("q"))), accountErr("reset the password of", name, err), fmt.Sprintf("Password of %s reset.", name))
 }

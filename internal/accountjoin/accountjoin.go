@@ -267,6 +267,8 @@ type Info struct {
 	State    string   `json:"state"`
 	Source   string   `json:"source"` // "bookmark" or "session"
 	Sessions []string `json:"sessions"`
+	// Since is when this server started the account's join.
+	Since time.Time `json:"since"`
 }
 
 // List returns the memberships of account (zero: all accounts).
@@ -278,7 +280,7 @@ func (s *Service) List(owner jid.JID) []Info {
 		}
 		a.mu.Lock()
 		for _, rm := range a.rooms {
-			in := Info{Account: a.jid.String(), Room: rm.jid.String(), Nick: rm.nick, State: rm.state.String(), Source: "session"}
+			in := Info{Account: a.jid.String(), Room: rm.jid.String(), Nick: rm.nick, State: rm.state.String(), Source: "session", Since: rm.since}
 			if rm.bookmark {
 				in.Source = "bookmark"
 			}

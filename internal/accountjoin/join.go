@@ -66,6 +66,7 @@ func (s *Service) startJoin(ctx context.Context, a *account, rj jid.JID, waiting
 	rm.live = w.full
 	rm.waiting = waiting
 	rm.lastActive = s.cfg.Now()
+	rm.since = rm.lastActive
 	a.rooms[rj] = rm
 	s.Stats.AccountJoins.Add(1)
 	s.sendJoin(ctx, a, rm, w.presence, w.x)

@@ -129,6 +129,7 @@ func (s *Service) rejoinAttempt(ctx context.Context, r Record, attempt int, stor
 	rm.bookmark = r.Bookmark
 	rm.lastActive = r.LastActive
 	rm.attempts = attempt
+	rm.since = s.cfg.Now()
 	if stored {
 		rm.saved = r
 	}

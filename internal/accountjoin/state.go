@@ -158,7 +158,10 @@ type room struct {
 	staleSubject *xml.Element
 
 	lastActive time.Time
-	attempts   int // rejoin attempts since the last success
+	// since is when this server started the account's join (a session's
+	// join, an autojoin, a rejoin after a restart), for operators.
+	since    time.Time
+	attempts int // rejoin attempts since the last success
 	// saved is the record storage holds for the membership, if known.
 	saved Record
 	timer *time.Timer

@@ -45,6 +45,7 @@ type Session struct {
 	srv   *Server
 	jid   jid.JID
 	state router.State
+	bound time.Time // when the resource was bound
 
 	mu       sync.Mutex
 	phase    phase
@@ -95,7 +96,7 @@ func (it *outItem) delivered() {
 // newSession returns an active session; what is delivered to it waits
 // until start attaches its connection, once it is registered.
 func newSession(srv *Server, full jid.JID) *Session {
-	return &Session{srv: srv, jid: full}
+	return &Session{srv: srv, jid: full, bound: time.Now()}
 }
 
 // JID implements router.Session.

@@ -46,9 +46,11 @@ type Config struct {
 	Accounts Accounts `toml:"accounts"`
 	TLS      TLS      `toml:"tls"`
 	HTTP     HTTP     `toml:"http"`
-	Storage  Storage  `toml:"storage"`
-	Limits   Limits   `toml:"limits"`
-	Log      Log      `toml:"log"`
+	// AdminPage configures the web admin page on the HTTP listener.
+	AdminPage AdminPage `toml:"admin_page"`
+	Storage   Storage   `toml:"storage"`
+	Limits    Limits    `toml:"limits"`
+	Log       Log       `toml:"log"`
 
 	Roster      Roster      `toml:"roster"`
 	PEP         PEP         `toml:"pep"`
@@ -436,6 +438,25 @@ type HTTP struct {
 	MetricsTokenFile string `toml:"metrics_token_file"`
 }
 
+// AdminPage configures /admin/ on the HTTP listener (docs/admin-page.md):
+// a web page for the accounts listed in admins, who log in with their
+// XMPP password.
+type AdminPage struct {
+	// Enabled serves the page. Default true.
+	Enabled bool `toml:"enabled"`
+	// SessionTimeout ends a login after this long without a request.
+	// Default "1h", between 1m and 720h.
+	SessionTimeout Duration `toml:"session_timeout"`
+	// LoginFailuresPerMinute is how many failed logins one account may
+	// have (from any address) before logins to it are refused for a
+	// while; one failure is forgiven every minute/N. Default 5, between 1
+	// and 1000.
+	LoginFailuresPerMinute int `toml:"login_failures_per_minute"`
+	// AddressLoginFailuresPerMinute is the same for one client address
+	// (an IPv6 /64) over all accounts. Default 10, between 1 and 1000.
+	AddressLoginFailuresPerMinute int `toml:"address_login_failures_per_minute"`
+}
+
 // Roster bounds rosters (RFC 6121).
 type Roster struct {
 	// MaxItems bounds the items of one roster, remembered subscription
@@ -560,6 +581,12 @@ func Default() *Config {
 		HTTP: HTTP{
 			Listen:       "127.0.0.1:5280",
 			MetricsAllow: []string{"127.0.0.0/8", "::1/128"},
+		},
+		AdminPage: AdminPage{
+			Enabled:                       true,
+			SessionTimeout:                Duration{time.Hour},
+			LoginFailuresPerMinute:        5,
+			AddressLoginFailuresPerMinute: 10,
 		},
 		Storage: Storage{Driver: "sqlite"},
 		Limits: Limits{

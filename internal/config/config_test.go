@@ -90,6 +90,10 @@ var overrides = []struct {
 		c.PEP = PEP{MaxNodes: 10, MaxItems: 20, MaxPayloadBytes: 100000}
 	}},
 	{"[blocking]\nmax_items = 5", func(c *Config) { c.Blocking.MaxItems = 5 }},
+	{"[admin_page]\nenabled = false", func(c *Config) { c.AdminPage.Enabled = false }},
+	{"[admin_page]\nsession_timeout = \"10m\"", func(c *Config) { c.AdminPage.SessionTimeout = Duration{10 * time.Minute} }},
+	{"[admin_page]\nlogin_failures_per_minute = 3", func(c *Config) { c.AdminPage.LoginFailuresPerMinute = 3 }},
+	{"[admin_page]\naddress_login_failures_per_minute = 7", func(c *Config) { c.AdminPage.AddressLoginFailuresPerMinute = 7 }},
 	{"[push]\nenabled = false\ninclude_sender = false\ninclude_body = true\nrooms = \"all\"\nmax_registrations = 2\nqueue = 100\ntimeout = \"10s\"\nmax_failures = 1", func(c *Config) {
 		c.Push = Push{Enabled: false, IncludeSender: false, IncludeBody: true, Rooms: "all", MaxRegistrations: 2, Queue: 100, Timeout: Duration{10 * time.Second}, MaxFailures: 1}
 	}},

@@ -78,6 +78,7 @@ func (c *Config) issues() issues {
 	c.Accounts.validate(&is)
 	c.TLS.validate(&is)
 	c.HTTP.validate(&is)
+	c.AdminPage.validate(&is)
 	c.Storage.validate(&is)
 	c.Limits.validate(&is)
 	c.Log.validate(&is)
@@ -211,6 +212,14 @@ func (h *HTTP) validate(is *issues) {
 	if err := checkAddr(h.Listen); err != nil {
 		is.add("http.listen", "%v", err)
 	}
+}
+
+func (a *AdminPage) validate(is *issues) {
+	if d := a.SessionTimeout.Duration; d < time.Minute || d > 720*time.Hour {
+		is.add("admin_page.session_timeout", "%v is out of range [1m, 720h]", a.SessionTimeout)
+	}
+	between(is, "admin_page.login_failures_per_minute", a.LoginFailuresPerMinute, 1, 1000)
+	between(is, "admin_page.address_login_failures_per_minute", a.AddressLoginFailuresPerMinute, 1, 1000)
 }
 
 func (r *Roster) validate(is *issues) {

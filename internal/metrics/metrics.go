@@ -4,6 +4,7 @@
 package metrics
 
 import (
+	"fmt"
 	"net/http"
 	"sync/atomic"
 
@@ -67,4 +68,38 @@ func (r *Registry) LabeledGauge(name, help string, labels map[string]string, v *
 	r.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 {
 		return float64(v.Load())
 	}))
+}
+
+// Values returns the current value of each named metric that has one
+// series (a counter or gauge, as /metrics shows it), for the admin page's
+// charts; the sum of its series for a metric with labels. Names not
+// exported are left out.
+func (r *Registry) Values(names ...string) (map[string]float64, error) {
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[n] = true
+	}
+	families, err := r.reg.Gather()
+	if err != nil {
+		return nil, fmt.Errorf("gather metrics: %w", err)
+	}
+	out := make(map[string]float64, len(names))
+	for _, f := range families {
+		if !want[f.GetName()] {
+			continue
+		}
+		sum := 0.0
+		for _, m := range f.GetMetric() {
+			switch {
+			case m.GetCounter() != nil:
+				sum += m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				sum += m.GetGauge().GetValue()
+			case m.GetUntyped() != nil:
+				sum += m.GetUntyped().GetValue()
+			}
+		}
+		out[f.GetName()] = sum
+	}
+	return out, nil
 }

@@ -83,19 +83,33 @@ func (n *plainNegotiation) verify(ctx context.Context, in []byte) error {
 	if f := n.srv.admit(n.cs, username); f != nil {
 		return f
 	}
-	creds, known, err := n.srv.credentials(ctx, username)
+	ok, err := n.srv.passwordMatches(ctx, username, password)
 	if err != nil {
 		return err
 	}
+	if !ok {
+		return n.srv.failed(n.cs, username, fail(NotAuthorized, "", errors.New("wrong password or unknown user")))
+	}
+	n.username, n.authzid = username, authzid
+	n.srv.succeeded(n.cs, username)
+	return nil
+}
+
+// passwordMatches checks password against username's stored SCRAM keys.
+// An unknown user, or one without usable keys, is checked against fake
+// credentials so that it costs the same time as a wrong password.
+func (s *Server) passwordMatches(ctx context.Context, username, password string) (bool, error) {
+	creds, known, err := s.credentials(ctx, username)
+	if err != nil {
+		return false, err
+	}
 	// Prefer SHA-256; an account with only one usable record still works.
-	// The fake credentials take the same path, PBKDF2 included, so that an
-	// unknown user costs the same time as a wrong password.
 	h, cred := sha256Hash, creds.SHA256
 	if !usable(h, cred) {
 		h, cred = sha1Hash, creds.SHA1
 	}
 	if !usable(h, cred) {
-		fake := fakeCredentials(n.srv.secret, username)
+		fake := fakeCredentials(s.secret, username)
 		h, cred, known = sha256Hash, fake.SHA256, false
 	}
 	// A password SASLprep refuses cannot match; derive from the raw one
@@ -104,10 +118,26 @@ func (n *plainNegotiation) verify(ctx context.Context, in []byte) error {
 	if err != nil {
 		prepped, known = password, false
 	}
-	if !verifyPassword(h, cred, prepped) || !known {
-		return n.srv.failed(n.cs, username, fail(NotAuthorized, "", errors.New("wrong password or unknown user")))
+	return verifyPassword(h, cred, prepped) && known, nil
+}
+
+// CheckPassword reports whether password is the password of the account
+// user (an authentication identity, prepared here as SASL prepares it),
+// checked against its stored SCRAM keys as PLAIN checks it, and returns
+// the prepared localpart. It does not consult the login limiter: callers
+// outside SASL (the admin page) keep their own. err is set only when the
+// name is invalid or storage failed.
+func (s *Server) CheckPassword(ctx context.Context, user, password string) (username string, ok bool, err error) {
+	username, err = prepareUsername(user)
+	if err != nil {
+		return "", false, err
 	}
-	n.username, n.authzid = username, authzid
-	n.srv.succeeded(n.cs, username)
-	return nil
+	if password == "" || len(password) > maxPlainField || !utf8.ValidString(password) {
+		return username, false, nil
+	}
+	ok, err = s.passwordMatches(ctx, username, password)
+	if err != nil {
+		return username, false, fmt.Errorf("check password of %q: %w", username, err)
+	}
+	return username, ok, nil
 }

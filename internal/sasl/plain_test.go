@@ -71,3 +71,27 @@ func TestPlain(t *testing.T) {
 		})
 	}
 }
+
+// CheckPassword (the admin page's login) takes the same path as PLAIN:
+// prepared names and passwords, the stored keys, nothing for unknown users.
+func TestCheckPassword(t *testing.T) {
+	srv := testServer(t)
+	for _, tc := range []struct {
+		user, password string
+		wantUser       string
+		ok, err        bool
+	}{
+		{"alice", "pencil", "alice", true, false},
+		{"ALICE", "pen\u00adcil", "alice", true, false},
+		{"alice", "pencil2", "alice", false, false},
+		{"alice", "", "alice", false, false},
+		{"nobody", "pencil", "nobody", false, false},
+		{"", "pencil", "", false, true},
+		{"a@b", "pencil", "", false, true},
+	} {
+		user, ok, err := srv.CheckPassword(context.Background(), tc.user, tc.password)
+		if user != tc.wantUser || ok != tc.ok || (err != nil) != tc.err {
+			t.Errorf("CheckPassword(%q, %q) = %q, %v, %v; want %q, %v, error %v", tc.user, tc.password, user, ok, err, tc.wantUser, tc.ok, tc.err)
+		}
+	}
+}

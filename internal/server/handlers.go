@@ -118,6 +118,11 @@ func (s *Server) registerMetrics() {
 			return float64(f.ArchiveWriteFailures())
 		})
 	}
+	if q, ok := s.store.(interface{ ArchiveQueue() int }); ok {
+		m.GaugeFunc("minimix_archive_queue", "Archive writes queued and not yet committed.", func() float64 {
+			return float64(q.ArchiveQueue())
+		})
+	}
 	if s.S2S != nil {
 		ss := &s.S2S.Stats
 		for _, d := range []struct {

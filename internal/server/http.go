@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"minimix/internal/adminweb"
 )
 
 // Timeouts of the HTTP listener. Its clients are health checks, metrics
@@ -45,6 +47,9 @@ func (s *Server) httpHandler() http.Handler {
 	})
 	mux.Handle("GET /metrics", s.metricsGuard(s.Metrics.Handler()))
 	s.registerAdmin(mux)
+	if s.adminPage != nil {
+		mux.Handle(adminweb.Prefix, s.adminPage)
+	}
 	return mux
 }
 
@@ -134,5 +139,14 @@ func (s *Server) warnExposedHTTP(ln net.Listener) {
 		"healthz", "to every client",
 		"metrics", metrics,
 		"admin_api", "loopback clients with the token only",
+		"admin_page", s.adminPageExposure(),
 		"hint", "set http.listen to 127.0.0.1:PORT, or restrict http.metrics_allow and set http.metrics_token_file")
+}
+
+// adminPageExposure says to whom the admin page is served.
+func (s *Server) adminPageExposure() string {
+	if s.adminPage == nil {
+		return "off"
+	}
+	return "login form to every client; passwords only from loopback clients or over HTTPS"
 }

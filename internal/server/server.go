@@ -19,6 +19,7 @@ import (
 
 	"minimix/internal/accountjoin"
 	"minimix/internal/accounts"
+	"minimix/internal/adminweb"
 	"minimix/internal/c2s"
 	"minimix/internal/certs"
 	"minimix/internal/component"
@@ -60,6 +61,12 @@ type Server struct {
 	features   *features
 	adminToken string        // bearer token of the admin API (data_dir/admin.token)
 	metrics    metricsAccess // who may read /metrics
+	// errors keeps the recent warnings and errors for the admin page,
+	// adminPage is that page (nil when off), stopAdminPage stops its
+	// sampler.
+	errors        *adminweb.ErrorRing
+	adminPage     *adminweb.Handler
+	stopAdminPage context.CancelFunc
 
 	mu        sync.Mutex
 	listeners []listener
@@ -67,6 +74,7 @@ type Server struct {
 	httpLn    net.Listener
 	serveWG   sync.WaitGroup
 	started   bool
+	startedAt time.Time
 	stopped   bool
 }
 
@@ -104,6 +112,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if log == nil {
 		log = slog.Default()
 	}
+	log, errRing := withErrorRing(log)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -131,7 +140,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{metrics: metricsAcc, cfg: cfg, log: log, store: store, Metrics: metrics.New(), adminToken: adminToken}
+	s := &Server{metrics: metricsAcc, cfg: cfg, log: log, store: store, Metrics: metrics.New(), adminToken: adminToken, errors: errRing}
 	s.Registry = router.NewRegistry()
 	s.Router = router.New(router.Config{Domain: cfg.Domain, Registry: s.Registry, Logger: log.With("component", "router")})
 	s.Mux = iq.NewMux(log.With("component", "iq"))
@@ -139,6 +148,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s.Accounts.OnDelete = func(ctx context.Context, user string) {
 		if s.features != nil {
 			s.features.accountDeleted(ctx, user)
+		}
+		if s.adminPage != nil {
+			s.adminPage.AccountDeleted(user)
 		}
 		s.kick(user)
 	}
@@ -215,6 +227,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		}
 		s.Router.SetRemote(s.S2S)
 	}
+	s.adminPage = s.buildAdminPage(saslSrv.CheckPassword)
 	s.registerMetrics()
 	return s, nil
 }
@@ -252,6 +265,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return errors.New("server already started")
 	}
 	s.started = true
+	s.startedAt = time.Now()
 	if err := s.features.start(ctx); err != nil {
 		return err
 	}
@@ -323,6 +337,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 				s.log.Error("http server failed", "err", err)
 			}
 		}()
+		s.startAdminPage()
 	}
 	for _, l := range s.listeners {
 		s.serveWG.Add(1)
@@ -501,6 +516,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := s.S2S.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if s.stopAdminPage != nil {
+		s.stopAdminPage()
 	}
 	s.serveWG.Wait()
 	if err := s.store.Close(); err != nil {

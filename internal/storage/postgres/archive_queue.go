@@ -447,3 +447,12 @@ func (db *DB) commitOpsCopy(ctx context.Context, ops []archiveOp) error {
 		return tx.SendBatch(ctx, &b).Close()
 	})
 }
+
+// ArchiveQueue returns how many archive writes are queued or being
+// written and not yet committed (the admin page's archive queue).
+func (db *DB) ArchiveQueue() int {
+	q := &db.archive
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return int(q.last - q.committed)
+}

@@ -350,3 +350,12 @@ func (db *DB) closeArchive() {
 
 // ArchiveWriteFailures counts archive writes that could not be made.
 func (db *DB) ArchiveWriteFailures() uint64 { return db.archive.failures.Load() }
+
+// ArchiveQueue returns how many archive writes are queued or being
+// written and not yet committed (the admin page's archive queue).
+func (db *DB) ArchiveQueue() int {
+	q := &db.archive
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return int(q.last - q.committed)
+}

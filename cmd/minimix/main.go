@@ -9,6 +9,8 @@
 //	minimix joins leave ACCOUNT ROOM       make an account leave a room
 //	minimix s2s list                       streams with other servers (asks the running server)
 //	minimix storage copy -from sqlite:PATH -to postgres:DSN   move a deployment to PostgreSQL
+//	minimix backup FILE                    a consistent copy of the database, server running or not
+//	minimix restore FILE                   install a backup into an empty data_dir
 //	minimix version
 //
 // The config file is the -config flag, else $MINIMIX_CONFIG, else the
@@ -49,6 +51,9 @@ const usage = `usage:
   minimix storage copy -from sqlite:PATH -to postgres:DSN [-sample N]
                                              copy every table into an empty PostgreSQL database
                                              (server stopped), verified by counts and hashes
+  minimix backup FILE [-config FILE]         a consistent copy of the database, taken while
+                                             the server runs (SQLite; PostgreSQL: pg_dump)
+  minimix restore FILE [-config FILE]        install a backup into an empty data_dir
   minimix version                            print the version
 `
 
@@ -107,6 +112,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return joinsCmd(path, rest, stdout, stderr)
 	case "s2s":
 		return s2sCmd(path, rest, stdout, stderr)
+	case "backup":
+		return backupCmd(path, rest, stdout, stderr)
+	case "restore":
+		return restoreCmd(path, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "minimix", server.Version)
 		return 0

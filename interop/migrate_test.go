@@ -1,0 +1,238 @@
+package interop
+
+// Moving in from Prosody and ejabberd (XEP-0227, docs/migrating.md): each
+// test runs the real server from Debian's package on loopback in a
+// temporary directory, makes accounts and data there with its own tools
+// and a client, exports with the server's exporter (ejabberdctl
+// export_piefxis, prosody-migrator with its xep0227 store), imports the
+// export with minimix import xep0227 into a minimix process, and logs in
+// with the old password to find the roster, the bookmarks (and the
+// account's join of the bookmarked room), the vCard and the rest.
+//
+// They run where the packages are installed (apt-get install -y
+// prosody ejabberd) and skip with a message where they are not, unless
+// MINIMIX_INTEROP=1 or MINIMIX_INTEROP_MIGRATE=1 (CI sets the first) says
+// they must run.
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"minimix/internal/xmpptest"
+)
+
+const migrateEnv = "MINIMIX_INTEROP_MIGRATE"
+
+// needBinary returns the path of a peer's program, or skips (fails when
+// the environment says the suite must run).
+func needBinary(t *testing.T, bin, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(bin)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("MINIMIX_INTEROP") == "1" || os.Getenv(migrateEnv) == "1" {
+		t.Fatalf("%s is not installed (apt-get install -y %s), and MINIMIX_INTEROP or %s says this test must run", bin, pkg, migrateEnv)
+	}
+	t.Skipf("skipping: %s is not installed (apt-get install -y %s; with MINIMIX_INTEROP=1 or %s=1 its absence fails)", bin, pkg, migrateEnv)
+	return ""
+}
+
+// importInto stops p, imports the export at path into it (a dry run
+// first, which must write nothing), starts it again and returns what the
+// import printed.
+func importInto(t *testing.T, p *xmpptest.Process, path string) string {
+	t.Helper()
+	dry := p.Run("", "import", "xep0227", "-dry-run", path)
+	t.Logf("dry run:\n%s", dry)
+	p.Stop()
+	if out := p.Run("", "user", "list"); strings.TrimSpace(out) != "keeper" {
+		t.Fatalf("the dry run created accounts: %q", out)
+	}
+	out := p.Run("", "import", "xep0227", path)
+	t.Logf("import:\n%s", out)
+	again := p.Run("", "import", "xep0227", path)
+	for _, line := range strings.Split(again, "\n") {
+		if strings.Contains(line, "already there") && !strings.Contains(line, " 0 imported") {
+			t.Errorf("a second import wrote again: %q", line)
+		}
+	}
+	p.Start()
+	return out
+}
+
+// createPersistentRoom makes room on p's MUC service, persistent, so
+// that it is there when the server starts again: account join never
+// creates the rooms of bookmarks (docs/account-join.md, rule 24), and the
+// old server's rooms move separately.
+func createPersistentRoom(t *testing.T, p *xmpptest.Process, room string) {
+	t.Helper()
+	p.AddUser("keeper", "keeper-secret")
+	r := p.Login("keeper", "keeper-secret", "desk")
+	defer r.Close()
+	peerCreateRoom(t, r, room, "keeper")
+	form := `<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field><field var='muc#roomconfig_persistentroom'><value>1</value></field></x>`
+	iq(t, r, "persist", `<iq type='set' id='persist' to='`+room+`'><query xmlns='`+nsMUCOwner+`'>`+form+`</query></iq>`)
+}
+
+// iq sends a request and returns the answer with its id.
+func iq(t *testing.T, r *xmpptest.Raw, id, body string) xmpptest.Node {
+	t.Helper()
+	r.Send(body)
+	n := r.ExpectStanza("iq "+id, 10*time.Second, func(n xmpptest.Node) bool { return n.XMLName.Local == "iq" && n.Attr("id") == id })
+	if n.Attr("type") != "result" {
+		t.Fatalf("iq %s: %s", id, n)
+	}
+	return n
+}
+
+// checkMovedIn logs in as user with password and checks what both
+// servers can export: the roster item of contact with its name and
+// group, the vCard's FN, and the bookmark of room with autojoin, which
+// the account has joined.
+func checkMovedIn(t *testing.T, p *xmpptest.Process, r *xmpptest.Raw, user, contact, name, group, fn, room string) {
+	t.Helper()
+	roster := iq(t, r, "roster", "<iq type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq>")
+	found := false
+	for _, it := range roster.Find("query").Children("jabber:iq:roster", "item") {
+		if it.Attr("jid") == contact {
+			found = true
+			if it.Attr("name") != name || it.Attr("subscription") != "both" || (group != "" && !strings.Contains(it.String(), group)) {
+				t.Errorf("roster item: %s", it)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("%s is not in %s's roster: %s", contact, user, roster)
+	}
+	vc := iq(t, r, "vc", "<iq type='get' id='vc'><vCard xmlns='vcard-temp'/></iq>")
+	if !strings.Contains(vc.String(), fn) {
+		t.Errorf("vCard lacks %q: %s", fn, vc)
+	}
+	bm := iq(t, r, "bm", "<iq type='get' id='bm'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'/></pubsub></iq>")
+	if !strings.Contains(bm.String(), room) || !strings.Contains(bm.String(), "autojoin") {
+		t.Errorf("bookmark of %s missing: %s", room, bm)
+	}
+	// The bookmark with autojoin makes the account join at start.
+	var joins string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if joins = p.Run("", "joins", "list", user+"@"+p.Domain); strings.Contains(joins, room) {
+			break
+		}
+	}
+	if !strings.Contains(joins, room) {
+		t.Errorf("%s did not join %s from its bookmark:\n%s\nminimix's log:\n%s", user, room, joins, p.Output())
+	}
+}
+
+// TestMigrateEjabberd: ejabberd keeps SCRAM-SHA-256 credentials
+// (auth_password_format: scram), its export carries them and minimix
+// keeps them as they are.
+func TestMigrateEjabberd(t *testing.T) {
+	needBinary(t, "ejabberdctl", "ejabberd")
+	cred := systemUser(t, "ejabberd")
+	ed := serverDir(t, "minimix-migrate-ejabberd-")
+	for _, d := range []string{"spool", "logs", "export"} {
+		if err := os.MkdirAll(filepath.Join(ed, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c2s := freePort(t)
+	yml := `# Written by minimix's interop suite (interop/migrate_test.go).
+hosts:
+  - localhost
+loglevel: info
+log_rotate_count: 0
+listen:
+  - port: ` + c2s + `
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+auth_method: internal
+auth_password_format: scram
+auth_scram_hash: sha256
+acl:
+  local:
+    user_regexp: ""
+access_rules:
+  local:
+    allow: local
+  c2s:
+    allow: all
+modules:
+  mod_admin_extra: {}
+  mod_offline: {}
+  mod_private: {}
+  mod_roster: {}
+  mod_vcard: {}
+`
+	files := map[string]string{
+		"ejabberd.yml":    yml,
+		"ejabberdctl.cfg": "ERL_OPTIONS=\"-env ERL_CRASH_DUMP_BYTES 0\"\nERL_DIST_PORT=" + freePort(t) + "\n",
+		"inetrc":          "{lookup,[\"file\",\"native\"]}.\n{file, resolv, \"/etc/resolv.conf\"}.\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(ed, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cred != nil {
+		chownAll(t, ed, int(cred.Uid), int(cred.Gid))
+	}
+	node := fmt.Sprintf("minimix-migrate-%d@localhost", os.Getpid())
+	ctl := func(args ...string) *exec.Cmd {
+		cmd := exec.Command("ejabberdctl", append([]string{"--config-dir", ed, "--logs", filepath.Join(ed, "logs"), "--spool", filepath.Join(ed, "spool"), "--node", node}, args...)...)
+		cmd.Dir = ed
+		cmd.Env = append(os.Environ(), "HOME="+ed)
+		return cmd
+	}
+	logs := func() string {
+		b, _ := os.ReadFile(filepath.Join(ed, "logs", "ejabberd.log"))
+		return string(b)
+	}
+	runDaemon(t, "ejabberd", ctl("foreground"), cred, logs, func() bool { return listening("127.0.0.1:" + c2s) })
+	run := func(args ...string) {
+		t.Helper()
+		cmd := ctl(args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("ejabberdctl %s: %v\n%s\n%s", strings.Join(args, " "), err, out, logs())
+		}
+	}
+	run("register", "alice", "localhost", "alice-on-ejabberd")
+	run("register", "bob", "localhost", "bob-on-ejabberd")
+	run("add_rosteritem", "alice", "localhost", "bob", "localhost", "Bob", "Friends", "both")
+	run("add_rosteritem", "bob", "localhost", "alice", "localhost", "Alice", "Friends", "both")
+	run("set_vcard", "alice", "localhost", "FN", "Alice Liddell")
+	run("private_set", "alice", "localhost", "<storage xmlns='storage:bookmarks'><conference jid='tea@conference.localhost' autojoin='true' name='Tea party'><nick>Alice</nick></conference></storage>")
+	run("send_message", "chat", "bob@localhost", "alice@localhost", "", "sent while alice was on ejabberd")
+	run("export_piefxis", filepath.Join(ed, "export"))
+	export := filepath.Join(ed, "export")
+	if b, err := exec.Command("sh", "-c", "cat "+export+"/*.xml").CombinedOutput(); err == nil {
+		t.Logf("ejabberd's export:\n%s", b)
+	}
+
+	p := xmpptest.StartProcess(t, xmpptest.ProcessConfig{})
+	createPersistentRoom(t, p, "tea@conference.localhost")
+	out := importInto(t, p, export)
+	if !strings.Contains(out, "offline messages:") {
+		t.Errorf("import summary: %s", out)
+	}
+	r := p.Login("alice", "alice-on-ejabberd", "laptop")
+	defer r.Close()
+	checkMovedIn(t, p, r, "alice", "bob@localhost", "Bob", "Friends", "Alice Liddell", "tea@conference.localhost")
+	r.Send("<presence/>")
+	r.ExpectStanza("the offline message", 10*time.Second, xmpptest.IsMessage("sent while alice was on ejabberd"))
+	// The wrong password still fails.
+	w := xmpptest.DialRawAddr(t, p.C2S, p.Domain, nil)
+	w.Open()
+	if n := w.AuthSCRAM("bob", "not-bobs-password"); n.XMLName.Local != "failure" {
+		t.Errorf("a wrong password: %s", n)
+	}
+	w.Close()
+}

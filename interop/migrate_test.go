@@ -15,6 +15,7 @@ package interop
 // they must run.
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,6 +26,8 @@ import (
 	"time"
 
 	"minimix/internal/xmpptest"
+
+	"mellium.im/sasl"
 )
 
 const migrateEnv = "MINIMIX_INTEROP_MIGRATE"
@@ -235,4 +238,181 @@ modules:
 		t.Errorf("a wrong password: %s", n)
 	}
 	w.Close()
+}
+
+// prosodyLogin logs in to Prosody with PLAIN on a loopback stream (the
+// test's Prosody allows it; it has no certificate).
+func prosodyLogin(t *testing.T, addr, user, resource string) *xmpptest.Raw {
+	t.Helper()
+	r := xmpptest.DialRawAddr(t, addr, "localhost", nil)
+	r.Open()
+	if n := r.AuthPlain(user, user+"-on-prosody"); n.XMLName.Local != "success" {
+		t.Fatalf("PLAIN as %s on Prosody: %s", user, n)
+	}
+	r.Open()
+	r.Bind(resource)
+	return r
+}
+
+// TestMigrateProsody: Prosody keeps SCRAM-SHA-1 credentials
+// (internal_hashed), PEP bookmarks (XEP-0402, mod_bookmarks) and a MAM
+// archive, and prosody-migrator writes them as XEP-0227.
+func TestMigrateProsody(t *testing.T) {
+	bin := needBinary(t, "prosody", "prosody")
+	migrator := needBinary(t, "prosody-migrator", "prosody")
+	ctl := needBinary(t, "prosodyctl", "prosody")
+	cred := systemUser(t, "prosody")
+	dir := serverDir(t, "minimix-migrate-prosody-")
+	data, out := filepath.Join(dir, "data"), filepath.Join(dir, "export")
+	for _, d := range []string{data, out} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c2s := freePort(t)
+	q := luaString
+	cfg := `-- Written by minimix's interop suite (interop/migrate_test.go).
+data_path = ` + q(data) + `
+log = { info = ` + q(filepath.Join(dir, "prosody.log")) + ` }
+pidfile = ` + q(filepath.Join(dir, "prosody.pid")) + `
+interfaces = { "127.0.0.1" }
+c2s_ports = { ` + c2s + ` }
+c2s_direct_tls_ports = { }
+s2s_ports = { }
+component_ports = { }
+http_ports = { }
+https_ports = { }
+modules_enabled = { "roster"; "saslauth"; "disco"; "private"; "vcard"; "pep"; "bookmarks"; "mam" }
+authentication = "internal_hashed"
+storage = "internal"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+archive_expires_after = "never"
+
+VirtualHost "localhost"
+`
+	cfgFile := filepath.Join(dir, "prosody.cfg.lua")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// prosody-migrator writes its xep0227 output where Prosody keeps
+	// its data (CFG_DATADIR, /var/lib/prosody), whatever the migrator's
+	// configuration says: run a copy that points it at out.
+	src, err := os.ReadFile(migrator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mig := strings.Replace(string(src), "CFG_DATADIR='/var/lib/prosody'", "CFG_DATADIR="+q(out), 1)
+	if mig == string(src) {
+		t.Fatalf("%s does not set CFG_DATADIR='/var/lib/prosody' as Debian's does", migrator)
+	}
+	migFile := filepath.Join(dir, "prosody-migrator")
+	migCfg := filepath.Join(dir, "migrator.cfg.lua")
+	stores := `{ "accounts"; "roster"; "vcard"; "private"; "pep-pubsub"; "archive-archive" }`
+	if err := errors.Join(
+		os.WriteFile(migFile, []byte(mig), 0o755),
+		os.WriteFile(migCfg, []byte("input { type = \"internal\"; path = "+q(data)+"; hosts = { [\"localhost\"] = "+stores+" } }\noutput { type = \"xep0227\" }\n"), 0o644),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if cred != nil {
+		chownAll(t, dir, int(cred.Uid), int(cred.Gid))
+	}
+	asProsody := func(name string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Dir = dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, b)
+		}
+	}
+	for _, u := range []string{"pat", "alice"} {
+		asProsody(ctl, "--config", cfgFile, "register", u, "localhost", u+"-on-prosody")
+	}
+	logs := func() string {
+		b, _ := os.ReadFile(filepath.Join(dir, "prosody.log"))
+		return string(b)
+	}
+	addr := "127.0.0.1:" + c2s
+	runDaemon(t, "prosody", exec.Command(bin, "--config", cfgFile, "-F"), cred, logs, func() bool { return listening(addr) })
+
+	pat := prosodyLogin(t, addr, "pat", "laptop")
+	alice := prosodyLogin(t, addr, "alice", "phone")
+	// A mutual subscription, as two clients make it (requests go to
+	// available resources).
+	pat.Send("<presence/>")
+	alice.Send("<presence/>")
+	pat.Send("<presence to='alice@localhost' type='subscribe'/>")
+	alice.ExpectStanza("pat's request", 10*time.Second, func(n xmpptest.Node) bool {
+		return n.XMLName.Local == "presence" && n.Attr("type") == "subscribe"
+	})
+	alice.Send("<presence to='pat@localhost' type='subscribed'/><presence to='pat@localhost' type='subscribe'/>")
+	pat.ExpectStanza("alice's request", 10*time.Second, func(n xmpptest.Node) bool {
+		return n.XMLName.Local == "presence" && n.Attr("type") == "subscribe"
+	})
+	pat.Send("<presence to='alice@localhost' type='subscribed'/>")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		res := iq(t, pat, "roster", "<iq type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq>")
+		if it := res.Find("query/item"); it != nil && it.Attr("subscription") == "both" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pat's roster on Prosody: %s", res)
+		}
+	}
+	iq(t, pat, "name", "<iq type='set' id='name'><query xmlns='jabber:iq:roster'><item jid='alice@localhost' name='Alice'><group>Garden</group></item></query></iq>")
+	iq(t, pat, "vcard", "<iq type='set' id='vcard'><vCard xmlns='vcard-temp'><FN>Pat Prosody</FN></vCard></iq>")
+	iq(t, pat, "bm", `<iq type='set' id='bm'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='urn:xmpp:bookmarks:1'><item id='garden@conference.localhost'><conference xmlns='urn:xmpp:bookmarks:1' name='The garden' autojoin='true'><nick>Pat</nick></conference></item></publish><publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field><field var='pubsub#persist_items'><value>true</value></field><field var='pubsub#max_items'><value>max</value></field><field var='pubsub#send_last_published_item'><value>never</value></field><field var='pubsub#access_model'><value>whitelist</value></field></x></publish-options></pubsub></iq>`)
+	iq(t, pat, "notes", "<iq type='set' id='notes'><query xmlns='jabber:iq:private'><notes xmlns='storage:rosternotes'><note jid='alice@localhost'>grows roses</note></notes></query></iq>")
+	pat.Send("<message to='alice@localhost' type='chat' id='hello1'><body>hello from prosody</body></message>")
+	alice.ExpectStanza("pat's message", 10*time.Second, xmpptest.IsMessage("hello from prosody"))
+	pat.Close()
+	alice.Close()
+
+	asProsody(migFile, "--config="+migCfg, "input", "output")
+	files, _ := filepath.Glob(filepath.Join(out, "*.xml"))
+	if len(files) != 2 {
+		t.Fatalf("prosody-migrator wrote %v into %s", files, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "pat@localhost.xml")); err == nil {
+		t.Logf("prosody-migrator's export of pat:\n%s", b)
+	}
+
+	p := xmpptest.StartProcess(t, xmpptest.ProcessConfig{})
+	createPersistentRoom(t, p, "garden@conference.localhost")
+	importInto(t, p, out)
+	// Prosody 0.12 keeps SCRAM-SHA-1 only: the old password works with
+	// SCRAM-SHA-1 (the imported data as they are) and PLAIN.
+	r := xmpptest.DialRawAddr(t, p.C2S, p.Domain, nil)
+	r.Open()
+	if n := r.AuthMechanism(sasl.ScramSha1, "pat", "pat-on-prosody"); n.XMLName.Local != "success" {
+		t.Fatalf("SCRAM-SHA-1 with the old password: %s", n)
+	}
+	r.Open()
+	r.Bind("laptop")
+	defer r.Close()
+	checkMovedIn(t, p, r, "pat", "alice@localhost", "Alice", "Garden", "Pat Prosody", "garden@conference.localhost")
+	notes := iq(t, r, "notes", "<iq type='get' id='notes'><query xmlns='jabber:iq:private'><notes xmlns='storage:rosternotes'/></query></iq>")
+	if !strings.Contains(notes.String(), "grows roses") {
+		t.Errorf("private XML: %s", notes)
+	}
+	// The archive: results come before the query's answer.
+	r.Send("<iq type='set' id='mam'><query xmlns='urn:xmpp:mam:2'/></iq>")
+	var archived bool
+	r.ExpectStanza("the archive query's answer", 10*time.Second, func(n xmpptest.Node) bool {
+		if n.XMLName.Local == "message" && strings.Contains(n.String(), "hello from prosody") {
+			archived = true
+		}
+		return n.XMLName.Local == "iq" && n.Attr("id") == "mam"
+	})
+	if !archived {
+		t.Error("pat's archived message did not come from the archive")
+	}
+	pl := xmpptest.DialRawAddr(t, p.C2S, p.Domain, nil)
+	pl.Open()
+	if n := pl.AuthPlain("alice", "alice-on-prosody"); n.XMLName.Local != "success" {
+		t.Errorf("PLAIN with alice's old password: %s", n)
+	}
+	pl.Close()
 }

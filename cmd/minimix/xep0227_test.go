@@ -1,0 +1,78 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"minimix/internal/xmpptest"
+)
+
+// TestImportExportCommands drives minimix import and export xep0227 on a
+// stopped server's data_dir.
+func TestImportExportCommands(t *testing.T) {
+	cfg := writeConfig(t, "domain = \"example.org\"\ndata_dir = \"DATA\"\n[http]\nlisten = \"127.0.0.1:1\"\n")
+	file := filepath.Join(t.TempDir(), "export.xml")
+	body := `<?xml version='1.0'?><server-data xmlns='urn:xmpp:pie:0'>
+<host jid='example.org'><user name='Ann' password='ann-password'><query xmlns='jabber:iq:roster'><item jid='bo@example.org' subscription='both' name='Bo'/></query></user></host>
+<host jid='elsewhere.example'><user name='cy' password='cy-password'/></host></server-data>`
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd(t, "", "import", "xep0227", "-dry-run", file, "-config", cfg)
+	if code != 0 || !strings.Contains(out, "1 to import (dry run") || !strings.Contains(out, "host elsewhere.example (1 users)") {
+		t.Fatalf("dry run: code %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ := runCmd(t, "", "user", "list", "-config", cfg); code != 0 || out != "" {
+		t.Errorf("accounts after the dry run: %q", out)
+	}
+	code, out, errOut = runCmd(t, "", "import", "xep0227", file, "-config", cfg)
+	if code != 0 || !strings.Contains(out, "accounts:") {
+		t.Fatalf("import: code %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ := runCmd(t, "", "user", "list", "-config", cfg); code != 0 || out != "ann\n" {
+		t.Errorf("accounts after the import: %q (the name is prepared: Ann is ann)", out)
+	}
+	code, out, _ = runCmd(t, "", "import", "xep0227", file, "-config", cfg)
+	if code != 0 || strings.Count(out, " 0 imported") != 8 {
+		t.Errorf("a second import wrote something:\n%s", out)
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	code, out, errOut = runCmd(t, "", "export", "xep0227", dir, "-config", cfg)
+	if code != 0 || !strings.Contains(out, "1 accounts exported") {
+		t.Fatalf("export: code %d\n%s\n%s", code, out, errOut)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "ann@example.org.xml"))
+	if err != nil || !strings.Contains(string(b), "SCRAM-SHA-256") || !strings.Contains(string(b), "bo@example.org") {
+		t.Errorf("exported file: %v\n%s", err, b)
+	}
+	for _, args := range [][]string{
+		{"import"}, {"import", "csv", file}, {"import", "xep0227"}, {"export", "xep0227"},
+		{"import", "xep0227", "-nope", file}, {"export", "xep0227", "-dry-run", dir},
+	} {
+		if code, _, _ := runCmd(t, "", append(args, "-config", cfg)...); code != 2 {
+			t.Errorf("%q: code %d, want 2", args, code)
+		}
+	}
+	if code, _, errOut := runCmd(t, "", "import", "xep0227", filepath.Join(dir, "missing.xml"), "-config", cfg); code != 1 {
+		t.Errorf("a missing file: code %d, %s", code, errOut)
+	}
+}
+
+// TestImportRefusedWhileRunning: a running server's data_dir is not
+// written under it; a dry run may look.
+func TestImportRefusedWhileRunning(t *testing.T) {
+	p := xmpptest.StartProcess(t, xmpptest.ProcessConfig{})
+	file := filepath.Join(t.TempDir(), "export.xml")
+	if err := os.WriteFile(file, []byte(`<server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'><user name='ann' password='ann-password'/></host></server-data>`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCmd(t, "", "import", "xep0227", file, "-config", p.Config); code != 1 || !strings.Contains(errOut, "stop it first") {
+		t.Errorf("import into a running server: code %d, %s", code, errOut)
+	}
+	if code, out, errOut := runCmd(t, "", "import", "xep0227", "-dry-run", file, "-config", p.Config); code != 0 || !strings.Contains(out, "1 to import") {
+		t.Errorf("dry run beside a running server: code %d, %s %s", code, out, errOut)
+	}
+	p.Stop()
+}

@@ -17,7 +17,7 @@ import (
 // flood sends numbered messages from c to `to` with stream management on
 // until stop is closed, and counts in acked what the server acknowledged
 // (<a h/>). It returns when the flood ended and the reader saw the end.
-func flood(t *testing.T, c *xmpptest.Raw, to, prefix string, acked *atomic.Int64, stop <-chan struct{}) (wait func()) {
+func flood(c *xmpptest.Raw, to, prefix string, acked *atomic.Int64, stop <-chan struct{}) (wait func()) {
 	c.Send("<enable xmlns='urn:xmpp:sm:3'/>")
 	c.Expect(xmpptest.NSSM, "enabled")
 	var wg sync.WaitGroup
@@ -41,7 +41,8 @@ func flood(t *testing.T, c *xmpptest.Raw, to, prefix string, acked *atomic.Int64
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
-				c.Close()
+				// The reader above sees the server's answer and ends.
+				_ = c.TrySend("</stream:stream>")
 				return
 			default:
 			}
@@ -63,7 +64,10 @@ func flood(t *testing.T, c *xmpptest.Raw, to, prefix string, acked *atomic.Int64
 			}
 		}
 	}()
-	return wg.Wait
+	return func() {
+		wg.Wait()
+		c.Kill()
+	}
 }
 
 // TestBackupUnderLoad takes a backup with minimix backup while two
@@ -78,8 +82,8 @@ func TestBackupUnderLoad(t *testing.T) {
 	}
 	var ackedA, ackedC atomic.Int64
 	stop := make(chan struct{})
-	waitA := flood(t, p.Login("alice", "alice-secret", "flood"), "bob@localhost", "a", &ackedA, stop)
-	waitC := flood(t, p.Login("carol", "carol-secret", "flood"), "dave@localhost", "c", &ackedC, stop)
+	waitA := flood(p.Login("alice", "alice-secret", "flood"), "bob@localhost", "a", &ackedA, stop)
+	waitC := flood(p.Login("carol", "carol-secret", "flood"), "dave@localhost", "c", &ackedC, stop)
 	stopped := false
 	stopFlood := func() {
 		if !stopped {

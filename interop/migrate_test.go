@@ -409,10 +409,24 @@ VirtualHost "localhost"
 	if !archived {
 		t.Error("pat's archived message did not come from the archive")
 	}
+	// SCRAM-SHA-256 needs credentials Prosody never had; the first PLAIN
+	// login makes them.
+	s256 := xmpptest.DialRawAddr(t, p.C2S, p.Domain, nil)
+	s256.Open()
+	if n := s256.AuthSCRAM("alice", "alice-on-prosody"); n.XMLName.Local != "failure" {
+		t.Errorf("SCRAM-SHA-256 before a PLAIN login: %s", n)
+	}
+	s256.Close()
 	pl := xmpptest.DialRawAddr(t, p.C2S, p.Domain, nil)
 	pl.Open()
 	if n := pl.AuthPlain("alice", "alice-on-prosody"); n.XMLName.Local != "success" {
 		t.Errorf("PLAIN with alice's old password: %s", n)
 	}
 	pl.Close()
+	s256 = xmpptest.DialRawAddr(t, p.C2S, p.Domain, nil)
+	s256.Open()
+	if n := s256.AuthSCRAM("alice", "alice-on-prosody"); n.XMLName.Local != "success" {
+		t.Errorf("SCRAM-SHA-256 after a PLAIN login: %s", n)
+	}
+	s256.Close()
 }

@@ -254,6 +254,53 @@ func prosodyLogin(t *testing.T, addr, user, resource string) *xmpptest.Raw {
 	return r
 }
 
+// prosodyMigrateConfig is a Prosody configuration with its data in data,
+// clients on 127.0.0.1:c2s (plaintext, PLAIN allowed: no certificate),
+// logging to dir/name.log.
+func prosodyMigrateConfig(dir, data, c2s, name string) string {
+	q := luaString
+	return `-- Written by minimix's interop suite (interop/migrate_test.go).
+data_path = ` + q(data) + `
+log = { info = ` + q(filepath.Join(dir, name+".log")) + ` }
+pidfile = ` + q(filepath.Join(dir, name+".pid")) + `
+interfaces = { "127.0.0.1" }
+c2s_ports = { ` + c2s + ` }
+c2s_direct_tls_ports = { }
+s2s_ports = { }
+component_ports = { }
+http_ports = { }
+https_ports = { }
+modules_enabled = { "roster"; "saslauth"; "disco"; "private"; "vcard"; "pep"; "bookmarks"; "mam" }
+authentication = "internal_hashed"
+storage = "internal"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+archive_expires_after = "never"
+
+VirtualHost "localhost"
+`
+}
+
+// writeMigrator writes a copy of Debian's prosody-migrator to path whose
+// xep0227 store lives in xepDir: Prosody's xep0227 store reads and
+// writes user@host.xml where Prosody keeps its data (CFG_DATADIR,
+// /var/lib/prosody), whatever the migrator's configuration says.
+func writeMigrator(t *testing.T, migrator, path, xepDir string) string {
+	t.Helper()
+	src, err := os.ReadFile(migrator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mig := strings.Replace(string(src), "CFG_DATADIR='/var/lib/prosody'", "CFG_DATADIR="+luaString(xepDir), 1)
+	if mig == string(src) {
+		t.Fatalf("%s does not set CFG_DATADIR='/var/lib/prosody' as Debian's does", migrator)
+	}
+	if err := os.WriteFile(path, []byte(mig), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestMigrateProsody: Prosody keeps SCRAM-SHA-1 credentials
 // (internal_hashed), PEP bookmarks (XEP-0402, mod_bookmarks) and a MAM
 // archive, and prosody-migrator writes them as XEP-0227.
@@ -271,46 +318,15 @@ func TestMigrateProsody(t *testing.T) {
 	}
 	c2s := freePort(t)
 	q := luaString
-	cfg := `-- Written by minimix's interop suite (interop/migrate_test.go).
-data_path = ` + q(data) + `
-log = { info = ` + q(filepath.Join(dir, "prosody.log")) + ` }
-pidfile = ` + q(filepath.Join(dir, "prosody.pid")) + `
-interfaces = { "127.0.0.1" }
-c2s_ports = { ` + c2s + ` }
-c2s_direct_tls_ports = { }
-s2s_ports = { }
-component_ports = { }
-http_ports = { }
-https_ports = { }
-modules_enabled = { "roster"; "saslauth"; "disco"; "private"; "vcard"; "pep"; "bookmarks"; "mam" }
-authentication = "internal_hashed"
-storage = "internal"
-c2s_require_encryption = false
-allow_unencrypted_plain_auth = true
-archive_expires_after = "never"
-
-VirtualHost "localhost"
-`
+	cfg := prosodyMigrateConfig(dir, data, c2s, "prosody")
 	cfgFile := filepath.Join(dir, "prosody.cfg.lua")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// prosody-migrator writes its xep0227 output where Prosody keeps
-	// its data (CFG_DATADIR, /var/lib/prosody), whatever the migrator's
-	// configuration says: run a copy that points it at out.
-	src, err := os.ReadFile(migrator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mig := strings.Replace(string(src), "CFG_DATADIR='/var/lib/prosody'", "CFG_DATADIR="+q(out), 1)
-	if mig == string(src) {
-		t.Fatalf("%s does not set CFG_DATADIR='/var/lib/prosody' as Debian's does", migrator)
-	}
-	migFile := filepath.Join(dir, "prosody-migrator")
+	migFile := writeMigrator(t, migrator, filepath.Join(dir, "prosody-migrator"), out)
 	migCfg := filepath.Join(dir, "migrator.cfg.lua")
 	stores := `{ "accounts"; "roster"; "vcard"; "private"; "pep-pubsub"; "archive-archive" }`
 	if err := errors.Join(
-		os.WriteFile(migFile, []byte(mig), 0o755),
 		os.WriteFile(migCfg, []byte("input { type = \"internal\"; path = "+q(data)+"; hosts = { [\"localhost\"] = "+stores+" } }\noutput { type = \"xep0227\" }\n"), 0o644),
 	); err != nil {
 		t.Fatal(err)
@@ -429,4 +445,48 @@ VirtualHost "localhost"
 		t.Errorf("SCRAM-SHA-256 after a PLAIN login: %s", n)
 	}
 	s256.Close()
+
+	// And back: minimix's export, read by prosody-migrator into a fresh
+	// Prosody, where pat logs in with SCRAM-SHA-1 (the credentials that
+	// made the whole trip) and finds the roster and the vCard.
+	back, data2 := filepath.Join(dir, "from-minimix"), filepath.Join(dir, "data2")
+	p.Run("", "export", "xep0227", back)
+	if err := os.MkdirAll(data2, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c2s2 := freePort(t)
+	cfg2 := filepath.Join(dir, "prosody2.cfg.lua")
+	mig2 := writeMigrator(t, migrator, filepath.Join(dir, "prosody-migrator2"), back)
+	mig2Cfg := filepath.Join(dir, "migrator2.cfg.lua")
+	if err := errors.Join(
+		os.WriteFile(cfg2, []byte(prosodyMigrateConfig(dir, data2, c2s2, "prosody2")), 0o644),
+		os.WriteFile(mig2Cfg, []byte("input { type = \"xep0227\"; hosts = { [\"localhost\"] = { \"accounts\"; \"roster\"; \"vcard\" } } }\noutput { type = \"internal\"; path = "+q(data2)+" }\n"), 0o644),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if cred != nil {
+		chownAll(t, dir, int(cred.Uid), int(cred.Gid))
+	}
+	asProsody(mig2, "--config="+mig2Cfg, "input", "output")
+	addr2 := "127.0.0.1:" + c2s2
+	logs2 := func() string {
+		b, _ := os.ReadFile(filepath.Join(dir, "prosody2.log"))
+		return string(b)
+	}
+	runDaemon(t, "prosody (from minimix)", exec.Command(bin, "--config", cfg2, "-F"), cred, logs2, func() bool { return listening(addr2) })
+	r2 := xmpptest.DialRawAddr(t, addr2, "localhost", nil)
+	r2.Open()
+	if n := r2.AuthMechanism(sasl.ScramSha1, "pat", "pat-on-prosody"); n.XMLName.Local != "success" {
+		t.Fatalf("SCRAM-SHA-1 on the Prosody that read minimix's export: %s\n%s", n, logs2())
+	}
+	r2.Open()
+	r2.Bind("back")
+	defer r2.Close()
+	roster2 := iq(t, r2, "roster", "<iq type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq>")
+	if it := roster2.Find("query/item"); it == nil || it.Attr("jid") != "alice@localhost" || it.Attr("name") != "Alice" || it.Attr("subscription") != "both" {
+		t.Errorf("pat's roster on the Prosody that read minimix's export: %s", roster2)
+	}
+	if vc := iq(t, r2, "vc", "<iq type='get' id='vc'><vCard xmlns='vcard-temp'/></iq>"); !strings.Contains(vc.String(), "Pat Prosody") {
+		t.Errorf("pat's vCard there: %s", vc)
+	}
 }

@@ -60,7 +60,8 @@ func portableCmd(op, cfgPath string, args []string, stdout, stderr io.Writer) in
 	if !ok {
 		return 1
 	}
-	if !dry {
+	// Export only reads; an import must not write under a running server.
+	if op == "import" && !dry {
 		if running(cfg) {
 			fmt.Fprintf(stderr, "minimix %s: a server runs on this data_dir (its admin API answers on %s): stop it first, so that it does not keep stale state (-dry-run may run alongside)\n", op, cfg.HTTP.Listen)
 			return 1

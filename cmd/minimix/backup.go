@@ -199,8 +199,15 @@ func restore(ctx context.Context, cfg *config.Config, src string) error {
 	// Opening it brings its schema up to this version's, so that a
 	// backup of an older minimix fails here rather than at start.
 	db, err := sqlite.Open(ctx, dst)
+	if err == nil {
+		err = db.Close()
+	}
 	if err != nil {
+		// Leave data_dir as it was: empty.
+		for _, f := range []string{dst, dst + "-wal", dst + "-shm"} {
+			_ = os.Remove(f)
+		}
 		return err
 	}
-	return db.Close()
+	return nil
 }

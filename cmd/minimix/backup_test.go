@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -196,6 +197,25 @@ func TestBackupRestoreCommands(t *testing.T) {
 	}
 	if code, _, errOut := runCmd(t, "", "restore", filepath.Join(dir, "missing.db"), "-config", fresh); code != 1 {
 		t.Errorf("restore of a missing file: code %d, %s", code, errOut)
+	}
+	// A backup of a newer minimix is refused, and leaves data_dir empty.
+	newer := filepath.Join(dir, "newer.db")
+	if code, _, errOut := runCmd(t, "", "backup", newer, "-config", cfg); code != 0 {
+		t.Fatal(errOut)
+	}
+	sqldb, err := sql.Open("sqlite", newer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqldb.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	sqldb.Close()
+	if code, _, errOut := runCmd(t, "", "restore", newer, "-config", fresh); code != 1 || !strings.Contains(errOut, "9999") {
+		t.Errorf("restore of a newer schema: code %d, %s", code, errOut)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(filepath.Dir(fresh), "data")); len(entries) != 0 {
+		t.Errorf("a failed restore left %d files in data_dir", len(entries))
 	}
 	if code, out, errOut := runCmd(t, "", "restore", file, "-config", fresh); code != 0 || !strings.Contains(out, "restored") {
 		t.Fatalf("restore: code %d, %q, %s", code, out, errOut)

@@ -58,7 +58,8 @@ const usage = `usage:
   minimix restore FILE [-config FILE]        install a backup into an empty data_dir
   minimix import xep0227 [-dry-run] FILE|DIR  import accounts, rosters, vCards, private XML,
                                              PEP (bookmarks), offline messages and archives
-                                             exported by Prosody or ejabberd (server stopped)
+                                             exported by Prosody or ejabberd (by the running
+                                             server if one runs)
   minimix export xep0227 DIR                 write every account as XEP-0227, one file each
   minimix version                            print the version
 `

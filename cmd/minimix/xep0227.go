@@ -9,8 +9,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -60,15 +62,14 @@ func portableCmd(op, cfgPath string, args []string, stdout, stderr io.Writer) in
 	if !ok {
 		return 1
 	}
-	// Export only reads; an import must not write under a running server.
-	if op == "import" && !dry {
-		if running(cfg) {
-			fmt.Fprintf(stderr, "minimix %s: a server runs on this data_dir (its admin API answers on %s): stop it first, so that it does not keep stale state (-dry-run may run alongside)\n", op, cfg.HTTP.Listen)
-			return 1
-		}
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// An import into a running server's data_dir goes through that
+	// server: it must see the accounts' bookmarks (account joins) and
+	// keep its own archive sequence. Export and dry runs only read.
+	if op == "import" && !dry && running(cfg) {
+		return importRunning(ctx, cfg, positional[0], stdout, stderr)
+	}
 	store, err := server.OpenStore(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "minimix %s: %v\n", op, err)
@@ -123,4 +124,25 @@ func running(cfg *config.Config) bool {
 	defer cancel()
 	_, err := adminCall(ctx, cfg, http.MethodGet, server.AdminAPIPrefix+"s2s", nil, http.StatusOK)
 	return err == nil || !errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// importRunning asks the running server to import path (POST
+// /api/import/xep0227) and prints its summary.
+func importRunning(ctx context.Context, cfg *config.Config, path string, stdout, stderr io.Writer) int {
+	abs, err := filepath.Abs(path)
+	if err == nil {
+		_, err = os.Stat(abs)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "minimix import: %v\n", err)
+		return 1
+	}
+	body, err := adminCall(ctx, cfg, http.MethodPost, server.AdminAPIPrefix+"import/xep0227", url.Values{"path": {abs}}, http.StatusOK)
+	if err != nil {
+		fmt.Fprintf(stderr, "minimix import: the running server (which reads %s itself, as its own user): %v\n", abs, err)
+		return 1
+	}
+	fmt.Fprint(stdout, string(body))
+	fmt.Fprintln(stdout, "(imported by the running server)")
+	return 0
 }

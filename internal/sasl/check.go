@@ -7,10 +7,10 @@ import (
 	"minimix/internal/storage"
 )
 
-// CheckPassword reports whether password matches stored credentials (the
+// CredentialsMatch reports whether password matches stored credentials (the
 // SHA-256 record, else the SHA-1 one), as PLAIN would check it. Tools
 // that import accounts use it to leave matching credentials alone.
-func CheckPassword(c storage.Credentials, password string) bool {
+func CredentialsMatch(c storage.Credentials, password string) bool {
 	prepped, err := preparePassword(password)
 	if err != nil {
 		return false
@@ -23,12 +23,12 @@ func CheckPassword(c storage.Credentials, password string) bool {
 	return false
 }
 
-// SetCompleter makes a successful PLAIN login of an account that lacks
-// the credentials of one SCRAM hash (an account imported from a server
-// that kept SCRAM-SHA-1 only) derive them from the password it just
-// checked and hand the completed credentials to complete, which stores
-// them: from then on the account can use every SCRAM mechanism. Call it
-// before use.
+// SetCompleter makes a successful password check (a PLAIN login, or
+// CheckPassword) of an account that lacks the credentials of one SCRAM
+// hash (an account imported from a server that kept SCRAM-SHA-1 only)
+// derive them from the password it just checked and hand the completed
+// credentials to complete, which stores them: from then on the account
+// can use every SCRAM mechanism. Call it before use.
 func (s *Server) SetCompleter(complete func(ctx context.Context, username string, c storage.Credentials)) {
 	s.complete = complete
 }

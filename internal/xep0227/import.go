@@ -218,7 +218,7 @@ func (im *Importer) account(ctx context.Context, s *Summary, local string, u *Us
 	var creds storage.Credentials
 	switch {
 	case u.Password != "":
-		if exists && sasl.CheckPassword(old, u.Password) {
+		if exists && sasl.CredentialsMatch(old, u.Password) {
 			s.Users.Unchanged++
 			return true, nil
 		}

@@ -149,14 +149,14 @@ func TestImportEjabberd(t *testing.T) {
 		t.Fatalf("accounts %v, want alice and bob (and not carl, whose scram: data is broken, nor zed of another host)", names)
 	}
 	creds, _ := st.GetCredentials(ctx, "alice")
-	if !sasl.CheckPassword(creds, "alice-old-pw") || len(creds.SHA256.StoredKey) != 32 {
+	if !sasl.CredentialsMatch(creds, "alice-old-pw") || len(creds.SHA256.StoredKey) != 32 {
 		t.Errorf("alice's plaintext password was not hashed for both mechanisms: %+v", creds)
 	}
 	creds, _ = st.GetCredentials(ctx, "bob")
 	if !bytes.Equal(creds.SHA1.StoredKey, bobCred.StoredKey) || !bytes.Equal(creds.SHA1.Salt, bobCred.Salt) || creds.SHA1.Iters != bobCred.Iters {
 		t.Errorf("bob's SCRAM-SHA-1 data not kept as is")
 	}
-	if !sasl.CheckPassword(creds, "bob-old-pw") {
+	if !sasl.CredentialsMatch(creds, "bob-old-pw") {
 		t.Errorf("bob's old password does not match his imported SCRAM data")
 	}
 
@@ -226,7 +226,7 @@ func TestImportProsody(t *testing.T) {
 		t.Errorf("summary:\n%s", out.String())
 	}
 	creds, _ := st.GetCredentials(ctx, "pat")
-	if !bytes.Equal(creds.SHA1.ServerKey, patCred.ServerKey) || len(creds.SHA256.StoredKey) != 0 || !sasl.CheckPassword(creds, "pat-old-pw") {
+	if !bytes.Equal(creds.SHA1.ServerKey, patCred.ServerKey) || len(creds.SHA256.StoredKey) != 0 || !sasl.CredentialsMatch(creds, "pat-old-pw") {
 		t.Errorf("pat's SCRAM-SHA-1 credentials: %+v", creds)
 	}
 	pat := jid.JID{Local: "pat", Domain: "localhost"}

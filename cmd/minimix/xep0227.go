@@ -26,10 +26,6 @@ import (
 // portableCmd runs "minimix import xep0227 [-dry-run] PATH" and "minimix
 // export xep0227 DIR" (XEP-0227, docs/migrating.md).
 func portableCmd(op, cfgPath string, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "xep0227" {
-		fmt.Fprintf(stderr, "minimix %s: the only format is xep0227\n%s", op, usage)
-		return 2
-	}
 	fset := flag.NewFlagSet("minimix "+op+" xep0227", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	fset.Usage = func() { fmt.Fprint(stderr, usage) }
@@ -38,8 +34,10 @@ func portableCmd(op, cfgPath string, args []string, stdout, stderr io.Writer) in
 	if op == "import" {
 		fset.BoolVar(&dry, "dry-run", false, "read the file and print what would be imported, writing nothing")
 	}
+	// Flags may come anywhere: before, between or after the format and
+	// the path.
 	var positional []string
-	rest := args[1:]
+	rest := args
 	for {
 		if err := fset.Parse(rest); err != nil {
 			return 2
@@ -51,6 +49,11 @@ func portableCmd(op, cfgPath string, args []string, stdout, stderr io.Writer) in
 		positional = append(positional, rest[0])
 		rest = rest[1:]
 	}
+	if len(positional) == 0 || positional[0] != "xep0227" {
+		fmt.Fprintf(stderr, "minimix %s: the only format is xep0227\n%s", op, usage)
+		return 2
+	}
+	positional = positional[1:]
 	if len(positional) != 1 {
 		fmt.Fprint(stderr, usage)
 		return 2

@@ -21,7 +21,7 @@ func TestImportExportCommands(t *testing.T) {
 	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runCmd(t, "", "import", "xep0227", "-dry-run", file, "-config", cfg)
+	code, out, errOut := runCmd(t, "", "import", "-dry-run", "xep0227", file, "-config", cfg)
 	if code != 0 || !strings.Contains(out, "1 to import (dry run") || !strings.Contains(out, "host elsewhere.example (1 users)") {
 		t.Fatalf("dry run: code %d\n%s\n%s", code, out, errOut)
 	}

@@ -256,8 +256,10 @@ func prosodyLogin(t *testing.T, addr, user, resource string) *xmpptest.Raw {
 
 // prosodyMigrateConfig is a Prosody configuration with its data in data,
 // clients on 127.0.0.1:c2s (plaintext, PLAIN allowed: no certificate),
-// logging to dir/name.log.
-func prosodyMigrateConfig(dir, data, c2s, name string) string {
+// logging to dir/name.log, and the vCard modules given (Debian's default
+// configuration has "vcard4"; "vcard_legacy", which keep vCards in PEP;
+// "vcard" keeps them in a store of their own).
+func prosodyMigrateConfig(dir, data, c2s, name, vcard string) string {
 	q := luaString
 	return `-- Written by minimix's interop suite (interop/migrate_test.go).
 data_path = ` + q(data) + `
@@ -270,7 +272,7 @@ s2s_ports = { }
 component_ports = { }
 http_ports = { }
 https_ports = { }
-modules_enabled = { "roster"; "saslauth"; "disco"; "private"; "vcard"; "pep"; "bookmarks"; "mam" }
+modules_enabled = { "roster"; "saslauth"; "disco"; "private"; ` + vcard + `; "pep"; "bookmarks"; "mam" }
 authentication = "internal_hashed"
 storage = "internal"
 c2s_require_encryption = false
@@ -318,7 +320,9 @@ func TestMigrateProsody(t *testing.T) {
 	}
 	c2s := freePort(t)
 	q := luaString
-	cfg := prosodyMigrateConfig(dir, data, c2s, "prosody")
+	// As Debian's configuration has it: vCards in PEP (XEP-0292), which
+	// the export carries as PEP items only.
+	cfg := prosodyMigrateConfig(dir, data, c2s, "prosody", `"vcard4"; "vcard_legacy"`)
 	cfgFile := filepath.Join(dir, "prosody.cfg.lua")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -459,7 +463,7 @@ func TestMigrateProsody(t *testing.T) {
 	mig2 := writeMigrator(t, migrator, filepath.Join(dir, "prosody-migrator2"), back)
 	mig2Cfg := filepath.Join(dir, "migrator2.cfg.lua")
 	if err := errors.Join(
-		os.WriteFile(cfg2, []byte(prosodyMigrateConfig(dir, data2, c2s2, "prosody2")), 0o644),
+		os.WriteFile(cfg2, []byte(prosodyMigrateConfig(dir, data2, c2s2, "prosody2", `"vcard"`)), 0o644),
 		os.WriteFile(mig2Cfg, []byte("input { type = \"xep0227\"; hosts = { [\"localhost\"] = { \"accounts\"; \"roster\"; \"vcard\" } } }\noutput { type = \"internal\"; path = "+q(data2)+" }\n"), 0o644),
 	); err != nil {
 		t.Fatal(err)

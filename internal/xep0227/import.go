@@ -155,6 +155,7 @@ func (im *Importer) user(ctx context.Context, s *Summary, u *User) error {
 	owner := jid.JID{Local: local, Domain: im.Domain}
 	var pending []*mxml.Element
 	var pubOwner, pubItems, archive *mxml.Element
+	hasVCard := false
 	for _, el := range u.El.Elements() {
 		switch {
 		case el.Space == NSSCRAM:
@@ -163,6 +164,7 @@ func (im *Importer) user(ctx context.Context, s *Summary, u *User) error {
 		case el.Local == "presence" && el.Attr("type") == "subscribe":
 			pending = append(pending, el)
 		case el.Space == NSVCard && el.Local == "vCard":
+			hasVCard = true
 			if err := im.vcard(ctx, s, local, el); err != nil {
 				return err
 			}
@@ -184,6 +186,13 @@ func (im *Importer) user(ctx context.Context, s *Summary, u *User) error {
 	}
 	if err := im.roster(ctx, s, local, u.El.Child(NSRoster, "query"), pending); err != nil {
 		return err
+	}
+	if !hasVCard && pubItems != nil {
+		if v := vcardFromPEP(nodeItems(pubItems)); v != nil {
+			if err := im.vcard(ctx, s, local, v); err != nil {
+				return err
+			}
+		}
 	}
 	native, err := im.pep(ctx, s, owner, pubOwner, pubItems)
 	if err != nil {
@@ -567,6 +576,11 @@ func (im *Importer) nodeConfig(name string, form *mxml.Element) pep.NodeConfig {
 	// One field at a time: an option minimix does not offer leaves the
 	// default, it does not lose the node.
 	for _, fl := range f.Fields {
+		if fl.Value() == "" {
+			// Prosody writes every option, those it leaves at its
+			// default empty: they keep minimix's default.
+			continue
+		}
 		one := dataform.New(dataform.TypeSubmit, pubsub.FormNodeConfig, fl)
 		_ = opts.Apply(&cfg, one, true)
 	}
@@ -748,4 +762,16 @@ func (im *Importer) archive(ctx context.Context, s *Summary, owner jid.JID, el *
 		}
 	}
 	return nil
+}
+
+// nodeItems returns the <item/> elements of each node of a
+// <pubsub xmlns='http://jabber.org/protocol/pubsub'/>.
+func nodeItems(pubsubEl *mxml.Element) map[string][]*mxml.Element {
+	out := make(map[string][]*mxml.Element)
+	for _, c := range pubsubEl.Elements() {
+		if c.Local == "items" && c.Attr("node") != "" {
+			out[c.Attr("node")] = append(out[c.Attr("node")], c.Elements()...)
+		}
+	}
+	return out
 }

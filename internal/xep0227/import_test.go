@@ -95,7 +95,7 @@ func prosodyExport(t *testing.T, scram string) string {
 <query xmlns='jabber:iq:roster' version='3'><item jid='alice@localhost' subscription='to' name='Alice'/></query>
 <pubsub xmlns='http://jabber.org/protocol/pubsub#owner'>
  <configure node='urn:xmpp:bookmarks:1'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#node_config</value></field><field var='pubsub#access_model'><value>whitelist</value></field><field var='pubsub#max_items'><value>max</value></field></x></configure>
- <configure node='http://jabber.org/protocol/nick'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#node_config</value></field><field var='pubsub#access_model'><value>open</value></field><field var='pubsub#title'><value>ignored</value></field></x></configure>
+ <configure node='http://jabber.org/protocol/nick'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#node_config</value></field><field var='pubsub#access_model'><value>open</value></field><field var='pubsub#title'><value>ignored</value></field><field type='boolean' var='pubsub#persist_items'/><field type='text-single' var='pubsub#max_items'/></x></configure>
 </pubsub>
 <pubsub xmlns='http://jabber.org/protocol/pubsub'>
  <items node='urn:xmpp:bookmarks:1'><item id='garden@conference.localhost'><conference xmlns='urn:xmpp:bookmarks:1' autojoin='true' name='Garden'><nick>Pat</nick></conference></item></items>
@@ -242,7 +242,8 @@ func TestImportProsody(t *testing.T) {
 	if err != nil {
 		t.Fatalf("nick node: %v", err)
 	}
-	if !bytes.Contains(node.Config, []byte("open")) {
+	// Options Prosody left empty keep the defaults: items persist.
+	if !bytes.Contains(node.Config, []byte("open")) || !bytes.Contains(node.Config, []byte(`"persist_items":true`)) {
 		t.Errorf("nick node's access model from the form not kept: %s", node.Config)
 	}
 	if its, _ := st.PEPItems(ctx, "pat", "http://jabber.org/protocol/nick", 0); len(its) != 1 || !bytes.Contains(its[0].Payload, []byte("Patricia")) {
@@ -359,5 +360,50 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 	if its, _ := dst.Store.PEPItems(ctx, "pat", "http://jabber.org/protocol/nick", 0); len(its) != 1 {
 		t.Errorf("pat's nick after the round trip: %+v", its)
+	}
+}
+
+// TestImportVCard4: Prosody with its default modules (vcard4,
+// vcard_legacy) keeps a vCard in PEP only; the import makes the
+// vcard-temp one that Prosody served from it, avatar included.
+func TestImportVCard4(t *testing.T) {
+	ctx := context.Background()
+	scram, _ := scramXML(t, "quinn-pw", false)
+	dir := t.TempDir()
+	write(t, dir, "quinn@localhost.xml", `<server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'><user name='quinn'>`+scram+`
+<pubsub xmlns='http://jabber.org/protocol/pubsub'>
+ <items node='urn:xmpp:vcard4'><item id='current'><vcard xmlns='urn:ietf:params:xml:ns:vcard-4.0'>
+  <fn><text>Quinn Q.</text></fn><n><surname>Q.</surname><given>Quinn</given></n><nickname><text>qq</text></nickname>
+  <email><parameters><type><text>work</text></type></parameters><text>quinn@example.org</text></email>
+  <tel><uri>tel:+123</uri></tel><impp><uri>xmpp:quinn@localhost</uri></impp><org><text>Acme</text></org>
+ </vcard></item></items>
+ <items node='urn:xmpp:avatar:metadata'><item id='abc'><metadata xmlns='urn:xmpp:avatar:metadata'><info id='abc' type='image/png' bytes='3'/></metadata></item></items>
+ <items node='urn:xmpp:avatar:data'><item id='abc'><data xmlns='urn:xmpp:avatar:data'>AAEC</data></item></items>
+</pubsub></user></host></server-data>`)
+	im := newImporter(t)
+	s, err := im.Import(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.VCards.Written != 1 {
+		t.Errorf("summary: %+v", s)
+	}
+	v, err := im.Store.GetVCard(ctx, "quinn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<FN>Quinn Q.</FN>", "<FAMILY>Q.</FAMILY>", "<GIVEN>Quinn</GIVEN>", "<NICKNAME>qq</NICKNAME>",
+		"<USERID>quinn@example.org</USERID>", "<WORK/>", "<NUMBER>+123</NUMBER>", "<JABBERID>quinn@localhost</JABBERID>",
+		"<ORGNAME>Acme</ORGNAME>", "<TYPE>image/png</TYPE>", "<BINVAL>AAEC</BINVAL>"} {
+		if !strings.Contains(string(v), want) {
+			t.Errorf("vCard lacks %s: %s", want, v)
+		}
+	}
+	// The PEP nodes come along as they are.
+	if its, _ := im.Store.PEPItems(ctx, "quinn", "urn:xmpp:vcard4", 0); len(its) != 1 {
+		t.Errorf("vcard4 node: %+v", its)
+	}
+	if s, _ := im.Import(ctx, dir); s.VCards.Written != 0 || s.VCards.Unchanged != 1 {
+		t.Errorf("second import: %+v", s.VCards)
 	}
 }

@@ -304,6 +304,10 @@ func (im *Importer) roster(ctx context.Context, s *Summary, local string, q *mxm
 				im.skip(s, local, "roster item %q is not a JID", el.Attr("jid"))
 				continue
 			}
+			if contact == local+"@"+im.Domain {
+				im.skip(s, local, "roster item for the account itself")
+				continue
+			}
 			it := storage.RosterItem{Contact: contact, Name: el.Attr("name"), Subscription: storage.SubNone}
 			switch sub := el.Attr("subscription"); sub {
 			case "", "none":

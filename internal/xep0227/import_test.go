@@ -71,6 +71,7 @@ func ejabberdExport(t *testing.T, scram string) string {
   <query xmlns='jabber:iq:roster'>
     <item jid='bob@localhost' name='Bob' subscription='both'><group>Friends</group><group>Work</group></item>
     <item jid='carol@example.net' subscription='none' ask='subscribe'/>
+    <item jid='Alice@localhost' subscription='both'/>
   </query>
   <presence xmlns='jabber:client' from='dave@example.org' to='alice@localhost' type='subscribe'/>
   <query xmlns='jabber:iq:private'>
@@ -140,7 +141,7 @@ func TestImportEjabberd(t *testing.T) {
 	if s.SkippedHosts["other.example"] != 1 {
 		t.Errorf("other.example not skipped: %v", s.SkippedHosts)
 	}
-	for _, want := range []string{"carl: ", "jabber:iq:privacy"} {
+	for _, want := range []string{"carl: ", "jabber:iq:privacy", "alice: roster item for the account itself"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q", want)
 		}

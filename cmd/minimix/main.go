@@ -9,6 +9,10 @@
 //	minimix joins leave ACCOUNT ROOM       make an account leave a room
 //	minimix s2s list                       streams with other servers (asks the running server)
 //	minimix storage copy -from sqlite:PATH -to postgres:DSN   move a deployment to PostgreSQL
+//	minimix backup FILE                    a consistent copy of the database, server running or not
+//	minimix restore FILE                   install a backup into an empty data_dir
+//	minimix import xep0227 [-dry-run] PATH  move in from Prosody or ejabberd (XEP-0227)
+//	minimix export xep0227 DIR             every account as XEP-0227 files
 //	minimix version
 //
 // The config file is the -config flag, else $MINIMIX_CONFIG, else the
@@ -49,6 +53,14 @@ const usage = `usage:
   minimix storage copy -from sqlite:PATH -to postgres:DSN [-sample N]
                                              copy every table into an empty PostgreSQL database
                                              (server stopped), verified by counts and hashes
+  minimix backup FILE [-config FILE]         a consistent copy of the database, taken while
+                                             the server runs (SQLite; PostgreSQL: pg_dump)
+  minimix restore FILE [-config FILE]        install a backup into an empty data_dir
+  minimix import xep0227 [-dry-run] FILE|DIR  import accounts, rosters, vCards, private XML,
+                                             PEP (bookmarks), offline messages and archives
+                                             exported by Prosody or ejabberd (by the running
+                                             server if one runs)
+  minimix export xep0227 DIR                 write every account as XEP-0227, one file each
   minimix version                            print the version
 `
 
@@ -68,6 +80,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if cmd == "storage" {
 		return storageCmd(rest, stdout, stderr)
+	}
+	if cmd == "import" || cmd == "export" {
+		return portableCmd(cmd, *cfgPath, rest, stdout, stderr)
 	}
 	// Sub-commands accept -config after their own name too.
 	sub := flag.NewFlagSet("minimix "+cmd, flag.ContinueOnError)
@@ -107,6 +122,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return joinsCmd(path, rest, stdout, stderr)
 	case "s2s":
 		return s2sCmd(path, rest, stdout, stderr)
+	case "backup":
+		return backupCmd(path, rest, stdout, stderr)
+	case "restore":
+		return restoreCmd(path, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "minimix", server.Version)
 		return 0

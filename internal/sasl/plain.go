@@ -118,7 +118,17 @@ func (s *Server) passwordMatches(ctx context.Context, username, password string)
 	if err != nil {
 		prepped, known = password, false
 	}
-	return verifyPassword(h, cred, prepped) && known, nil
+	if !verifyPassword(h, cred, prepped) || !known {
+		return false, nil
+	}
+	// An account that lacks the record of one hash (imported with
+	// SCRAM-SHA-1 only) gets it from the password just checked.
+	if s.complete != nil && (!usable(sha1Hash, creds.SHA1) || !usable(sha256Hash, creds.SHA256)) {
+		if full, err := completeCredentials(creds, prepped); err == nil {
+			s.complete(ctx, username, full)
+		}
+	}
+	return true, nil
 }
 
 // CheckPassword reports whether password is the password of the account

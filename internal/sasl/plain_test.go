@@ -1,9 +1,12 @@
 package sasl
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
+
+	"minimix/internal/storage"
 
 	msasl "mellium.im/sasl"
 )
@@ -93,5 +96,53 @@ func TestCheckPassword(t *testing.T) {
 		if user != tc.wantUser || ok != tc.ok || (err != nil) != tc.err {
 			t.Errorf("CheckPassword(%q, %q) = %q, %v, %v; want %q, %v, error %v", tc.user, tc.password, user, ok, err, tc.wantUser, tc.ok, tc.err)
 		}
+	}
+}
+
+// TestPlainCompletesCredentials: an account with SCRAM-SHA-1 credentials
+// only (imported from Prosody) gets SCRAM-SHA-256 ones at its first PLAIN
+// login, and can then log in with SCRAM-SHA-256; complete accounts and
+// failed logins are left alone.
+func TestPlainCompletesCredentials(t *testing.T) {
+	ctx := context.Background()
+	full, err := NewCredentials("pencil", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := accounts{"pat": {SHA1: full.SHA1}, "alice": full}
+	srv := NewServer(a.lookup, []byte("test secret"))
+	var completed []string
+	srv.SetCompleter(func(_ context.Context, user string, c storage.Credentials) {
+		completed = append(completed, user)
+		a[user] = c
+	})
+	login := func(mech, user, pw string) error {
+		neg, err := srv.Start(ctx, mech, ConnState{AllowPlain: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]msasl.Mechanism{Plain: msasl.Plain, SCRAMSHA256: msasl.ScramSha256}[mech]
+		return exchange(ctx, neg, mellium(m, user, pw, "", nil)(t))
+	}
+	if err := login(SCRAMSHA256, "pat", "pencil"); err == nil {
+		t.Fatal("SCRAM-SHA-256 worked with SHA-1 credentials only")
+	}
+	if err := login(Plain, "pat", "wrong"); err == nil || len(completed) != 0 {
+		t.Fatalf("a wrong password: %v, completed %v", err, completed)
+	}
+	if err := login(Plain, "pat", "pencil"); err != nil {
+		t.Fatal(err)
+	}
+	if err := login(Plain, "alice", "pencil"); err != nil {
+		t.Fatal(err)
+	}
+	if len(completed) != 1 || completed[0] != "pat" {
+		t.Fatalf("completed %v, want pat alone", completed)
+	}
+	if !bytes.Equal(a["pat"].SHA1.StoredKey, full.SHA1.StoredKey) {
+		t.Error("the SHA-1 record was replaced")
+	}
+	if err := login(SCRAMSHA256, "pat", "pencil"); err != nil {
+		t.Errorf("SCRAM-SHA-256 after the completion: %v", err)
 	}
 }

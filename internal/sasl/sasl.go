@@ -221,6 +221,9 @@ type Server struct {
 	lookup  Lookup
 	secret  []byte
 	limiter *Limiter // nil: no limit
+	// complete stores credentials completed at a PLAIN login
+	// (SetCompleter); nil: none are.
+	complete func(ctx context.Context, username string, c storage.Credentials)
 	// serverNonce makes SCRAM's server nonce; tests replace it to check
 	// the RFC test vectors.
 	serverNonce func() string

@@ -190,6 +190,8 @@ func (s *Server) registerAdmin(mux *http.ServeMux) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
+	mux.HandleFunc("GET "+AdminAPIPrefix+"backup", s.adminHandler(s.handleBackup))
+	mux.HandleFunc("POST "+AdminAPIPrefix+"import/xep0227", s.adminHandler(s.handleImport))
 	mux.HandleFunc("GET "+AdminAPIPrefix+"s2s", s.adminHandler(func(w http.ResponseWriter, r *http.Request) {
 		if s.S2S == nil {
 			http.Error(w, "s2s is disabled (s2s.enabled = false)", http.StatusNotFound)

@@ -161,6 +161,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		off := func(n int) int { return cmp.Or(n, -1) }
 		saslSrv.SetLimiter(sasl.NewLimiter(sasl.LimiterConfig{Burst: off(perAccount), AddressBurst: off(perAddress), Window: time.Minute}))
 	}
+	// Accounts imported with SCRAM-SHA-1 credentials only (Prosody,
+	// docs/migrating.md) get SCRAM-SHA-256 ones at their first PLAIN
+	// login.
+	saslSrv.SetCompleter(func(ctx context.Context, user string, c storage.Credentials) {
+		if err := store.SetCredentials(ctx, user, c); err != nil {
+			log.Warn("credentials not completed after a PLAIN login", "user", user, "err", err)
+			return
+		}
+		log.Info("credentials completed for every SCRAM mechanism after a PLAIN login", "user", user)
+	})
 	admins := make(map[string]bool)
 	for _, a := range cfg.Admins {
 		if j, err := jid.Parse(a); err == nil && j.Domain == cfg.Domain {

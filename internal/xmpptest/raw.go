@@ -368,14 +368,21 @@ func (r *Raw) AuthPlain(user, password string) Node {
 // signature in <success/> is verified.
 func (r *Raw) AuthSCRAM(user, password string) Node {
 	r.t.Helper()
-	neg := sasl.NewClient(sasl.ScramSha256, sasl.Credentials(func() ([]byte, []byte, []byte) {
+	return r.AuthMechanism(sasl.ScramSha256, user, password)
+}
+
+// AuthMechanism is AuthSCRAM with another SCRAM mechanism of
+// mellium.im/sasl (sasl.ScramSha1).
+func (r *Raw) AuthMechanism(mech sasl.Mechanism, user, password string) Node {
+	r.t.Helper()
+	neg := sasl.NewClient(mech, sasl.Credentials(func() ([]byte, []byte, []byte) {
 		return []byte(user), []byte(password), nil
 	}))
 	_, resp, err := neg.Step(nil)
 	if err != nil {
 		r.t.Fatalf("raw: SCRAM first message: %v", err)
 	}
-	r.Send("<auth xmlns='" + NSSASL + "' mechanism='SCRAM-SHA-256'>" + base64.StdEncoding.EncodeToString(resp) + "</auth>")
+	r.Send("<auth xmlns='" + NSSASL + "' mechanism='" + mech.Name + "'>" + base64.StdEncoding.EncodeToString(resp) + "</auth>")
 	for {
 		n, err := r.Next(5 * time.Second)
 		if err != nil {

@@ -54,3 +54,25 @@ func (db *DB) SetVCard(ctx context.Context, user string, data []byte) error {
 	}
 	return nil
 }
+
+// PrivateKeys returns the keys of user's private XML fragments in
+// lexical order (for export).
+func (db *DB) PrivateKeys(ctx context.Context, user string) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `SELECT key FROM private_storage WHERE username = $1 ORDER BY key`, user)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: private keys of %q: %w", user, err)
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("postgres: private keys of %q: %w", user, err)
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: private keys of %q: %w", user, err)
+	}
+	return keys, nil
+}

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"context"
 	"testing"
 
 	"minimix/internal/storage"
@@ -39,6 +40,20 @@ func testPrivate(t *testing.T, open func(t *testing.T) storage.Store) {
 	diff(t, "bob's bookmarks", `<storage xmlns="storage:bookmarks"><conference jid="r@c"/></storage>`, string(got))
 	_, err = s.GetPrivate(ctx, "bob", roster)
 	wantErr(t, "GetPrivate of bob's unset key", err, storage.ErrNotFound)
+
+	// Listing the keys (for export) is what both backends offer beyond
+	// storage.Private.
+	lister, ok := s.(interface {
+		PrivateKeys(ctx context.Context, user string) ([]string, error)
+	})
+	if !ok {
+		return
+	}
+	for user, want := range map[string][]string{"alice": {roster, bookmarks}, "bob": {bookmarks}, "nobody": nil} {
+		keys, err := lister.PrivateKeys(ctx, user)
+		must(t, "PrivateKeys", err)
+		diff(t, "private keys of "+user, want, keys)
+	}
 }
 
 func testVCards(t *testing.T, open func(t *testing.T) storage.Store) {

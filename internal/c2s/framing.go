@@ -3,6 +3,7 @@ package c2s
 import (
 	"context"
 	"crypto/tls"
+	"net"
 	"net/netip"
 	"time"
 
@@ -96,6 +97,14 @@ func (s *Server) ServeFramed(fr Framing) bool {
 	return true
 }
 
+// Batcher is a Framing that takes several elements at once: a BOSH
+// response carries all that is ready. The stream writes a batch of
+// stanzas (and the nonzas before them) through WriteBatch when its
+// framing has it; all of them are written, or none.
+type Batcher interface {
+	WriteBatch(frames [][]byte) error
+}
+
 // framingNS is RFC 7395's, whose <open/> and <close/> stand for the
 // stream's opening and closing tags on WebSocket.
 const framingNS = "urn:ietf:params:xml:ns:xmpp-framing"
@@ -168,6 +177,29 @@ func (c *conn) secure() bool {
 // writeFramed writes nonzas and a batch of stanzas as one framed
 // element each. It returns how many stanzas of batch were written.
 func (c *conn) writeFramed(ctrl [][]byte, batch []outItem, bufp *[]byte) (sent int, err error) {
+	if b, ok := c.fr.(Batcher); ok {
+		buf := (*bufp)[:0]
+		ends := make([]int, 0, len(ctrl)+len(batch))
+		for _, x := range ctrl {
+			buf = append(buf, x...)
+			ends = append(ends, len(buf))
+		}
+		for _, it := range batch {
+			buf = AppendFramed(buf, it.el)
+			ends = append(ends, len(buf))
+		}
+		*bufp = buf
+		frames := make([][]byte, len(ends))
+		start := 0
+		for i, e := range ends {
+			frames[i] = buf[start:e]
+			start = e
+		}
+		if err := c.writeBatch(b, frames); err != nil {
+			return 0, err
+		}
+		return len(batch), nil
+	}
 	for _, b := range ctrl {
 		if err := c.write(b); err != nil {
 			return 0, err
@@ -180,4 +212,24 @@ func (c *conn) writeFramed(ctrl [][]byte, batch []outItem, bufp *[]byte) (sent i
 		}
 	}
 	return len(batch), nil
+}
+
+// writeBatch is write for a Batcher.
+func (c *conn) writeBatch(b Batcher, frames [][]byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.end != connOpen {
+		return net.ErrClosed
+	}
+	c.setWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	if c.closing.Load() {
+		c.setWriteDeadline(time.Now().Add(closeGrace))
+	}
+	n := 0
+	for _, f := range frames {
+		n += len(f)
+	}
+	err := b.WriteBatch(frames)
+	c.srv.Stats.BytesOut.Add(uint64(n))
+	return err
 }

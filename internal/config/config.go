@@ -460,7 +460,7 @@ type HTTP struct {
 	// something to send (the client's wait). Default "60s", between 1s and 10m.
 	BOSHMaxWait Duration `toml:"bosh_max_wait"`
 	// BOSHInactivity is how long a BOSH session may have no request
-	// waiting before it is gone. Default "60s", between 5s and 10m.
+	// waiting before it is gone. Default "60s", between 1s and 10m.
 	BOSHInactivity Duration `toml:"bosh_inactivity"`
 	// BOSHMaxPause is the longest pause a BOSH client may ask for.
 	// Default "300s", between 0s and 1h.

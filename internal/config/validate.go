@@ -229,7 +229,7 @@ func (h *HTTP) validate(is *issues) {
 		is.add("http.websocket_ping_interval", "%v is out of range [1s, 1h] (0s: never)", h.WebSocketPingInterval)
 	}
 	durationBetween(is, "http.bosh_max_wait", h.BOSHMaxWait, time.Second, 10*time.Minute)
-	durationBetween(is, "http.bosh_inactivity", h.BOSHInactivity, 5*time.Second, 10*time.Minute)
+	durationBetween(is, "http.bosh_inactivity", h.BOSHInactivity, time.Second, 10*time.Minute)
 	durationBetween(is, "http.bosh_max_pause", h.BOSHMaxPause, 0, time.Hour)
 	between(is, "http.bosh_max_hold", h.BOSHMaxHold, 1, 8)
 	durationBetween(is, "http.admin_session_ttl", h.AdminSessionTTL, time.Minute, 720*time.Hour)

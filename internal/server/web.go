@@ -60,3 +60,6 @@ func (s *Server) newHTTPSServer(h http.Handler) *http.Server {
 	srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
 	return srv
 }
+
+// Web returns the handler of the browsers' ways in.
+func (s *Server) Web() *web.Handler { return s.web }

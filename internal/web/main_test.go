@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/xml"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -13,3 +14,5 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
 	)
 }
+
+func xmlUnmarshal(b []byte, v any) error { return xml.Unmarshal(b, v) }

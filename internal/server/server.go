@@ -535,6 +535,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	s.log.Info("shutting down")
 	var errs []error
+	// BOSH requests are held up to a minute: they are answered first.
+	s.web.StartShutdown()
 	for _, hs := range []*http.Server{s.http, s.https} {
 		if hs == nil {
 			continue

@@ -32,6 +32,7 @@ func (s *Server) buildWeb() *web.Handler {
 		AllowedOrigins: h.AllowedOrigins,
 		SecureNetworks: secure,
 		PublicURL:      h.PublicURL,
+		HTTPSAddr:      s.HTTPSAddr,
 		PingInterval:   h.WebSocketPingInterval.Duration,
 		WriteTimeout:   s.cfg.C2S.WriteTimeout.Duration,
 		BOSHConfig: web.BOSHConfig{

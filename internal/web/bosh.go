@@ -66,23 +66,29 @@ type boshManager struct {
 
 	mu       sync.Mutex
 	sessions map[string]*boshSession
+	closed   bool // shutting down: no new sessions
 }
 
 func newBOSHManager(h *Handler) *boshManager {
 	return &boshManager{h: h, cfg: h.cfg.BOSHConfig.withDefaults(), sessions: make(map[string]*boshSession)}
 }
 
-// closeAll ends the sessions that are left (their streams are closed
-// first, by the c2s server's shutdown).
+// closeAll ends the sessions that are left, and refuses new ones: held
+// requests are answered with a terminate (system-shutdown), for the HTTP
+// server's shutdown, which waits for every request, does not wait for
+// their waits; their streams see the connection lost.
 func (m *boshManager) closeAll() {
 	m.mu.Lock()
+	m.closed = true
 	var all []*boshSession
 	for _, s := range m.sessions {
 		all = append(all, s)
 	}
 	m.mu.Unlock()
 	for _, s := range all {
-		s.Abort()
+		s.mu.Lock()
+		s.endLocked("system-shutdown", net.ErrClosed)
+		s.mu.Unlock()
 	}
 }
 
@@ -327,6 +333,11 @@ func (m *boshManager) create(w http.ResponseWriter, r *http.Request, body *xml.E
 		ContentNS: xml.NSClient,
 	}, n: size})
 	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		writeBOSH(w, terminateBody("system-shutdown", "the server is shutting down"))
+		return
+	}
 	m.sessions[s.sid] = s
 	m.mu.Unlock()
 	if !h.cfg.C2S.ServeFramed(s) {

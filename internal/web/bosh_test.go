@@ -446,3 +446,37 @@ func TestBOSHCORS(t *testing.T) {
 		t.Errorf("other origin: status %d, Allow-Origin %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
 	}
 }
+
+// TestBOSHShutdown: a request held when the server shuts down is
+// answered with a terminate (system-shutdown), and the shutdown does not
+// wait out its wait (the HTTP server's shutdown waits for every request:
+// with the request still held it would fail at its deadline).
+func TestBOSHShutdown(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, []string{"alice"}, xmpptest.WithConfig(func(c *config.Config) {
+		c.HTTP.BOSHMaxWait.Duration = 10 * time.Minute
+	}))
+	b := srv.NewBOSH(t)
+	b.Login("alice", pw("alice"), "web")
+	b.RID++
+	body := b.Body(b.RID, "", "")
+	answer := make(chan xmpptest.Node, 1)
+	go func() {
+		defer close(answer)
+		_, out, err := b.PostRaw(body)
+		if err != nil {
+			t.Errorf("held request: %v", err)
+			return
+		}
+		answer <- decodeBody(t, out)
+	}()
+	waitHeld(t, srv, b, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Server.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if n, ok := <-answer; !ok || n.Attr("type") != "terminate" || n.Attr("condition") != "system-shutdown" {
+		t.Errorf("held request at shutdown answered with %v %s", ok, n)
+	}
+}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -14,15 +15,14 @@ const (
 	relBOSH      = "urn:xmpp:alt-connections:xbosh"
 )
 
-// links returns the endpoints' rel and URL, for r.
+// links returns the endpoints' rel and URL, for r: under the public
+// URL if one is configured; otherwise on the host r asked for, over
+// HTTPS when there is an HTTPS listener (browsers refuse ws:// from an
+// https:// page, and XEP-0156 wants TLS), else as r came.
 func (h *Handler) links(r *http.Request) [][2]string {
 	base := strings.TrimSuffix(h.cfg.PublicURL, "/")
 	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
+		base = h.baseURL(r)
 	}
 	var out [][2]string
 	if h.cfg.WebSocket {
@@ -33,6 +33,31 @@ func (h *Handler) links(r *http.Request) [][2]string {
 		out = append(out, [2]string{relBOSH, base + BOSHPath})
 	}
 	return out
+}
+
+func (h *Handler) baseURL(r *http.Request) string {
+	if r.TLS != nil {
+		return "https://" + r.Host
+	}
+	if h.cfg.HTTPSAddr != nil {
+		if a := h.cfg.HTTPSAddr(); a != nil {
+			host := r.Host
+			if hh, _, err := net.SplitHostPort(r.Host); err == nil {
+				host = hh
+			}
+			if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+				host = "[" + host + "]"
+			}
+			_, port, err := net.SplitHostPort(a.String())
+			if err == nil {
+				if port == "443" {
+					return "https://" + host
+				}
+				return "https://" + host + ":" + port
+			}
+		}
+	}
+	return "http://" + r.Host
 }
 
 // hostMetaCORS lets every page read the discovery documents: they say

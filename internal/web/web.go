@@ -48,6 +48,10 @@ type Config struct {
 	// ("https://chat.example.com"); otherwise each request's scheme and
 	// Host.
 	PublicURL string
+	// HTTPSAddr, if set, returns the address of the HTTPS listener
+	// ([http] tls_listen), or nil: with one, host-meta names https://
+	// and wss:// URLs on its port, also when asked over plain HTTP.
+	HTTPSAddr func() net.Addr
 	// PingInterval is how often a WebSocket is pinged; 0: never.
 	PingInterval time.Duration
 	// WriteTimeout bounds a write to a WebSocket the stream layer did not
@@ -93,8 +97,13 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /.well-known/host-meta.json", h.serveHostMetaJSON)
 }
 
-// Close ends every BOSH session (their streams end with the c2s server's
-// shutdown) and waits for what the handler started to finish.
+// StartShutdown ends every BOSH session (answering its held requests)
+// and refuses new ones, so that the HTTP server's shutdown, which waits
+// for every request in progress, need not wait for held ones.
+func (h *Handler) StartShutdown() { h.bosh.closeAll() }
+
+// Close ends what is left of the BOSH sessions and waits for what the
+// handler started to finish.
 func (h *Handler) Close() {
 	h.bosh.closeAll()
 	h.wg.Wait()

@@ -73,23 +73,54 @@ func newBOSHManager(h *Handler) *boshManager {
 	return &boshManager{h: h, cfg: h.cfg.BOSHConfig.withDefaults(), sessions: make(map[string]*boshSession)}
 }
 
-// closeAll ends the sessions that are left, and refuses new ones: held
-// requests are answered with a terminate (system-shutdown), for the HTTP
-// server's shutdown, which waits for every request, does not wait for
-// their waits; their streams see the connection lost.
-func (m *boshManager) closeAll() {
-	m.mu.Lock()
-	m.closed = true
-	var all []*boshSession
-	for _, s := range m.sessions {
-		all = append(all, s)
+// drain answers every held request with a terminate (system-shutdown)
+// and refuses new sessions and requests, for the HTTP server's shutdown,
+// which waits for every request in progress, not to wait out their
+// waits. The streams go on until the c2s server closes them in its turn
+// (after the features, as TCP streams): what they write from now on has
+// no request to go out in and is dropped (with stream management, c2s
+// keeps what was not acknowledged).
+func (m *boshManager) drain() {
+	for _, s := range m.all(true) {
+		s.mu.Lock()
+		if !s.ended && !s.draining {
+			s.draining = true
+			if s.idle != nil {
+				s.idle.Stop()
+				s.idle = nil
+			}
+			for _, req := range s.early {
+				req.answered = true
+				req.resp <- terminateBody("system-shutdown", "")
+			}
+			s.early = nil
+			s.flushLocked()
+		}
+		s.mu.Unlock()
 	}
-	m.mu.Unlock()
-	for _, s := range all {
+}
+
+// closeAll ends the sessions that are left.
+func (m *boshManager) closeAll() {
+	for _, s := range m.all(true) {
 		s.mu.Lock()
 		s.endLocked("system-shutdown", net.ErrClosed)
 		s.mu.Unlock()
 	}
+}
+
+// all returns the sessions; closing, it refuses new ones from now on.
+func (m *boshManager) all(closing bool) []*boshSession {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if closing {
+		m.closed = true
+	}
+	all := make([]*boshSession, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		all = append(all, s)
+	}
+	return all
 }
 
 func (m *boshManager) get(sid string) *boshSession {
@@ -284,6 +315,7 @@ type boshSession struct {
 	streamID string
 	from     string
 	ended    bool
+	draining bool   // the server shuts down: answers terminate, writes are dropped
 	endCond  string // the terminate condition; "" for a clean end
 	readErr  error  // what the reader gets once in is empty and ended
 	pause    time.Duration
@@ -370,6 +402,10 @@ func (s *boshSession) request(w http.ResponseWriter, r *http.Request, body *xml.
 		s.mu.Lock()
 	}
 	switch {
+	case s.draining && !s.ended:
+		s.mu.Unlock()
+		writeBOSH(w, terminateBody("system-shutdown", ""))
+		return
 	case s.ended:
 		s.mu.Unlock()
 		writeBOSH(w, terminateBody("item-not-found", "the session ended"))
@@ -496,9 +532,9 @@ func (s *boshSession) holdLocked(req *boshReq) {
 // send, or the session ended. A creation request waits for the stream's
 // header.
 func (s *boshSession) flushLocked() {
-	for len(s.held) > 0 && (s.ended || len(s.out) > 0 && s.streamID != "") {
+	for len(s.held) > 0 && (s.ended || s.draining || len(s.out) > 0 && s.streamID != "") {
 		s.answerLocked(s.held[0])
-		if !s.ended {
+		if !s.ended && !s.draining {
 			return
 		}
 	}
@@ -533,7 +569,7 @@ func (s *boshSession) answerLocked(req *boshReq) {
 		s.order = s.order[1:]
 	}
 	req.resp <- b
-	if len(s.held) == 0 && !s.ended {
+	if len(s.held) == 0 && !s.ended && !s.draining {
 		d := s.m.cfg.Inactivity
 		if s.pause > 0 {
 			d = s.pause
@@ -576,11 +612,15 @@ func (s *boshSession) bodyLocked(req *boshReq) []byte {
 		// (XEP-0124 9.1).
 		attr("ack", strconv.FormatUint(s.next-1, 10))
 	}
-	if s.ended {
+	switch {
+	case s.ended:
 		attr("type", "terminate")
 		if s.endCond != "" {
 			attr("condition", s.endCond)
 		}
+	case s.draining:
+		attr("type", "terminate")
+		attr("condition", "system-shutdown")
 	}
 	b = append(b, '>')
 	for _, f := range s.out {
@@ -621,7 +661,7 @@ func (s *boshSession) respond(w http.ResponseWriter, r *http.Request, req *boshR
 						break
 					}
 				}
-				if len(s.held) == 0 && !s.ended && s.idle == nil {
+				if len(s.held) == 0 && !s.ended && !s.draining && s.idle == nil {
 					s.idle = time.AfterFunc(s.m.cfg.Inactivity, s.inactive)
 				}
 			}
@@ -773,7 +813,7 @@ func (s *boshSession) WriteBatch(frames [][]byte) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for !s.ended && s.outBytes > 0 && s.outBytes+n > s.maxOut {
+	for !s.ended && !s.draining && s.outBytes > 0 && s.outBytes+n > s.maxOut {
 		ch := waitOn(&s.outWake)
 		d := s.wdeadline
 		s.mu.Unlock()
@@ -793,6 +833,9 @@ func (s *boshSession) WriteBatch(frames [][]byte) error {
 	}
 	if s.ended {
 		return net.ErrClosed
+	}
+	if s.draining {
+		return nil
 	}
 	for _, f := range frames {
 		s.out = append(s.out, append([]byte(nil), f...))

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +41,16 @@ func TestBOSHSession(t *testing.T) {
 	}
 	if f := n.Child(xmpptest.NSStream, "features"); f == nil || f.Find("mechanisms") == nil {
 		t.Fatalf("creation answer without the stream's features: %s", n)
+	}
+
+	// After the restart, the features of TCP's: bind, stream management,
+	// client state indication.
+	b = srv.NewBOSH(t)
+	f := b.Authenticate("alice", pw("alice"))
+	for _, ns := range []string{xmpptest.NSBind, xmpptest.NSSM, "urn:xmpp:csi:0"} {
+		if !slices.ContainsFunc(f.Nodes, func(n xmpptest.Node) bool { return n.XMLName.Space == ns }) {
+			t.Errorf("features after the restart without %s: %s", ns, f)
+		}
 	}
 
 	b = srv.NewBOSH(t)
@@ -272,7 +283,7 @@ func TestBOSHHoldAndWait(t *testing.T) {
 
 // TestBOSHInactivity: a session with no request for its inactivity is
 // gone; its stream, with stream management and resumption, hibernates
-// and resumes over WebSocket.
+// and resumes over another BOSH session (XEP-0198 over XEP-0206).
 func TestBOSHInactivity(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, []string{"alice", "bob"}, xmpptest.WithConfig(func(c *config.Config) {
@@ -300,15 +311,21 @@ func TestBOSHInactivity(t *testing.T) {
 	}
 	bob := srv.Dial(t, "bob", pw("bob"), xmpptest.DialOptions{})
 	bob.SendRaw(t, `<message to='`+full+`' type='chat'><body>while inactive</body></message>`)
-	w := srv.DialWebSocket(t, xmpptest.WSOptions{})
-	w.Open()
-	if n := w.AuthPlain("alice", pw("alice")); n.XMLName.Local != "success" {
-		t.Fatalf("auth: %s", n)
+	// A new BOSH session resumes the stream and gets what came meanwhile.
+	b2 := srv.NewBOSH(t)
+	b2.Authenticate("alice", pw("alice"))
+	ans := b2.Send(`<resume xmlns='urn:xmpp:sm:3' previd='` + id + `' h='0'/>`)
+	// The message comes with <resumed/> or after it.
+	for deadline := time.Now().Add(30 * time.Second); !slices.ContainsFunc(ans.Nodes, isLocal("resumed")); {
+		if slices.ContainsFunc(ans.Nodes, isLocal("failed")) || ans.Attr("type") == "terminate" || time.Now().After(deadline) {
+			t.Fatalf("resume over BOSH: %s", ans)
+		}
+		ans = b2.Send("")
 	}
-	w.Open()
-	w.Send(`<resume xmlns='urn:xmpp:sm:3' previd='` + id + `' h='0'/>`)
-	w.Expect(xmpptest.NSSM, "resumed")
-	w.ExpectStanza("message sent while inactive", 5*time.Second, isMessage("while inactive"))
+	b2.Find(ans, "the message sent while inactive", 10*time.Second, isMessage("while inactive"))
+	// The resumed session is the old one: bob's next message reaches it.
+	bob.SendRaw(t, `<message to='`+full+`' type='chat'><body>after resuming</body></message>`)
+	b2.Find(xmpptest.Node{}, "a message after resuming", 10*time.Second, isMessage("after resuming"))
 }
 
 // TestBOSHRetransmitUnanswered: a request whose client went away before

@@ -97,10 +97,12 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /.well-known/host-meta.json", h.serveHostMetaJSON)
 }
 
-// StartShutdown ends every BOSH session (answering its held requests)
-// and refuses new ones, so that the HTTP server's shutdown, which waits
-// for every request in progress, need not wait for held ones.
-func (h *Handler) StartShutdown() { h.bosh.closeAll() }
+// StartShutdown answers every held BOSH request with a terminate
+// (system-shutdown) and refuses new sessions and requests, so that the
+// HTTP server's shutdown, which waits for every request in progress,
+// need not wait for held ones. The sessions' streams end with the c2s
+// server's shutdown, after the features', as TCP streams do.
+func (h *Handler) StartShutdown() { h.bosh.drain() }
 
 // Close ends what is left of the BOSH sessions and waits for what the
 // handler started to finish.

@@ -280,7 +280,12 @@ func (f *wsFraming) SetWriteDeadline(t time.Time) {
 	defer f.wmu.Unlock()
 	f.wdeadline = t
 	if f.wtimer != nil {
-		f.wtimer.Reset(time.Until(t))
+		if t.IsZero() {
+			// No bound: the write in progress goes on.
+			f.wtimer.Stop()
+		} else {
+			f.wtimer.Reset(time.Until(t))
+		}
 	}
 }
 

@@ -157,6 +157,25 @@ func (b *BOSH) Find(n Node, what string, timeout time.Duration, match func(Node)
 // resource.
 func (b *BOSH) Login(user, password, resource string) string {
 	b.t.Helper()
+	b.Authenticate(user, password)
+	res := ""
+	if resource != "" {
+		res = "<resource>" + resource + "</resource>"
+	}
+	n := b.Send("<iq xmlns='jabber:client' type='set' id='bind1'><bind xmlns='" + NSBind + "'>" + res + "</bind></iq>")
+	iq := b.Find(n, "bind result", 10*time.Second, func(c Node) bool { return c.XMLName.Local == "iq" && c.Attr("id") == "bind1" })
+	j := iq.Find("bind/jid")
+	if iq.Attr("type") != "result" || j == nil {
+		b.t.Fatalf("bosh: bind: %s", iq)
+	}
+	b.JID = j.Text
+	return b.JID
+}
+
+// Authenticate creates a session, authenticates with PLAIN and restarts
+// the stream; it returns the features after the restart.
+func (b *BOSH) Authenticate(user, password string) Node {
+	b.t.Helper()
 	n := b.Create(60, 1)
 	if n.Child(NSStream, "features") == nil {
 		n = b.Find(n, "features", 10*time.Second, func(c Node) bool { return c.XMLName.Local == "features" })
@@ -170,17 +189,5 @@ func (b *BOSH) Login(user, password, resource string) string {
 		return c.XMLName.Local == "success"
 	})
 	n = b.Restart()
-	b.Find(n, "features after restart", 10*time.Second, func(c Node) bool { return c.XMLName.Local == "features" })
-	res := ""
-	if resource != "" {
-		res = "<resource>" + resource + "</resource>"
-	}
-	n = b.Send("<iq xmlns='jabber:client' type='set' id='bind1'><bind xmlns='" + NSBind + "'>" + res + "</bind></iq>")
-	iq := b.Find(n, "bind result", 10*time.Second, func(c Node) bool { return c.XMLName.Local == "iq" && c.Attr("id") == "bind1" })
-	j := iq.Find("bind/jid")
-	if iq.Attr("type") != "result" || j == nil {
-		b.t.Fatalf("bosh: bind: %s", iq)
-	}
-	b.JID = j.Text
-	return b.JID
+	return b.Find(n, "features after restart", 10*time.Second, func(c Node) bool { return c.XMLName.Local == "features" })
 }

@@ -2,7 +2,9 @@ package web_test
 
 // TestBrowser runs a real web client, Converse.js 14 in Debian's chromium
 // driven by playwright-core (browsertest/driver.js), against a server on
-// loopback: over WebSocket, then over BOSH, it logs in, joins a room,
+// loopback: over WebSocket and over BOSH, on the plain HTTP listener and
+// on the HTTPS one (http.tls_listen, the generated certificate, with
+// nothing but TLS counting as encrypted), it logs in, joins a room,
 // sends and receives; a second session of the same account over TCP joins
 // the room too and is an account join (no new occupant). It needs
 // /usr/bin/chromium (or $CHROMIUM), node, and `npm ci` run in
@@ -310,7 +312,7 @@ func testPage(t *testing.T) *httptest.Server {
 
 func TestBrowser(t *testing.T) {
 	d := browser(t)
-	for _, transport := range []string{"websocket", "bosh"} {
+	for _, transport := range []string{"websocket", "bosh", "wss", "bosh-https"} {
 		t.Run(transport, func(t *testing.T) { browserScenario(t, d, transport) })
 	}
 }
@@ -349,9 +351,16 @@ func browserScenario(t *testing.T, d *driver, transport string) {
 		}
 	})
 	ts := testPage(t)
+	tls := transport == "wss" || transport == "bosh-https"
 	srv := startServer(t, []string{"alice", "bob"}, xmpptest.WithConfig(func(c *config.Config) {
 		// The test page is another origin than the server's.
 		c.HTTP.AllowedOrigins = []string{ts.URL}
+		if tls {
+			// HTTPS with the generated certificate, and nothing but
+			// TLS counts as encrypted.
+			c.HTTP.TLSListen = "127.0.0.1:0"
+			c.HTTP.SecureNetworks = nil
+		}
 	}))
 	room := "lobby@" + srv.Config.MUC.Domain
 
@@ -373,6 +382,10 @@ func browserScenario(t *testing.T, d *driver, transport string) {
 		q["ws"] = "ws://" + srv.HTTPAddr().String() + "/xmpp-websocket"
 	case "bosh":
 		q["bosh"] = srv.BOSHURL()
+	case "wss":
+		q["ws"] = "wss://" + srv.HTTPSAddr().String() + "/xmpp-websocket"
+	case "bosh-https":
+		q["bosh"] = "https://" + srv.HTTPSAddr().String() + "/http-bind"
 	}
 	var qs []string
 	for k, v := range q {
@@ -380,7 +393,7 @@ func browserScenario(t *testing.T, d *driver, transport string) {
 	}
 	p := &page{t: t, d: d, name: transport}
 	t.Cleanup(func() { _, _ = d.call("close", map[string]any{"page": p.name}) })
-	p.do("open", map[string]any{"url": ts.URL + "/?" + strings.Join(qs, "&")})
+	p.do("open", map[string]any{"url": ts.URL + "/?" + strings.Join(qs, "&"), "ignoreHTTPSErrors": tls})
 
 	// Converse logs in and joins: bob sees alice come in, as her account
 	// (the server joined for it: the occupant's real JID, which bob as

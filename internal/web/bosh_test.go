@@ -497,3 +497,45 @@ func TestBOSHShutdown(t *testing.T) {
 		t.Errorf("held request at shutdown answered with %v %s", ok, n)
 	}
 }
+
+// TestBOSHOrdinarySession: a session over BOSH is an ordinary session:
+// what it sends is carbon-copied to the account's other session and
+// archived, and its MAM query over BOSH finds it.
+func TestBOSHOrdinarySession(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, []string{"alice", "bob"})
+	phone := srv.Dial(t, "alice", pw("alice"), xmpptest.DialOptions{Resource: "phone"})
+	phone.IQ(t, `<iq type='set' id='c1'><enable xmlns='urn:xmpp:carbons:2'/></iq>`)
+	bob := srv.Dial(t, "bob", pw("bob"), xmpptest.DialOptions{})
+	b := srv.NewBOSH(t)
+	b.Login("alice", pw("alice"), "web")
+	b.RID++
+	msg := b.Body(b.RID, "", `<message xmlns='jabber:client' to='`+bob.JID.String()+`' type='chat' id='m1'><body>archived over BOSH</body></message>`)
+	sent := make(chan xmpptest.Node, 1)
+	go func() {
+		defer close(sent)
+		_, out, err := b.PostRaw(msg)
+		if err != nil {
+			t.Errorf("post: %v", err)
+			return
+		}
+		sent <- decodeBody(t, out)
+	}()
+	bob.Expect(t, "the message", isMessage("archived over BOSH"))
+	phone.Expect(t, "the sent carbon", func(n xmpptest.Node) bool {
+		s := n.Child("urn:xmpp:carbons:2", "sent")
+		return s != nil && strings.Contains(s.String(), "archived over BOSH")
+	})
+	// Release the held request.
+	bob.SendRaw(t, `<message to='`+b.JID+`' type='chat'><body>thanks</body></message>`)
+	n, ok := <-sent
+	if !ok {
+		t.FailNow()
+	}
+	b.Find(n, "bob's answer", 10*time.Second, isMessage("thanks"))
+	q := b.Send(`<iq xmlns='jabber:client' type='set' id='mam1'><query xmlns='urn:xmpp:mam:2' queryid='f1'/></iq>`)
+	b.Find(q, "the archived message", 10*time.Second, func(n xmpptest.Node) bool {
+		r := n.Child("urn:xmpp:mam:2", "result")
+		return n.XMLName.Local == "message" && r != nil && r.Attr("queryid") == "f1" && strings.Contains(r.String(), "archived over BOSH")
+	})
+}

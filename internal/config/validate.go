@@ -214,8 +214,15 @@ func (h *HTTP) validate(is *issues) {
 		}
 	}
 	for i, o := range h.AllowedOrigins {
-		if o == "" || strings.ContainsAny(o, " /") && !strings.Contains(o, "://") {
-			is.add(index("http.allowed_origins", i), "%q is not an origin (https://host[:port]), a host pattern or \"*\"", o)
+		bad := o == "" || strings.ContainsAny(o, " ")
+		if scheme, rest, ok := strings.Cut(o, "://"); ok {
+			// An origin has no path: a browser sends scheme://host[:port].
+			bad = bad || scheme == "" || rest == "" || strings.ContainsAny(rest, "/?#")
+		} else {
+			bad = bad || strings.Contains(o, "/")
+		}
+		if bad {
+			is.add(index("http.allowed_origins", i), "%q is not an origin (https://host[:port], no path), a host pattern or \"*\"", o)
 		} else if _, err := path.Match(o, ""); err != nil {
 			is.add(index("http.allowed_origins", i), "%q: %v", o, err)
 		}

@@ -445,7 +445,9 @@ type HTTP struct {
 	AllowedOrigins []string `toml:"allowed_origins"`
 	// SecureNetworks lists the networks (CIDRs) whose plain-HTTP WebSocket
 	// and BOSH clients count as encrypted for c2s.require_tls: a reverse
-	// proxy that terminates TLS, a browser on this host. Default
+	// proxy that terminates TLS, a browser on this host. Their
+	// X-Forwarded-For (its last address) is taken as the client's address
+	// for the login limiter and the logs. Default
 	// ["127.0.0.0/8", "::1/128"].
 	SecureNetworks []string `toml:"secure_networks"`
 	// PublicURL is the base URL clients reach this listener at, for the

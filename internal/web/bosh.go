@@ -346,7 +346,7 @@ func (m *boshManager) create(w http.ResponseWriter, r *http.Request, body *xml.E
 	s := &boshSession{
 		m:        m,
 		sid:      hex.EncodeToString(id[:]),
-		info:     c2s.FramingInfo{Transport: "bosh", Remote: remoteAddr(r), Secure: h.secure(r)},
+		info:     c2s.FramingInfo{Transport: "bosh", Remote: h.clientAddr(r), Secure: h.secure(r)},
 		wait:     wait,
 		hold:     hold,
 		requests: hold + 1,

@@ -127,16 +127,42 @@ func remoteAddr(r *http.Request) netip.Addr {
 // secure reports whether r came over TLS or from a network the operator
 // trusts to have done TLS before it.
 func (h *Handler) secure(r *http.Request) bool {
-	if r.TLS != nil {
-		return true
-	}
-	a := remoteAddr(r)
+	return r.TLS != nil || h.trusted(remoteAddr(r))
+}
+
+// trusted reports whether a is in SecureNetworks: a proxy in front of
+// the listener, or this host.
+func (h *Handler) trusted(a netip.Addr) bool {
 	for _, p := range h.cfg.SecureNetworks {
 		if p.Contains(a) {
 			return true
 		}
 	}
 	return false
+}
+
+// clientAddr is the address of r's client, for the login limiter and
+// the logs: the peer's, or, when the peer is in SecureNetworks (a
+// reverse proxy), the address the proxy saw, the last one it added to
+// X-Forwarded-For. A header from any other peer is not believed.
+func (h *Handler) clientAddr(r *http.Request) netip.Addr {
+	a := remoteAddr(r)
+	if !h.trusted(a) {
+		return a
+	}
+	xff := r.Header.Values("X-Forwarded-For")
+	if len(xff) == 0 {
+		return a
+	}
+	hops := strings.Split(xff[len(xff)-1], ",")
+	last := strings.TrimSpace(hops[len(hops)-1])
+	if c, err := netip.ParseAddr(last); err == nil {
+		return c.Unmap()
+	}
+	if ap, err := netip.ParseAddrPort(last); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return a
 }
 
 // originAllowed reports whether a page at origin may use the endpoints of

@@ -71,7 +71,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		lim:  h.cfg.Limits,
 		in:   make(chan []byte),
 		done: make(chan struct{}),
-		info: c2s.FramingInfo{Transport: "websocket", Remote: remoteAddr(r), Secure: h.secure(r), TLS: r.TLS},
+		info: c2s.FramingInfo{Transport: "websocket", Remote: h.clientAddr(r), Secure: h.secure(r), TLS: r.TLS},
 	}
 	if d := h.cfg.PingInterval; d > 0 {
 		f.pinger = time.AfterFunc(d, f.ping)

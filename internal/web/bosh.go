@@ -130,11 +130,12 @@ func (m *boshManager) get(sid string) *boshSession {
 }
 
 // BOSHState is what a BOSH session has waiting: requests held for an
-// answer, requests that arrived before their turn, and the rid taken
-// next.
+// answer, requests that arrived before their turn, the rid taken next,
+// and the bytes the client sent that its stream has not read yet.
 type BOSHState struct {
 	Held, Early int
 	Next        uint64
+	Unread      int
 }
 
 // BOSHState returns the state of the session sid, if there is one.
@@ -145,7 +146,7 @@ func (h *Handler) BOSHState(sid string) (BOSHState, bool) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return BOSHState{Held: len(s.held), Early: len(s.early), Next: s.next}, true
+	return BOSHState{Held: len(s.held), Early: len(s.early), Next: s.next, Unread: s.inBytes}, true
 }
 
 func (m *boshManager) remove(s *boshSession) {
@@ -364,6 +365,7 @@ func (m *boshManager) create(w http.ResponseWriter, r *http.Request, body *xml.E
 		Lang:      body.AttrNS(xml.NSXML, "lang"),
 		ContentNS: xml.NSClient,
 	}, n: size})
+	s.inBytes += size
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -481,6 +483,7 @@ func (s *boshSession) acceptLocked(req *boshReq) {
 			Lang:      body.AttrNS(xml.NSXML, "lang"),
 			ContentNS: xml.NSClient,
 		}, n: n})
+		s.inBytes += n
 		n = 0
 	}
 	for _, c := range body.Children {

@@ -55,6 +55,9 @@ func TestBOSHSession(t *testing.T) {
 
 	b = srv.NewBOSH(t)
 	full := b.Login("alice", pw("alice"), "web")
+	// The stream has read everything: the count of what it has not read
+	// (which holds a fast client back) is back to nothing.
+	waitState(t, srv, b, "nothing unread", func(st web.BOSHState) bool { return st.Unread == 0 })
 	bob := srv.Dial(t, "bob", pw("bob"), xmpptest.DialOptions{})
 	// The request that carries a message (in the body's namespace: it is
 	// taken as jabber:client) is held (hold=1) until the

@@ -4,8 +4,9 @@ package web_test
 // driven by playwright-core (browsertest/driver.js), against a server on
 // loopback: over WebSocket and over BOSH, on the plain HTTP listener and
 // on the HTTPS one (http.tls_listen, the generated certificate, with
-// nothing but TLS counting as encrypted), it logs in, joins a room,
-// sends and receives; a second session of the same account over TCP joins
+// nothing but TLS counting as encrypted), and with the endpoint found
+// through XEP-0156 host-meta, it logs in, joins a room, sends and
+// receives; a second session of the same account over TCP joins
 // the room too and is an account join (no new occupant). It needs
 // /usr/bin/chromium (or $CHROMIUM), node, and `npm ci` run in
 // browsertest/; without them it skips, unless MINIMIX_BROWSER is set (as
@@ -286,7 +287,7 @@ func testPage(t *testing.T) *httptest.Server {
 			"auto_login":                  true,
 			"jid":                         q.Get("jid"),
 			"password":                    q.Get("password"),
-			"discover_connection_methods": false,
+			"discover_connection_methods": q.Get("discover") != "",
 			"view_mode":                   "fullscreen",
 			"loglevel":                    "info",
 			"play_sounds":                 false,
@@ -312,7 +313,7 @@ func testPage(t *testing.T) *httptest.Server {
 
 func TestBrowser(t *testing.T) {
 	d := browser(t)
-	for _, transport := range []string{"websocket", "bosh", "wss", "bosh-https"} {
+	for _, transport := range []string{"websocket", "bosh", "wss", "bosh-https", "host-meta"} {
 		t.Run(transport, func(t *testing.T) { browserScenario(t, d, transport) })
 	}
 }
@@ -351,7 +352,7 @@ func browserScenario(t *testing.T, d *driver, transport string) {
 		}
 	})
 	ts := testPage(t)
-	tls := transport == "wss" || transport == "bosh-https"
+	tls := transport == "wss" || transport == "bosh-https" || transport == "host-meta"
 	srv := startServer(t, []string{"alice", "bob"}, xmpptest.WithConfig(func(c *config.Config) {
 		// The test page is another origin than the server's.
 		c.HTTP.AllowedOrigins = []string{ts.URL}
@@ -377,6 +378,7 @@ func browserScenario(t *testing.T, d *driver, transport string) {
 	}
 
 	q := map[string]string{"jid": "alice@" + srv.Domain, "password": pw("alice"), "room": room, "nick": "alice"}
+	open := map[string]any{"ignoreHTTPSErrors": tls}
 	switch transport {
 	case "websocket":
 		q["ws"] = "ws://" + srv.HTTPAddr().String() + "/xmpp-websocket"
@@ -386,6 +388,16 @@ func browserScenario(t *testing.T, d *driver, transport string) {
 		q["ws"] = "wss://" + srv.HTTPSAddr().String() + "/xmpp-websocket"
 	case "bosh-https":
 		q["bosh"] = "https://" + srv.HTTPSAddr().String() + "/http-bind"
+	case "host-meta":
+		// No URL: Converse finds the endpoints through XEP-0156 at
+		// https://localhost/.well-known/host-meta, which the browser
+		// fetches from the server's HTTPS listener (it names its wss://
+		// and https:// URLs).
+		q["discover"] = "1"
+		open["routes"] = []map[string]string{{
+			"from": "https://" + srv.Domain + "/.well-known/host-meta*",
+			"to":   "https://" + srv.HTTPSAddr().String() + "/.well-known/host-meta",
+		}}
 	}
 	var qs []string
 	for k, v := range q {
@@ -393,7 +405,8 @@ func browserScenario(t *testing.T, d *driver, transport string) {
 	}
 	p := &page{t: t, d: d, name: transport}
 	t.Cleanup(func() { _, _ = d.call("close", map[string]any{"page": p.name}) })
-	p.do("open", map[string]any{"url": ts.URL + "/?" + strings.Join(qs, "&"), "ignoreHTTPSErrors": tls})
+	open["url"] = ts.URL + "/?" + strings.Join(qs, "&")
+	p.do("open", open)
 
 	// Converse logs in and joins: bob sees alice come in, as her account
 	// (the server joined for it: the occupant's real JID, which bob as

@@ -5,8 +5,8 @@
 // false, "error"}). Pages' console lines and errors go to stderr, which
 // the Go test prints when it fails.
 //
-// Commands: open {page, url, ignoreHTTPSErrors?} (a fresh browser
-// context: no storage shared between pages), waitFor {page, selector, text?, count?, timeout},
+// Commands: open {page, url, ignoreHTTPSErrors?, routes?: [{from, to}]}
+// (a fresh browser context: no storage shared between pages), waitFor {page, selector, text?, count?, timeout},
 // type {page, selector, text} (fills the field and presses Enter),
 // eval {page, expr}, count {page, selector}, close {page}, quit.
 'use strict';
@@ -30,9 +30,18 @@ async function main() {
 		return p.page;
 	};
 	const ops = {
-		async open({ page, url, ignoreHTTPSErrors }) {
+		async open({ page, url, ignoreHTTPSErrors, routes }) {
 			// ignoreHTTPSErrors: the server's generated certificate.
 			const context = await browser.newContext({ ignoreHTTPSErrors: !!ignoreHTTPSErrors });
+			// routes: requests for the URL from are answered with what the
+			// URL to answers (a domain's well-known URL served by the
+			// test's server on another port).
+			for (const r of routes || []) {
+				await context.route(r.from, async (route) => {
+					const resp = await route.fetch({ url: r.to });
+					await route.fulfill({ response: resp });
+				});
+			}
 			const pg = await context.newPage();
 			pg.on('console', (m) => process.stderr.write(`[${page} console.${m.type()}] ${m.text()}\n`));
 			pg.on('pageerror', (e) => process.stderr.write(`[${page} pageerror] ${e.stack || e}\n`));

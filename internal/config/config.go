@@ -470,12 +470,6 @@ type HTTP struct {
 	// BOSHMaxHold bounds how many requests a BOSH session may have held at
 	// once (the client's hold). Default 1, between 1 and 8.
 	BOSHMaxHold int `toml:"bosh_max_hold"`
-	// Admin serves the admin page at /admin/ to the accounts in admins.
-	// Default true.
-	Admin bool `toml:"admin"`
-	// AdminSessionTTL is how long an admin page login lasts. Default "8h",
-	// between 1m and 720h.
-	AdminSessionTTL Duration `toml:"admin_session_ttl"`
 	// MetricsAllow lists the networks (CIDRs) whose clients may read
 	// /metrics; [] allows every client that reaches the listener. Default
 	// ["127.0.0.0/8", "::1/128"].
@@ -638,8 +632,6 @@ func Default() *Config {
 			BOSHInactivity:        Duration{time.Minute},
 			BOSHMaxPause:          Duration{5 * time.Minute},
 			BOSHMaxHold:           1,
-			Admin:                 true,
-			AdminSessionTTL:       Duration{8 * time.Hour},
 		},
 		AdminPage: AdminPage{
 			Enabled:                       true,

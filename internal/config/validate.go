@@ -239,7 +239,6 @@ func (h *HTTP) validate(is *issues) {
 	durationBetween(is, "http.bosh_inactivity", h.BOSHInactivity, time.Second, 10*time.Minute)
 	durationBetween(is, "http.bosh_max_pause", h.BOSHMaxPause, 0, time.Hour)
 	between(is, "http.bosh_max_hold", h.BOSHMaxHold, 1, 8)
-	durationBetween(is, "http.admin_session_ttl", h.AdminSessionTTL, time.Minute, 720*time.Hour)
 	if h.TLSListen != "" {
 		if err := checkAddr(h.TLSListen); err != nil {
 			is.add("http.tls_listen", "%v", err)

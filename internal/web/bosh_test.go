@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"minimix/internal/config"
+	"minimix/internal/jid"
 	"minimix/internal/web"
 	"minimix/internal/xmpptest"
 )
@@ -541,4 +543,23 @@ func TestBOSHOrdinarySession(t *testing.T) {
 		r := n.Child("urn:xmpp:mam:2", "result")
 		return n.XMLName.Local == "message" && r != nil && r.Attr("queryid") == "f1" && strings.Contains(r.String(), "archived over BOSH")
 	})
+}
+
+// TestSessionTransports: the operators' view of sessions (the admin
+// page's) names the transport of each.
+func TestSessionTransports(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, []string{"alice"})
+	srv.Dial(t, "alice", pw("alice"), xmpptest.DialOptions{})
+	srv.Dial(t, "alice", pw("alice"), xmpptest.DialOptions{WebSocket: true})
+	b := srv.NewBOSH(t)
+	b.Login("alice", pw("alice"), "bosh")
+	got := map[string]int{}
+	for _, in := range srv.C2S.SessionInfos(jid.MustParse("alice@localhost")) {
+		got[in.Transport]++
+	}
+	want := map[string]int{"starttls": 1, "websocket": 1, "bosh": 1}
+	if !maps.Equal(got, want) {
+		t.Errorf("transports %v, want %v", got, want)
+	}
 }

@@ -1,6 +1,9 @@
 package web_test
 
 import (
+	"bufio"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -264,4 +267,55 @@ func TestWebSocketResume(t *testing.T) {
 		t.Fatalf("resumed: %s", r)
 	}
 	w2.ExpectStanza("the message sent while away", 5*time.Second, isMessage("while you were away"))
+}
+
+// TestWebSocketPingTimeout: a client that does not answer the server's
+// WebSocket pings (http.websocket_ping_interval) is disconnected. The
+// client here does the handshake by hand and then reads nothing, so
+// nothing answers the pings.
+func TestWebSocketPingTimeout(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, nil, xmpptest.WithConfig(func(c *config.Config) {
+		c.HTTP.WebSocketPingInterval.Duration = time.Second
+	}))
+	nc, err := net.Dial("tcp", srv.HTTPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_, err = io.WriteString(nc, "GET /xmpp-websocket HTTP/1.1\r\nHost: "+srv.HTTPAddr().String()+
+		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %s", resp.Status)
+	}
+	// The stream starts after the handshake's answer.
+	deadline := time.Now().Add(30 * time.Second)
+	for srv.C2S.Stats.Connections.Load() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections, want the WebSocket's", srv.C2S.Stats.Connections.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Nothing answers the first ping: within its interval the server
+	// gives up on the connection.
+	for srv.C2S.Stats.Connections.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a client that answers no ping is still connected")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The socket is closed: what is left to read ends.
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		t.Errorf("reading the closed WebSocket: %v", err)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -317,5 +318,35 @@ func TestWebSocketPingTimeout(t *testing.T) {
 	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.Copy(io.Discard, br); err != nil {
 		t.Errorf("reading the closed WebSocket: %v", err)
+	}
+}
+
+// TestWebSocketChannelBinding: over wss:// (one TLS connection of the
+// server's own under the whole stream) the -PLUS mechanisms are offered;
+// over BOSH, whose requests may come over several connections, they are
+// not.
+func TestWebSocketChannelBinding(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, nil, xmpptest.WithConfig(func(c *config.Config) {
+		c.HTTP.TLSListen = "127.0.0.1:0"
+	}))
+	mechs := func(f xmpptest.Node) []string {
+		var out []string
+		if m := f.Child(xmpptest.NSSASL, "mechanisms"); m != nil {
+			for _, c := range m.Nodes {
+				out = append(out, c.Text)
+			}
+		}
+		return out
+	}
+	w := srv.DialWebSocket(t, xmpptest.WSOptions{TLS: true})
+	f := w.Open()
+	if got := mechs(f); !slices.Contains(got, "SCRAM-SHA-256-PLUS") {
+		t.Errorf("mechanisms over wss:// %v, want SCRAM-SHA-256-PLUS among them", got)
+	}
+	b := srv.NewBOSH(t)
+	n := b.Create(60, 1)
+	if got := mechs(*n.Child(xmpptest.NSStream, "features")); len(got) == 0 || slices.ContainsFunc(got, func(m string) bool { return strings.HasSuffix(m, "-PLUS") }) {
+		t.Errorf("mechanisms over BOSH %v, want some and no -PLUS", got)
 	}
 }

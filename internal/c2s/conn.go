@@ -59,6 +59,13 @@ type conn struct {
 	// the closer first cuts that deadline short, and later writes see
 	// closing and keep to the short deadline too.
 	closing atomic.Bool
+
+	// fr is the framing of a stream that did not come over a TCP socket
+	// of ours (WebSocket, BOSH; framing.go); nil for TCP, whose fields
+	// above (nc, raw, tls, dec...) it then stands for.
+	fr       Framing
+	frInfo   FramingInfo
+	throttle *readThrottle // the read rate of a framed stream
 }
 
 // connEnd says whether a connection ended and how, which decides what
@@ -112,9 +119,15 @@ func newConn(srv *Server, nc net.Conn, directTLS bool) *conn {
 	})
 	c.nc, c.raw = tc, tc
 	if r := srv.cfg.StanzasPerSecond; r > 0 {
-		c.limiter = rate.NewLimiter(rate.Limit(r), int(max(r, 10)))
+		c.limiter = newStanzaLimiter(r)
 	}
 	return c
+}
+
+// newStanzaLimiter is the limit of stanzas a second one connection may
+// send (c2s.stanzas_per_second).
+func newStanzaLimiter(r float64) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(r), int(max(r, 10)))
 }
 
 // write sends raw bytes with a deadline. It is safe for concurrent use.
@@ -128,13 +141,18 @@ func (c *conn) write(b []byte) error {
 }
 
 func (c *conn) writeLocked(b []byte) error {
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	c.setWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
 	if c.closing.Load() {
 		// A close has begun, and the deadline above may have replaced
 		// its short one: write within the close's grace only.
-		_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
+		c.setWriteDeadline(time.Now().Add(closeGrace))
 	}
-	_, err := c.nc.Write(b)
+	var err error
+	if c.fr != nil {
+		err = c.fr.Write(b)
+	} else {
+		_, err = c.nc.Write(b)
+	}
 	c.srv.Stats.BytesOut.Add(uint64(len(b)))
 	return err
 }
@@ -148,7 +166,11 @@ func (c *conn) send(el *xml.Element) error {
 	}
 	bufp := writeBufs.Get().(*[]byte)
 	defer putWriteBuf(bufp)
-	*bufp = stream.AppendElement((*bufp)[:0], el, xml.NSClient)
+	if c.fr != nil {
+		*bufp = AppendFramed((*bufp)[:0], el)
+	} else {
+		*bufp = stream.AppendElement((*bufp)[:0], el, xml.NSClient)
+	}
 	return c.writeLocked(*bufp)
 }
 
@@ -159,6 +181,15 @@ func (c *conn) send(el *xml.Element) error {
 func (c *conn) closeWithError(se *xmpperr.StreamError, final bool) {
 	c.interruptWriter()
 	c.wmu.Lock()
+	if c.fr != nil {
+		if c.end == connOpen {
+			c.fr.Close(se)
+		}
+		c.setEndLocked(final)
+		c.wmu.Unlock()
+		c.closeRaw()
+		return
+	}
 	if c.end == connOpen {
 		bufp := writeBufs.Get().(*[]byte)
 		*bufp = stream.AppendError((*bufp)[:0], se)
@@ -176,7 +207,7 @@ func (c *conn) closeWithError(se *xmpperr.StreamError, final bool) {
 // write timeout to take wmu.
 func (c *conn) interruptWriter() {
 	c.closing.Store(true)
-	_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
+	c.setWriteDeadline(time.Now().Add(closeGrace))
 }
 
 // closeStream answers the client's </stream:stream> and closes. The
@@ -185,6 +216,15 @@ func (c *conn) interruptWriter() {
 func (c *conn) closeStream() {
 	c.interruptWriter()
 	c.wmu.Lock()
+	if c.fr != nil {
+		if c.end == connOpen {
+			c.fr.Close(nil)
+		}
+		c.setEndLocked(true)
+		c.wmu.Unlock()
+		c.closeRaw()
+		return
+	}
 	if c.end == connOpen {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
 		_, _ = c.nc.Write([]byte(stream.Close))
@@ -204,6 +244,11 @@ func (c *conn) shutdownSocket() {
 // closeRaw closes the socket. A parked connection gets a reader back to
 // see it closed: a closed socket leaves the poller's set without an event.
 func (c *conn) closeRaw() {
+	if c.fr != nil {
+		c.fr.Abort()
+		c.throttle.close()
+		return
+	}
 	_ = c.raw.Close()
 	c.srv.idle.wake(c)
 }
@@ -219,6 +264,9 @@ func (c *conn) drop(final bool) {
 }
 
 func (c *conn) log() []any {
+	if c.fr != nil {
+		return []any{"remote", c.remote.String(), "stream", c.streamID, "transport", c.frInfo.Transport}
+	}
 	return []any{"remote", c.remote.String(), "stream", c.streamID}
 }
 
@@ -229,7 +277,10 @@ func (c *conn) log() []any {
 func (c *conn) serve() {
 	ctx := context.Background()
 	defer c.recoverPanic(ctx)
-	if c.directTLS {
+	if c.fr != nil {
+		// A framed stream has no TLS of its own to negotiate and no
+		// decoder: its framing reads.
+	} else if c.directTLS {
 		c.rec = &recordConn{Conn: c.nc}
 		tc := tls.Server(c.rec, c.srv.cfg.DirectTLS)
 		_ = c.raw.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))

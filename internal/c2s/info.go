@@ -11,7 +11,7 @@ import (
 // SessionInfo describes one session, for operators (the admin page).
 type SessionInfo struct {
 	JID       jid.JID
-	Transport string // "starttls", "tls" (direct TLS, XEP-0368), "tcp" (no TLS)
+	Transport string // "starttls", "tls" (direct TLS, XEP-0368), "tcp" (no TLS), "websocket", "bosh"
 	Remote    string // the client's address; "" while hibernated
 	Bound     time.Time
 	// Inactive is the client's CSI state (XEP-0352).
@@ -57,6 +57,8 @@ func (s *Server) SessionInfos(account jid.JID) []SessionInfo {
 // transportName says how the client reached the server.
 func (c *conn) transportName() string {
 	switch {
+	case c.fr != nil:
+		return c.frInfo.Transport
 	case c.directTLS:
 		return "tls"
 	case c.tls != nil:

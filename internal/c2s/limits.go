@@ -1,6 +1,7 @@
 package c2s
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync"
@@ -47,11 +48,11 @@ func (s *Server) now() Clock {
 	return realClock{}
 }
 
-// throttledConn is a client's TCP connection whose reads are limited to a
-// rate. It is the connection's raw conn: TLS reads through it, deadlines
-// and Close pass through to the socket.
-type throttledConn struct {
-	net.Conn
+// readThrottle holds a connection's reads to a rate: a read of n bytes
+// waits until the rate has paid for them. TCP connections read through
+// it (throttledConn); framed ones (WebSocket, BOSH) wait in it after each
+// element, which holds their transport back the same way.
+type readThrottle struct {
 	clock Clock
 	lim   atomic.Pointer[rate.Limiter] // nil: unlimited
 	// throttled is set the first time a read had to wait, for the log.
@@ -62,8 +63,8 @@ type throttledConn struct {
 	closed    chan struct{}
 }
 
-func newThrottledConn(nc net.Conn, bytesPerSecond float64, burst int, clock Clock, onWait func()) *throttledConn {
-	t := &throttledConn{Conn: nc, clock: clock, onWait: onWait, closed: make(chan struct{})}
+func newReadThrottle(bytesPerSecond float64, burst int, clock Clock, onWait func()) *readThrottle {
+	t := &readThrottle{clock: clock, onWait: onWait, closed: make(chan struct{})}
 	if bytesPerSecond > 0 {
 		l := rate.NewLimiter(rate.Limit(bytesPerSecond), burst)
 		// A new connection starts with a full burst.
@@ -73,7 +74,48 @@ func newThrottledConn(nc net.Conn, bytesPerSecond float64, burst int, clock Cloc
 }
 
 // unlimit lifts the limit (an admin authenticated).
-func (t *throttledConn) unlimit() { t.lim.Store(nil) }
+func (t *readThrottle) unlimit() { t.lim.Store(nil) }
+
+// close ends every wait, now and later.
+func (t *readThrottle) close() { t.closeOnce.Do(func() { close(t.closed) }) }
+
+// wait pays for n bytes read, waiting as long as the rate says. A close
+// or ctx ends the wait.
+func (t *readThrottle) wait(ctx context.Context, n int) error {
+	l := t.lim.Load()
+	if l == nil || n <= 0 {
+		return nil
+	}
+	now := t.clock.Now()
+	r := l.ReserveN(now, min(n, l.Burst()))
+	d := r.DelayFrom(now)
+	if d <= 0 {
+		return nil
+	}
+	if !t.throttled.Swap(true) && t.onWait != nil {
+		t.onWait()
+	}
+	select {
+	case <-t.clock.After(d):
+		return nil
+	case <-t.closed:
+		return net.ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// throttledConn is a client's TCP connection whose reads are limited to a
+// rate. It is the connection's raw conn: TLS reads through it, deadlines
+// and Close pass through to the socket.
+type throttledConn struct {
+	net.Conn
+	*readThrottle
+}
+
+func newThrottledConn(nc net.Conn, bytesPerSecond float64, burst int, clock Clock, onWait func()) *throttledConn {
+	return &throttledConn{Conn: nc, readThrottle: newReadThrottle(bytesPerSecond, burst, clock, onWait)}
+}
 
 func (t *throttledConn) Read(p []byte) (int, error) {
 	l := t.lim.Load()
@@ -89,20 +131,11 @@ func (t *throttledConn) Read(p []byte) (int, error) {
 	if n == 0 {
 		return n, err
 	}
-	now := t.clock.Now()
-	r := l.ReserveN(now, n)
-	if d := r.DelayFrom(now); d > 0 {
-		if !t.throttled.Swap(true) && t.onWait != nil {
-			t.onWait()
-		}
-		// The bytes are handed over only after the wait: until then the
-		// reader does not come back for more, and the client is held
-		// back by TCP. A close ends the wait.
-		select {
-		case <-t.clock.After(d):
-		case <-t.closed:
-			return 0, net.ErrClosed
-		}
+	// The bytes are handed over only after the wait: until then the
+	// reader does not come back for more, and the client is held back
+	// by TCP. A close ends the wait.
+	if werr := t.wait(context.Background(), n); werr != nil {
+		return 0, werr
 	}
 	return n, err
 }
@@ -117,7 +150,7 @@ func (t *throttledConn) SyscallConn() (syscall.RawConn, error) {
 }
 
 func (t *throttledConn) Close() error {
-	t.closeOnce.Do(func() { close(t.closed) })
+	t.close()
 	return t.Conn.Close()
 }
 
@@ -128,6 +161,9 @@ func (c *conn) authenticated() {
 	if u := c.srv.cfg.Unlimited; u != nil && u(c.authUser) {
 		if tc, ok := c.raw.(*throttledConn); ok {
 			tc.unlimit()
+		}
+		if c.throttle != nil {
+			c.throttle.unlimit()
 		}
 		c.limiter = nil
 	}

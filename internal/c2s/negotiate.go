@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -42,8 +43,8 @@ func (c *conn) negotiate(ctx context.Context) error {
 			return err
 		}
 		for {
-			_ = c.raw.SetReadDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
-			el, err := c.dec.Next()
+			c.setReadDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
+			el, err := c.next(ctx)
 			if err != nil {
 				return err
 			}
@@ -55,7 +56,7 @@ func (c *conn) negotiate(ctx context.Context) error {
 				return err
 			}
 			if c.sess != nil {
-				_ = c.raw.SetReadDeadline(time.Time{})
+				c.setReadDeadline(time.Time{})
 				return nil
 			}
 		}
@@ -65,8 +66,8 @@ func (c *conn) negotiate(ctx context.Context) error {
 // openStream reads the client's stream header and answers with ours and
 // the features for the current stage.
 func (c *conn) openStream() error {
-	_ = c.raw.SetReadDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
-	h, err := c.dec.ReadHeader()
+	c.setReadDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
+	h, err := c.readHeader()
 	if err != nil {
 		var xe *xml.Error
 		if errors.As(err, &xe) {
@@ -102,16 +103,31 @@ func (c *conn) writeHeader() error {
 	if id == "" {
 		id = stream.NewID()
 	}
-	b := stream.AppendHeader(nil, stream.Header{
+	h := stream.Header{
 		ContentNS: xml.NSClient, ID: id, From: c.srv.cfg.Domain,
 		Version: "1.0", Lang: "en",
-	})
-	return c.write(b)
+	}
+	if c.fr != nil {
+		c.wmu.Lock()
+		defer c.wmu.Unlock()
+		if c.end != connOpen {
+			return net.ErrClosed
+		}
+		return c.fr.WriteHeader(h)
+	}
+	return c.write(stream.AppendHeader(nil, h))
 }
 
 func (c *conn) connState() sasl.ConnState {
-	cs := sasl.ConnState{AllowPlain: c.tls != nil || !c.srv.cfg.RequireTLS, Remote: c.remote}
-	if c.tls != nil {
+	cs := sasl.ConnState{AllowPlain: c.secure() || !c.srv.cfg.RequireTLS, Remote: c.remote}
+	if c.fr != nil {
+		// Channel binding only where the whole stream runs over one TLS
+		// connection of ours (WebSocket over HTTPS).
+		cs.TLS = c.frInfo.TLS
+		if certs := c.srv.cfg.TLS.Certificates; cs.TLS != nil && len(certs) > 0 {
+			cs.ServerCert = certs[0].Leaf
+		}
+	} else if c.tls != nil {
 		st := c.tls.ConnectionState()
 		cs.TLS = &st
 		if certs := c.srv.cfg.TLS.Certificates; len(certs) > 0 {
@@ -124,13 +140,14 @@ func (c *conn) connState() sasl.ConnState {
 // features returns <stream:features/> for the current stage.
 func (c *conn) features() *xml.Element {
 	f := xml.New(xml.NSStream, "features")
-	tlsOffered := c.tls == nil && c.srv.cfg.TLS != nil
+	// STARTTLS only on TCP: a framed stream's transport does its TLS.
+	tlsOffered := c.tls == nil && c.fr == nil && c.srv.cfg.TLS != nil
 	switch {
 	case !c.authed:
 		if tlsOffered {
 			f.Append(stream.StartTLSFeature(c.srv.cfg.RequireTLS))
 		}
-		if c.tls == nil && c.srv.cfg.RequireTLS {
+		if !c.secure() && c.srv.cfg.RequireTLS {
 			return f
 		}
 		cs := c.connState()
@@ -187,7 +204,7 @@ func (c *conn) negotiateElement(ctx context.Context, el *xml.Element, authFailur
 }
 
 func (c *conn) startTLS(ctx context.Context) error {
-	if c.tls != nil || c.srv.cfg.TLS == nil || c.authed {
+	if c.tls != nil || c.fr != nil || c.srv.cfg.TLS == nil || c.authed {
 		_ = c.send(xml.New(stream.NSTLS, "failure"))
 		return xmpperr.Stream(xmpperr.PolicyViolation, "STARTTLS is not available now")
 	}
@@ -231,7 +248,7 @@ func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *in
 	if c.authed {
 		return xmpperr.Stream(xmpperr.PolicyViolation, "already authenticated")
 	}
-	if c.tls == nil && c.srv.cfg.RequireTLS {
+	if !c.secure() && c.srv.cfg.RequireTLS {
 		return c.saslFailure("encryption-required", "use STARTTLS first")
 	}
 	// fail answers a failed attempt. Only credential failures (a wrong
@@ -298,7 +315,9 @@ func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *in
 			c.srv.Stats.AuthSuccesses.Add(1)
 			c.authenticated()
 			c.srv.log.Debug("authenticated", append(c.log(), "user", c.authUser)...)
-			c.dec.Restart()
+			if c.fr == nil {
+				c.dec.Restart()
+			}
 			return errRestart
 		}
 		ch := xml.New(stream.NSSASL, "challenge")
@@ -308,8 +327,8 @@ func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *in
 		if err := c.send(ch); err != nil {
 			return err
 		}
-		_ = c.raw.SetReadDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
-		resp, err := c.dec.Next()
+		c.setReadDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
+		resp, err := c.next(ctx)
 		if err != nil {
 			return err
 		}

@@ -40,7 +40,7 @@ func (c *conn) register(ctx context.Context, iq, q *xml.Element) *xml.Element {
 			xml.New(nsRegister, "password"),
 		))
 	case "set":
-		if c.tls == nil && c.srv.cfg.RequireTLS {
+		if !c.secure() && c.srv.cfg.RequireTLS {
 			return fail(xmpperr.New(xmpperr.NotAuthorizedC, "TLS required"))
 		}
 		if l := c.srv.cfg.SASL.Limiter(); l != nil {

@@ -264,31 +264,36 @@ func (s *Session) writeLoop(c *conn) {
 			return
 		}
 		s.mu.Unlock()
-		buf := (*bufp)[:0]
-		// Nonzas first: <enabled/> and <resumed/> must precede the
-		// stanzas they count.
-		for _, b := range ctrl {
-			buf = append(buf, b...)
-		}
-		// A long batch goes out in chunks of about writeChunk bytes, so
-		// that the pooled buffer is reused rather than grown (and, past
-		// what the pool keeps, allocated again) for every burst.
 		// sent counts the stanzas of batch already written.
 		sent := 0
 		var err error
-		for i, it := range batch {
-			buf = it.el.AppendXML(buf, xml.NSClient)
-			if len(buf) >= writeChunk && i < len(batch)-1 {
-				if err = c.write(buf); err != nil {
-					break
-				}
-				buf, sent = buf[:0], i+1
+		if c.fr != nil {
+			// One element per frame; nonzas first, as below.
+			sent, err = c.writeFramed(ctrl, batch, bufp)
+		} else {
+			buf := (*bufp)[:0]
+			// Nonzas first: <enabled/> and <resumed/> must precede the
+			// stanzas they count.
+			for _, b := range ctrl {
+				buf = append(buf, b...)
 			}
+			// A long batch goes out in chunks of about writeChunk bytes,
+			// so that the pooled buffer is reused rather than grown (and,
+			// past what the pool keeps, allocated again) for every burst.
+			for i, it := range batch {
+				buf = it.el.AppendXML(buf, xml.NSClient)
+				if len(buf) >= writeChunk && i < len(batch)-1 {
+					if err = c.write(buf); err != nil {
+						break
+					}
+					buf, sent = buf[:0], i+1
+				}
+			}
+			if err == nil {
+				err = c.write(buf)
+			}
+			*bufp = buf
 		}
-		if err == nil {
-			err = c.write(buf)
-		}
-		*bufp = buf
 		if err != nil {
 			// With stream management what was taken stays queued, to be
 			// resent on resumption or rerouted when the session ends;
@@ -340,7 +345,9 @@ func (s *Session) writeLoop(c *conn) {
 // stack that handling grew nor, on Linux, any goroutine.
 func (s *Session) readLoop(ctx context.Context, c *conn, fresh bool) (ended bool) {
 	for {
-		if !fresh && c.dec.Buffered() == 0 {
+		// A framed stream's reader waits in its framing: its transport
+		// keeps a goroutine per connection anyway.
+		if !fresh && c.fr == nil && c.dec.Buffered() == 0 {
 			switch {
 			case c.tls != nil && c.tlsHasInput():
 			case c.socketHasInput():
@@ -352,7 +359,7 @@ func (s *Session) readLoop(ctx context.Context, c *conn, fresh bool) (ended bool
 			}
 		}
 		fresh = false
-		el, err := c.dec.Next()
+		el, err := c.next(ctx)
 		if err == nil && c.limiter != nil {
 			err = c.limiter.Wait(ctx)
 		}

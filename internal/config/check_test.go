@@ -292,6 +292,19 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "web transports",
+			toml: "[http]\nallowed_origins = [\"https://chat.example.org/\", \"\", \"*.example.org\", \"https://*.example.net:8443\", \"chat.example.org/x\"]\nbosh_max_wait = \"0s\"\nbosh_max_hold = 9\nwebsocket_ping_interval = \"10ms\"\npublic_url = \"chat.example.org\"\n",
+			want: []Problem{
+				{Line: 2, Key: "http.allowed_origins[0]", Msg: `"https://chat.example.org/" is not an origin (https://host[:port], no path), a host pattern or "*"`},
+				{Line: 2, Key: "http.allowed_origins[1]", Msg: `"" is not an origin (https://host[:port], no path), a host pattern or "*"`},
+				{Line: 2, Key: "http.allowed_origins[4]", Msg: `"chat.example.org/x" is not an origin (https://host[:port], no path), a host pattern or "*"`},
+				{Line: 3, Key: "http.bosh_max_wait", Msg: "0s is out of range [1s, 10m0s]"},
+				{Line: 4, Key: "http.bosh_max_hold", Msg: "9 is out of range [1, 8]"},
+				{Line: 5, Key: "http.websocket_ping_interval", Msg: "10ms is out of range [1s, 1h] (0s: never)"},
+				{Line: 6, Key: "http.public_url", Msg: `"chat.example.org" is not an http:// or https:// URL`},
+			},
+		},
+		{
 			name: "timeouts that are not positive",
 			toml: "[c2s]\nnegotiate_timeout = \"0s\"\nwrite_timeout = \"-1s\"\n",
 			want: []Problem{

@@ -424,10 +424,52 @@ type TLS struct {
 	SessionTicketLifetime Duration `toml:"session_ticket_lifetime"`
 }
 
-// HTTP configures the HTTP listener (metrics, health, later BOSH/WebSocket).
+// HTTP configures the HTTP listener: health, metrics, the admin API and
+// page, and browsers' client streams over WebSocket and BOSH.
 type HTTP struct {
 	// Listen is the HTTP address; "" disables HTTP. Default "127.0.0.1:5280".
 	Listen string `toml:"listen"`
+	// TLSListen is an HTTPS address serving the same as Listen with the
+	// server's certificate (tls.cert_file, or the generated one), so that
+	// browsers can use wss:// and https://. Default "": none.
+	TLSListen string `toml:"tls_listen"`
+	// WebSocket serves XMPP over WebSocket (RFC 7395) at /xmpp-websocket.
+	// Default true.
+	WebSocket bool `toml:"websocket"`
+	// BOSH serves XMPP over BOSH (XEP-0124/0206) at /http-bind. Default
+	// true.
+	BOSH bool `toml:"bosh"`
+	// AllowedOrigins lists the web pages, besides the server's own, whose
+	// scripts may use WebSocket and BOSH: origins ("https://chat.example.org")
+	// or host patterns ("*.example.org"); "*" allows every page. Default [].
+	AllowedOrigins []string `toml:"allowed_origins"`
+	// SecureNetworks lists the networks (CIDRs) whose plain-HTTP WebSocket
+	// and BOSH clients count as encrypted for c2s.require_tls: a reverse
+	// proxy that terminates TLS, a browser on this host. Their
+	// X-Forwarded-For (its last address) is taken as the client's address
+	// for the login limiter and the logs. Default
+	// ["127.0.0.0/8", "::1/128"].
+	SecureNetworks []string `toml:"secure_networks"`
+	// PublicURL is the base URL clients reach this listener at, for the
+	// endpoints /.well-known/host-meta names (XEP-0156), e.g.
+	// "https://chat.example.org"; "" uses each request's own. Default "".
+	PublicURL string `toml:"public_url"`
+	// WebSocketPingInterval is how often a WebSocket client is pinged; one
+	// that does not answer within the interval is disconnected. "0s": never.
+	// Default "60s".
+	WebSocketPingInterval Duration `toml:"websocket_ping_interval"`
+	// BOSHMaxWait bounds how long a BOSH request is held waiting for
+	// something to send (the client's wait). Default "60s", between 1s and 10m.
+	BOSHMaxWait Duration `toml:"bosh_max_wait"`
+	// BOSHInactivity is how long a BOSH session may have no request
+	// waiting before it is gone. Default "60s", between 1s and 10m.
+	BOSHInactivity Duration `toml:"bosh_inactivity"`
+	// BOSHMaxPause is the longest pause a BOSH client may ask for.
+	// Default "300s", between 0s and 1h.
+	BOSHMaxPause Duration `toml:"bosh_max_pause"`
+	// BOSHMaxHold bounds how many requests a BOSH session may have held at
+	// once (the client's hold). Default 1, between 1 and 8.
+	BOSHMaxHold int `toml:"bosh_max_hold"`
 	// MetricsAllow lists the networks (CIDRs) whose clients may read
 	// /metrics; [] allows every client that reaches the listener. Default
 	// ["127.0.0.0/8", "::1/128"].
@@ -579,8 +621,17 @@ func Default() *Config {
 		Accounts: Accounts{MinPasswordLength: 6, ScramIterations: 4096},
 		TLS:      TLS{SessionTicketLifetime: Duration{time.Hour}},
 		HTTP: HTTP{
-			Listen:       "127.0.0.1:5280",
-			MetricsAllow: []string{"127.0.0.0/8", "::1/128"},
+			Listen:                "127.0.0.1:5280",
+			MetricsAllow:          []string{"127.0.0.0/8", "::1/128"},
+			WebSocket:             true,
+			BOSH:                  true,
+			AllowedOrigins:        []string{},
+			SecureNetworks:        []string{"127.0.0.0/8", "::1/128"},
+			WebSocketPingInterval: Duration{time.Minute},
+			BOSHMaxWait:           Duration{time.Minute},
+			BOSHInactivity:        Duration{time.Minute},
+			BOSHMaxPause:          Duration{5 * time.Minute},
+			BOSHMaxHold:           1,
 		},
 		AdminPage: AdminPage{
 			Enabled:                       true,

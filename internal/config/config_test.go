@@ -70,6 +70,19 @@ var overrides = []struct {
 		c.Accounts = Accounts{MinPasswordLength: 12, ScramIterations: 100000}
 	}},
 	{"[tls]\nsession_ticket_lifetime = \"0s\"", func(c *Config) { c.TLS.SessionTicketLifetime.Duration = 0 }},
+	{"[http]\ntls_listen = \"127.0.0.1:5281\"\nwebsocket = false\nbosh = false\nallowed_origins = [\"https://chat.example.org\", \"*.example.net\"]\nsecure_networks = []\npublic_url = \"https://chat.example.org\"\nwebsocket_ping_interval = \"0s\"\nbosh_max_wait = \"30s\"\nbosh_inactivity = \"2m\"\nbosh_max_pause = \"10m\"\nbosh_max_hold = 2", func(c *Config) {
+		c.HTTP.TLSListen = "127.0.0.1:5281"
+		c.HTTP.WebSocket = false
+		c.HTTP.BOSH = false
+		c.HTTP.AllowedOrigins = []string{"https://chat.example.org", "*.example.net"}
+		c.HTTP.SecureNetworks = []string{}
+		c.HTTP.PublicURL = "https://chat.example.org"
+		c.HTTP.WebSocketPingInterval.Duration = 0
+		c.HTTP.BOSHMaxWait.Duration = 30 * time.Second
+		c.HTTP.BOSHInactivity.Duration = 2 * time.Minute
+		c.HTTP.BOSHMaxPause.Duration = 10 * time.Minute
+		c.HTTP.BOSHMaxHold = 2
+	}},
 	{"[http]\nmetrics_allow = [\"10.0.0.0/8\"]\nmetrics_token_file = \"/etc/minimix/metrics.token\"", func(c *Config) {
 		c.HTTP.MetricsAllow = []string{"10.0.0.0/8"}
 		c.HTTP.MetricsTokenFile = "/etc/minimix/metrics.token"

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -206,6 +208,42 @@ func (h *HTTP) validate(is *issues) {
 			is.add(index("http.metrics_allow", i), "%q is not a CIDR like 10.0.0.0/8 or ::1/128", c)
 		}
 	}
+	for i, c := range h.SecureNetworks {
+		if _, err := netip.ParsePrefix(c); err != nil {
+			is.add(index("http.secure_networks", i), "%q is not a CIDR like 10.0.0.0/8 or ::1/128", c)
+		}
+	}
+	for i, o := range h.AllowedOrigins {
+		bad := o == "" || strings.ContainsAny(o, " ")
+		if scheme, rest, ok := strings.Cut(o, "://"); ok {
+			// An origin has no path: a browser sends scheme://host[:port].
+			bad = bad || scheme == "" || rest == "" || strings.ContainsAny(rest, "/?#")
+		} else {
+			bad = bad || strings.Contains(o, "/")
+		}
+		if bad {
+			is.add(index("http.allowed_origins", i), "%q is not an origin (https://host[:port], no path), a host pattern or \"*\"", o)
+		} else if _, err := path.Match(o, ""); err != nil {
+			is.add(index("http.allowed_origins", i), "%q: %v", o, err)
+		}
+	}
+	if h.PublicURL != "" {
+		if u, err := url.Parse(h.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			is.add("http.public_url", "%q is not an http:// or https:// URL", h.PublicURL)
+		}
+	}
+	if d := h.WebSocketPingInterval.Duration; d != 0 && (d < time.Second || d > time.Hour) {
+		is.add("http.websocket_ping_interval", "%v is out of range [1s, 1h] (0s: never)", h.WebSocketPingInterval)
+	}
+	durationBetween(is, "http.bosh_max_wait", h.BOSHMaxWait, time.Second, 10*time.Minute)
+	durationBetween(is, "http.bosh_inactivity", h.BOSHInactivity, time.Second, 10*time.Minute)
+	durationBetween(is, "http.bosh_max_pause", h.BOSHMaxPause, 0, time.Hour)
+	between(is, "http.bosh_max_hold", h.BOSHMaxHold, 1, 8)
+	if h.TLSListen != "" {
+		if err := checkAddr(h.TLSListen); err != nil {
+			is.add("http.tls_listen", "%v", err)
+		}
+	}
 	if h.Listen == "" {
 		return // HTTP disabled.
 	}
@@ -220,6 +258,13 @@ func (a *AdminPage) validate(is *issues) {
 	}
 	between(is, "admin_page.login_failures_per_minute", a.LoginFailuresPerMinute, 1, 1000)
 	between(is, "admin_page.address_login_failures_per_minute", a.AddressLoginFailuresPerMinute, 1, 1000)
+}
+
+// durationBetween checks that a duration key is within [lo, hi].
+func durationBetween(is *issues, key string, d Duration, lo, hi time.Duration) {
+	if d.Duration < lo || d.Duration > hi {
+		is.add(key, "%v is out of range [%v, %v]", d, lo, hi)
+	}
 }
 
 func (r *Roster) validate(is *issues) {

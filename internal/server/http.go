@@ -50,6 +50,7 @@ func (s *Server) httpHandler() http.Handler {
 	if s.adminPage != nil {
 		mux.Handle(adminweb.Prefix, s.adminPage)
 	}
+	s.web.Register(mux)
 	return mux
 }
 

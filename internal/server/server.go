@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,6 +36,7 @@ import (
 	"minimix/internal/storage/postgres"
 	"minimix/internal/storage/sqlite"
 	"minimix/internal/tlsconf"
+	"minimix/internal/web"
 	"minimix/internal/xml"
 )
 
@@ -59,6 +61,8 @@ type Server struct {
 	Components *component.Server
 
 	features   *features
+	web        *web.Handler  // WebSocket, BOSH, host-meta
+	tlsConfig  *tls.Config   // the client listeners' (STARTTLS), for HTTPS
 	adminToken string        // bearer token of the admin API (data_dir/admin.token)
 	metrics    metricsAccess // who may read /metrics
 	// errors keeps the recent warnings and errors for the admin page,
@@ -72,6 +76,8 @@ type Server struct {
 	listeners []listener
 	http      *http.Server
 	httpLn    net.Listener
+	https     *http.Server
+	httpsLn   net.Listener
 	serveWG   sync.WaitGroup
 	started   bool
 	startedAt time.Time
@@ -230,6 +236,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		})
 	}
 	s.C2S = c2s.New(c2cfg)
+	s.tlsConfig = starttls
+	s.web = s.buildWeb()
 	if cfg.S2S.Enabled {
 		if s.S2S, err = s.buildS2S(starttls); err != nil {
 			_ = store.Close()
@@ -337,6 +345,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		s.httpLn = ln
 		s.warnExposedHTTP(ln)
 	}
+	if a := s.cfg.HTTP.TLSListen; a != "" {
+		ln, err := lc.Listen(ctx, "tcp", a)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", a, err)
+		}
+		s.httpsLn = ln
+	}
 	// Every listener is open: nothing can fail from here on.
 	if s.httpLn != nil {
 		s.http = s.newHTTPServer()
@@ -348,6 +363,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			}
 		}()
 		s.startAdminPage()
+	}
+	if s.httpsLn != nil {
+		s.https = s.newHTTPSServer(s.httpHandler())
+		s.serveWG.Add(1)
+		go func() {
+			defer s.serveWG.Done()
+			if err := s.https.ServeTLS(s.httpsLn, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("https server failed", "err", err)
+			}
+		}()
 	}
 	for _, l := range s.listeners {
 		s.serveWG.Add(1)
@@ -406,6 +431,9 @@ func (s *Server) listenAttrs() []any {
 	if s.httpLn != nil {
 		attrs = append(attrs, "http", s.httpLn.Addr().String())
 	}
+	if s.httpsLn != nil {
+		attrs = append(attrs, "https", s.httpsLn.Addr().String())
+	}
 	if d := s.cfg.MUC.Domain; d != "" {
 		attrs = append(attrs, "muc", d)
 	}
@@ -424,6 +452,10 @@ func (s *Server) closeListenersLocked() {
 	if s.httpLn != nil {
 		_ = s.httpLn.Close()
 		s.httpLn = nil
+	}
+	if s.httpsLn != nil {
+		_ = s.httpsLn.Close()
+		s.httpsLn = nil
 	}
 }
 
@@ -449,6 +481,17 @@ func (s *Server) HTTPAddr() net.Addr {
 		return nil
 	}
 	return s.httpLn.Addr()
+}
+
+// HTTPSAddr returns the HTTPS listener's address (http.tls_listen), or
+// nil.
+func (s *Server) HTTPSAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.httpsLn == nil {
+		return nil
+	}
+	return s.httpsLn.Addr()
 }
 
 // ComponentAddr returns the address of the first external components'
@@ -502,8 +545,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	s.log.Info("shutting down")
 	var errs []error
-	if s.http != nil {
-		if err := s.http.Shutdown(ctx); err != nil {
+	// BOSH requests are held up to a minute: they are answered first.
+	s.web.StartShutdown()
+	for _, hs := range []*http.Server{s.http, s.https} {
+		if hs == nil {
+			continue
+		}
+		if err := hs.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 	}
@@ -515,6 +563,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.C2S.Shutdown(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	// After the streams, which WebSocket and BOSH carry: what is left of
+	// them (closing handshakes, BOSH sessions' last answers) ends.
+	s.web.Close()
 	if s.Components != nil {
 		if err := s.Components.Shutdown(ctx); err != nil {
 			errs = append(errs, err)

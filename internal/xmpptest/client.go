@@ -18,10 +18,12 @@ import (
 	"testing"
 	"time"
 
+	xwebsocket "golang.org/x/net/websocket"
 	"mellium.im/sasl"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
+	wsxmpp "mellium.im/xmpp/websocket"
 )
 
 // Node is a generic XML element decoded with encoding/xml, so that tests
@@ -155,6 +157,11 @@ type DialOptions struct {
 	Mechanisms []sasl.Mechanism // default SCRAM-SHA-256
 	DirectTLS  bool             // connect to the XEP-0368 port
 	Plaintext  bool             // no TLS at all (server must allow it)
+	// WebSocket connects over XMPP over WebSocket (RFC 7395) to the HTTP
+	// listener's /xmpp-websocket (plain ws:// from loopback, which the
+	// server counts as secure), or to the HTTPS one's with wss:// when
+	// the server has http.tls_listen.
+	WebSocket bool
 }
 
 // Dial logs user in over STARTTLS (or direct TLS) with mellium and binds a
@@ -189,7 +196,12 @@ func (s *Server) TryDial(t testing.TB, user, password string, o DialOptions) (*C
 	var conn net.Conn
 	features := []xmpp.StreamFeature{xmpp.SASL("", password, mechs...), xmpp.BindResource()}
 	var state xmpp.SessionState
+	negotiator := xmpp.NewNegotiator
 	switch {
+	case o.WebSocket:
+		conn, err = s.dialWebSocket()
+		state = xmpp.Secure
+		negotiator = wsxmpp.Negotiator
 	case o.DirectTLS:
 		conn, err = (&tls.Dialer{Config: s.TLSConfig()}).DialContext(ctx, "tcp", s.DirectTLSAddr().String())
 		state = xmpp.Secure
@@ -205,7 +217,7 @@ func (s *Server) TryDial(t testing.TB, user, password string, o DialOptions) (*C
 	if err != nil {
 		return nil, err
 	}
-	sess, err := xmpp.NewSession(ctx, j.Domain(), j, conn, state, xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
+	sess, err := xmpp.NewSession(ctx, j.Domain(), j, conn, state, negotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
 		sc := xmpp.StreamConfig{Features: features, TeeOut: auth}
 		if os.Getenv("MINIMIX_TEST_WIRE") != "" {
 			sc.TeeIn = prefixWriter{"IN  " + addr + ": "}
@@ -254,6 +266,24 @@ func (s *Server) TryDial(t testing.TB, user, password string, o DialOptions) (*C
 	}()
 	t.Cleanup(func() { c.Close() })
 	return c, nil
+}
+
+// dialWebSocket opens a WebSocket with the xmpp subprotocol to the
+// server's /xmpp-websocket: over HTTPS when it has an HTTPS listener.
+func (s *Server) dialWebSocket() (net.Conn, error) {
+	loc := "ws://" + s.HTTPAddr().String() + "/xmpp-websocket"
+	origin := "http://" + s.HTTPAddr().String()
+	if a := s.HTTPSAddr(); a != nil {
+		loc = "wss://" + a.String() + "/xmpp-websocket"
+		origin = "https://" + a.String()
+	}
+	cfg, err := xwebsocket.NewConfig(loc, origin)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Protocol = []string{"xmpp"}
+	cfg.TlsConfig = s.TLSConfig()
+	return xwebsocket.DialConfig(cfg)
 }
 
 // opContext returns a context for one mellium operation that is not

@@ -71,6 +71,8 @@ func (s *Service) onIQ(ctx context.Context, el *xml.Element, from, to jid.JID) {
 		res, err = s.admin(ctx, r, req)
 	case p.Space == NSOwner && p.Local == "query":
 		res, err = s.owner(ctx, r, req)
+	case p.Space == NSRegister && p.Local == "query":
+		res, err = s.registration(ctx, r, req)
 	case p.Space == nsPing && p.Local == "ping" && req.Type == "get":
 	default:
 		err = xmpperr.New(xmpperr.ServiceUnavailable, "")

@@ -110,7 +110,7 @@ func (r *room) roomFeatures() []string {
 	}
 	f := []string{
 		NS, NSStableID, NSSelfPing, NSOccupantID, stanza.NSStanzaID, stanza.NSDiscoInfo, stanza.NSDiscoItem, nsPing,
-		NSRegister,
+		NSRegister, NSModerate, NSModerateLegacy, NSRetract,
 		pick(r.cfg.Persistent, "muc_persistent", "muc_temporary"),
 		pick(r.cfg.Public, "muc_public", "muc_hidden"),
 		pick(r.cfg.MembersOnly, "muc_membersonly", "muc_open"),
@@ -119,7 +119,7 @@ func (r *room) roomFeatures() []string {
 		pick(r.cfg.passwordRequired(), "muc_passwordprotected", "muc_unsecured"),
 	}
 	if r.cfg.Logging {
-		f = append(f, mam.NS, mam.NSExtended)
+		f = append(f, mam.NS, mam.NSExtended, mam.NSRetractTombstone)
 	}
 	return f
 }

@@ -1045,3 +1045,58 @@ func TestE2EAccountDeletionLeavesRooms(t *testing.T) {
 		}
 	}
 }
+
+// Rule 27: carbons of private messages. A private message from an
+// occupant reaches every joined session once and no session that did not
+// join, carbons enabled or not; one a joined session sends is copied, as
+// a <sent/> carbon marked as a MUC private message, to the other joined
+// sessions only.
+func TestE2EPrivateMessageCarbons(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	c1 := e.dial("alice")
+	c2 := e.dial("alice")
+	c3 := e.dial("alice") // carbons on, not in the room
+	for _, c := range []*xmpptest.Client{c1, c2, c3} {
+		if r := c.IQ(t, `<iq type='set' id='carbons'><enable xmlns='urn:xmpp:carbons:2'/></iq>`); r.Attr("type") != "result" {
+			t.Fatalf("enable carbons: %s", r)
+		}
+		c.SendRaw(t, `<presence/>`)
+	}
+	e.join(c1, room, "al", "j1")
+	e.join(c2, room, "al", "j2")
+	drain(c3, 200*time.Millisecond)
+
+	isPM := func(body string) func(xmpptest.Node) bool {
+		return func(n xmpptest.Node) bool {
+			b := n.Child("", "body")
+			return n.XMLName.Local == "message" && b != nil && b.Text == body
+		}
+	}
+	isCarbon := func(n xmpptest.Node) bool {
+		return n.Find("received/forwarded/message") != nil || n.Find("sent/forwarded/message") != nil
+	}
+	bob.SendRaw(t, fmt.Sprintf(`<message type='chat' to='%s/al' id='pm1'><body>psst</body><x xmlns='http://jabber.org/protocol/muc#user'/></message>`, room))
+	c1.Expect(t, "PM", isPM("psst"))
+	c2.Expect(t, "PM", isPM("psst"))
+
+	// The sender left out <x/>: the copy has it.
+	c1.SendRaw(t, fmt.Sprintf(`<message type='chat' to='%s/bob' id='pm2'><body>hi bob</body></message>`, room))
+	bob.Expect(t, "PM from alice", xmpptest.IsMessage("hi bob"))
+	sent := c2.Expect(t, "sent copy", func(n xmpptest.Node) bool {
+		fw := n.Find("sent/forwarded/message/body")
+		return fw != nil && fw.Text == "hi bob"
+	})
+	if sent.Find("sent/forwarded/message").Child("http://jabber.org/protocol/muc#user", "x") == nil {
+		t.Errorf("sent carbon lacks muc#user x: %s", sent)
+	}
+	c1.ExpectNone(t, "a copy of its own message or of the received one", 300*time.Millisecond, isCarbon)
+	c2.ExpectNone(t, "a second copy", 300*time.Millisecond, func(n xmpptest.Node) bool {
+		return isPM("psst")(n) || isCarbon(n)
+	})
+	c3.ExpectNone(t, "a private message of a room it did not join", 300*time.Millisecond, func(n xmpptest.Node) bool {
+		return n.XMLName.Local == "message"
+	})
+}

@@ -68,12 +68,20 @@ func (s *Service) sessionMessage(ctx context.Context, a *account, rm *room, full
 	rm.lastActive = s.cfg.Now()
 	if to.Resource != "" && typ != "groupchat" {
 		// A private message: the account's other joined sessions see it
-		// as sent, carbon-style, so every device shows the conversation.
+		// as sent, carbon-style, so every device shows the conversation
+		// (rule 27). The copy carries <x xmlns='…muc#user'/>, which
+		// XEP-0280 lets the server add, so that clients know it for a
+		// private message even when the sender left it out.
+		sent := el
+		if el.Child(stanza.NSMUCUser, "x") == nil {
+			sent = el.Clone()
+			sent.Append(xml.New(stanza.NSMUCUser, "x"))
+		}
 		for other := range rm.sessions {
 			if other == full {
 				continue
 			}
-			s.deliver(other, router.CarbonCopy(el, "sent", other))
+			s.deliver(other, router.CarbonCopy(sent, "sent", other))
 		}
 	}
 	return true

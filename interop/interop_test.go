@@ -66,6 +66,8 @@ var scenarios = []scenario{
 	{"extdisco", []string{"alice"}, false},
 	{"components", []string{"alice"}, false},
 	{"push", []string{"alice", "bob"}, false},
+	{"moderation", []string{"alice", "bob"}, false},
+	{"avatar", []string{"alice", "bob", "carol"}, false},
 }
 
 // componentSecret is the secret of the external components the scenarios

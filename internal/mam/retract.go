@@ -176,3 +176,65 @@ func (a *Archive) retractChat(ctx context.Context, owner, with jid.JID, el *xml.
 		a.log.Error("mam: retracting a message", "owner", owner.Bare().String(), "id", id, "err", err)
 	}
 }
+
+// roomRetraction reads a retraction in a message that room sent: a
+// moderation from the room itself (XEP-0425, its message-retract:1 form
+// or the older :0 one) or an occupant's retraction of its own message
+// (XEP-0424), which counts only with the occupant-id the room gave it. It
+// returns the room's stanza-id of the retracted message, the author whose
+// records may change ("" for a moderation: any) and the tombstone's
+// <retracted/>.
+func roomRetraction(el *xml.Element, room jid.JID, now func() time.Time) (id, author string, retracted *xml.Element, ok bool) {
+	from, err := stanza.From(el)
+	if err != nil || from.Bare() != room {
+		return "", "", nil, false
+	}
+	if from.Resource == "" {
+		// Only the room moderates (XEP-0425 section 6).
+		if rt := el.Child(nsRetract, "retract"); rt != nil && rt.Attr("id") != "" {
+			if mod := rt.Child(NSModerate, "moderated"); mod != nil {
+				r := Retracted("", now()).Append(mod)
+				if reason := rt.Child(nsRetract, "reason"); reason != nil {
+					r.Append(reason)
+				}
+				return rt.Attr("id"), "", r, true
+			}
+		}
+		if at := el.Child(nsFasten, "apply-to"); at != nil && at.Attr("id") != "" {
+			if mod := at.Child(NSModerateLegacy, "moderated"); mod != nil && mod.Child(nsRetractLegacy, "retract") != nil {
+				m := xml.New(NSModerate, "moderated", "by", mod.Attr("by"))
+				if oid := mod.Child(nsOccupantID, "occupant-id"); oid != nil {
+					m.Append(oid)
+				}
+				r := Retracted("", now()).Append(m)
+				if reason := mod.ChildText(NSModerateLegacy, "reason"); reason != "" {
+					r.Append(xml.New(nsRetract, "reason").AppendText(reason))
+				}
+				return at.Attr("id"), "", r, true
+			}
+		}
+		return "", "", nil, false
+	}
+	id = Retraction(el)
+	author = occupantID(el)
+	if id == "" || author == "" {
+		return "", "", nil, false
+	}
+	return id, author, Retracted(el.Attr("id"), now()), true
+}
+
+// retractShared applies a retraction that room sent to its shared
+// records: the archives of the local accounts in it, for rooms anywhere.
+// (A local room has done so before it sent it; nothing changes then.)
+func (a *Archive) retractShared(ctx context.Context, room jid.JID, id, author string, retracted *xml.Element) {
+	edit := func(rec *storage.ArchiveRecord) []byte {
+		m, err := xml.Parse(rec.Stanza)
+		if err != nil || isTombstone(m) || author != "" && occupantID(m) != author {
+			return nil
+		}
+		return Tombstone(m, retracted).AppendXML(nil, "")
+	}
+	if _, err := a.store.EditArchive(ctx, storage.ArchiveEdit{Room: room.String(), OriginStanzaID: id}, edit); err != nil {
+		a.log.Error("mam: retracting a room message in the members' archives", "room", room.String(), "id", id, "err", err)
+	}
+}

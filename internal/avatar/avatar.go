@@ -180,6 +180,13 @@ func (s *Service) vcardSet(ctx context.Context, user string, v *xml.Element) {
 			b64 = strings.Join(strings.Fields(raw), "")
 		}
 	}
+	if len(b64) > s.pep.MaxPayloadBytes()-100 {
+		// The <data/> item would be over PEP's payload bound: the photo
+		// stays in the vCard only.
+		s.log.Info("avatar: vCard PHOTO too big for PEP; not published", "user", user, "bytes", size)
+		s.remember(user, hash)
+		return
+	}
 	prev, known := s.cached(user)
 	s.remember(user, hash)
 	if known && prev == hash {

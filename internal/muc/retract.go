@@ -2,10 +2,12 @@ package muc
 
 import (
 	"context"
+	"errors"
 
 	"minimix/internal/jid"
 	"minimix/internal/mam"
 	"minimix/internal/stanza"
+	"minimix/internal/storage"
 	"minimix/internal/xml"
 	"minimix/internal/xmpperr"
 )
@@ -174,6 +176,26 @@ func (s *Service) retractArchived(ctx context.Context, r *room, id, author strin
 	return n, err
 }
 
+// archivedAuthor returns the occupant-id of the message id in r's
+// archive, and whether it is there. r.mu is not held.
+func (s *Service) archivedAuthor(ctx context.Context, r *room, id string) (string, bool) {
+	page, err := s.cfg.Store.QueryArchive(ctx, r.jidS, storage.ArchiveQuery{IDs: []string{id}, Max: 1, OwnOnly: true})
+	if err != nil || len(page.Records) == 0 {
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			s.log.Error("muc: reading a retracted message's author", "room", r.jidS, "id", id, "err", err)
+		}
+		return "", false
+	}
+	m, err := xml.Parse(page.Records[0].Stanza)
+	if err != nil {
+		return "", false
+	}
+	if c := m.Child(NSOccupantID, "occupant-id"); c != nil {
+		return c.Attr("id"), true
+	}
+	return "", true
+}
+
 // historyIndex returns the index in r's history of the message with the
 // room's stanza-id id, -1 if none. r.mu is held.
 func (r *room) historyIndex(id string) int {
@@ -229,12 +251,22 @@ func (s *Service) retractOwn(ctx context.Context, r *room, el *xml.Element, id s
 		return
 	}
 	author := o.id
-	if a, ok := r.historyAuthor(id); ok && a != author {
+	a, inHistory := r.historyAuthor(id)
+	if inHistory && a != author {
 		r.sendError(el, xmpperr.New(xmpperr.Forbidden, "only its sender may retract a message"), from, to)
 		s.release(ctx, r)
 		return
 	}
+	logged := r.cfg.Logging
 	s.release(ctx, r)
+
+	if !inHistory && logged {
+		// Older than the history: the room's archive knows its author.
+		if a, ok := s.archivedAuthor(ctx, r, id); ok && a != author {
+			s.routeError(ctx, el, xmpperr.New(xmpperr.Forbidden, "only its sender may retract a message"), from, to)
+			return
+		}
+	}
 
 	retracted := mam.Retracted(el.Attr("id"), s.now())
 	_, _ = s.retractArchived(ctx, r, id, author, retracted) // logged; the retraction is relayed anyway

@@ -40,3 +40,23 @@ func TestRegistrationPersists(t *testing.T) {
 		t.Errorf("carol's registration after restart: %s", r)
 	}
 }
+
+// Section 7.10: registering while in the room makes the user a member
+// and every occupant hears of it in a presence with affiliation member.
+func TestRegistrationInRoom(t *testing.T) {
+	h := newHarness(t)
+	h.create(alice, roomJID, "Alice")
+	h.join(bob, roomJID, "Bob")
+	h.drop()
+	if r := h.iq(bob, roomJID, "set", registerForm("Bobby")); r.Attr("type") != "result" {
+		t.Fatalf("register: %s", r)
+	}
+	// (bob's own copy went with the iq's answer, which h.iq takes.)
+	if p := lastPresence(h.take(alice)); p == nil || p.Attr("from") != roomJID+"/Bob" || item(p).Attr("affiliation") != "member" {
+		t.Errorf("alice: presence after bob registered: %v", p)
+	}
+	// Bob's occupant keeps its nick; nobody else may take the reserved one.
+	if got := h.join("dave@example.net/d", roomJID, "bobby"); condition(last(got, "presence")) != "conflict" {
+		t.Errorf("dave joined as bob's reserved nick: %s", dump(got))
+	}
+}

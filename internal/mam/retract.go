@@ -185,6 +185,9 @@ func (a *Archive) retractChat(ctx context.Context, owner, with jid.JID, el *xml.
 // records may change ("" for a moderation: any) and the tombstone's
 // <retracted/>.
 func roomRetraction(el *xml.Element, room jid.JID, now func() time.Time) (id, author string, retracted *xml.Element, ok bool) {
+	if el.Child(nsRetract, "retract") == nil && el.Child(nsFasten, "apply-to") == nil {
+		return "", "", nil, false // every other room message: no address parsed
+	}
 	from, err := stanza.From(el)
 	if err != nil || from.Bare() != room {
 		return "", "", nil, false

@@ -1100,3 +1100,36 @@ func TestE2EPrivateMessageCarbons(t *testing.T) {
 		return n.XMLName.Local == "message"
 	})
 }
+
+// Registration (XEP-0045 7.10) with account-based group chat: a session
+// registers the account's nick, discovers it (7.12) from another
+// session, and another account's join under it is refused with conflict
+// and reaches that session.
+func TestE2EReservedNick(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	c1 := e.dial("alice")
+	c2 := e.dial("alice")
+	r := c1.IQ(t, fmt.Sprintf(`<iq type='set' to='%s' id='reg'><query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>`+
+		`<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#register</value></field>`+
+		`<field var='muc#register_roomnick'><value>al</value></field></x></query></iq>`, room))
+	if r.Attr("type") != "result" {
+		t.Fatalf("registration: %s", r)
+	}
+	r = c2.IQ(t, fmt.Sprintf(`<iq type='get' to='%s' id='nick'><query xmlns='http://jabber.org/protocol/disco#info' node='x-roomuser-item'/></iq>`, room))
+	if id := r.Find("query/identity"); id == nil || id.Attr("name") != "al" {
+		t.Fatalf("reserved nick seen from another session: %s", r)
+	}
+	carol := e.dial("carol")
+	carol.SendRaw(t, joinRaw(room, "AL", "jc", ""))
+	n := carol.Expect(t, "the refusal", func(n xmpptest.Node) bool { return n.XMLName.Local == "presence" && n.Attr("type") == "error" })
+	if _, c := n.Error(); c != "conflict" {
+		t.Fatalf("carol's join under alice's nick: %s", n)
+	}
+	self := e.join(c2, room, "al", "j2")
+	if it := self.Find("x/item"); it == nil || it.Attr("affiliation") != "member" {
+		t.Errorf("alice's self-presence: %s", self)
+	}
+}

@@ -67,6 +67,7 @@ var scenarios = []scenario{
 	{"components", []string{"alice"}, false},
 	{"push", []string{"alice", "bob"}, false},
 	{"moderation", []string{"alice", "bob"}, false},
+	{"muc_register", []string{"alice", "bob", "carol"}, false},
 	{"avatar", []string{"alice", "bob", "carol"}, false},
 }
 

@@ -129,6 +129,9 @@ func (s *Service) registration(ctx context.Context, r *room, req iq.Request) (*x
 	if err := s.nickFree(r, bare, key); err != nil {
 		return nil, err
 	}
+	if _, ok := r.affs[bare]; !ok && len(r.affs) >= maxAffiliations {
+		return nil, xmpperr.New(xmpperr.PolicyViolationC, "too many affiliations")
+	}
 	r.reserve(bare, nick)
 	if cur, ok := r.affs[bare]; ok && cur >= affMember {
 		s.setAffiliation(ctx, r, bare, cur, "")

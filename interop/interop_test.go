@@ -66,6 +66,9 @@ var scenarios = []scenario{
 	{"extdisco", []string{"alice"}, false},
 	{"components", []string{"alice"}, false},
 	{"push", []string{"alice", "bob"}, false},
+	{"moderation", []string{"alice", "bob"}, false},
+	{"muc_register", []string{"alice", "bob", "carol"}, false},
+	{"avatar", []string{"alice", "bob", "carol"}, false},
 }
 
 // componentSecret is the secret of the external components the scenarios

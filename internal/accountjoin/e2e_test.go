@@ -1045,3 +1045,97 @@ func TestE2EAccountDeletionLeavesRooms(t *testing.T) {
 		}
 	}
 }
+
+// Rule 27: carbons of private messages. A private message from an
+// occupant reaches every joined session once and no session that did not
+// join, carbons enabled or not; one a joined session sends is copied, as
+// a <sent/> carbon marked as a MUC private message, to the other joined
+// sessions and to the sessions with carbons enabled, once each.
+func TestE2EPrivateMessageCarbons(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	c1 := e.dial("alice")
+	c2 := e.dial("alice")
+	c3 := e.dial("alice") // carbons on, not in the room
+	for _, c := range []*xmpptest.Client{c1, c2, c3} {
+		if r := c.IQ(t, `<iq type='set' id='carbons'><enable xmlns='urn:xmpp:carbons:2'/></iq>`); r.Attr("type") != "result" {
+			t.Fatalf("enable carbons: %s", r)
+		}
+		c.SendRaw(t, `<presence/>`)
+	}
+	e.join(c1, room, "al", "j1")
+	e.join(c2, room, "al", "j2")
+	drain(c3, 200*time.Millisecond)
+
+	isPM := func(body string) func(xmpptest.Node) bool {
+		return func(n xmpptest.Node) bool {
+			b := n.Child("", "body")
+			return n.XMLName.Local == "message" && b != nil && b.Text == body
+		}
+	}
+	isCarbon := func(n xmpptest.Node) bool {
+		return n.Find("received/forwarded/message") != nil || n.Find("sent/forwarded/message") != nil
+	}
+	bob.SendRaw(t, fmt.Sprintf(`<message type='chat' to='%s/al' id='pm1'><body>psst</body><x xmlns='http://jabber.org/protocol/muc#user'/></message>`, room))
+	c1.Expect(t, "PM", isPM("psst"))
+	c2.Expect(t, "PM", isPM("psst"))
+
+	// The sender left out <x/>: the copy has it.
+	c1.SendRaw(t, fmt.Sprintf(`<message type='chat' to='%s/bob' id='pm2'><body>hi bob</body></message>`, room))
+	bob.Expect(t, "PM from alice", xmpptest.IsMessage("hi bob"))
+	sent := c2.Expect(t, "sent copy", func(n xmpptest.Node) bool {
+		fw := n.Find("sent/forwarded/message/body")
+		return fw != nil && fw.Text == "hi bob"
+	})
+	if sent.Find("sent/forwarded/message").Child("http://jabber.org/protocol/muc#user", "x") == nil {
+		t.Errorf("sent carbon lacks muc#user x: %s", sent)
+	}
+	c1.ExpectNone(t, "a copy of its own message or of the received one", 300*time.Millisecond, isCarbon)
+	c2.ExpectNone(t, "a second copy", 300*time.Millisecond, func(n xmpptest.Node) bool {
+		return isPM("psst")(n) || isCarbon(n)
+	})
+	// c3 did not join: it gets alice's sent message (carbons are on),
+	// first of anything, since the received one is not copied to it.
+	got := c3.Expect(t, "a message", func(n xmpptest.Node) bool { return n.XMLName.Local == "message" })
+	if fw := got.Find("sent/forwarded/message/body"); fw == nil || fw.Text != "hi bob" {
+		t.Fatalf("c3's first message is not the sent carbon: %s", got)
+	}
+	c3.ExpectNone(t, "another message", 300*time.Millisecond, func(n xmpptest.Node) bool {
+		return n.XMLName.Local == "message"
+	})
+}
+
+// Registration (XEP-0045 7.10) with account-based group chat: a session
+// registers the account's nick, discovers it (7.12) from another
+// session, and another account's join under it is refused with conflict
+// and reaches that session.
+func TestE2EReservedNick(t *testing.T) {
+	e := newEnv(t)
+	room := freshRoom()
+	bob := e.dial("bob")
+	e.create(bob, room, "bob")
+	c1 := e.dial("alice")
+	c2 := e.dial("alice")
+	r := c1.IQ(t, fmt.Sprintf(`<iq type='set' to='%s' id='reg'><query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>`+
+		`<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#register</value></field>`+
+		`<field var='muc#register_roomnick'><value>al</value></field></x></query></iq>`, room))
+	if r.Attr("type") != "result" {
+		t.Fatalf("registration: %s", r)
+	}
+	r = c2.IQ(t, fmt.Sprintf(`<iq type='get' to='%s' id='nick'><query xmlns='http://jabber.org/protocol/disco#info' node='x-roomuser-item'/></iq>`, room))
+	if id := r.Find("query/identity"); id == nil || id.Attr("name") != "al" {
+		t.Fatalf("reserved nick seen from another session: %s", r)
+	}
+	carol := e.dial("carol")
+	carol.SendRaw(t, joinRaw(room, "AL", "jc", ""))
+	n := carol.Expect(t, "the refusal", func(n xmpptest.Node) bool { return n.XMLName.Local == "presence" && n.Attr("type") == "error" })
+	if _, c := n.Error(); c != "conflict" {
+		t.Fatalf("carol's join under alice's nick: %s", n)
+	}
+	self := e.join(c2, room, "al", "j2")
+	if it := self.Find("x/item"); it == nil || it.Attr("affiliation") != "member" {
+		t.Errorf("alice's self-presence: %s", self)
+	}
+}

@@ -68,12 +68,23 @@ func (s *Service) sessionMessage(ctx context.Context, a *account, rm *room, full
 	rm.lastActive = s.cfg.Now()
 	if to.Resource != "" && typ != "groupchat" {
 		// A private message: the account's other joined sessions see it
-		// as sent, carbon-style, so every device shows the conversation.
-		for other := range rm.sessions {
-			if other == full {
+		// as sent, carbon-style, so every device shows the conversation,
+		// and so do its other sessions that enabled carbons (XEP-0280
+		// section 6 has sent private messages copied), rule 27. The copy
+		// carries <x xmlns='…muc#user'/>, which XEP-0280 lets the server
+		// add, so that clients know it for a private message even when
+		// the sender left it out.
+		sent := el
+		if el.Child(stanza.NSMUCUser, "x") == nil {
+			sent = el.Clone()
+			sent.Append(xml.New(stanza.NSMUCUser, "x"))
+		}
+		for _, other := range s.cfg.Sessions.Sessions(a.jid) {
+			j := other.JID()
+			if j == full || !rm.isJoined(j) && !other.State().Carbons() {
 				continue
 			}
-			s.deliver(other, router.CarbonCopy(el, "sent", other))
+			other.Deliver(router.CarbonCopy(sent, "sent", j))
 		}
 	}
 	return true

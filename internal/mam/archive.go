@@ -57,6 +57,7 @@ func (a *Archive) Archive(ctx context.Context, owner, with jid.JID, el *xml.Elem
 	if !ok {
 		return ""
 	}
+	a.retractChat(ctx, owner, with, el, incoming)
 	id, err := a.append(ctx, owner, with, el, false, incoming)
 	if err != nil {
 		a.log.Error("mam: archiving message", "owner", owner.String(), "err", err)
@@ -97,6 +98,10 @@ func (a *Archive) append(ctx context.Context, owner, with jid.JID, el *xml.Eleme
 		With:      with.Bare().String(),
 		FromNick:  with.Resource,
 		Groupchat: groupchat,
+	}
+	if !groupchat {
+		// A retraction (XEP-0424) names a one-to-one message by its id.
+		rec.OriginStanzaID = el.Attr("id")
 	}
 	if stamp {
 		st.Append(xml.New(stanza.NSStanzaID, "stanza-id", "by", by, "id", rec.ID))

@@ -292,14 +292,23 @@ func (l *roomLog) streamFor(room, account jid.JID) (*roomStream, bool) {
 // record with Dup set. Otherwise it is stored if account archives the
 // room; if it does not, the zero GroupchatRef says the message is in no
 // archive through this account. Subjects and messages without content a
-// conversation is made of (XEP-0313 5.1.2) are never stored.
+// conversation is made of (XEP-0313 5.1.2) are never stored. A
+// retraction the room sends (a moderation from the room, an occupant's
+// retraction of its own message carrying its occupant-id) turns the
+// retracted message's shared record into a tombstone, whatever room it
+// comes from (retract.go).
 //
 // Callers add <stanza-id by=account id=ref.ID> to what they deliver.
 func (a *Archive) Groupchat(ctx context.Context, account, room jid.JID, el *xml.Element) (GroupchatRef, error) {
-	if el.Local != stanza.Message || stanza.Type(el) != "groupchat" || !groupchatStorable(el) {
+	if el.Local != stanza.Message || stanza.Type(el) != "groupchat" {
 		return GroupchatRef{}, nil
 	}
 	account, room = account.Bare(), room.Bare()
+	storable := groupchatStorable(el)
+	rid, author, retracted, retraction := roomRetraction(el, room, a.now)
+	if !storable && !retraction {
+		return GroupchatRef{}, nil
+	}
 	origin := stanza.StanzaID(el, room)
 	rs, archiving := a.rooms.streamFor(room, account)
 	rs.mu.Lock()
@@ -311,7 +320,12 @@ func (a *Archive) Groupchat(ctx context.Context, account, room jid.JID, el *xml.
 		ref.Dup = true
 		return ref, nil
 	}
-	if !archiving {
+	if retraction {
+		// Once per message: the next member's copy is a Dup above (when
+		// the room gave it a stanza-id, and stored it).
+		a.retractShared(ctx, room, rid, author, retracted)
+	}
+	if !archiving || !storable {
 		return GroupchatRef{}, nil
 	}
 	st := el.Clone()

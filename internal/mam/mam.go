@@ -157,5 +157,5 @@ func (a *Archive) Register(m *iq.Mux, send SendFunc) {
 		return a.ServeMetadata(ctx, req.To)
 	}))
 	m.Handle(NS, "prefs", iq.Self, a.servePrefs)
-	m.Feature(iq.Self|iq.Account, NS, NSExtended, NSGroupchatField, stanza.NSStanzaID)
+	m.Feature(iq.Self|iq.Account, NS, NSExtended, NSGroupchatField, stanza.NSStanzaID, NSRetract, NSRetractTombstone)
 }

@@ -116,7 +116,7 @@ func TestRegister(t *testing.T) {
 
 	for _, target := range []iq.Target{iq.Self, iq.Account} {
 		got := strings.Join(m.Features(target), " ")
-		if got != "urn:xmpp:mam:2 urn:xmpp:mam:2#extended urn:xmpp:mam:2#groupchat-field urn:xmpp:sid:0" {
+		if got != "urn:xmpp:mam:2 urn:xmpp:mam:2#extended urn:xmpp:mam:2#groupchat-field urn:xmpp:message-retract:1 urn:xmpp:message-retract:1#tombstone urn:xmpp:sid:0" {
 			t.Errorf("features of target %d: %s", target, got)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"minimix/internal/iq"
 	"minimix/internal/jid"
@@ -20,6 +21,10 @@ type adminOp struct {
 	aff     affiliation
 	setRole bool
 	reason  string
+	// nick is the nick an affiliation item reserves (section 9.3), when
+	// setNick.
+	nick    string
+	setNick bool
 }
 
 // admin answers a muc#admin query (sections 8 and 9): a get lists the
@@ -164,6 +169,20 @@ func (s *Service) planItem(r *room, it *xml.Element, actorAff affiliation, actor
 				return op, xmpperr.New(xmpperr.JIDMalformed, "bad jid")
 			}
 			bare = p.Bare()
+			if n := it.Attr("nick"); n != "" && na >= affMember {
+				// An item with a JID and a nick reserves the nick.
+				nick, key, _, err := prepareNick(n)
+				if err == nil && utf8.RuneCountInString(n) > s.cfg.Limits.MaxNickLength {
+					err = xmpperr.New(xmpperr.NotAcceptable, "the nickname is too long")
+				}
+				if err != nil {
+					return op, err
+				}
+				if err := s.nickFree(r, bare, key); err != nil {
+					return op, err
+				}
+				op.nick, op.setNick = nick, true
+			}
 		} else {
 			target, err := s.itemOccupant(r, it)
 			if err != nil {
@@ -245,6 +264,9 @@ func (s *Service) applyRole(r *room, op adminOp, actor string) {
 // their role and shows in a new presence.
 func (s *Service) applyAffiliation(ctx context.Context, r *room, op adminOp, actor string) {
 	prev := s.affOf(r, op.bare)
+	if op.setNick {
+		r.reserve(op.bare, op.nick)
+	}
 	s.setAffiliation(ctx, r, op.bare, op.aff, op.reason)
 	for _, o := range r.byBare(op.bare) {
 		switch {
@@ -275,11 +297,14 @@ func (s *Service) setAffiliation(ctx context.Context, r *room, bare jid.JID, a a
 	} else {
 		r.affs[bare] = a
 	}
+	if a == affNone || a == affOutcast {
+		r.reserve(bare, "")
+	}
 	for _, o := range r.byBare(bare) {
 		o.invalidate()
 	}
 	if r.cfg.Persistent {
-		if err := s.cfg.Store.SetRoomAffiliation(ctx, r.jidS, storageAffiliation(bare, a, reason)); err != nil {
+		if err := s.cfg.Store.SetRoomAffiliation(ctx, r.jidS, storageAffiliation(bare, a, r.nicks[bare], reason)); err != nil {
 			s.log.Error("muc: saving affiliation", "room", r.jidS, "jid", bare.String(), "err", err)
 		}
 	}
@@ -306,7 +331,11 @@ func (s *Service) adminList(r *room, items []*xml.Element, actorAff affiliation,
 		})
 		for _, j := range jids {
 			if r.affs[j] == aff {
-				q.Append(xml.New(NSAdmin, "item", "affiliation", aff.String(), "jid", j.String()))
+				it := xml.New(NSAdmin, "item", "affiliation", aff.String(), "jid", j.String())
+				if nick, ok := r.nicks[j]; ok {
+					it.SetAttr("nick", nick)
+				}
+				q.Append(it)
 			}
 		}
 		return q, nil

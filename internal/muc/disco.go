@@ -110,6 +110,7 @@ func (r *room) roomFeatures() []string {
 	}
 	f := []string{
 		NS, NSStableID, NSSelfPing, NSOccupantID, stanza.NSStanzaID, stanza.NSDiscoInfo, stanza.NSDiscoItem, nsPing,
+		NSRegister, NSModerate, NSModerateLegacy, NSRetract,
 		pick(r.cfg.Persistent, "muc_persistent", "muc_temporary"),
 		pick(r.cfg.Public, "muc_public", "muc_hidden"),
 		pick(r.cfg.MembersOnly, "muc_membersonly", "muc_open"),
@@ -118,26 +119,24 @@ func (r *room) roomFeatures() []string {
 		pick(r.cfg.passwordRequired(), "muc_passwordprotected", "muc_unsecured"),
 	}
 	if r.cfg.Logging {
-		f = append(f, mam.NS, mam.NSExtended)
+		f = append(f, mam.NS, mam.NSExtended, mam.NSRetractTombstone)
 	}
 	return f
 }
 
 // roomInfo answers disco#info on the room: identity, features and the
 // muc#roominfo form (section 6.4); and, for the node x-roomuser-item,
-// the requester's reserved nick, of which this service keeps none
-// (section 7.12).
+// the requester's reserved nick (section 7.12).
 func (s *Service) roomInfo(r *room, req iq.Request) (*xml.Element, error) {
 	if req.Type != "get" {
 		return nil, xmpperr.New(xmpperr.BadRequest, "service discovery is get only")
 	}
 	q := xml.New(stanza.NSDiscoInfo, "query")
 	if node := req.Payload.Attr("node"); node != "" {
-		if node != "x-roomuser-item" {
+		if node != nodeRoomUser {
 			return nil, xmpperr.New(xmpperr.ItemNotFound, "no such node")
 		}
-		q.SetAttr("node", node)
-		return q, nil
+		return r.reservedNickInfo(req.From), nil
 	}
 	q.Append(xml.New(stanza.NSDiscoInfo, "identity", "category", "conference", "type", "text", "name", r.displayName()))
 	for _, f := range r.roomFeatures() {

@@ -49,6 +49,15 @@ func (s *Service) onIQ(ctx context.Context, el *xml.Element, from, to jid.JID) {
 		s.archiveIQ(ctx, r, el, p, from, to)
 		return
 	}
+	if to.Resource == "" {
+		if m, ok, err := parseModeration(p); err != nil {
+			s.routeError(ctx, el, s.stanzaError(err, el), from, to)
+			return
+		} else if ok {
+			s.moderate(ctx, r, el, m, from, to)
+			return
+		}
+	}
 	r.mu.Lock()
 	defer s.release(ctx, r)
 	if r.destroyed || r.locked && s.affOf(r, from.Bare()) != affOwner {
@@ -71,6 +80,8 @@ func (s *Service) onIQ(ctx context.Context, el *xml.Element, from, to jid.JID) {
 		res, err = s.admin(ctx, r, req)
 	case p.Space == NSOwner && p.Local == "query":
 		res, err = s.owner(ctx, r, req)
+	case p.Space == NSRegister && p.Local == "query":
+		res, err = s.registration(ctx, r, req)
 	case p.Space == nsPing && p.Local == "ping" && req.Type == "get":
 	default:
 		err = xmpperr.New(xmpperr.ServiceUnavailable, "")

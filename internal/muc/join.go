@@ -38,6 +38,9 @@ func (s *Service) join(ctx context.Context, r *room, el, x *xml.Element, from, t
 		fail(xmpperr.ItemNotFound, "the room is locked until its owner configures it")
 	case existing != nil && !shared:
 		fail(xmpperr.ConflictC, "that nickname is in use")
+	case r.reservedByOther(key, bare):
+		// Section 7.12: a nick reserved by a registered member.
+		fail(xmpperr.ConflictC, "that nickname is reserved")
 	case r.cfg.MembersOnly && aff < affMember:
 		fail(xmpperr.RegistrationRequired, "this room is for members only")
 	case r.cfg.passwordRequired() && aff < affAdmin &&

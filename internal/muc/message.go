@@ -5,6 +5,7 @@ import (
 
 	"minimix/internal/dataform"
 	"minimix/internal/jid"
+	"minimix/internal/mam"
 	"minimix/internal/stanza"
 	"minimix/internal/xml"
 	"minimix/internal/xmpperr"
@@ -23,6 +24,12 @@ func (s *Service) onMessage(ctx context.Context, el *xml.Element, from, to jid.J
 			s.routeError(ctx, el, xmpperr.New(xmpperr.ItemNotFound, "no such room"), from, to)
 		}
 		return
+	}
+	if typ == "groupchat" && to.Resource == "" {
+		if id := mam.Retraction(el); id != "" {
+			s.retractOwn(ctx, r, el, id, from, to)
+			return
+		}
 	}
 	r.mu.Lock()
 	defer s.release(ctx, r)
@@ -75,7 +82,8 @@ func (s *Service) groupchat(ctx context.Context, r *room, el *xml.Element, from,
 				s.log.Error("muc: saving subject", "room", r.jidS, "err", err)
 			}
 		}
-	} else if body != nil {
+	} else if body != nil && mam.Retraction(el) == "" {
+		// A retraction's fallback body is not worth replaying.
 		r.addHistory(m, o.jid, stamp)
 	}
 	r.fanout(m, o.jid)

@@ -14,14 +14,14 @@ import (
 func (r *room) record() storage.RoomRecord {
 	rec := storage.RoomRecord{JID: r.jidS, Config: r.cfg.marshal(), Subject: r.subject, SubjectNick: r.subjectNick}
 	for j, a := range r.affs {
-		rec.Affiliations = append(rec.Affiliations, storageAffiliation(j, a, ""))
+		rec.Affiliations = append(rec.Affiliations, storageAffiliation(j, a, r.nicks[j], ""))
 	}
 	slices.SortFunc(rec.Affiliations, func(a, b storage.RoomAffiliation) int { return strings.Compare(a.JID, b.JID) })
 	return rec
 }
 
-func storageAffiliation(j jid.JID, a affiliation, reason string) storage.RoomAffiliation {
-	return storage.RoomAffiliation{JID: j.String(), Affiliation: a.String(), Reason: reason}
+func storageAffiliation(j jid.JID, a affiliation, nick, reason string) storage.RoomAffiliation {
+	return storage.RoomAffiliation{JID: j.String(), Affiliation: a.String(), Nick: nick, Reason: reason}
 }
 
 // save stores a persistent room. r.mu is held.
@@ -62,6 +62,11 @@ func (s *Service) loadRooms(ctx context.Context) error {
 				continue
 			}
 			r.affs[aj.Bare()] = aff
+			if a.Nick != "" && aff != affOutcast {
+				if nick, _, _, err := prepareNick(a.Nick); err == nil && !r.reservedByOther(nickKey(nick), aj.Bare()) {
+					r.reserve(aj.Bare(), nick)
+				}
+			}
 		}
 		s.rooms[j.Local] = r
 	}

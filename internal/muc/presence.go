@@ -242,6 +242,10 @@ func (s *Service) changeNick(ctx context.Context, r *room, o *occupant, el *xml.
 		r.sendError(el, xmpperr.New(xmpperr.ConflictC, "that nickname is in use"), from, to)
 		return
 	}
+	if r.reservedByOther(key, o.bare) {
+		r.sendError(el, xmpperr.New(xmpperr.ConflictC, "that nickname is reserved"), from, to)
+		return
+	}
 	gone := &change{typ: "unavailable", codes: []string{"303"}, nick: nick, payload: []xml.Node{}}
 	s.toOthers(r, o, gone)
 	s.toSelf(r, o, gone)

@@ -36,10 +36,14 @@ type room struct {
 	subject     string
 	subjectNick string
 
-	affs      map[jid.JID]affiliation // bare JIDs; "none" is absent
-	occupants map[string]*occupant    // by nick compare key
-	byReal    map[jid.JID]*occupant   // by real JID
-	list      []*occupant             // in joining order
+	affs map[jid.JID]affiliation // bare JIDs; "none" is absent
+	// nicks are the reserved nicks of affiliated bare JIDs (section
+	// 7.10), and reserved the same by nick compare key.
+	nicks     map[jid.JID]string
+	reserved  map[string]jid.JID
+	occupants map[string]*occupant  // by nick compare key
+	byReal    map[jid.JID]*occupant // by real JID
+	list      []*occupant           // in joining order
 
 	history       []histEntry // oldest first, at most cfg.HistoryLength
 	historyLoaded bool
@@ -80,6 +84,8 @@ func newRoom(j jid.JID, cfg roomConfig) *room {
 		jidS:      j.String(),
 		cfg:       cfg,
 		affs:      make(map[jid.JID]affiliation),
+		nicks:     make(map[jid.JID]string),
+		reserved:  make(map[string]jid.JID),
 		occupants: make(map[string]*occupant),
 		byReal:    make(map[jid.JID]*occupant),
 	}

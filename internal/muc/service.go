@@ -72,6 +72,7 @@ type Archive interface {
 	Append(ctx context.Context, owner, with jid.JID, el *xml.Element, groupchat bool) (string, error)
 	ServeQuery(ctx context.Context, owner jid.JID, req iq.Request, send func(*xml.Element), opts mam.QueryOptions) (*xml.Element, error)
 	ServeMetadata(ctx context.Context, owner jid.JID) (*xml.Element, error)
+	RetractGroupchat(ctx context.Context, room jid.JID, id, author string, retracted *xml.Element) (int, error)
 }
 
 // Store is what the service keeps: persistent rooms, and room archives

@@ -8,13 +8,15 @@ import (
 
 // carbonEligible reports whether a message is copied to the account's
 // other carbons-enabled sessions (XEP-0280 section 6): chat messages,
-// normal messages with a body, never ones marked private or no-copy,
-// never copies of copies, never MUC groupchat.
+// normal messages with a body, IM payloads or an invitation (direct,
+// XEP-0249, or mediated), never ones marked private or no-copy, never
+// copies of copies, never MUC groupchat. Private messages from a room's
+// occupants are a separate case (receivedCarbons).
 func carbonEligible(el *xml.Element) bool {
 	switch stanza.Type(el) {
 	case "chat":
 	case "normal":
-		if el.Child("", "body") == nil && !imPayload(el) {
+		if el.Child("", "body") == nil && !imPayload(el) && !invitation(el) {
 			return false
 		}
 	case "error":
@@ -38,6 +40,30 @@ func carbonEligible(el *xml.Element) bool {
 		}
 	}
 	return true
+}
+
+// nsConference is XEP-0249's direct invitation.
+const nsConference = "jabber:x:conference"
+
+// invitation reports whether el invites to a room: a direct invitation
+// (XEP-0249) or a mediated one (XEP-0045 7.8.2), both of which XEP-0280
+// section 6 has copied.
+func invitation(el *xml.Element) bool {
+	if el.Child(nsConference, "x") != nil {
+		return true
+	}
+	x := el.Child(stanza.NSMUCUser, "x")
+	return x != nil && (x.Child(stanza.NSMUCUser, "invite") != nil || x.Child(stanza.NSMUCUser, "decline") != nil)
+}
+
+// mucPrivate reports whether el, received from from, is a private
+// message from a room's occupant: from a full JID, with the
+// <x xmlns='…muc#user'/> a MUC service adds, and no invitation.
+// XEP-0280 section 6 says not to copy it: the service sends it to every
+// session of the nick already, and a session not in the room could not
+// answer it.
+func mucPrivate(el *xml.Element, from jid.JID) bool {
+	return !from.IsBare() && el.Child(stanza.NSMUCUser, "x") != nil && !invitation(el)
 }
 
 // imPayload reports whether el carries what XEP-0280 4.1 calls payloads
@@ -66,8 +92,8 @@ func CarbonCopy(el *xml.Element, direction string, own jid.JID) *xml.Element {
 
 // receivedCarbons copies an inbound message that reached the sessions
 // got (of account to.Bare()) to every other session with carbons enabled.
-func (r *Router) receivedCarbons(el *xml.Element, to jid.JID, got ...Session) {
-	if !carbonEligible(el) {
+func (r *Router) receivedCarbons(el *xml.Element, from, to jid.JID, got ...Session) {
+	if !carbonEligible(el) || mucPrivate(el, from) {
 		return
 	}
 	for _, s := range r.reg.Sessions(to.Bare()) {

@@ -27,7 +27,7 @@ func (r *Router) deliverMessage(ctx context.Context, el *xml.Element, from, to j
 			}
 			if s.Deliver(el) {
 				r.Stats.DeliveredLocal.Add(1)
-				r.receivedCarbons(el, to, s)
+				r.receivedCarbons(el, from, to, s)
 				r.watched(ctx, el, from, to)
 				return
 			}
@@ -91,7 +91,7 @@ func (r *Router) deliverMessage(ctx context.Context, el *xml.Element, from, to j
 		r.undeliverable(ctx, el, from, bare, typ, archived)
 		return
 	}
-	r.receivedCarbons(el, bare, targets...)
+	r.receivedCarbons(el, from, bare, targets...)
 	r.watched(ctx, el, from, to)
 }
 

@@ -161,6 +161,49 @@ func TestCarbons(t *testing.T) {
 	}
 }
 
+// XEP-0280 section 6, MUC rules: a private message from a room's
+// occupant is not copied to the recipient's other sessions; one a session
+// sends to an occupant is; invitations (direct and mediated) are copied
+// even without a body.
+func TestCarbonsMUC(t *testing.T) {
+	alice := newFake("alice@example.net/a", 0, true)
+	alice2 := newFake("alice@example.net/b", 0, true)
+	alice2.State().SetCarbons(true)
+	w := newWorld(alice, alice2)
+	ctx := context.Background()
+	const occupant = "room@conference.example.net/bob"
+
+	pm := msg("chat", occupant, alice.JID().String(), "psst")
+	pm.Append(xml.New(stanza.NSMUCUser, "x"))
+	w.r.Route(ctx, pm, jid.MustParse(occupant), alice.JID())
+	if got := alice.Take(); len(got) != 1 {
+		t.Fatalf("alice/a got %v, want the private message", got)
+	}
+	if got := alice2.Take(); len(got) != 0 {
+		t.Errorf("a received private message was copied: %v", got)
+	}
+
+	out := msg("chat", alice.JID().String(), occupant, "back")
+	out.Append(xml.New(stanza.NSMUCUser, "x"))
+	w.r.FromSession(ctx, alice, out, jid.MustParse(occupant))
+	if got := alice2.Take(); len(got) != 1 || got[0].Child(stanza.NSCarbons, "sent") == nil {
+		t.Errorf("a sent private message was not copied: %v", got)
+	}
+
+	for name, x := range map[string]*xml.Element{
+		"direct":   xml.New("jabber:x:conference", "x", "jid", "room@conference.example.net"),
+		"mediated": xml.New(stanza.NSMUCUser, "x").Append(xml.New(stanza.NSMUCUser, "invite", "from", "carol@example.net")),
+	} {
+		inv := msg("normal", "room@conference.example.net", alice.JID().String(), "")
+		inv.Append(x)
+		w.r.Route(ctx, inv, jid.MustParse("room@conference.example.net"), alice.JID())
+		alice.Take()
+		if got := alice2.Take(); len(got) != 1 || got[0].Child(stanza.NSCarbons, "received") == nil {
+			t.Errorf("%s invitation not copied: %v", name, got)
+		}
+	}
+}
+
 func TestRerouteGoesToOtherResourceOrOffline(t *testing.T) {
 	bob := newFake("bob@example.net/x", 0, true)
 	bob2 := newFake("bob@example.net/y", 0, true)

@@ -15,6 +15,7 @@ import (
 	"minimix/internal/adhoc"
 	"minimix/internal/iq"
 
+	"minimix/internal/avatar"
 	"minimix/internal/blocking"
 	"minimix/internal/bookmarks"
 	"minimix/internal/carbons"
@@ -142,7 +143,14 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 	ping.Register(m)
 	version.New(Version, "").Register(m)
 	entitytime.New(nil).Register(m)
-	vcard.New(store, 0).Register(m)
+	vc := vcard.New(store, 0)
+	vc.Register(m)
+	// XEP-0398 conversion between the PEP and vCard avatars, and the
+	// XEP-0153 hash in presence: an interceptor ahead of account-based
+	// group chat, so that the joins it sends carry the hash too.
+	av := avatar.New(s.cfg.Domain, f.pep, vc, log.With("component", "avatar"))
+	av.Register(m)
+	r.AddInterceptor(av)
 	priv := private.New(store, 0, 0)
 	priv.Handle(private.Key(xml.New(bookmarks.NSLegacy, "storage")), f.bookmarks)
 	priv.Register(m)

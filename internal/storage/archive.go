@@ -38,7 +38,9 @@ type ArchiveRecord struct {
 	// include or exclude them (XEP-0313 include-groupchat).
 	Groupchat bool
 	// OriginStanzaID is the stanza-id the origin (a room) gave the
-	// message, used to de-duplicate after a rejoin. Empty for chat.
+	// message, used to de-duplicate after a rejoin; for one-to-one
+	// messages, the message's own id attribute, which a retraction
+	// (XEP-0424) names it by.
 	OriginStanzaID string
 	// FromNick is the occupant nick for room archives, for filtering by
 	// with=room/nick.
@@ -91,6 +93,19 @@ type ArchiveQuery struct {
 	OwnOnly bool
 }
 
+// ArchiveEdit selects the records EditArchive rewrites: either Owner's
+// own records (Room empty) or Room's shared records; by archive id (ID),
+// or, when ID is empty, by OriginStanzaID (and With, for own records).
+type ArchiveEdit struct {
+	Owner string // bare JID of an account or a room
+	Room  string // bare JID of a room whose shared records are meant
+	ID    string
+	// With and OriginStanzaID select own records with that other party
+	// and origin id; shared records by OriginStanzaID alone.
+	With           string
+	OriginStanzaID string
+}
+
 // ArchivePage is one page of results in chronological order.
 type ArchivePage struct {
 	Records  []ArchiveRecord
@@ -136,6 +151,13 @@ type Archive interface {
 	// archive and room stream, and the memberships that no longer cover
 	// any record: archive retention. It returns how many records went.
 	ExpireArchive(ctx context.Context, before time.Time) (int, error)
+	// EditArchive rewrites the stanzas of the records sel selects, once
+	// the writes queued before the call that concern them are written:
+	// edit gets each record and returns its new stanza, or nil to leave
+	// it as it is. It returns how many records changed. Message
+	// retraction (XEP-0424, XEP-0425) replaces a body with a tombstone
+	// through it.
+	EditArchive(ctx context.Context, sel ArchiveEdit, edit func(rec *ArchiveRecord) []byte) (int, error)
 	GetArchivePrefs(ctx context.Context, owner string) (ArchivePrefs, error) // default prefs if none stored
 	SetArchivePrefs(ctx context.Context, owner string, p ArchivePrefs) error
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"minimix/internal/iq"
 	"minimix/internal/storage"
@@ -31,6 +32,15 @@ type Store interface {
 type Service struct {
 	st  Store
 	max int
+	// mu orders the changes of vCards: a client's set and Update (the
+	// avatar conversion of XEP-0398) read and write whole vCards. Both
+	// are rare; one lock for all accounts is enough.
+	mu sync.Mutex
+
+	// AfterSet, when set, is called after an account stored a new vCard
+	// of its own, with it (package avatar publishes its photo with PEP).
+	// It is set before serving.
+	AfterSet func(ctx context.Context, user string, v *xml.Element)
 }
 
 // New returns a Service storing in st and refusing vCards whose
@@ -74,6 +84,46 @@ func (s *Service) set(ctx context.Context, user string, v *xml.Element) error {
 	b := v.AppendXML(nil, "")
 	if len(b) > s.max {
 		return xmpperr.New(xmpperr.NotAcceptable, fmt.Sprintf("vCard larger than %d bytes", s.max))
+	}
+	s.mu.Lock()
+	err := s.st.SetVCard(ctx, user, b)
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("vcard: store for %q: %w", user, err)
+	}
+	if s.AfterSet != nil {
+		s.AfterSet(ctx, user, v)
+	}
+	return nil
+}
+
+// Get returns user's stored vCard, or an empty one when it has none.
+func (s *Service) Get(ctx context.Context, user string) (*xml.Element, error) {
+	v, err := s.load(ctx, user)
+	if errors.Is(err, storage.ErrNotFound) {
+		return empty(), nil
+	}
+	return v, err
+}
+
+// Update replaces user's vCard (an empty one when it has none) with what
+// edit returns; edit returning nil changes nothing. A vCard grown past
+// the size bound is refused. AfterSet is not called: Update is the
+// server's own change.
+func (s *Service) Update(ctx context.Context, user string, edit func(v *xml.Element) *xml.Element) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, err := s.Get(ctx, user)
+	if err != nil {
+		return err
+	}
+	nv := edit(v)
+	if nv == nil {
+		return nil
+	}
+	b := nv.AppendXML(nil, "")
+	if len(b) > s.max {
+		return fmt.Errorf("vcard: update of %q: vCard larger than %d bytes", user, s.max)
 	}
 	if err := s.st.SetVCard(ctx, user, b); err != nil {
 		return fmt.Errorf("vcard: store for %q: %w", user, err)

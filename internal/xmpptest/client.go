@@ -67,16 +67,25 @@ func (n Node) Child(space, local string) *Node {
 	return nil
 }
 
-// Find follows a path of local names ("result/forwarded/message").
+// Find follows a path of local names ("result/forwarded/message"). Where
+// several children have a step's name (a presence with a vcard-temp:x:update
+// <x/> before its muc#user <x/>), it takes the first one the rest of the
+// path can be followed from.
 func (n Node) Find(path string) *Node {
-	cur := &n
-	for _, p := range strings.Split(path, "/") {
-		cur = cur.Child("", p)
-		if cur == nil {
-			return nil
+	first, rest, more := strings.Cut(path, "/")
+	for i := range n.Nodes {
+		c := &n.Nodes[i]
+		if c.XMLName.Local != first {
+			continue
+		}
+		if !more {
+			return c
+		}
+		if found := c.Find(rest); found != nil {
+			return found
 		}
 	}
-	return cur
+	return nil
 }
 
 // withoutXMLNS returns a copy of n without namespace declarations among

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"ArchivePagingShared", testArchivePagingShared},
 		{"Memberships", testMemberships},
 		{"Retention", testRetention},
+		{"EditArchive", testEditArchive},
 		{"ArchivePrefs", testArchivePrefs},
 		{"Private", testPrivate},
 		{"VCards", testVCards},

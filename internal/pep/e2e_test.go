@@ -428,7 +428,7 @@ func TestDisco(t *testing.T) {
 		for _, f := range q.Children(nsDisco, "feature") {
 			features[f.Attr("var")] = true
 		}
-		for _, f := range []string{pep.NS + "#publish", pep.NS + "#publish-options", pep.NS + "#access-presence", pep.NS + "#last-published", "urn:xmpp:bookmarks:1#compat", "urn:xmpp:bookmarks:1#compat-pep"} {
+		for _, f := range []string{pep.NS + "#publish", pep.NS + "#publish-options", pep.NS + "#config-node-max", pep.NS + "#access-presence", pep.NS + "#last-published", "urn:xmpp:bookmarks:1#compat", "urn:xmpp:bookmarks:1#compat-pep"} {
 			if !features[f] {
 				t.Errorf("%s: feature %s missing", c.JID, f)
 			}

@@ -202,6 +202,7 @@ var Features = []string{
 	NS + "#auto-create",
 	NS + "#auto-subscribe",
 	NS + "#config-node",
+	NS + "#config-node-max", // "max" for pubsub#max_items (Converse asks for it, else sends 9999)
 	NS + "#create-and-configure",
 	NS + "#create-nodes",
 	NS + "#delete-items",

@@ -25,6 +25,7 @@ var Features = []string{
 	pubsub.NS + "#access-whitelist",
 	pubsub.NS + "#auto-create",
 	pubsub.NS + "#config-node",
+	pubsub.NS + "#config-node-max", // "max" for pubsub#max_items (Converse asks for it, else sends 9999)
 	pubsub.NS + "#config-node-max",
 	pubsub.NS + "#create-and-configure",
 	pubsub.NS + "#create-nodes",

@@ -259,6 +259,19 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "upload",
+			toml: "[http]\ntls_listen = \"x\"\n[upload]\ndomain = \"localhost\"\nurl = \"ftp://x\"\nmax_file_bytes = 0\nquota_bytes = -1\nexpire_after = \"1s\"\ntransfer_timeout = \"0s\"\n",
+			want: []Problem{
+				{Line: 2, Key: "http.tls_listen", Msg: `"x" is not host:port: missing port in address`},
+				{Line: 4, Key: "upload.domain", Msg: `"localhost" is the domain of another service of this server`},
+				{Line: 5, Key: "upload.url", Msg: `"ftp://x" is not scheme://host[:port] with scheme http or https`},
+				{Line: 6, Key: "upload.max_file_bytes", Msg: "0 is out of range [1, 1099511627776]"},
+				{Line: 7, Key: "upload.quota_bytes", Msg: "must not be negative"},
+				{Line: 8, Key: "upload.expire_after", Msg: "1s is below 1m"},
+				{Line: 9, Key: "upload.transfer_timeout", Msg: "0s is out of range [1s, 24h]"},
+			},
+		},
+		{
 			name: "push",
 			toml: "[push]\nrooms = \"some\"\nmax_registrations = 0\nqueue = 1\ntimeout = \"0s\"\nmax_failures = 0\n",
 			want: []Problem{

@@ -352,6 +352,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 		s.httpsLn = ln
 	}
+	s.features.httpListening(s.httpLn, s.httpsLn)
 	// Every listener is open: nothing can fail from here on.
 	if s.httpLn != nil {
 		s.http = s.newHTTPServer()
@@ -553,6 +554,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		if err := hs.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if s.https != nil {
+		if err := s.https.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("https shutdown: %w", err))
 		}
 	}
 	// Features first (the MUC service tells occupants it is going away,

@@ -366,6 +366,13 @@ type C2S struct {
 	// MaxResumeTimeout caps the resumption window a client may ask for.
 	// Default "15m".
 	MaxResumeTimeout Duration `toml:"max_resume_timeout"`
+	// SASL2 offers SASL2 (XEP-0388) beside SASL, with Bind 2 (XEP-0386)
+	// and inline stream management resumption. Default true.
+	SASL2 bool `toml:"sasl2"`
+	// FASTTokenLifetime is how long a FAST token (XEP-0484) is valid; a
+	// token past half its life is replaced when used. "0s" turns FAST
+	// off. Default "720h" (30 days), at most 8760h.
+	FASTTokenLifetime Duration `toml:"fast_token_lifetime"`
 	// AllowRegistration enables XEP-0077 in-band registration. Default false.
 	AllowRegistration bool `toml:"allow_registration"`
 	// SendQueue is how many outgoing stanzas are queued per connection before a
@@ -618,6 +625,8 @@ func Default() *Config {
 			RequireTLS:                    true,
 			ResumeTimeout:                 Duration{5 * time.Minute},
 			MaxResumeTimeout:              Duration{15 * time.Minute},
+			SASL2:                         true,
+			FASTTokenLifetime:             Duration{720 * time.Hour},
 			AllowRegistration:             false,
 			SendQueue:                     1000,
 			OfflineMax:                    1000,

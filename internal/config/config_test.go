@@ -137,6 +137,7 @@ var overrides = []struct {
 	{"[c2s]\nrequire_tls = false", func(c *Config) { c.C2S.RequireTLS = false }},
 	{"[c2s]\nresume_timeout = \"90s\"", func(c *Config) { c.C2S.ResumeTimeout.Duration = 90 * time.Second }},
 	{"[c2s]\nmax_resume_timeout = \"1h30m\"", func(c *Config) { c.C2S.MaxResumeTimeout.Duration = 90 * time.Minute }},
+	{"[c2s]\nsasl2 = false\nfast_token_lifetime = \"0s\"", func(c *Config) { c.C2S.SASL2 = false; c.C2S.FASTTokenLifetime.Duration = 0 }},
 	{"[c2s]\nallow_registration = true", func(c *Config) { c.C2S.AllowRegistration = true }},
 	{"[c2s]\nsend_queue = 16", func(c *Config) { c.C2S.SendQueue = 16 }},
 	{"[c2s]\noffline_max = 0", func(c *Config) { c.C2S.OfflineMax = 0 }},

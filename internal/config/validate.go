@@ -131,6 +131,11 @@ func (s *C2S) validate(is *issues) {
 	if s.MaxResumeTimeout.Duration < 0 {
 		is.add("c2s.max_resume_timeout", "must not be negative")
 	}
+	if d := s.FASTTokenLifetime.Duration; d < 0 || d > 8760*time.Hour {
+		is.add("c2s.fast_token_lifetime", "%v is out of range [0s, 8760h]", s.FASTTokenLifetime)
+	} else if d > 0 && d < time.Minute {
+		is.add("c2s.fast_token_lifetime", "%v is below 1m", s.FASTTokenLifetime)
+	}
 	if s.ResumeTimeout.Duration > s.MaxResumeTimeout.Duration {
 		is.addEither("c2s.resume_timeout", "c2s.max_resume_timeout",
 			"resume_timeout %v exceeds max_resume_timeout %v", s.ResumeTimeout, s.MaxResumeTimeout)

@@ -210,6 +210,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if cfg.C2S.AllowRegistration {
 		c2cfg.Registrar = registrar{s.Accounts}
 	}
+	s.fastLogin(&c2cfg, secret)
 	f, err := s.buildFeatures(ctx)
 	if err != nil {
 		_ = store.Close()

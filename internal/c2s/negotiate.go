@@ -137,9 +137,19 @@ func (c *conn) connState() sasl.ConnState {
 	return cs
 }
 
+// newFeatures starts a <stream:features/> with what every stage has: the
+// server's entity capabilities.
+func (c *conn) newFeatures() *xml.Element {
+	f := xml.New(xml.NSStream, "features")
+	if c.srv.cfg.Caps != nil {
+		f.Append(c.srv.cfg.Caps())
+	}
+	return f
+}
+
 // features returns <stream:features/> for the current stage.
 func (c *conn) features() *xml.Element {
-	f := xml.New(xml.NSStream, "features")
+	f := c.newFeatures()
 	// STARTTLS only on TCP: a framed stream's transport does its TLS.
 	tlsOffered := c.tls == nil && c.fr == nil && c.srv.cfg.TLS != nil
 	switch {

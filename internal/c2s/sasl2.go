@@ -171,7 +171,7 @@ func (c *conn) authenticate2(ctx context.Context, auth *xml.Element, failures *i
 		}
 		f := c.features()
 		if bound {
-			f = boundFeatures()
+			f = c.boundFeatures()
 		}
 		return [][]byte{stream.AppendElement(nil, succ, xml.NSClient), stream.AppendElement(nil, f, xml.NSClient)}
 	}
@@ -313,8 +313,8 @@ func (c *conn) bind2Resource(tag, uaid string) string {
 
 // boundFeatures are the features of a stream whose session Bind 2 bound
 // or SASL2 resumed: no binding any more.
-func boundFeatures() *xml.Element {
-	f := xml.New(xml.NSStream, "features")
+func (c *conn) boundFeatures() *xml.Element {
+	f := c.newFeatures()
 	f.Append(xml.New(stream.NSSM, "sm"))
 	f.Append(xml.New(stream.NSCSI, "csi"))
 	f.Append(xml.New(stream.NSRosterV, "ver"))

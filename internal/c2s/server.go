@@ -53,6 +53,10 @@ type Config struct {
 	Registrar  Registrar    // nil: in-band registration off
 	Hooks      Hooks
 
+	// Caps returns the server's entity capabilities (XEP-0115 section
+	// 6.3) for the stream features; nil leaves them out.
+	Caps func() *xml.Element
+
 	// SASL2 offers XEP-0388 authentication with Bind 2 (XEP-0386) and
 	// stream management resumption inline (sasl2.go).
 	SASL2 bool

@@ -218,6 +218,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}
 	s.features = f
 	c2cfg.Hooks = f
+	c2cfg.Caps = f.disco.CapsElement
 	if ext := cfg.Components.External; len(ext) > 0 {
 		secrets := make(map[string]string, len(ext))
 		for _, e := range ext {

@@ -25,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 	"time"
@@ -58,6 +59,8 @@ type Tokens struct {
 	store    Store
 	lifetime time.Duration
 	now      func() time.Time
+	// Log, when set, hears of token records that could not be read.
+	Log *slog.Logger
 
 	mu sync.Mutex // serialises read-modify-write of one server's logins
 }
@@ -98,7 +101,12 @@ func (t *Tokens) load(ctx context.Context, user string) (record, error) {
 	}
 	r := record{}
 	if err := json.Unmarshal(b, &r); err != nil {
-		return record{}, nil // unreadable: as if none were issued
+		// Unreadable: as if none were issued, so that the client logs in
+		// with its password and the next token overwrites the record.
+		if t.Log != nil {
+			t.Log.Warn("fast: an unreadable token record is ignored", "user", user, "err", err)
+		}
+		return record{}, nil
 	}
 	return r, nil
 }

@@ -439,3 +439,51 @@ func TestE2EBind2Inactive(t *testing.T) {
 	r.Send(`<active xmlns='urn:xmpp:csi:0'/>`)
 	r.ExpectStanza("the held presence", 5e9, away)
 }
+
+// SASL2's other outcomes: PLAIN in one message (no additional data), a
+// wrong password, a mechanism not offered, an abort in the middle of
+// SCRAM, each a <failure/> in SASL2's namespace with SASL's condition
+// and a text, after which the stream goes on; and an <authenticate/>
+// after <success/> ends the stream.
+func TestE2ESASL2Outcomes(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, []string{"alice"})
+	r, _ := sasl2Open(t, srv)
+	next := func() xmpptest.Node {
+		t.Helper()
+		n, err := r.Next(5e9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	wantFailure := func(n xmpptest.Node, cond string) {
+		t.Helper()
+		if n.XMLName.Space != xmpptest.NSSASL2 || n.XMLName.Local != "failure" || n.Child(xmpptest.NSSASL, cond) == nil || n.Child(xmpptest.NSSASL2, "text") == nil {
+			t.Fatalf("want a SASL2 failure with %s and a text: %s", cond, n)
+		}
+	}
+	plain := func(user, pass string) string {
+		return base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pass))
+	}
+	r.Send(`<authenticate xmlns='urn:xmpp:sasl:2' mechanism='PLAIN'><initial-response>` + plain("alice", "wrong") + `</initial-response></authenticate>`)
+	wantFailure(next(), "not-authorized")
+	r.Send(`<authenticate xmlns='urn:xmpp:sasl:2' mechanism='X-NONE'><initial-response>` + plain("alice", pw("alice")) + `</initial-response></authenticate>`)
+	wantFailure(next(), "invalid-mechanism")
+	r.Send(`<authenticate xmlns='urn:xmpp:sasl:2' mechanism='SCRAM-SHA-256'><initial-response>` + base64.StdEncoding.EncodeToString([]byte("n,,n=alice,r=abcdefghijklmnop")) + `</initial-response></authenticate>`)
+	if n := next(); n.XMLName.Space != xmpptest.NSSASL2 || n.XMLName.Local != "challenge" {
+		t.Fatalf("want a SASL2 challenge: %s", n)
+	}
+	r.Send(`<abort xmlns='urn:xmpp:sasl:2'/>`)
+	wantFailure(next(), "aborted")
+
+	r.Send(`<authenticate xmlns='urn:xmpp:sasl:2' mechanism='PLAIN'><initial-response>` + plain("alice", pw("alice")) + `</initial-response></authenticate>`)
+	succ := next()
+	if succ.XMLName.Local != "success" || succ.Child(xmpptest.NSSASL2, "additional-data") != nil ||
+		succ.Child(xmpptest.NSSASL2, "authorization-identifier").Text != "alice@localhost" {
+		t.Fatalf("PLAIN over SASL2: %s", succ)
+	}
+	r.Expect(xmpptest.NSStream, "features")
+	r.Send(`<authenticate xmlns='urn:xmpp:sasl:2' mechanism='PLAIN'><initial-response>` + plain("alice", pw("alice")) + `</initial-response></authenticate>`)
+	r.ExpectStreamError("policy-violation")
+}

@@ -23,7 +23,9 @@ func (s *Server) fastLogin(c *c2s.Config, secret []byte) {
 	m.Write([]byte("minimix bind2 resource"))
 	c.BindSecret = m.Sum(nil)
 	if d := s.cfg.C2S.FASTTokenLifetime.Duration; d > 0 {
-		c.FAST = fast.New(s.store, d, nil)
+		tokens := fast.New(s.store, d, nil)
+		tokens.Log = s.log
+		c.FAST = tokens
 	}
 	c.Bound = func(ctx context.Context, full jid.JID) []*xml.Element {
 		// XEP-0386: the archive's state at the moment of binding, for

@@ -417,7 +417,12 @@ func TestE2EBind2Inactive(t *testing.T) {
 	}
 	full := succ.Child(xmpptest.NSSASL2, "authorization-identifier").Text
 	r.Expect(xmpptest.NSStream, "features")
-	r.Send(`<presence/>`)
+	// A round trip after the initial presence: the server has answered
+	// its probe (bob's current presence, held) before bob changes his.
+	// Otherwise the probe's answer, computed before bob's update, may be
+	// delivered after it and replace it among the held presences.
+	r.Send(`<presence/><iq type='get' id='sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`)
+	r.ExpectStanza("the ping result", 5e9, func(n xmpptest.Node) bool { return n.Attr("id") == "sync" })
 	bob.Expect(t, "the phone's presence", isPresence(full, ""))
 	bob.SendRaw(t, `<presence><show>away</show></presence>`)
 	bob.SendRaw(t, `<message to='`+full+`' type='chat'><body>after the presence</body></message>`)

@@ -2,7 +2,10 @@ package server_test
 
 import (
 	"bytes"
+	"crypto/sha1"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,10 +30,6 @@ import (
 // once, end to end, with the outcome checked. The server runs with its
 // default configuration plus what an operator adds for these features
 // (an HTTPS listener for uploads, a push app server as a component).
-//
-// Not checked here: XEP-0398/XEP-0153 (User Avatar Compatibility, IM
-// suite) is issue 12 item 8, still to come; its row belongs here when it
-// lands.
 
 const complianceApp = "push.localhost"
 
@@ -236,6 +235,30 @@ func TestE2ECompliance(t *testing.T) {
 		got := cciq(t, bob, `<iq type='get' id='ID' to='alice@localhost'><vCard xmlns='vcard-temp'/></iq>`)
 		if fn := got.Find("vCard/FN"); fn == nil || fn.Text != "Alice Compliance" {
 			t.Errorf("vCard: %s", got)
+		}
+	})
+	t.Run("XEP-0398 and XEP-0153 avatar compatibility", func(t *testing.T) {
+		wantAdvertised(t, "the account", accountInfo, "urn:xmpp:pep-vcard-conversion:0")
+		img := []byte("\x89PNG\r\n\x1a\ncompliance")
+		sum := sha1.Sum(img)
+		id, b64 := hex.EncodeToString(sum[:]), base64.StdEncoding.EncodeToString(img)
+		wantResult(t, "avatar data", ciq(t, r, `<iq type='set' id='ID'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='urn:xmpp:avatar:data'><item id='`+id+`'><data xmlns='urn:xmpp:avatar:data'>`+b64+`</data></item></publish></pubsub></iq>`))
+		wantResult(t, "avatar metadata", ciq(t, r, `<iq type='set' id='ID'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='urn:xmpp:avatar:metadata'><item id='`+id+`'><metadata xmlns='urn:xmpp:avatar:metadata'><info id='`+id+`' bytes='`+fmt.Sprint(len(img))+`' type='image/png' width='1' height='1'/></metadata></item></publish></pubsub></iq>`))
+		// XEP-0398: a vCard client sees the PEP avatar as the PHOTO.
+		v := cciq(t, bob, `<iq type='get' id='ID' to='alice@localhost'><vCard xmlns='vcard-temp'/></iq>`)
+		if bin := v.Find("vCard/PHOTO/BINVAL"); bin == nil || bin.Text != b64 {
+			t.Errorf("vCard PHOTO after the PEP avatar: %s", v)
+		}
+		// XEP-0153: alice's presence carries the avatar's hash (her
+		// presences from before the avatar, with an empty <photo/>, may
+		// still be on their way to bob).
+		r.Send(`<presence/>`)
+		p := bob.Expect(t, "alice's presence with the avatar hash", func(n Node) bool {
+			ph := n.Find("x/photo")
+			return n.XMLName.Local == "presence" && n.Attr("from") == full && ph != nil && ph.Text != ""
+		})
+		if ph := p.Find("x/photo"); ph == nil || ph.Text != id {
+			t.Errorf("presence without the avatar's hash %s: %s", id, p)
 		}
 	})
 	t.Run("XEP-0280 carbons", func(t *testing.T) {

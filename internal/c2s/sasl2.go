@@ -173,7 +173,7 @@ func (c *conn) authenticate2(ctx context.Context, auth *xml.Element, failures *i
 		if bound {
 			f = c.boundFeatures()
 		}
-		return [][]byte{stream.AppendElement(nil, succ, xml.NSClient), stream.AppendElement(nil, f, xml.NSClient)}
+		return [][]byte{c.encode(succ), c.encode(f)}
 	}
 
 	var smFailedEl *xml.Element
@@ -201,6 +201,16 @@ func (c *conn) authenticate2(ctx context.Context, auth *xml.Element, failures *i
 		}
 	}
 	return nil
+}
+
+// encode serialises el as a top-level element of c's stream: in the
+// stream's context on TCP, standing alone (namespaces and the stream:
+// prefix declared) on a framed transport (WebSocket, BOSH).
+func (c *conn) encode(el *xml.Element) []byte {
+	if c.fr != nil {
+		return AppendFramed(nil, el)
+	}
+	return stream.AppendElement(nil, el, xml.NSClient)
 }
 
 // fastToken handles what FAST asks of a successful authentication: an

@@ -124,7 +124,7 @@ func (s *Session) enableSMLocked(el *xml.Element) *xml.Element {
 // first nonza, so the writer sends it before anything the session holds.
 func (c *conn) resume(ctx context.Context, el *xml.Element) error {
 	failed, err := c.resumeWith(ctx, el, func(_ *Session, resumed *xml.Element) [][]byte {
-		return [][]byte{stream.AppendElement(nil, resumed, xml.NSClient)}
+		return [][]byte{c.encode(resumed)}
 	})
 	if failed != nil {
 		return c.send(failed)

@@ -492,3 +492,41 @@ func TestE2ESASL2Outcomes(t *testing.T) {
 	r.Send(`<authenticate xmlns='urn:xmpp:sasl:2' mechanism='PLAIN'><initial-response>` + plain("alice", pw("alice")) + `</initial-response></authenticate>`)
 	r.ExpectStreamError("policy-violation")
 }
+
+// SASL2 over WebSocket (RFC 7395): each element in its own message,
+// standing alone (the features with their stream: prefix declared), and
+// no <open/> again after <success/>; Bind 2 and inline SM as over TCP.
+func TestE2ESASL2WebSocket(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, []string{"alice"})
+	for _, bind := range []bool{true, false} {
+		w := srv.DialWebSocket(t, xmpptest.WSOptions{})
+		f := w.Open()
+		if f.Child(xmpptest.NSSASL2, "authentication") == nil {
+			t.Fatalf("no SASL2 over WebSocket: %s", f)
+		}
+		inline := ""
+		if bind {
+			inline = `<bind xmlns='urn:xmpp:bind:0'><tag>Web</tag><enable xmlns='urn:xmpp:sm:3' resume='true'/></bind>`
+		}
+		w.Send(`<authenticate xmlns='urn:xmpp:sasl:2' mechanism='PLAIN'><initial-response>` +
+			base64.StdEncoding.EncodeToString([]byte("\x00alice\x00"+pw("alice"))) + `</initial-response>` + uaPhone + inline + `</authenticate>`)
+		succ := w.Expect(xmpptest.NSSASL2, "success")
+		full := succ.Child(xmpptest.NSSASL2, "authorization-identifier").Text
+		// Expect checks the namespace: an undeclared stream: prefix
+		// would not be the streams namespace.
+		f = w.Expect(xmpptest.NSStream, "features")
+		if bind {
+			if !strings.HasPrefix(full, "alice@localhost/Web.") || succ.Find("bound/enabled") == nil {
+				t.Fatalf("Bind 2 over WebSocket: %s", succ)
+			}
+		} else {
+			if full != "alice@localhost" || f.Child(xmpptest.NSBind, "bind") == nil {
+				t.Fatalf("SASL2 without Bind 2 over WebSocket: %s %s", succ, f)
+			}
+			w.Bind("web")
+		}
+		w.Send(`<iq type='get' id='p1' to='localhost' xmlns='jabber:client'><ping xmlns='urn:xmpp:ping'/></iq>`)
+		w.ExpectStanza("ping result", 5e9, func(n xmpptest.Node) bool { return n.Attr("id") == "p1" && n.Attr("type") == "result" })
+	}
+}

@@ -530,3 +530,23 @@ func TestE2ESASL2WebSocket(t *testing.T) {
 		w.ExpectStanza("ping result", 5e9, func(n xmpptest.Node) bool { return n.Attr("id") == "p1" && n.Attr("type") == "result" })
 	}
 }
+
+// A client that knows the server sends <authenticate/> right behind its
+// stream header, before the features come (Conversations' quick start):
+// with a FAST token and Bind 2 that is one round trip.
+func TestE2EFASTPipelined(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, []string{"alice"})
+	token := passwordToken(t, srv, "HT-SHA-256-NONE")
+	r := srv.DialRaw(t, xmpptest.RawOptions{DirectTLS: true})
+	r.Send(xmpptest.StreamHeader("localhost") +
+		`<authenticate xmlns='urn:xmpp:sasl:2' mechanism='HT-SHA-256-NONE'><initial-response>` +
+		base64.StdEncoding.EncodeToString(xmpptest.HTProof("alice", token, nil)) + `</initial-response>` + uaPhone +
+		`<bind xmlns='urn:xmpp:bind:0'><tag>Phone</tag><enable xmlns='urn:xmpp:sm:3' resume='true'/></bind><fast xmlns='urn:xmpp:fast:0'/></authenticate>`)
+	r.Expect(xmpptest.NSStream, "features")
+	succ := r.Expect(xmpptest.NSSASL2, "success")
+	if succ.Find("bound/enabled") == nil {
+		t.Fatalf("pipelined FAST login: %s", succ)
+	}
+	r.Expect(xmpptest.NSStream, "features")
+}

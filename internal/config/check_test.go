@@ -187,6 +187,16 @@ func TestCheck(t *testing.T) {
 			want: []Problem{{Line: 2, Key: "c2s.max_resume_timeout", Msg: "resume_timeout 5m exceeds max_resume_timeout 1m"}},
 		},
 		{
+			name: "FAST token lifetime below a minute",
+			toml: "[c2s]\nfast_token_lifetime = \"30s\"\n",
+			want: []Problem{{Line: 2, Key: "c2s.fast_token_lifetime", Msg: "30s is below 1m"}},
+		},
+		{
+			name: "FAST token lifetime over a year",
+			toml: "[c2s]\nfast_token_lifetime = \"9000h\"\n",
+			want: []Problem{{Line: 2, Key: "c2s.fast_token_lifetime", Msg: "9000h is out of range [0s, 8760h]"}},
+		},
+		{
 			name: "negative values",
 			toml: "[c2s]\nresume_timeout = \"-1s\"\nsend_queue = 15\noffline_max = -1\nlogin_failures_per_minute = -1\nstanzas_per_second = -1\nmax_connections = -1\n",
 			want: []Problem{

@@ -73,9 +73,6 @@ func New(store Store, lifetime time.Duration, now func() time.Time) *Tokens {
 	return &Tokens{store: store, lifetime: lifetime, now: now}
 }
 
-// Lifetime is how long a new token is valid.
-func (t *Tokens) Lifetime() time.Duration { return t.lifetime }
-
 type token struct {
 	Token  []byte `json:"t"`
 	Mech   string `json:"m"`

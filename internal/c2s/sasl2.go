@@ -293,10 +293,11 @@ func (c *conn) bind2(ctx context.Context, b *xml.Element, uaid string, first fun
 	return nil
 }
 
-// bind2Resource makes a Bind 2 resource: the client's tag (as a
-// resource allows it, cut to 64 characters) and a dot before an id that
-// is the same for the same account, client (user-agent id) and tag, and
-// random without a user-agent id. The user-agent id itself never shows.
+// bind2Resource makes a Bind 2 resource in XEP-0386's recommended form,
+// "tag/id": the client's tag (as a resource allows it, cut to 64
+// characters) and an id that is the same for the same account, client
+// (user-agent id) and tag, and random without a user-agent id. The
+// user-agent id itself never shows.
 func (c *conn) bind2Resource(tag, uaid string) string {
 	tag = strings.TrimSpace(tag)
 	if p, err := jid.PrepResource(tag); err == nil {
@@ -316,9 +317,9 @@ func (c *conn) bind2Resource(tag, uaid string) string {
 		id = strings.TrimPrefix(generateResource(), "minimix-")
 	}
 	if tag == "" {
-		return "minimix." + id
+		return "minimix/" + id
 	}
-	return tag + "." + id
+	return tag + "/" + id
 }
 
 // boundFeatures are the features of a stream whose session Bind 2 bound

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
 	"minimix/internal/config"
 	"minimix/internal/xmpptest"
@@ -89,7 +90,7 @@ func TestE2ESASL2BindResumeFAST(t *testing.T) {
 		t.Fatalf("SASL2: %s", succ)
 	}
 	full := succ.Child(xmpptest.NSSASL2, "authorization-identifier").Text
-	if !strings.HasPrefix(full, "alice@localhost/Phone.") {
+	if !strings.HasPrefix(full, "alice@localhost/Phone/") {
 		t.Fatalf("authorization-identifier %q is not alice's full JID with the tag", full)
 	}
 	bound := succ.Child(xmpptest.NSBind2, "bound")
@@ -234,7 +235,7 @@ func TestE2EBind2StableResource(t *testing.T) {
 	}
 	r1, a := login(uaPhone)
 	_, b := login(uaPhone)
-	if a != b || !strings.HasPrefix(a, "alice@localhost/Dino.") {
+	if a != b || !strings.HasPrefix(a, "alice@localhost/Dino/") {
 		t.Fatalf("same client got %q and %q", a, b)
 	}
 	if strings.Contains(a, "d4565fa7") {
@@ -387,7 +388,7 @@ func TestE2ESASL2ResumeFailsThenBinds(t *testing.T) {
 		t.Fatalf("want <bound/> with SM and carbons enabled: %s", succ)
 	}
 	full := succ.Child(xmpptest.NSSASL2, "authorization-identifier").Text
-	if !strings.HasPrefix(full, "alice@localhost/Phone.") {
+	if !strings.HasPrefix(full, "alice@localhost/Phone/") {
 		t.Fatalf("authorization-identifier %q", full)
 	}
 	r.Expect(xmpptest.NSStream, "features")
@@ -517,7 +518,7 @@ func TestE2ESASL2WebSocket(t *testing.T) {
 		// would not be the streams namespace.
 		f = w.Expect(xmpptest.NSStream, "features")
 		if bind {
-			if !strings.HasPrefix(full, "alice@localhost/Web.") || succ.Find("bound/enabled") == nil {
+			if !strings.HasPrefix(full, "alice@localhost/Web/") || succ.Find("bound/enabled") == nil {
 				t.Fatalf("Bind 2 over WebSocket: %s", succ)
 			}
 		} else {
@@ -549,4 +550,58 @@ func TestE2EFASTPipelined(t *testing.T) {
 		t.Fatalf("pipelined FAST login: %s", succ)
 	}
 	r.Expect(xmpptest.NSStream, "features")
+}
+
+// XEP-0386: binding with Bind 2 clears the offline messages the archive
+// holds, without sending them; the client finds them in the archive
+// after the <metadata/> <bound/> gave it.
+func TestE2EBind2ClearsOffline(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, []string{"alice", "bob"})
+	bob := loginAs(t, srv, "bob")
+	for _, body := range []string{"first", "second"} {
+		bob.SendRaw(t, `<message to='alice@localhost' type='chat'><body>`+body+`</body></message>`)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		n, err := srv.Store().CountOffline(t.Context(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d offline messages, want 2", n)
+		}
+	}
+	r, _ := sasl2Open(t, srv)
+	succ := r.SASL2SCRAM("alice", pw("alice"), uaPhone+`<bind xmlns='urn:xmpp:bind:0'><tag>Phone</tag></bind>`)
+	if succ.XMLName.Local != "success" || succ.Find("bound/metadata/end") == nil {
+		t.Fatalf("Bind 2 with an archive: %s", succ)
+	}
+	r.Expect(xmpptest.NSStream, "features")
+	if n, err := srv.Store().CountOffline(t.Context(), "alice"); err != nil || n != 0 {
+		t.Fatalf("%d offline messages left after Bind 2 (%v)", n, err)
+	}
+	// Initial presence brings none of them; the archive has both.
+	r.Send(`<presence/><iq type='set' id='mam'><query xmlns='urn:xmpp:mam:2' queryid='q'/></iq>`)
+	got := map[string]bool{}
+	for {
+		n, err := r.Next(5e9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.XMLName.Local == "message" && n.Child("", "body") != nil {
+			t.Fatalf("an offline message was sent after Bind 2: %s", n)
+		}
+		if b := n.Find("result/forwarded/message/body"); b != nil {
+			got[b.Text] = true
+		}
+		if n.Attr("id") == "mam" {
+			break
+		}
+	}
+	if !got["first"] || !got["second"] {
+		t.Errorf("the archive has %v, want both messages", got)
+	}
 }

@@ -29,7 +29,8 @@ func (s *Server) fastLogin(c *c2s.Config, secret []byte) {
 	}
 	c.Bound = func(ctx context.Context, full jid.JID) []*xml.Element {
 		// XEP-0386: the archive's state at the moment of binding, for
-		// the client to plan its catch-up.
+		// the client to plan its catch-up, and no offline messages: the
+		// client gets them from the archive.
 		if s.features == nil || s.features.archive == nil {
 			return nil
 		}
@@ -37,6 +38,13 @@ func (s *Server) fastLogin(c *c2s.Config, secret []byte) {
 		if err != nil {
 			s.log.Warn("bind 2: reading the archive's metadata", "jid", full.String(), "err", err)
 			return nil
+		}
+		if off := s.features.offline; off != nil {
+			if n, err := off.DropArchived(ctx, full.Bare()); err != nil {
+				s.log.Warn("bind 2: clearing offline messages", "jid", full.String(), "err", err)
+			} else if n > 0 {
+				s.log.Debug("bind 2: offline messages left to the archive", "jid", full.String(), "count", n)
+			}
 		}
 		return []*xml.Element{md}
 	}

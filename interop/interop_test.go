@@ -69,6 +69,7 @@ var scenarios = []scenario{
 	{"moderation", []string{"alice", "bob"}, false},
 	{"muc_register", []string{"alice", "bob", "carol"}, false},
 	{"avatar", []string{"alice", "bob", "carol"}, false},
+	{"upload", []string{"alice", "bob"}, false},
 }
 
 // componentSecret is the secret of the external components the scenarios
@@ -86,6 +87,10 @@ var serverOptions = map[string][]xmpptest.Option{
 	})},
 	"push": {xmpptest.WithConfig(func(c *config.Config) {
 		c.Components.External = []config.ExternalComponent{{Domain: "push.localhost", Secret: componentSecret}}
+	})},
+	"upload": {xmpptest.WithConfig(func(c *config.Config) {
+		c.Upload.MaxFileBytes = 100000
+		c.Upload.QuotaBytes = 150000
 	})},
 	"extdisco": {xmpptest.WithConfig(func(c *config.Config) {
 		c.ExternalServices.Secret = "interop-secret"

@@ -137,9 +137,19 @@ func (c *conn) connState() sasl.ConnState {
 	return cs
 }
 
+// newFeatures starts a <stream:features/> with what every stage has: the
+// server's entity capabilities.
+func (c *conn) newFeatures() *xml.Element {
+	f := xml.New(xml.NSStream, "features")
+	if c.srv.cfg.Caps != nil {
+		f.Append(c.srv.cfg.Caps())
+	}
+	return f
+}
+
 // features returns <stream:features/> for the current stage.
 func (c *conn) features() *xml.Element {
-	f := xml.New(xml.NSStream, "features")
+	f := c.newFeatures()
 	// STARTTLS only on TCP: a framed stream's transport does its TLS.
 	tlsOffered := c.tls == nil && c.fr == nil && c.srv.cfg.TLS != nil
 	switch {
@@ -152,6 +162,9 @@ func (c *conn) features() *xml.Element {
 		}
 		cs := c.connState()
 		f.Append(stream.MechanismsFeature(sasl.Mechanisms(cs)))
+		if c.srv.cfg.SASL2 {
+			f.Append(c.sasl2Feature(cs))
+		}
 		if types := sasl.ChannelBindingTypes(cs); len(types) > 0 {
 			cb := xml.New(stream.NSSASLCB, "sasl-channel-binding")
 			for _, t := range types {
@@ -180,6 +193,8 @@ func (c *conn) negotiateElement(ctx context.Context, el *xml.Element, authFailur
 		return c.startTLS(ctx)
 	case el.Space == stream.NSSASL && el.Local == "auth":
 		return c.authenticate(ctx, el, authFailures)
+	case el.Space == NSSASL2 && el.Local == "authenticate" && c.srv.cfg.SASL2:
+		return c.authenticate2(ctx, el, authFailures)
 	case el.Space == stream.NSSM && el.Local == "resume":
 		if !c.authed {
 			return xmpperr.Stream(xmpperr.NotAuthorized, "authenticate first")
@@ -234,14 +249,114 @@ func (c *conn) startTLS(ctx context.Context) error {
 
 // saslFailure sends <failure/> with the condition and a text saying what
 // happened (the condition's own sentence when text is empty): a client
-// shows it, and an operator reading a user's screenshot learns why.
-func (c *conn) saslFailure(cond, text string) error {
+// shows it, and an operator reading a user's screenshot learns why. ns
+// is SASL's (RFC 6120) or SASL2's (XEP-0388); the condition is SASL's in
+// both.
+func (c *conn) saslFailure(ns, cond, text string) error {
 	if text == "" {
 		text = sasl.ConditionText(cond)
 	}
-	t := xml.New(stream.NSSASL, "text").AppendText(text)
+	t := xml.New(ns, "text").AppendText(text)
 	t.Attrs = append(t.Attrs, xml.Attr{Space: xml.NSXML, Local: "lang", Value: "en"})
-	return c.send(xml.New(stream.NSSASL, "failure").Append(xml.New(stream.NSSASL, cond), t))
+	return c.send(xml.New(ns, "failure").Append(xml.New(stream.NSSASL, cond), t))
+}
+
+// authFail answers a failed authentication attempt with a <failure/> in
+// ns, counts it and logs it. Only credential failures (a wrong password,
+// an unknown user, a token that is not valid) are guesses: the SASL
+// server counts them against the login limiter, and they count against
+// the per-stream limit, as do refusals by the limiter. Failures to agree
+// on a mechanism or channel binding have their own, looser bound, so a
+// client that walks its mechanism list (stock slixmpp tries -PLUS with
+// tls-unique, then SCRAM with the 'y' flag, then PLAIN) can still log in.
+// It returns a stream error once the stream has failed too often.
+func (c *conn) authFail(ns string, failures *int, cond, text string, err error) error {
+	c.srv.Stats.AuthFailures.Add(1)
+	if text == "" {
+		text = sasl.FailureText(err)
+	}
+	switch {
+	case sasl.IsThrottled(err):
+		*failures++
+		c.srv.Stats.AuthThrottled.Add(1)
+		c.srv.logs.Info("login refused by the login limiter", append(c.log(), "user", failedUser(err), "reason", text)...)
+	case sasl.IsCredentialFailure(err):
+		*failures++
+		c.srv.logs.Info("login failed", append(c.log(), "user", failedUser(err), "reason", err)...)
+	default:
+		c.negFailures++
+		c.srv.logs.Info("login failed", append(c.log(), "reason", err)...)
+	}
+	if err := c.saslFailure(ns, cond, text); err != nil {
+		return err
+	}
+	if *failures >= maxAuthAttempts || c.negFailures >= maxNegotiationFailures {
+		return xmpperr.Stream(xmpperr.PolicyViolation, "too many failed authentication attempts")
+	}
+	return nil
+}
+
+// errAuthFailed says that an exchange failed and its <failure/> was
+// sent; the stream goes on.
+var errAuthFailed = errors.New("authentication failed")
+
+// exchange runs a SASL negotiation from the client's initial response
+// until it is done, sending challenges and reading responses in ns
+// (SASL's or SASL2's), and returns the additional data of the success.
+// A failure is answered (authFail) and returned as errAuthFailed, unless
+// it ends the stream.
+func (c *conn) exchange(ctx context.Context, ns string, neg sasl.Negotiation, in []byte, failures *int) ([]byte, error) {
+	fail := func(cond, text string, err error) error {
+		if serr := c.authFail(ns, failures, cond, text, err); serr != nil {
+			return serr
+		}
+		return errAuthFailed
+	}
+	for {
+		out, done, err := neg.Step(ctx, in)
+		if err != nil {
+			return nil, fail(failureCondition(err), "", err)
+		}
+		if done {
+			if az := neg.AuthzID(); az != "" {
+				if j, err := jid.Parse(az); err != nil || j.Domain != c.srv.cfg.Domain {
+					return nil, fail("invalid-authzid", "", fmt.Errorf("authzid %q is not of this domain", az))
+				}
+			}
+			return out, nil
+		}
+		ch := xml.New(ns, "challenge")
+		if len(out) > 0 {
+			ch.AppendText(base64.StdEncoding.EncodeToString(out))
+		}
+		if err := c.send(ch); err != nil {
+			return nil, err
+		}
+		c.setReadDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
+		resp, err := c.next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case resp.Space == ns && resp.Local == "response":
+			if in, err = stream.DecodeSASL(resp.Text(), false); err != nil {
+				return nil, fail("incorrect-encoding", "", errors.New("response is not base64"))
+			}
+		case resp.Space == ns && resp.Local == "abort":
+			return nil, fail("aborted", "", errors.New("aborted by the client"))
+		default:
+			return nil, xmpperr.Stream(xmpperr.PolicyViolation, "expected a SASL response")
+		}
+	}
+}
+
+// loggedIn marks the stream authenticated as user.
+func (c *conn) loggedIn(user string) {
+	c.authed = true
+	c.authUser = user
+	c.srv.Stats.AuthSuccesses.Add(1)
+	c.authenticated()
+	c.srv.log.Debug("authenticated", append(c.log(), "user", c.authUser)...)
 }
 
 func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *int) error {
@@ -249,100 +364,35 @@ func (c *conn) authenticate(ctx context.Context, auth *xml.Element, failures *in
 		return xmpperr.Stream(xmpperr.PolicyViolation, "already authenticated")
 	}
 	if !c.secure() && c.srv.cfg.RequireTLS {
-		return c.saslFailure("encryption-required", "use STARTTLS first")
-	}
-	// fail answers a failed attempt. Only credential failures (a wrong
-	// password, an unknown user) are guesses: the SASL server counts them
-	// against the login limiter, and they count against the per-stream
-	// limit, as do refusals by the limiter. Failures to agree on a
-	// mechanism or channel binding have their own, looser bound, so a
-	// client that walks its mechanism list (stock slixmpp tries -PLUS
-	// with tls-unique, then SCRAM with the 'y' flag, then PLAIN) can
-	// still log in.
-	fail := func(cond, text string, err error) error {
-		c.srv.Stats.AuthFailures.Add(1)
-		if text == "" {
-			text = sasl.FailureText(err)
-		}
-		switch {
-		case sasl.IsThrottled(err):
-			*failures++
-			c.srv.Stats.AuthThrottled.Add(1)
-			c.srv.logs.Info("login refused by the login limiter", append(c.log(), "user", failedUser(err), "reason", text)...)
-		case sasl.IsCredentialFailure(err):
-			*failures++
-			c.srv.logs.Info("login failed", append(c.log(), "user", failedUser(err), "reason", err)...)
-		default:
-			c.negFailures++
-			c.srv.logs.Info("login failed", append(c.log(), "reason", err)...)
-		}
-		if err := c.saslFailure(cond, text); err != nil {
-			return err
-		}
-		if *failures >= maxAuthAttempts || c.negFailures >= maxNegotiationFailures {
-			return xmpperr.Stream(xmpperr.PolicyViolation, "too many failed authentication attempts")
-		}
-		return nil
+		return c.saslFailure(stream.NSSASL, "encryption-required", "use STARTTLS first")
 	}
 	neg, err := c.srv.cfg.SASL.Start(ctx, auth.Attr("mechanism"), c.connState())
 	if err != nil {
-		return fail(failureCondition(err), "", err)
+		return c.authFail(stream.NSSASL, failures, failureCondition(err), "", err)
 	}
 	in, err := stream.DecodeSASL(auth.Text(), true)
 	if err != nil {
-		return fail("incorrect-encoding", "", errors.New("initial response is not base64"))
+		return c.authFail(stream.NSSASL, failures, "incorrect-encoding", "", errors.New("initial response is not base64"))
 	}
-	for {
-		out, done, err := neg.Step(ctx, in)
-		if err != nil {
-			return fail(failureCondition(err), "", err)
-		}
-		if done {
-			if az := neg.AuthzID(); az != "" {
-				if j, err := jid.Parse(az); err != nil || j.Domain != c.srv.cfg.Domain {
-					return fail("invalid-authzid", "", fmt.Errorf("authzid %q is not of this domain", az))
-				}
-			}
-			succ := xml.New(stream.NSSASL, "success")
-			if len(out) > 0 {
-				succ.AppendText(base64.StdEncoding.EncodeToString(out))
-			}
-			if err := c.send(succ); err != nil {
-				return err
-			}
-			c.authed = true
-			c.authUser = neg.Username()
-			c.srv.Stats.AuthSuccesses.Add(1)
-			c.authenticated()
-			c.srv.log.Debug("authenticated", append(c.log(), "user", c.authUser)...)
-			if c.fr == nil {
-				c.dec.Restart()
-			}
-			return errRestart
-		}
-		ch := xml.New(stream.NSSASL, "challenge")
-		if len(out) > 0 {
-			ch.AppendText(base64.StdEncoding.EncodeToString(out))
-		}
-		if err := c.send(ch); err != nil {
-			return err
-		}
-		c.setReadDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
-		resp, err := c.next(ctx)
-		if err != nil {
-			return err
-		}
-		switch {
-		case resp.Space == stream.NSSASL && resp.Local == "response":
-			if in, err = stream.DecodeSASL(resp.Text(), false); err != nil {
-				return fail("incorrect-encoding", "", errors.New("response is not base64"))
-			}
-		case resp.Space == stream.NSSASL && resp.Local == "abort":
-			return fail("aborted", "", errors.New("aborted by the client"))
-		default:
-			return xmpperr.Stream(xmpperr.PolicyViolation, "expected a SASL response")
-		}
+	out, err := c.exchange(ctx, stream.NSSASL, neg, in, failures)
+	if errors.Is(err, errAuthFailed) {
+		return nil
 	}
+	if err != nil {
+		return err
+	}
+	succ := xml.New(stream.NSSASL, "success")
+	if len(out) > 0 {
+		succ.AppendText(base64.StdEncoding.EncodeToString(out))
+	}
+	if err := c.send(succ); err != nil {
+		return err
+	}
+	c.loggedIn(neg.Username())
+	if c.fr == nil {
+		c.dec.Restart()
+	}
+	return errRestart
 }
 
 func failureCondition(err error) string {
@@ -391,16 +441,27 @@ func (c *conn) bind(ctx context.Context, iq, b *xml.Element) error {
 	if err != nil {
 		return c.send(stanza.ErrorReply(iq, xmpperr.New(xmpperr.BadRequest, "invalid resource")))
 	}
+	c.bindSession(ctx, full, func(s *Session) {
+		// The result goes through the session's queue, so that it is
+		// written only once the session is registered and its writer
+		// started, and before anything routed to it.
+		reply := stanza.Result(iq, xml.New(stream.NSBind, "bind").Append(xml.New(stream.NSBind, "jid").AppendText(full.String())))
+		reply.SetAttr("to", "")
+		reply.SetAttr("from", "")
+		s.Deliver(reply)
+	})
+	return nil
+}
+
+// bindSession creates the session of full on c. prepare runs on the new
+// session before it is registered: it queues what the client must get
+// before anything routed to the session (the bind result, or SASL2's
+// <success/>), and sets what Bind 2 enables. Once the client has that,
+// a bind of the same resource on another stream is the newer one and
+// must replace this session, not be replaced by it.
+func (c *conn) bindSession(ctx context.Context, full jid.JID, prepare func(*Session)) {
 	s := newSession(c.srv, full)
-	// The result goes through the session's queue, so that it is written
-	// only once the session is registered and its writer started, and before
-	// anything routed to it: once the client has its result, a bind of
-	// the same resource on another stream is the newer one and must
-	// replace this session, not be replaced by it.
-	reply := stanza.Result(iq, xml.New(stream.NSBind, "bind").Append(xml.New(stream.NSBind, "jid").AppendText(full.String())))
-	reply.SetAttr("to", "")
-	reply.SetAttr("from", "")
-	s.Deliver(reply)
+	prepare(s)
 	c.srv.addSession(s)
 	if old := c.srv.cfg.Router.Registry().Add(s); old != nil {
 		// RFC 6120 7.7.2.2: the new session wins; the old one is closed
@@ -412,7 +473,6 @@ func (c *conn) bind(ctx context.Context, iq, b *xml.Element) error {
 	c.sess = s
 	s.start(c)
 	c.srv.log.Debug("bound", append(c.log(), "jid", full.String())...)
-	return nil
 }
 
 func generateResource() string {

@@ -53,6 +53,21 @@ type Config struct {
 	Registrar  Registrar    // nil: in-band registration off
 	Hooks      Hooks
 
+	// Caps returns the server's entity capabilities (XEP-0115 section
+	// 6.3) for the stream features; nil leaves them out.
+	Caps func() *xml.Element
+
+	// SASL2 offers XEP-0388 authentication with Bind 2 (XEP-0386) and
+	// stream management resumption inline (sasl2.go).
+	SASL2 bool
+	// FAST issues and checks XEP-0484 tokens; nil offers no FAST.
+	FAST FAST
+	// BindSecret keys the stable part of Bind 2 resources.
+	BindSecret []byte
+	// Bound returns what else goes into Bind 2's <bound/> for a new
+	// session (the archive's metadata); nil adds nothing.
+	Bound func(ctx context.Context, full jid.JID) []*xml.Element
+
 	ResumeTimeout    time.Duration // default XEP-0198 resume window
 	MaxResumeTimeout time.Duration // upper bound a client may ask for
 	SendQueue        int           // stanzas queued per session before disconnecting

@@ -82,6 +82,15 @@ func (s *Session) enableSM(c *conn, el *xml.Element) error {
 	if s.sm {
 		return c.send(smFailed(xmpperr.UnexpectedRequest, "already enabled"))
 	}
+	enabled := s.enableSMLocked(el)
+	s.ctrl = append(s.ctrl, stream.AppendElement(nil, enabled, xml.NSClient))
+	s.writeLocked()
+	return nil
+}
+
+// enableSMLocked turns stream management on as el (an <enable/>) asks
+// and returns the <enabled/> to send before anything counted.
+func (s *Session) enableSMLocked(el *xml.Element) *xml.Element {
 	s.sm = true
 	s.inH = 0
 	// Stanzas already written are not counted; those still queued are
@@ -106,9 +115,7 @@ func (s *Session) enableSM(c *conn, el *xml.Element) error {
 		enabled.SetAttr("resume", "true")
 		enabled.SetAttr("max", strconv.Itoa(int(s.resume/time.Second)))
 	}
-	s.ctrl = append(s.ctrl, stream.AppendElement(nil, enabled, xml.NSClient))
-	s.writeLocked()
-	return nil
+	return enabled
 }
 
 // resume handles <resume/> on a new, authenticated connection: the
@@ -116,22 +123,36 @@ func (s *Session) enableSM(c *conn, el *xml.Element) error {
 // given up, becomes active on c in one step. <resumed/> is queued as the
 // first nonza, so the writer sends it before anything the session holds.
 func (c *conn) resume(ctx context.Context, el *xml.Element) error {
+	failed, err := c.resumeWith(ctx, el, func(_ *Session, resumed *xml.Element) [][]byte {
+		return [][]byte{c.encode(resumed)}
+	})
+	if failed != nil {
+		return c.send(failed)
+	}
+	return err
+}
+
+// resumeWith resumes the session el (a <resume/>) names on c, or returns
+// the <failed/> to tell the client why not. first makes what the writer
+// sends before anything the session holds from the <resumed/> element:
+// the element itself, or SASL2's <success/> around it.
+func (c *conn) resumeWith(ctx context.Context, el *xml.Element, first func(s *Session, resumed *xml.Element) [][]byte) (*xml.Element, error) {
 	h64, err := strconv.ParseUint(el.Attr("h"), 10, 32)
 	if err != nil {
-		return c.send(smFailed(xmpperr.BadRequest, "invalid h"))
+		return smFailed(xmpperr.BadRequest, "invalid h"), nil
 	}
 	s := c.srv.lookupResumable(el.Attr("previd"))
 	if s == nil || s.jid.Local != c.authUser {
-		return c.send(smFailed(xmpperr.ItemNotFound, "unknown or expired session"))
+		return smFailed(xmpperr.ItemNotFound, "unknown or expired session"), nil
 	}
 	s.mu.Lock()
 	if s.phase == phaseEnded {
 		s.mu.Unlock()
-		return c.send(smFailed(xmpperr.ItemNotFound, "unknown or expired session"))
+		return smFailed(xmpperr.ItemNotFound, "unknown or expired session"), nil
 	}
 	if err := s.ackLocked(uint32(h64)); err != nil {
 		s.mu.Unlock()
-		return err
+		return nil, err
 	}
 	old := s.c
 	s.leaveHibernationLocked()
@@ -140,7 +161,7 @@ func (c *conn) resume(ctx context.Context, el *xml.Element) error {
 	s.written = 0
 	s.overflowed = false
 	resumed := xml.New(stream.NSSM, "resumed", "h", strconv.FormatUint(uint64(s.inH), 10), "previd", s.smID)
-	s.ctrl = [][]byte{stream.AppendElement(nil, resumed, xml.NSClient)}
+	s.ctrl = first(s, resumed)
 	s.writeLocked()
 	s.mu.Unlock()
 	if old != nil {
@@ -151,5 +172,5 @@ func (c *conn) resume(ctx context.Context, el *xml.Element) error {
 	c.sess = s
 	c.srv.Stats.Resumed.Add(1)
 	c.srv.log.Debug("session resumed", append(c.log(), "jid", s.jid.String())...)
-	return nil
+	return nil, nil
 }

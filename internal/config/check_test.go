@@ -187,6 +187,16 @@ func TestCheck(t *testing.T) {
 			want: []Problem{{Line: 2, Key: "c2s.max_resume_timeout", Msg: "resume_timeout 5m exceeds max_resume_timeout 1m"}},
 		},
 		{
+			name: "FAST token lifetime below a minute",
+			toml: "[c2s]\nfast_token_lifetime = \"30s\"\n",
+			want: []Problem{{Line: 2, Key: "c2s.fast_token_lifetime", Msg: "30s is below 1m"}},
+		},
+		{
+			name: "FAST token lifetime over a year",
+			toml: "[c2s]\nfast_token_lifetime = \"9000h\"\n",
+			want: []Problem{{Line: 2, Key: "c2s.fast_token_lifetime", Msg: "9000h is out of range [0s, 8760h]"}},
+		},
+		{
 			name: "negative values",
 			toml: "[c2s]\nresume_timeout = \"-1s\"\nsend_queue = 15\noffline_max = -1\nlogin_failures_per_minute = -1\nstanzas_per_second = -1\nmax_connections = -1\n",
 			want: []Problem{
@@ -256,6 +266,19 @@ func TestCheck(t *testing.T) {
 				{Line: 9, Key: "components.external[1].domain", Msg: `"push.localhost" is components.external[0].domain already`},
 				{Line: 11, Key: "components.external[2].domain", Msg: `"conference.localhost" is muc.domain already`},
 				{Line: 14, Key: "components.external[3].domain", Msg: `"a@b" is not a domain`},
+			},
+		},
+		{
+			name: "upload",
+			toml: "[http]\ntls_listen = \"x\"\n[upload]\ndomain = \"localhost\"\nurl = \"ftp://x\"\nmax_file_bytes = 0\nquota_bytes = -1\nexpire_after = \"1s\"\ntransfer_timeout = \"0s\"\n",
+			want: []Problem{
+				{Line: 2, Key: "http.tls_listen", Msg: `"x" is not host:port: missing port in address`},
+				{Line: 4, Key: "upload.domain", Msg: `"localhost" is the domain of another service of this server`},
+				{Line: 5, Key: "upload.url", Msg: `"ftp://x" is not scheme://host[:port] with scheme http or https`},
+				{Line: 6, Key: "upload.max_file_bytes", Msg: "0 is out of range [1, 1099511627776]"},
+				{Line: 7, Key: "upload.quota_bytes", Msg: "must not be negative"},
+				{Line: 8, Key: "upload.expire_after", Msg: "1s is below 1m"},
+				{Line: 9, Key: "upload.transfer_timeout", Msg: "0s is out of range [1s, 24h]"},
 			},
 		},
 		{

@@ -64,6 +64,7 @@ type Config struct {
 	ExternalServices ExternalServices `toml:"external_services"`
 	Components       Components       `toml:"components"`
 	Push             Push             `toml:"push"`
+	Upload           Upload           `toml:"upload"`
 
 	// path is the file the configuration was loaded from.
 	path string
@@ -365,6 +366,13 @@ type C2S struct {
 	// MaxResumeTimeout caps the resumption window a client may ask for.
 	// Default "15m".
 	MaxResumeTimeout Duration `toml:"max_resume_timeout"`
+	// SASL2 offers SASL2 (XEP-0388) beside SASL, with Bind 2 (XEP-0386)
+	// and inline stream management resumption. Default true.
+	SASL2 bool `toml:"sasl2"`
+	// FASTTokenLifetime is how long a FAST token (XEP-0484) is valid; a
+	// token past half its life is replaced when used. "0s" turns FAST
+	// off. Default "720h" (30 days), at most 8760h.
+	FASTTokenLifetime Duration `toml:"fast_token_lifetime"`
 	// AllowRegistration enables XEP-0077 in-band registration. Default false.
 	AllowRegistration bool `toml:"allow_registration"`
 	// SendQueue is how many outgoing stanzas are queued per connection before a
@@ -431,7 +439,8 @@ type HTTP struct {
 	Listen string `toml:"listen"`
 	// TLSListen is an HTTPS address serving the same as Listen with the
 	// server's certificate (tls.cert_file, or the generated one), so that
-	// browsers can use wss:// and https://. Default "": none.
+	// browsers can use wss:// and https://, and file uploads are offered
+	// over HTTPS. Default "": none.
 	TLSListen string `toml:"tls_listen"`
 	// WebSocket serves XMPP over WebSocket (RFC 7395) at /xmpp-websocket.
 	// Default true.
@@ -478,6 +487,30 @@ type HTTP struct {
 	// requests must carry (Authorization: Bearer TOKEN), as well as coming
 	// from MetricsAllow. Default "": no token.
 	MetricsTokenFile string `toml:"metrics_token_file"`
+}
+
+// Upload configures HTTP file upload (XEP-0363, docs/upload.md), served
+// by the HTTP listener.
+type Upload struct {
+	// Domain is the upload service's JID. Default "upload." + domain (a
+	// file that changes domain and leaves upload.domain out gets the
+	// derived value); "" disables uploads, as does http.listen = "".
+	Domain string `toml:"domain"`
+	// URL is where clients reach the HTTP listener, scheme://host[:port]
+	// (behind a reverse proxy, its public address). Default "": https
+	// on http.tls_listen when set, else http on http.listen, with the
+	// server's domain as host and the listener's port.
+	URL string `toml:"url"`
+	// MaxFileBytes is the largest file. Default 104857600 (100 MiB).
+	MaxFileBytes int64 `toml:"max_file_bytes"`
+	// QuotaBytes is how much one account may keep stored; 0 is no quota.
+	// Default 1073741824 (1 GiB).
+	QuotaBytes int64 `toml:"quota_bytes"`
+	// ExpireAfter deletes files this long after their upload; "0s" keeps
+	// them. Default "720h" (30 days).
+	ExpireAfter Duration `toml:"expire_after"`
+	// TransferTimeout bounds one upload or download. Default "10m".
+	TransferTimeout Duration `toml:"transfer_timeout"`
 }
 
 // AdminPage configures /admin/ on the HTTP listener (docs/admin-page.md):
@@ -592,6 +625,8 @@ func Default() *Config {
 			RequireTLS:                    true,
 			ResumeTimeout:                 Duration{5 * time.Minute},
 			MaxResumeTimeout:              Duration{15 * time.Minute},
+			SASL2:                         true,
+			FASTTokenLifetime:             Duration{720 * time.Hour},
 			AllowRegistration:             false,
 			SendQueue:                     1000,
 			OfflineMax:                    1000,
@@ -689,6 +724,13 @@ func Default() *Config {
 			Queue:            10000,
 			Timeout:          Duration{time.Minute},
 			MaxFailures:      3,
+		},
+		Upload: Upload{
+			Domain:          "upload.localhost",
+			MaxFileBytes:    100 << 20,
+			QuotaBytes:      1 << 30,
+			ExpireAfter:     Duration{720 * time.Hour},
+			TransferTimeout: Duration{10 * time.Minute},
 		},
 		Components: Components{
 			Listen:           []string{"127.0.0.1:5347"},

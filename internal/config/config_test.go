@@ -62,6 +62,7 @@ var overrides = []struct {
 		c.Domain = "example.org"
 		c.MUC.Domain = "conference.example.org"
 		c.PubSub.Domain = "pubsub.example.org"
+		c.Upload.Domain = "upload.example.org"
 	}},
 	{`data_dir = "/var/lib/minimix"`, func(c *Config) { c.DataDir = "/var/lib/minimix" }},
 	{`admins = ["alice@example.org", "bob@localhost"]`, func(c *Config) { c.Admins = []string{"alice@example.org", "bob@localhost"} }},
@@ -102,6 +103,11 @@ var overrides = []struct {
 	{"[pep]\nmax_nodes = 10\nmax_items = 20\nmax_payload_bytes = 100000", func(c *Config) {
 		c.PEP = PEP{MaxNodes: 10, MaxItems: 20, MaxPayloadBytes: 100000}
 	}},
+	{"[http]\ntls_listen = \"127.0.0.1:5281\"", func(c *Config) { c.HTTP.TLSListen = "127.0.0.1:5281" }},
+	{"[upload]\ndomain = \"files.localhost\"\nurl = \"https://files.example.org\"\nmax_file_bytes = 1000\nquota_bytes = 0\nexpire_after = \"0s\"\ntransfer_timeout = \"1m\"", func(c *Config) {
+		c.Upload = Upload{Domain: "files.localhost", URL: "https://files.example.org", MaxFileBytes: 1000, ExpireAfter: Duration{0}, TransferTimeout: Duration{time.Minute}}
+	}},
+	{"[upload]\ndomain = \"\"", func(c *Config) { c.Upload.Domain = "" }},
 	{"[blocking]\nmax_items = 5", func(c *Config) { c.Blocking.MaxItems = 5 }},
 	{"[admin_page]\nenabled = false", func(c *Config) { c.AdminPage.Enabled = false }},
 	{"[admin_page]\nsession_timeout = \"10m\"", func(c *Config) { c.AdminPage.SessionTimeout = Duration{10 * time.Minute} }},
@@ -131,6 +137,7 @@ var overrides = []struct {
 	{"[c2s]\nrequire_tls = false", func(c *Config) { c.C2S.RequireTLS = false }},
 	{"[c2s]\nresume_timeout = \"90s\"", func(c *Config) { c.C2S.ResumeTimeout.Duration = 90 * time.Second }},
 	{"[c2s]\nmax_resume_timeout = \"1h30m\"", func(c *Config) { c.C2S.MaxResumeTimeout.Duration = 90 * time.Minute }},
+	{"[c2s]\nsasl2 = false\nfast_token_lifetime = \"0s\"", func(c *Config) { c.C2S.SASL2 = false; c.C2S.FASTTokenLifetime.Duration = 0 }},
 	{"[c2s]\nallow_registration = true", func(c *Config) { c.C2S.AllowRegistration = true }},
 	{"[c2s]\nsend_queue = 16", func(c *Config) { c.C2S.SendQueue = 16 }},
 	{"[c2s]\noffline_max = 0", func(c *Config) { c.C2S.OfflineMax = 0 }},
@@ -157,11 +164,13 @@ var overrides = []struct {
 		c.Domain = "example.org"
 		c.MUC.Domain = "conference.example.org"
 		c.PubSub = PubSub{Domain: "events.example.org", RestrictNodeCreation: "anyone", MaxNodes: 5, MaxNodesPerOwner: 2, MaxItems: 10, MaxPayloadBytes: 2048, MaxSubscriptions: 3}
+		c.Upload.Domain = "upload.example.org"
 	}},
 	{"domain = \"example.org\"\n[muc]\ndomain = \"chat.example.org\"", func(c *Config) {
 		c.Domain = "example.org"
 		c.MUC.Domain = "chat.example.org"
 		c.PubSub.Domain = "pubsub.example.org"
+		c.Upload.Domain = "upload.example.org"
 	}},
 	{"[muc]\nhistory_default = 0\nmax_occupants = 50\nrestrict_room_creation = \"admins\"\nadmins = [\"boss@example.org\"]", func(c *Config) {
 		c.MUC.HistoryDefault = 0

@@ -170,7 +170,7 @@ func decode(data []byte) (*Config, Problems) {
 
 // derive fills the defaults that follow from other keys and that the file
 // did not set: muc.domain is "conference." + domain, pubsub.domain
-// "pubsub." + domain. A bad domain is reported once, under its own key,
+// "pubsub." + domain, upload.domain "upload." + domain. A bad domain is reported once, under its own key,
 // not again through what derives from it.
 func (c *Config) derive(keys map[string]setting) {
 	good := false
@@ -180,7 +180,7 @@ func (c *Config) derive(keys map[string]setting) {
 	for _, d := range []struct {
 		key, prefix string
 		v           *string
-	}{{"muc.domain", "conference.", &c.MUC.Domain}, {"pubsub.domain", "pubsub.", &c.PubSub.Domain}} {
+	}{{"muc.domain", "conference.", &c.MUC.Domain}, {"pubsub.domain", "pubsub.", &c.PubSub.Domain}, {"upload.domain", "upload.", &c.Upload.Domain}} {
 		if _, set := keys[d.key]; !set {
 			*d.v = ""
 			if good {

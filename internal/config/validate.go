@@ -94,6 +94,7 @@ func (c *Config) issues() issues {
 	c.ExternalServices.validate(&is)
 	c.Components.validate(&is, c)
 	c.Push.validate(&is)
+	c.Upload.validate(&is, c)
 	c.PubSub.validate(&is, c.Domain, c.MUC.Domain)
 	return is
 }
@@ -129,6 +130,11 @@ func (s *C2S) validate(is *issues) {
 	}
 	if s.MaxResumeTimeout.Duration < 0 {
 		is.add("c2s.max_resume_timeout", "must not be negative")
+	}
+	if d := s.FASTTokenLifetime.Duration; d < 0 || d > 8760*time.Hour {
+		is.add("c2s.fast_token_lifetime", "%v is out of range [0s, 8760h]", s.FASTTokenLifetime)
+	} else if d > 0 && d < time.Minute {
+		is.add("c2s.fast_token_lifetime", "%v is below 1m", s.FASTTokenLifetime)
 	}
 	if s.ResumeTimeout.Duration > s.MaxResumeTimeout.Duration {
 		is.addEither("c2s.resume_timeout", "c2s.max_resume_timeout",
@@ -249,6 +255,42 @@ func (h *HTTP) validate(is *issues) {
 	}
 	if err := checkAddr(h.Listen); err != nil {
 		is.add("http.listen", "%v", err)
+	}
+	if h.TLSListen == h.Listen && !strings.HasSuffix(h.Listen, ":0") {
+		is.add("http.tls_listen", "%q is http.listen already", h.TLSListen)
+	}
+}
+
+func (u *Upload) validate(is *issues, c *Config) {
+	if u.Domain == "" {
+		return // uploads disabled.
+	}
+	switch d, err := jid.Parse(u.Domain); {
+	case err != nil || d.Localpart() != "" || d.Resourcepart() != "" || d.String() != u.Domain:
+		is.add("upload.domain", "%q is not a domain", u.Domain)
+	case u.Domain == c.Domain || u.Domain == c.MUC.Domain || u.Domain == c.PubSub.Domain:
+		is.add("upload.domain", "%q is the domain of another service of this server", u.Domain)
+	}
+	if u.URL != "" {
+		if pu, err := url.Parse(u.URL); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || (pu.Path != "" && pu.Path != "/") || pu.RawQuery != "" {
+			is.add("upload.url", "%q is not scheme://host[:port] with scheme http or https", u.URL)
+		}
+	}
+	if u.MaxFileBytes < 1 || u.MaxFileBytes > 1<<40 {
+		is.add("upload.max_file_bytes", "%d is out of range [1, %d]", u.MaxFileBytes, int64(1)<<40)
+	}
+	if u.QuotaBytes < 0 {
+		is.add("upload.quota_bytes", "must not be negative")
+	} else if u.QuotaBytes > 0 && u.QuotaBytes < u.MaxFileBytes {
+		is.addEither("upload.quota_bytes", "upload.max_file_bytes", "quota_bytes %d is below max_file_bytes %d", u.QuotaBytes, u.MaxFileBytes)
+	}
+	if u.ExpireAfter.Duration < 0 {
+		is.add("upload.expire_after", "must not be negative")
+	} else if d := u.ExpireAfter.Duration; d > 0 && d < time.Minute {
+		is.add("upload.expire_after", "%v is below 1m", u.ExpireAfter)
+	}
+	if d := u.TransferTimeout.Duration; d < time.Second || d > 24*time.Hour {
+		is.add("upload.transfer_timeout", "%v is out of range [1s, 24h]", u.TransferTimeout)
 	}
 }
 

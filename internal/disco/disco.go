@@ -262,12 +262,20 @@ func (s *Service) accountExists(ctx context.Context, req iq.Request) error {
 }
 
 func (s *Service) serverInfo(ctx context.Context, req iq.Request) (*xml.Element, error) {
+	if q, err := s.capsInfo(ctx, req); q != nil || err != nil {
+		return q, err
+	}
 	if q, err := s.serverNode(ctx, req, false); q != nil || err != nil {
 		return q, err
 	}
 	if err := check(req); err != nil {
 		return nil, err
 	}
+	return s.serverQuery(), nil
+}
+
+// serverQuery is the server's disco#info <query/>.
+func (s *Service) serverQuery() *xml.Element {
 	q := info("server", "im", ServerName, s.mux.Features(iq.Server))
 	s.mu.RLock()
 	appendIdentities(q, s.serverIDs)
@@ -275,7 +283,7 @@ func (s *Service) serverInfo(ctx context.Context, req iq.Request) (*xml.Element,
 		q.Append(f.Clone())
 	}
 	s.mu.RUnlock()
-	return q, nil
+	return q
 }
 
 func (s *Service) selfInfo(ctx context.Context, req iq.Request) (*xml.Element, error) {

@@ -139,6 +139,41 @@ func (s *Service) Flush(ctx context.Context, sess router.Session) (int, error) {
 	return delivered, nil
 }
 
+// DropArchived deletes, without delivering them, the waiting messages of
+// user that its archive holds (those the archive stamped with its
+// <stanza-id by=user/>), and returns how many. A client binding with
+// Bind 2 gets them from the archive (XEP-0386: the server clears the
+// offline messages "as they will be provided by MAM"); the others (the
+// archive kept no copy: its preferences said never) stay for the next
+// flush.
+func (s *Service) DropArchived(ctx context.Context, user jid.JID) (int, error) {
+	user = user.Bare()
+	mu := &s.flushLocks[maphash.String(s.seed, user.String())%flushStripes]
+	mu.Lock()
+	defer mu.Unlock()
+	msgs, err := s.store.OfflineMessages(ctx, user.Local)
+	if err != nil {
+		return 0, fmt.Errorf("offline: reading the messages of %s: %w", user, err)
+	}
+	var done []int64
+	for _, m := range msgs {
+		el, err := stanza.Decode(m.Stanza, stanza.Message)
+		if err != nil {
+			continue // Flush logs and drops it
+		}
+		if stanza.StanzaID(el, user) != "" {
+			done = append(done, m.ID)
+		}
+	}
+	if len(done) == 0 {
+		return 0, nil
+	}
+	if err := s.store.DeleteOffline(ctx, user.Local, done); err != nil {
+		return 0, fmt.Errorf("offline: dropping %d archived messages of %s: %w", len(done), user, err)
+	}
+	return len(done), nil
+}
+
 // pacer is implemented by sessions whose queue is bounded (c2s): a flush
 // waits for room before each message, so that a client that reads gets
 // every stored message however many there are, and one that does not

@@ -36,6 +36,7 @@ import (
 	"minimix/internal/register"
 	"minimix/internal/roster"
 	"minimix/internal/storage"
+	"minimix/internal/upload"
 	"minimix/internal/vcard"
 	"minimix/internal/version"
 	"minimix/internal/xml"
@@ -57,7 +58,8 @@ type features struct {
 	adhoc     *adhoc.Service
 	pubsub    *pubsubsvc.Service // nil when pubsub.domain is ""
 	blocking  *blocking.Service
-	push      *push.Service // nil when push.enabled is false
+	push      *push.Service   // nil when push.enabled is false
+	upload    *upload.Service // nil when upload.domain or http.listen is ""
 
 	exists sync.Map // local -> time.Time: accounts known to exist until then
 
@@ -184,6 +186,15 @@ func (s *Server) buildFeatures(ctx context.Context) (*features, error) {
 
 	if err := f.buildPubSub(); err != nil {
 		return nil, err
+	}
+	if f.upload, err = s.buildUpload(); err != nil {
+		return nil, err
+	}
+	if f.upload != nil {
+		r.AddComponent(s.cfg.Upload.Domain, f.upload)
+		if err := f.disco.AddServerItem(s.cfg.Upload.Domain, "HTTP File Upload"); err != nil {
+			return nil, err
+		}
 	}
 
 	if pc := s.cfg.Push; pc.Enabled {
@@ -328,6 +339,9 @@ func (f *features) start(ctx context.Context) (err error) {
 	if err := f.startPubSub(ctx); err != nil {
 		return err
 	}
+	if err := f.startUpload(ctx); err != nil {
+		return err
+	}
 	if f.joins != nil {
 		if err := f.joins.Start(ctx); err != nil {
 			return fmt.Errorf("rejoin rooms: %w", err)
@@ -358,6 +372,11 @@ func (f *features) shutdown(ctx context.Context) error {
 	if f.stopRetention != nil {
 		f.stopRetention()
 		f.retention.Wait()
+	}
+	if f.upload != nil {
+		if err := f.upload.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if f.pubsub != nil {
 		if err := f.pubsub.Shutdown(ctx); err != nil {

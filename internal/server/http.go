@@ -51,6 +51,9 @@ func (s *Server) httpHandler() http.Handler {
 		mux.Handle(adminweb.Prefix, s.adminPage)
 	}
 	s.web.Register(mux)
+	if s.features != nil && s.features.upload != nil {
+		s.features.upload.Mount(mux)
+	}
 	return mux
 }
 

@@ -210,6 +210,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if cfg.C2S.AllowRegistration {
 		c2cfg.Registrar = registrar{s.Accounts}
 	}
+	s.fastLogin(&c2cfg, secret)
 	f, err := s.buildFeatures(ctx)
 	if err != nil {
 		_ = store.Close()
@@ -217,6 +218,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}
 	s.features = f
 	c2cfg.Hooks = f
+	c2cfg.Caps = f.disco.CapsElement
 	if ext := cfg.Components.External; len(ext) > 0 {
 		secrets := make(map[string]string, len(ext))
 		for _, e := range ext {
@@ -352,6 +354,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 		s.httpsLn = ln
 	}
+	s.features.httpListening(s.httpLn, s.httpsLn)
 	// Every listener is open: nothing can fail from here on.
 	if s.httpLn != nil {
 		s.http = s.newHTTPServer()
@@ -553,6 +556,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		if err := hs.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if s.https != nil {
+		if err := s.https.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("https shutdown: %w", err))
 		}
 	}
 	// Features first (the MUC service tells occupants it is going away,

@@ -130,7 +130,14 @@ func (c *conn) connState() sasl.ConnState {
 	} else if c.tls != nil {
 		st := c.tls.ConnectionState()
 		cs.TLS = &st
-		if certs := c.srv.cfg.TLS.Certificates; len(certs) > 0 {
+		if get := c.srv.cfg.TLS.GetCertificate; get != nil {
+			// The certificate presented now: the one of this handshake
+			// unless a reload replaced it in between, when SCRAM-PLUS's
+			// tls-server-end-point fails and the client retries.
+			if cert, err := get(&tls.ClientHelloInfo{ServerName: st.ServerName}); err == nil && cert != nil {
+				cs.ServerCert = cert.Leaf
+			}
+		} else if certs := c.srv.cfg.TLS.Certificates; len(certs) > 0 {
 			cs.ServerCert = certs[0].Leaf
 		}
 	}

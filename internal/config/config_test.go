@@ -84,6 +84,10 @@ var overrides = []struct {
 		c.HTTP.BOSHMaxPause.Duration = 10 * time.Minute
 		c.HTTP.BOSHMaxHold = 2
 	}},
+	{"[tls]\nacme = true\nacme_email = \"hostmaster@example.org\"\nacme_directory = \"https://ca.example.org/dir\"\nacme_ca_roots = \"/etc/minimix/ca.pem\"\nacme_challenge = \"tls-alpn-01\"", func(c *Config) {
+		c.TLS.ACME, c.TLS.ACMEEmail, c.TLS.ACMEDirectory = true, "hostmaster@example.org", "https://ca.example.org/dir"
+		c.TLS.ACMECARoots, c.TLS.ACMEChallenge = "/etc/minimix/ca.pem", "tls-alpn-01"
+	}},
 	{"[http]\nmetrics_allow = [\"10.0.0.0/8\"]\nmetrics_token_file = \"/etc/minimix/metrics.token\"", func(c *Config) {
 		c.HTTP.MetricsAllow = []string{"10.0.0.0/8"}
 		c.HTTP.MetricsTokenFile = "/etc/minimix/metrics.token"

@@ -206,6 +206,18 @@ func (t *TLS) validate(is *issues) {
 	if d := t.SessionTicketLifetime.Duration; d < 0 || d > maxTicketLifetime {
 		is.add("tls.session_ticket_lifetime", "%v is out of range [0s, %v]", t.SessionTicketLifetime, maxTicketLifetime)
 	}
+	if t.ACME && t.CertFile != "" {
+		is.addEither("tls.acme", "tls.cert_file", "acme and cert_file exclude each other: the certificate comes from the CA or from the files")
+	}
+	if u, err := url.Parse(t.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+		is.add("tls.acme_directory", "%q is not an https:// URL", t.ACMEDirectory)
+	}
+	if !slices.Contains([]string{"http-01", "tls-alpn-01"}, t.ACMEChallenge) {
+		is.add("tls.acme_challenge", "%q is not one of http-01, tls-alpn-01", t.ACMEChallenge)
+	}
+	if t.ACMEEmail != "" && !strings.Contains(t.ACMEEmail, "@") {
+		is.add("tls.acme_email", "%q is not an email address", t.ACMEEmail)
+	}
 }
 
 func (h *HTTP) validate(is *issues) {

@@ -54,7 +54,7 @@ func (s *Server) httpHandler() http.Handler {
 	if s.features != nil && s.features.upload != nil {
 		s.features.upload.Mount(mux)
 	}
-	return mux
+	return s.certs.httpHandler(mux)
 }
 
 // metricsAccess is who may read /metrics: clients from allow (every

@@ -22,7 +22,6 @@ import (
 	"minimix/internal/accounts"
 	"minimix/internal/adminweb"
 	"minimix/internal/c2s"
-	"minimix/internal/certs"
 	"minimix/internal/component"
 	"minimix/internal/config"
 	"minimix/internal/iq"
@@ -61,8 +60,9 @@ type Server struct {
 	Components *component.Server
 
 	features   *features
-	web        *web.Handler  // WebSocket, BOSH, host-meta
-	tlsConfig  *tls.Config   // the client listeners' (STARTTLS), for HTTPS
+	web        *web.Handler // WebSocket, BOSH, host-meta
+	tlsConfig  *tls.Config  // the client listeners' (STARTTLS), for HTTPS
+	certs      *serverCerts
 	adminToken string        // bearer token of the admin API (data_dir/admin.token)
 	metrics    metricsAccess // who may read /metrics
 	// errors keeps the recent warnings and errors for the admin page,
@@ -122,11 +122,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	cert, err := certs.LoadOrCreate(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.DataDir, cfg.Domain)
+	sc, err := newServerCerts(cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("load TLS certificate: %w", err)
+		return nil, err
 	}
-	starttls, directTLS := tlsconf.New(tlsconf.Config{Certificate: cert, TicketLifetime: cfg.TLS.SessionTicketLifetime.Duration})
+	starttls, directTLS := tlsconf.New(tlsconf.Config{
+		GetCertificate: sc.holder.GetCertificate,
+		ACMEALPN:       cfg.TLS.ACME && cfg.TLS.ACMEChallenge == "tls-alpn-01",
+		TicketLifetime: cfg.TLS.SessionTicketLifetime.Duration,
+	})
 	secret, err := loadSecret(filepath.Join(cfg.DataDir, "sasl.secret"))
 	if err != nil {
 		return nil, err
@@ -146,7 +150,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{metrics: metricsAcc, cfg: cfg, log: log, store: store, Metrics: metrics.New(), adminToken: adminToken, errors: errRing}
+	s := &Server{metrics: metricsAcc, cfg: cfg, log: log, store: store, Metrics: metrics.New(), adminToken: adminToken, errors: errRing, certs: sc}
 	s.Registry = router.NewRegistry()
 	s.Router = router.New(router.Config{Domain: cfg.Domain, Registry: s.Registry, Logger: log.With("component", "router")})
 	s.Mux = iq.NewMux(log.With("component", "iq"))
@@ -356,6 +360,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.features.httpListening(s.httpLn, s.httpsLn)
 	// Every listener is open: nothing can fail from here on.
+	s.certs.start()
 	if s.httpLn != nil {
 		s.http = s.newHTTPServer()
 		s.serveWG.Add(1)
@@ -590,6 +595,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.stopAdminPage()
 	}
 	s.serveWG.Wait()
+	s.certs.stop()
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close storage: %w", err))
 	}

@@ -113,12 +113,13 @@ func newConn(srv *Server, nc net.Conn, directTLS bool) *conn {
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.remote = ap.Addr().Unmap()
 	}
-	tc := newThrottledConn(nc, srv.cfg.ReadRate, srv.cfg.ReadBurst, srv.now(), func() {
+	live := srv.settings()
+	tc := newThrottledConn(nc, live.ReadRate, live.ReadBurst, srv.now(), func() {
 		srv.Stats.ReadThrottled.Add(1)
 		srv.logs.Info("client sends faster than limits.c2s_bytes_per_second; reading it more slowly", c.log()...)
 	})
 	c.nc, c.raw = tc, tc
-	if r := srv.cfg.StanzasPerSecond; r > 0 {
+	if r := live.StanzasPerSecond; r > 0 {
 		c.limiter = newStanzaLimiter(r)
 	}
 	return c
@@ -297,9 +298,9 @@ func (c *conn) serve() {
 		c.tls = tc
 		c.nc = tc
 		c.tlsIn = &tlsReader{Conn: tc}
-		c.dec = xml.NewDecoder(c.tlsIn, c.srv.cfg.Limits)
+		c.dec = xml.NewDecoder(c.tlsIn, c.srv.settings().Limits)
 	} else {
-		c.dec = xml.NewDecoder(c.nc, c.srv.cfg.Limits)
+		c.dec = xml.NewDecoder(c.nc, c.srv.settings().Limits)
 	}
 	if err := c.negotiate(ctx); err != nil {
 		c.handleReadError(err)

@@ -179,7 +179,7 @@ func (c *conn) features() *xml.Element {
 			}
 			f.Append(cb)
 		}
-		if c.srv.cfg.Registrar != nil {
+		if c.srv.settings().Registrar != nil {
 			f.Append(xml.New(stream.NSRegister, "register"))
 		}
 	default:
@@ -415,7 +415,7 @@ func failureCondition(err error) string {
 func (c *conn) preBindIQ(ctx context.Context, iq *xml.Element) error {
 	p := iq.FirstElement()
 	if !c.authed {
-		if p != nil && p.Space == nsRegister && c.srv.cfg.Registrar != nil {
+		if p != nil && p.Space == nsRegister && c.srv.settings().Registrar != nil {
 			return c.send(c.register(ctx, iq, p))
 		}
 		return xmpperr.Stream(xmpperr.NotAuthorized, "authenticate first")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -346,3 +347,23 @@ func write(t *testing.T, dir, name, content string) string {
 	}
 	return path
 }
+
+// TestChanged names each key that differs, by its TOML path.
+func TestChanged(t *testing.T) {
+	a, b := Default(), Default()
+	if got := Changed(a, b); len(got) != 0 {
+		t.Fatalf("Changed(default, default) = %v", got)
+	}
+	b.Log.Level = "debug"
+	b.C2S.AllowRegistration = true
+	b.S2S.Hosts = map[string]string{"example.net": "127.0.0.1:5269"}
+	b.C2S.ResumeTimeout.Duration *= 2
+	b.Admins = []string{"root@localhost"}
+	want := []string{"admins", "s2s.hosts", "c2s.resume_timeout", "c2s.allow_registration", "log.level"}
+	got := Changed(a, b)
+	if !cmp.Equal(sortedCopy(got), sortedCopy(want)) {
+		t.Errorf("Changed = %v, want %v", got, want)
+	}
+}
+
+func sortedCopy(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"minimix/internal/accountjoin"
@@ -25,7 +26,6 @@ import (
 	"minimix/internal/component"
 	"minimix/internal/config"
 	"minimix/internal/iq"
-	"minimix/internal/jid"
 	"minimix/internal/metrics"
 	"minimix/internal/push"
 	"minimix/internal/router"
@@ -59,9 +59,19 @@ type Server struct {
 	// is configured.
 	Components *component.Server
 
-	features   *features
-	web        *web.Handler // WebSocket, BOSH, host-meta
-	tlsConfig  *tls.Config  // the client listeners' (STARTTLS), for HTTPS
+	features  *features
+	web       *web.Handler // WebSocket, BOSH, host-meta
+	tlsConfig *tls.Config  // the client listeners' (STARTTLS), for HTTPS
+	// OnReady, when set, is called by Run once every listener is open,
+	// and OnStopping when it begins to shut down (the command line tells
+	// systemd, sd_notify).
+	OnReady, OnStopping func()
+	// LogLevel, when set before Start, is the level of the server's log,
+	// which a reload changes (log.level).
+	LogLevel   *slog.LevelVar
+	admins     atomic.Pointer[adminSet]
+	reloadMu   sync.Mutex
+	loaded     *config.Config // in force after the last reload; nil: cfg
 	certs      *serverCerts
 	adminToken string        // bearer token of the admin API (data_dir/admin.token)
 	metrics    metricsAccess // who may read /metrics
@@ -181,12 +191,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		}
 		log.Info("credentials completed for every SCRAM mechanism after a PLAIN login", "user", user)
 	})
-	admins := make(map[string]bool)
-	for _, a := range cfg.Admins {
-		if j, err := jid.Parse(a); err == nil && j.Domain == cfg.Domain {
-			admins[j.Local] = true
-		}
-	}
+	s.admins.Store(newAdminSet(cfg.Domain, cfg.Admins))
 	c2cfg := c2s.Config{
 		Domain:     cfg.Domain,
 		TLS:        starttls,
@@ -205,7 +210,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		StanzasPerSecond: float64(cfg.C2S.StanzasPerSecond),
 		ReadRate:         float64(cfg.Limits.C2SBytesPerSecond),
 		ReadBurst:        cfg.Limits.C2SBurstBytes,
-		Unlimited:        func(user string) bool { return admins[user] },
+		Unlimited:        func(user string) bool { return s.admins.Load().locals[user] },
 		MaxConnections:   cfg.C2S.MaxConnections,
 		NegotiateTimeout: cfg.C2S.NegotiateTimeout.Duration,
 		WriteTimeout:     cfg.C2S.WriteTimeout.Duration,
@@ -533,7 +538,13 @@ func (s *Server) Run(ctx context.Context) error {
 		_ = s.store.Close()
 		return err
 	}
+	if s.OnReady != nil {
+		s.OnReady()
+	}
 	<-ctx.Done()
+	if s.OnStopping != nil {
+		s.OnStopping()
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace.Duration)
 	defer cancel()
 	return s.Shutdown(sctx)

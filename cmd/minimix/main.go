@@ -33,6 +33,7 @@ import (
 	"syscall"
 
 	"minimix/internal/config"
+	"minimix/internal/logctx"
 	"minimix/internal/sdnotify"
 	"minimix/internal/server"
 )
@@ -160,10 +161,11 @@ func newLogger(cfg *config.Config, w io.Writer) (*slog.Logger, *slog.LevelVar) {
 	lv := new(slog.LevelVar)
 	lv.Set(level)
 	opts := &slog.HandlerOptions{Level: lv}
+	// logctx adds the session id of the request a line is about.
 	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts)), lv
+		return slog.New(logctx.NewHandler(slog.NewJSONHandler(w, opts))), lv
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), lv
+	return slog.New(logctx.NewHandler(slog.NewTextHandler(w, opts))), lv
 }
 
 func serve(path string, stderr io.Writer) int {

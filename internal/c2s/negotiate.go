@@ -467,7 +467,7 @@ func (c *conn) bind(ctx context.Context, iq, b *xml.Element) error {
 // a bind of the same resource on another stream is the newer one and
 // must replace this session, not be replaced by it.
 func (c *conn) bindSession(ctx context.Context, full jid.JID, prepare func(*Session)) {
-	s := newSession(c.srv, full)
+	s := newSession(c.srv, full, c.sid)
 	prepare(s)
 	c.srv.addSession(s)
 	if old := c.srv.cfg.Router.Registry().Add(s); old != nil {

@@ -79,6 +79,9 @@ func (c *Config) issues() issues {
 	c.S2S.validate(&is, c)
 	c.Accounts.validate(&is)
 	c.TLS.validate(&is)
+	if c.TLS.ACME && (!strings.Contains(c.Domain, ".") || net.ParseIP(c.Domain) != nil) {
+		is.add("tls.acme", "an ACME CA certifies DNS names it can reach; domain %q is not one (set domain first)", c.Domain)
+	}
 	c.HTTP.validate(&is)
 	c.AdminPage.validate(&is)
 	c.Storage.validate(&is)

@@ -222,9 +222,14 @@ func TestDebianPackage(t *testing.T) {
 	if !strings.HasPrefix(string(buf[:n]), "READY=1\n") {
 		t.Fatalf("first sd_notify message %q, want READY=1", buf[:n])
 	}
-	m := regexp.MustCompile(`c2s_starttls=\[([0-9.:]+)\]`).FindStringSubmatch(log.String())
-	if m == nil {
-		t.Fatalf("READY=1 before the listeners were logged:\n%s", log.String())
+	// The listening line was logged before READY=1 was sent; the pipe
+	// may hand it over a moment later.
+	listening := regexp.MustCompile(`c2s_starttls=\[([0-9.:]+)\]`)
+	var m []string
+	for deadline := time.Now().Add(30 * time.Second); m == nil; time.Sleep(10 * time.Millisecond) {
+		if m = listening.FindStringSubmatch(log.String()); m == nil && time.Now().After(deadline) {
+			t.Fatalf("no listening line in the log:\n%s", log.String())
+		}
 	}
 	r := xmpptest.DialRawAddr(t, m[1], "localhost", &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the package's self-signed certificate
 	r.Open()

@@ -218,6 +218,9 @@ func (a *ACME) Obtain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// No connection to the CA outlives the attempt: renewals are weeks
+	// apart.
+	defer client.HTTPClient.CloseIdleConnections()
 	order, err := client.AuthorizeOrder(ctx, acme.DomainIDs(a.cfg.Names...))
 	if err != nil {
 		return fmt.Errorf("acme: new order: %w", err)
@@ -263,14 +266,14 @@ func (a *ACME) Obtain(ctx context.Context) error {
 	return nil
 }
 
-// check parses what the CA issued and makes sure it is for our key and
-// names and valid now.
 // RenewAt is when a certificate from a CA is renewed: when a third of its
 // lifetime is left (30 days of Let's Encrypt's 90, 2 of a 6-day one).
 func RenewAt(leaf *x509.Certificate) time.Time {
 	return leaf.NotAfter.Add(-leaf.NotAfter.Sub(leaf.NotBefore) / 3)
 }
 
+// check parses what the CA issued and makes sure it is for our key and
+// names and valid now.
 func (a *ACME) check(der [][]byte, key crypto.Signer) (tls.Certificate, error) {
 	if len(der) == 0 {
 		return tls.Certificate{}, errors.New("acme: the CA returned no certificate")
@@ -374,6 +377,7 @@ func (a *ACME) client(ctx context.Context) (*acme.Client, error) {
 		acct.Contact = []string{"mailto:" + a.cfg.Email}
 	}
 	if _, err := c.Register(ctx, acct, acme.AcceptTOS); err != nil && !errors.Is(err, acme.ErrAccountAlreadyExists) {
+		tr.CloseIdleConnections()
 		return nil, fmt.Errorf("acme: register account at %s: %w", a.cfg.Directory, err)
 	}
 	return c, nil

@@ -432,7 +432,7 @@ type TLS struct {
 	SessionTicketLifetime Duration `toml:"session_ticket_lifetime"`
 	// ACME obtains and renews the certificate from an ACME (RFC 8555)
 	// certificate authority, for the domain and every served subdomain
-	// (muc.domain, pubsub.domain), kept in DataDir/acme; until the first
+	// (muc.domain, pubsub.domain, upload.domain), kept in DataDir/acme; until the first
 	// one is issued the self-signed certificate is served. Not with
 	// CertFile. Default false.
 	ACME bool `toml:"acme"`

@@ -37,7 +37,11 @@ type serverCerts struct {
 // every service subdomain the server answers for itself.
 func acmeNames(cfg *config.Config) []string {
 	names := []string{cfg.Domain}
-	for _, d := range []string{cfg.MUC.Domain, cfg.PubSub.Domain} {
+	upload := cfg.Upload.Domain
+	if cfg.HTTP.Listen == "" {
+		upload = "" // no upload service without the HTTP listener
+	}
+	for _, d := range []string{cfg.MUC.Domain, cfg.PubSub.Domain, upload} {
 		if d != "" && d != cfg.Domain {
 			names = append(names, d)
 		}

@@ -17,7 +17,7 @@ import (
 )
 
 // TestE2EACME (issue 13 item 1): with tls.acme the server obtains a
-// certificate from Pebble for its domain and its MUC and pubsub
+// certificate from Pebble for its domain and its MUC, pubsub and upload
 // subdomains, by http-01 on its HTTP listener and by tls-alpn-01 on its
 // direct TLS listener, presents it to clients without a restart, keeps it
 // in data_dir/acme, and serves the stored one after a restart without
@@ -37,6 +37,7 @@ func TestE2EACME(t *testing.T) {
 		t.Run(challenge, func(t *testing.T) {
 			domain := "acme" + strconv.Itoa(i) + ".test"
 			srv := xmpptest.Start(t, xmpptest.WithDomain(domain), xmpptest.WithConfig(func(c *config.Config) {
+				c.Upload.Domain = "upload." + domain
 				c.TLS.ACME = true
 				c.TLS.ACMEEmail = "hostmaster@" + domain
 				c.TLS.ACMEDirectory = ca.Directory
@@ -45,7 +46,7 @@ func TestE2EACME(t *testing.T) {
 			}))
 			httpProxy.SetTarget(srv.HTTPAddr().String())
 			tlsProxy.SetTarget(srv.DirectTLSAddr().String())
-			names := []string{domain, "conference." + domain, "pubsub." + domain}
+			names := []string{domain, "conference." + domain, "pubsub." + domain, "upload." + domain}
 			leaf := waitForIssued(t, srv.DirectTLSAddr().String(), ca, names)
 			if _, err := os.Stat(filepath.Join(srv.Config.DataDir, "acme", domain+".pem")); err != nil {
 				t.Errorf("certificate not kept in data_dir/acme: %v", err)

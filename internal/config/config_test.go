@@ -86,7 +86,7 @@ var overrides = []struct {
 		c.HTTP.BOSHMaxHold = 2
 	}},
 	{"domain = \"example.org\"\n[tls]\nacme = true\nacme_email = \"hostmaster@example.org\"\nacme_directory = \"https://ca.example.org/dir\"\nacme_ca_roots = \"/etc/minimix/ca.pem\"\nacme_challenge = \"tls-alpn-01\"", func(c *Config) {
-		c.Domain, c.MUC.Domain, c.PubSub.Domain = "example.org", "conference.example.org", "pubsub.example.org"
+		c.Domain, c.MUC.Domain, c.PubSub.Domain, c.Upload.Domain = "example.org", "conference.example.org", "pubsub.example.org", "upload.example.org"
 		c.TLS.ACME, c.TLS.ACMEEmail, c.TLS.ACMEDirectory = true, "hostmaster@example.org", "https://ca.example.org/dir"
 		c.TLS.ACMECARoots, c.TLS.ACMEChallenge = "/etc/minimix/ca.pem", "tls-alpn-01"
 	}},

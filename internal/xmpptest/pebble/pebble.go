@@ -117,7 +117,9 @@ func Start(t testing.TB, opts Options) *CA {
 	p.cmd = exec.Command(bin, "-config", cfgFile, "-dnsserver", dnsAddr)
 	p.cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0")
 	p.cmd.Stdout, p.cmd.Stderr = syncWriter{p.out}, syncWriter{p.out}
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, killed at cleanup; and killed with the test
+	// binary should that die first (a -timeout panic runs no cleanup).
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("pebble: %v", err)
 	}

@@ -8,6 +8,7 @@
 //	minimix joins list [ACCOUNT]           rooms joined by accounts (asks the running server)
 //	minimix joins leave ACCOUNT ROOM       make an account leave a room
 //	minimix s2s list                       streams with other servers (asks the running server)
+//	minimix reload                         make the running server read its config again (as SIGHUP)
 //	minimix storage copy -from sqlite:PATH -to postgres:DSN   move a deployment to PostgreSQL
 //	minimix backup FILE                    a consistent copy of the database, server running or not
 //	minimix restore FILE                   install a backup into an empty data_dir
@@ -32,6 +33,8 @@ import (
 	"syscall"
 
 	"minimix/internal/config"
+	"minimix/internal/logctx"
+	"minimix/internal/sdnotify"
 	"minimix/internal/server"
 )
 
@@ -50,6 +53,7 @@ const usage = `usage:
   minimix joins list [ACCOUNT]               rooms joined as an account (asks the running server)
   minimix joins leave ACCOUNT ROOM           make an account leave a room
   minimix s2s list                           streams with other servers (asks the running server)
+  minimix reload [-config FILE]              make the running server read its config file again (as SIGHUP)
   minimix storage copy -from sqlite:PATH -to postgres:DSN [-sample N]
                                              copy every table into an empty PostgreSQL database
                                              (server stopped), verified by counts and hashes
@@ -126,6 +130,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return backupCmd(path, rest, stdout, stderr)
 	case "restore":
 		return restoreCmd(path, rest, stdout, stderr)
+	case "reload":
+		return reloadCmd(path, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "minimix", server.Version)
 		return 0
@@ -147,14 +153,19 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
 	return cfg, true
 }
 
-func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+// newLogger returns the server's logger and its level, which a reload
+// changes.
+func newLogger(cfg *config.Config, w io.Writer) (*slog.Logger, *slog.LevelVar) {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level))
-	opts := &slog.HandlerOptions{Level: level}
+	lv := new(slog.LevelVar)
+	lv.Set(level)
+	opts := &slog.HandlerOptions{Level: lv}
+	// logctx adds the session id of the request a line is about.
 	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(logctx.NewHandler(slog.NewJSONHandler(w, opts))), lv
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(logctx.NewHandler(slog.NewTextHandler(w, opts))), lv
 }
 
 func serve(path string, stderr io.Writer) int {
@@ -162,7 +173,7 @@ func serve(path string, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
-	log := newLogger(cfg, stderr)
+	log, level := newLogger(cfg, stderr)
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -171,6 +182,32 @@ func serve(path string, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	srv.LogLevel = level
+	notify := func(state string) {
+		if _, err := sdnotify.Notify(state); err != nil {
+			log.Warn("cannot notify the service manager", "err", err)
+		}
+	}
+	srv.OnReady = func() { notify(sdnotify.Ready + "\nSTATUS=serving " + cfg.Domain) }
+	srv.OnStopping = func() { notify(sdnotify.Stopping) }
+	// SIGHUP reloads the configuration file (minimix reload does the
+	// same through the admin API).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: reloading the configuration")
+				notify(sdnotify.ReloadingState())
+				_, _ = srv.ReloadFile() // it logs what it did and what failed
+				notify(sdnotify.Ready + "\nSTATUS=serving " + cfg.Domain)
+			}
+		}
+	}()
 	if err := srv.Run(ctx); err != nil {
 		log.Error("server stopped with error", "err", err)
 		return 1

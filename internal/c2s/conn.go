@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"minimix/internal/logctx"
 	"minimix/internal/stream"
 	"minimix/internal/xml"
 	"minimix/internal/xmpperr"
@@ -36,8 +37,13 @@ type conn struct {
 	dec       *xml.Decoder
 	remote    netip.Addr
 	streamID  string
-	lang      string
-	limiter   *rate.Limiter
+	// sid names the connection in the log from accept to close (the
+	// stream id changes at each restart); ctx carries it to what the
+	// connection's stanzas reach (logctx).
+	sid     string
+	ctx     context.Context
+	lang    string
+	limiter *rate.Limiter
 
 	authUser    string // prepared localpart after SASL
 	negFailures int    // SASL failures that were not wrong credentials
@@ -109,16 +115,18 @@ func (c *conn) final() bool {
 const closeGrace = 2 * time.Second
 
 func newConn(srv *Server, nc net.Conn, directTLS bool) *conn {
-	c := &conn{srv: srv, directTLS: directTLS}
+	c := &conn{srv: srv, directTLS: directTLS, sid: logctx.NewID()}
+	c.ctx = logctx.WithSession(context.Background(), c.sid)
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.remote = ap.Addr().Unmap()
 	}
-	tc := newThrottledConn(nc, srv.cfg.ReadRate, srv.cfg.ReadBurst, srv.now(), func() {
+	live := srv.settings()
+	tc := newThrottledConn(nc, live.ReadRate, live.ReadBurst, srv.now(), func() {
 		srv.Stats.ReadThrottled.Add(1)
 		srv.logs.Info("client sends faster than limits.c2s_bytes_per_second; reading it more slowly", c.log()...)
 	})
 	c.nc, c.raw = tc, tc
-	if r := srv.cfg.StanzasPerSecond; r > 0 {
+	if r := live.StanzasPerSecond; r > 0 {
 		c.limiter = newStanzaLimiter(r)
 	}
 	return c
@@ -265,9 +273,9 @@ func (c *conn) drop(final bool) {
 
 func (c *conn) log() []any {
 	if c.fr != nil {
-		return []any{"remote", c.remote.String(), "stream", c.streamID, "transport", c.frInfo.Transport}
+		return []any{"remote", c.remote.String(), "stream", c.streamID, "transport", c.frInfo.Transport, logctx.Key, c.sid}
 	}
-	return []any{"remote", c.remote.String(), "stream", c.streamID}
+	return []any{"remote", c.remote.String(), "stream", c.streamID, logctx.Key, c.sid}
 }
 
 // serve runs the connection from accept to close: negotiation on this
@@ -275,7 +283,7 @@ func (c *conn) log() []any {
 // each time it waits for the client (see Session.readLoop). finish runs
 // when the last of them is done.
 func (c *conn) serve() {
-	ctx := context.Background()
+	ctx := c.ctx
 	defer c.recoverPanic(ctx)
 	if c.fr != nil {
 		// A framed stream has no TLS of its own to negotiate and no
@@ -297,9 +305,9 @@ func (c *conn) serve() {
 		c.tls = tc
 		c.nc = tc
 		c.tlsIn = &tlsReader{Conn: tc}
-		c.dec = xml.NewDecoder(c.tlsIn, c.srv.cfg.Limits)
+		c.dec = xml.NewDecoder(c.tlsIn, c.srv.settings().Limits)
 	} else {
-		c.dec = xml.NewDecoder(c.nc, c.srv.cfg.Limits)
+		c.dec = xml.NewDecoder(c.nc, c.srv.settings().Limits)
 	}
 	if err := c.negotiate(ctx); err != nil {
 		c.handleReadError(err)

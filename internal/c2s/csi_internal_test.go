@@ -16,7 +16,7 @@ func newDetachedSession(t *testing.T, sendQueue int) *Session {
 	t.Helper()
 	r := router.New(router.Config{Domain: "localhost", Registry: router.NewRegistry()})
 	srv := New(Config{Domain: "localhost", Router: r, SendQueue: sendQueue})
-	s := newSession(srv, jid.MustParse("alice@localhost/phone"))
+	s := newSession(srv, jid.MustParse("alice@localhost/phone"), "test")
 	r.Registry().Add(s)
 	srv.addSession(s)
 	return s

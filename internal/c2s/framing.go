@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"minimix/internal/logctx"
 	"minimix/internal/stream"
 	"minimix/internal/xml"
 	"minimix/internal/xmpperr"
@@ -70,17 +71,19 @@ type FramingInfo struct {
 // fr, when the server is shutting down or at its connection limit.
 func (s *Server) ServeFramed(fr Framing) bool {
 	info := fr.Info()
-	if max := s.cfg.MaxConnections; max > 0 && s.Stats.Connections.Load() >= int64(max) {
+	live := s.settings()
+	if max := live.MaxConnections; max > 0 && s.Stats.Connections.Load() >= int64(max) {
 		s.log.Warn("connection limit reached; refusing", "remote", info.Remote.String(), "transport", info.Transport)
 		fr.Abort()
 		return false
 	}
-	c := &conn{srv: s, fr: fr, frInfo: info, remote: info.Remote.Unmap()}
-	c.throttle = newReadThrottle(s.cfg.ReadRate, s.cfg.ReadBurst, s.now(), func() {
+	c := &conn{srv: s, fr: fr, frInfo: info, remote: info.Remote.Unmap(), sid: logctx.NewID()}
+	c.ctx = logctx.WithSession(context.Background(), c.sid)
+	c.throttle = newReadThrottle(live.ReadRate, live.ReadBurst, s.now(), func() {
 		s.Stats.ReadThrottled.Add(1)
 		s.logs.Info("client sends faster than limits.c2s_bytes_per_second; reading it more slowly", c.log()...)
 	})
-	if r := s.cfg.StanzasPerSecond; r > 0 {
+	if r := live.StanzasPerSecond; r > 0 {
 		c.limiter = newStanzaLimiter(r)
 	}
 	s.mu.Lock()

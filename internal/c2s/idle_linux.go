@@ -1,7 +1,6 @@
 package c2s
 
 import (
-	"context"
 	"errors"
 	"os"
 	"sync"
@@ -130,7 +129,7 @@ func (p *idlePoller) wake(c *conn) {
 	c.parkID = 0
 	p.mu.Unlock()
 	c.srv.workers.run(func() {
-		ctx := context.Background()
+		ctx := c.ctx
 		defer c.recoverPanic(ctx)
 		c.read(ctx, true)
 	})

@@ -130,7 +130,14 @@ func (c *conn) connState() sasl.ConnState {
 	} else if c.tls != nil {
 		st := c.tls.ConnectionState()
 		cs.TLS = &st
-		if certs := c.srv.cfg.TLS.Certificates; len(certs) > 0 {
+		if get := c.srv.cfg.TLS.GetCertificate; get != nil {
+			// The certificate presented now: the one of this handshake
+			// unless a reload replaced it in between, when SCRAM-PLUS's
+			// tls-server-end-point fails and the client retries.
+			if cert, err := get(&tls.ClientHelloInfo{ServerName: st.ServerName}); err == nil && cert != nil {
+				cs.ServerCert = cert.Leaf
+			}
+		} else if certs := c.srv.cfg.TLS.Certificates; len(certs) > 0 {
 			cs.ServerCert = certs[0].Leaf
 		}
 	}
@@ -172,7 +179,7 @@ func (c *conn) features() *xml.Element {
 			}
 			f.Append(cb)
 		}
-		if c.srv.cfg.Registrar != nil {
+		if c.srv.settings().Registrar != nil {
 			f.Append(xml.New(stream.NSRegister, "register"))
 		}
 	default:
@@ -408,7 +415,7 @@ func failureCondition(err error) string {
 func (c *conn) preBindIQ(ctx context.Context, iq *xml.Element) error {
 	p := iq.FirstElement()
 	if !c.authed {
-		if p != nil && p.Space == nsRegister && c.srv.cfg.Registrar != nil {
+		if p != nil && p.Space == nsRegister && c.srv.settings().Registrar != nil {
 			return c.send(c.register(ctx, iq, p))
 		}
 		return xmpperr.Stream(xmpperr.NotAuthorized, "authenticate first")
@@ -460,7 +467,7 @@ func (c *conn) bind(ctx context.Context, iq, b *xml.Element) error {
 // a bind of the same resource on another stream is the newer one and
 // must replace this session, not be replaced by it.
 func (c *conn) bindSession(ctx context.Context, full jid.JID, prepare func(*Session)) {
-	s := newSession(c.srv, full)
+	s := newSession(c.srv, full, c.sid)
 	prepare(s)
 	c.srv.addSession(s)
 	if old := c.srv.cfg.Router.Registry().Add(s); old != nil {

@@ -61,7 +61,11 @@ func (c *conn) register(ctx context.Context, iq, q *xml.Element) *xml.Element {
 		if err != nil {
 			return fail(xmpperr.New(xmpperr.JIDMalformed, "invalid username"))
 		}
-		if err := c.srv.cfg.Registrar.Register(ctx, local, pass); err != nil {
+		reg := c.srv.settings().Registrar
+		if reg == nil {
+			return fail(xmpperr.New(xmpperr.NotAllowed, "in-band registration is off"))
+		}
+		if err := reg.Register(ctx, local, pass); err != nil {
 			if errors.Is(err, storage.ErrExists) {
 				return fail(xmpperr.New(xmpperr.ConflictC, "username taken"))
 			}

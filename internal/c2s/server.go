@@ -130,6 +130,7 @@ type Server struct {
 	workers   *workers
 
 	clock atomic.Pointer[Clock] // the read limiter's; nil: real time
+	live  atomic.Pointer[Live]  // what a reload changes
 	logs  *stream.RateLog       // lines a flood could repeat
 
 	Stats Stats
@@ -166,7 +167,7 @@ func New(cfg Config) *Server {
 		log = slog.Default()
 	}
 	log = log.With("component", "c2s")
-	return &Server{
+	s := &Server{
 		cfg:       cfg,
 		log:       log,
 		logs:      stream.NewRateLog(log),
@@ -176,6 +177,11 @@ func New(cfg Config) *Server {
 		idle:      newIdlePoller(),
 		workers:   newWorkers(),
 	}
+	s.SetLive(Live{
+		Limits: cfg.Limits, StanzasPerSecond: cfg.StanzasPerSecond, ReadRate: cfg.ReadRate, ReadBurst: cfg.ReadBurst,
+		Registrar: cfg.Registrar, MaxConnections: cfg.MaxConnections,
+	})
+	return s
 }
 
 // shutdownFlush bounds how long Shutdown waits for queued stanzas to be
@@ -189,7 +195,7 @@ var ErrServerClosed = errors.New("c2s: server closed")
 // handshake happens first (XEP-0368); otherwise clients use STARTTLS.
 func (s *Server) Serve(ln net.Listener, directTLS bool) error {
 	return s.listeners.Serve(ln, ErrServerClosed, s.log, func(nc net.Conn) bool {
-		if max := s.cfg.MaxConnections; max > 0 && s.Stats.Connections.Load() >= int64(max) {
+		if max := s.settings().MaxConnections; max > 0 && s.Stats.Connections.Load() >= int64(max) {
 			s.log.Warn("connection limit reached; refusing", "remote", nc.RemoteAddr().String())
 			_ = nc.Close()
 			return true

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"minimix/internal/jid"
+	"minimix/internal/logctx"
 	"minimix/internal/router"
 	"minimix/internal/stanza"
 	"minimix/internal/stream"
@@ -44,6 +45,7 @@ import (
 type Session struct {
 	srv   *Server
 	jid   jid.JID
+	sid   string // the log's session id of the connection that bound it
 	state router.State
 	bound time.Time // when the resource was bound
 
@@ -95,8 +97,8 @@ func (it *outItem) delivered() {
 
 // newSession returns an active session; what is delivered to it waits
 // until start attaches its connection, once it is registered.
-func newSession(srv *Server, full jid.JID) *Session {
-	return &Session{srv: srv, jid: full, bound: time.Now()}
+func newSession(srv *Server, full jid.JID, sid string) *Session {
+	return &Session{srv: srv, jid: full, sid: sid, bound: time.Now()}
 }
 
 // JID implements router.Session.
@@ -130,7 +132,7 @@ func (s *Session) DeliverForked(el *xml.Element, fork *router.Fork) bool {
 		s.overflowed = true
 		s.mu.Unlock()
 		s.srv.Stats.Overflows.Add(1)
-		s.srv.log.Warn("send queue full; disconnecting client that does not read", "jid", s.jid.String())
+		s.srv.log.Warn("send queue full; disconnecting client that does not read", logctx.Key, s.sid, "jid", s.jid.String())
 		if c != nil {
 			// Not final: a resumable session hibernates with its queue
 			// and may resume once the client reads again. The reader
@@ -468,7 +470,7 @@ func (s *Session) connLost(ctx context.Context, c *conn) {
 	if !final && s.sm && s.resume > 0 {
 		s.hibernateLocked()
 		s.mu.Unlock()
-		s.srv.log.Debug("session hibernating", "jid", s.jid.String(), "timeout", s.resume)
+		s.srv.log.Debug("session hibernating", logctx.Key, s.sid, "jid", s.jid.String(), "timeout", s.resume)
 		return
 	}
 	e := s.endLocked(nil)

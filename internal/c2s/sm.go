@@ -171,6 +171,6 @@ func (c *conn) resumeWith(ctx context.Context, el *xml.Element, first func(s *Se
 	}
 	c.sess = s
 	c.srv.Stats.Resumed.Add(1)
-	c.srv.log.Debug("session resumed", append(c.log(), "jid", s.jid.String())...)
+	c.srv.log.Debug("session resumed", append(c.log(), "jid", s.jid.String(), "bound_session", s.sid)...)
 	return nil, nil
 }

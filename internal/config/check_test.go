@@ -341,6 +341,11 @@ func TestCheck(t *testing.T) {
 			want: []Problem{{Line: 3, Key: "tls.cert_file", Msg: "cert_file and key_file must be set together"}},
 		},
 		{
+			name: "acme for localhost",
+			toml: "[tls]\nacme = true\n",
+			want: []Problem{{Line: 2, Key: "tls.acme", Msg: `an ACME CA certifies DNS names it can reach; domain "localhost" is not one (set domain first)`}},
+		},
+		{
 			name: "key without cert",
 			toml: "[tls]\nkey_file = \"k.pem\"\n",
 			want: []Problem{{Line: 2, Key: "tls.key_file", Msg: "cert_file and key_file must be set together"}},

@@ -430,7 +430,33 @@ type TLS struct {
 	// to resume a session; the keys that encrypt tickets are replaced as
 	// often. "0s" disables resumption by ticket. Default "1h", at most 168h.
 	SessionTicketLifetime Duration `toml:"session_ticket_lifetime"`
+	// ACME obtains and renews the certificate from an ACME (RFC 8555)
+	// certificate authority, for the domain and every served subdomain
+	// (muc.domain, pubsub.domain, upload.domain), kept in DataDir/acme; until the first
+	// one is issued the self-signed certificate is served. Not with
+	// CertFile. Default false.
+	ACME bool `toml:"acme"`
+	// ACMEEmail is the contact address of the ACME account; the CA writes
+	// to it about expiring certificates and policy changes. Default "".
+	ACMEEmail string `toml:"acme_email"`
+	// ACMEDirectory is the CA's directory URL. Default Let's Encrypt's
+	// production directory.
+	ACMEDirectory string `toml:"acme_directory"`
+	// ACMECARoots is a PEM file of roots to trust for the directory's
+	// HTTPS, for a private CA (and tests); "" trusts the system's.
+	// Default "".
+	ACMECARoots string `toml:"acme_ca_roots"`
+	// ACMEChallenge is how the CA checks that we control the names:
+	// "http-01" (the CA fetches a token over HTTP from port 80 of each
+	// name: http.listen must be reachable there) or "tls-alpn-01" (the CA
+	// connects to port 443 of each name: a c2s.direct_tls_listen address
+	// must be reachable there). Default "http-01".
+	ACMEChallenge string `toml:"acme_challenge"`
 }
+
+// LetsEncrypt is Let's Encrypt's production ACME directory, the default
+// of tls.acme_directory.
+const LetsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
 
 // HTTP configures the HTTP listener: health, metrics, the admin API and
 // page, and browsers' client streams over WebSocket and BOSH.
@@ -654,7 +680,11 @@ func Default() *Config {
 			MaxConnections:     0,
 		},
 		Accounts: Accounts{MinPasswordLength: 6, ScramIterations: 4096},
-		TLS:      TLS{SessionTicketLifetime: Duration{time.Hour}},
+		TLS: TLS{
+			SessionTicketLifetime: Duration{time.Hour},
+			ACMEDirectory:         LetsEncrypt,
+			ACMEChallenge:         "http-01",
+		},
 		HTTP: HTTP{
 			Listen:                "127.0.0.1:5280",
 			MetricsAllow:          []string{"127.0.0.0/8", "::1/128"},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +84,11 @@ var overrides = []struct {
 		c.HTTP.BOSHInactivity.Duration = 2 * time.Minute
 		c.HTTP.BOSHMaxPause.Duration = 10 * time.Minute
 		c.HTTP.BOSHMaxHold = 2
+	}},
+	{"domain = \"example.org\"\n[tls]\nacme = true\nacme_email = \"hostmaster@example.org\"\nacme_directory = \"https://ca.example.org/dir\"\nacme_ca_roots = \"/etc/minimix/ca.pem\"\nacme_challenge = \"tls-alpn-01\"", func(c *Config) {
+		c.Domain, c.MUC.Domain, c.PubSub.Domain, c.Upload.Domain = "example.org", "conference.example.org", "pubsub.example.org", "upload.example.org"
+		c.TLS.ACME, c.TLS.ACMEEmail, c.TLS.ACMEDirectory = true, "hostmaster@example.org", "https://ca.example.org/dir"
+		c.TLS.ACMECARoots, c.TLS.ACMEChallenge = "/etc/minimix/ca.pem", "tls-alpn-01"
 	}},
 	{"[http]\nmetrics_allow = [\"10.0.0.0/8\"]\nmetrics_token_file = \"/etc/minimix/metrics.token\"", func(c *Config) {
 		c.HTTP.MetricsAllow = []string{"10.0.0.0/8"}
@@ -342,3 +348,23 @@ func write(t *testing.T, dir, name, content string) string {
 	}
 	return path
 }
+
+// TestChanged names each key that differs, by its TOML path.
+func TestChanged(t *testing.T) {
+	a, b := Default(), Default()
+	if got := Changed(a, b); len(got) != 0 {
+		t.Fatalf("Changed(default, default) = %v", got)
+	}
+	b.Log.Level = "debug"
+	b.C2S.AllowRegistration = true
+	b.S2S.Hosts = map[string]string{"example.net": "127.0.0.1:5269"}
+	b.C2S.ResumeTimeout.Duration *= 2
+	b.Admins = []string{"root@localhost"}
+	want := []string{"admins", "s2s.hosts", "c2s.resume_timeout", "c2s.allow_registration", "log.level"}
+	got := Changed(a, b)
+	if !cmp.Equal(sortedCopy(got), sortedCopy(want)) {
+		t.Errorf("Changed = %v, want %v", got, want)
+	}
+}
+
+func sortedCopy(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }

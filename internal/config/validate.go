@@ -79,6 +79,9 @@ func (c *Config) issues() issues {
 	c.S2S.validate(&is, c)
 	c.Accounts.validate(&is)
 	c.TLS.validate(&is)
+	if c.TLS.ACME && (!strings.Contains(c.Domain, ".") || net.ParseIP(c.Domain) != nil) {
+		is.add("tls.acme", "an ACME CA certifies DNS names it can reach; domain %q is not one (set domain first)", c.Domain)
+	}
 	c.HTTP.validate(&is)
 	c.AdminPage.validate(&is)
 	c.Storage.validate(&is)
@@ -205,6 +208,18 @@ func (t *TLS) validate(is *issues) {
 	}
 	if d := t.SessionTicketLifetime.Duration; d < 0 || d > maxTicketLifetime {
 		is.add("tls.session_ticket_lifetime", "%v is out of range [0s, %v]", t.SessionTicketLifetime, maxTicketLifetime)
+	}
+	if t.ACME && t.CertFile != "" {
+		is.addEither("tls.acme", "tls.cert_file", "acme and cert_file exclude each other: the certificate comes from the CA or from the files")
+	}
+	if u, err := url.Parse(t.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+		is.add("tls.acme_directory", "%q is not an https:// URL", t.ACMEDirectory)
+	}
+	if !slices.Contains([]string{"http-01", "tls-alpn-01"}, t.ACMEChallenge) {
+		is.add("tls.acme_challenge", "%q is not one of http-01, tls-alpn-01", t.ACMEChallenge)
+	}
+	if t.ACMEEmail != "" && !strings.Contains(t.ACMEEmail, "@") {
+		is.add("tls.acme_email", "%q is not an email address", t.ACMEEmail)
 	}
 }
 

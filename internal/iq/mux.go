@@ -137,7 +137,7 @@ func (m *Mux) Serve(ctx context.Context, el *xml.Element, from, to jid.JID, targ
 	if err != nil {
 		var se *xmpperr.StanzaError
 		if !errors.As(err, &se) {
-			m.log.Error("iq handler failed", "ns", p.Space, "from", from.String(), "err", err)
+			m.log.ErrorContext(ctx, "iq handler failed", "ns", p.Space, "from", from.String(), "err", err)
 			se = xmpperr.New(xmpperr.InternalServerErrorC, "")
 		}
 		return stanza.ErrorReply(el, se)

@@ -6,6 +6,7 @@ package metrics
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,6 +101,26 @@ func (r *Registry) Values(names ...string) (map[string]float64, error) {
 			}
 		}
 		out[f.GetName()] = sum
+	}
+	return out, nil
+}
+
+// Family is one registered metric: its name, type (counter, gauge, ...)
+// and help text.
+type Family struct {
+	Name, Type, Help string
+}
+
+// Families returns every metric the registry exports, sorted by name
+// (docs/metrics.md documents each one; its test compares).
+func (r *Registry) Families() ([]Family, error) {
+	mfs, err := r.reg.Gather()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Family, 0, len(mfs))
+	for _, mf := range mfs {
+		out = append(out, Family{Name: mf.GetName(), Type: strings.ToLower(mf.GetType().String()), Help: mf.GetHelp()})
 	}
 	return out, nil
 }

@@ -53,7 +53,7 @@ func (s *Service) defaultConfig() roomConfig {
 	return roomConfig{
 		Public:        true,
 		Whois:         whoisModerators,
-		HistoryLength: max(s.cfg.Limits.HistoryLength, s.cfg.HistoryDefault),
+		HistoryLength: max(s.defaults().historyLength, s.defaults().historyDefault),
 		AllowPM:       pmAnyone,
 		Logging:       true,
 	}

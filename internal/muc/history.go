@@ -54,7 +54,7 @@ func (r *room) trimHistory() {
 // serialised stanzas' characters; 0 means no history), seconds and since.
 // Bad values are ignored, as if absent.
 func (s *Service) sendHistory(r *room, to jid.JID, toS string, h *xml.Element) {
-	limit := min(s.cfg.HistoryDefault, r.cfg.HistoryLength)
+	limit := min(s.defaults().historyDefault, r.cfg.HistoryLength)
 	maxChars := -1
 	var since time.Time
 	if h != nil {

@@ -46,7 +46,7 @@ func (s *Service) join(ctx context.Context, r *room, el, x *xml.Element, from, t
 	case r.cfg.passwordRequired() && aff < affAdmin &&
 		subtle.ConstantTimeCompare([]byte(password), []byte(r.cfg.Password)) != 1:
 		fail(xmpperr.NotAuthorizedC, "a password is required to enter this room")
-	case !shared && (len(r.list) >= s.cfg.MaxOccupants || len(r.list) >= r.maxUsers(s.cfg.MaxOccupants) && aff < affAdmin):
+	case !shared && (len(r.list) >= s.defaults().maxOccupants || len(r.list) >= r.maxUsers(s.defaults().maxOccupants) && aff < affAdmin):
 		fail(xmpperr.ServiceUnavailable, "the room is full")
 	case shared && len(existing.reals) >= s.cfg.Limits.MaxSessionsPerNick:
 		fail(xmpperr.ResourceConstraintC, "too many sessions share this nickname")

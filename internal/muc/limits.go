@@ -138,7 +138,7 @@ func (l *limiter) sweep(now time.Time) {
 // a 332 enters them all at once, and is the server's work, not a
 // stranger's flood.
 func (s *Service) joinAllowed(ctx context.Context, bare jid.JID) bool {
-	if s.admins[bare] || s.cfg.ExemptJoin != nil && s.cfg.ExemptJoin(ctx) {
+	if s.isAdmin(bare) || s.cfg.ExemptJoin != nil && s.cfg.ExemptJoin(ctx) {
 		return true
 	}
 	return s.joins.allow(bare, s.now())

@@ -22,7 +22,7 @@ func (s *Service) owner(ctx context.Context, r *room, req iq.Request) (*xml.Elem
 		if len(req.Payload.Elements()) > 0 {
 			return nil, xmpperr.New(xmpperr.BadRequest, "a configuration request is empty")
 		}
-		return xml.New(NSOwner, "query").Append(r.cfg.form(s.cfg.MaxOccupants, s.cfg.Limits.MaxHistoryLength).Element()), nil
+		return xml.New(NSOwner, "query").Append(r.cfg.form(s.defaults().maxOccupants, s.cfg.Limits.MaxHistoryLength).Element()), nil
 	}
 	if d := req.Payload.Child(NSOwner, "destroy"); d != nil {
 		return nil, s.destroyRequest(ctx, r, d)
@@ -47,7 +47,7 @@ func (s *Service) owner(ctx context.Context, r *room, req iq.Request) (*xml.Elem
 	default:
 		return nil, xmpperr.New(xmpperr.BadRequest, "the form must be submitted or cancelled")
 	}
-	cfg, err := r.cfg.apply(f, s.cfg.MaxOccupants, s.cfg.Limits.MaxHistoryLength)
+	cfg, err := r.cfg.apply(f, s.defaults().maxOccupants, s.cfg.Limits.MaxHistoryLength)
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ func parseName[T ~int8](names []string, s string) (T, bool) {
 // affOf returns bare's affiliation; the service's admins are owners of
 // every room.
 func (s *Service) affOf(r *room, bare jid.JID) affiliation {
-	if s.admins[bare] {
+	if s.isAdmin(bare) {
 		return affOwner
 	}
 	if a, ok := r.affs[bare]; ok {

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"minimix/internal/iq"
@@ -133,7 +134,7 @@ type Service struct {
 	domain jid.JID
 	log    *slog.Logger
 	now    func() time.Time
-	admins map[jid.JID]bool
+	live   atomic.Pointer[live] // what a reload changes (SetDefaults)
 
 	creations *limiter // room creations per real bare JID
 	joins     *limiter // new occupancies per real bare JID
@@ -176,7 +177,6 @@ func New(cfg Config) (*Service, error) {
 		domain:    d,
 		log:       cfg.Logger,
 		now:       cfg.Now,
-		admins:    make(map[jid.JID]bool),
 		creations: newLimiter(cfg.Limits.CreateBurst, cfg.Limits.CreateInterval),
 		joins:     newLimiter(cfg.Limits.JoinBurst, cfg.Limits.JoinInterval),
 		voice:     newLimiter(cfg.Limits.VoiceRequestBurst, cfg.Limits.VoiceRequestInterval),
@@ -188,9 +188,10 @@ func New(cfg Config) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	for _, a := range cfg.Admins {
-		s.admins[a.Bare()] = true
-	}
+	s.SetDefaults(Defaults{
+		HistoryDefault: cfg.HistoryDefault, MaxOccupants: cfg.MaxOccupants, Creation: cfg.Creation,
+		HistoryLength: cfg.Limits.HistoryLength, Admins: cfg.Admins,
+	})
 	return s, nil
 }
 
@@ -288,7 +289,7 @@ func (s *Service) lookupOrCreate(local string, creator jid.JID, create bool) (*r
 	if !s.mayCreate(creator) {
 		return nil, false, xmpperr.New(xmpperr.NotAllowed, "you may not create rooms here")
 	}
-	if !s.admins[creator.Bare()] && !s.creations.allow(creator.Bare(), s.now()) {
+	if !s.isAdmin(creator.Bare()) && !s.creations.allow(creator.Bare(), s.now()) {
 		return nil, false, xmpperr.New(xmpperr.ResourceConstraintC, "too many rooms created; try again later")
 	}
 	r := newRoom(jid.JID{Local: local, Domain: s.domain.Domain}, s.defaultConfig())
@@ -302,13 +303,13 @@ func (s *Service) lookupOrCreate(local string, creator jid.JID, create bool) (*r
 
 // mayCreate applies restrict_room_creation.
 func (s *Service) mayCreate(creator jid.JID) bool {
-	switch s.cfg.Creation {
+	switch s.defaults().creation {
 	case CreateAnyone:
 		return true
 	case CreateAdmins:
-		return s.admins[creator.Bare()]
+		return s.isAdmin(creator.Bare())
 	default:
-		return creator.Domain == s.cfg.ServerDomain || s.admins[creator.Bare()]
+		return creator.Domain == s.cfg.ServerDomain || s.isAdmin(creator.Bare())
 	}
 }
 

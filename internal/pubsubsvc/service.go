@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"minimix/internal/jid"
@@ -102,7 +103,7 @@ type Service struct {
 	key    string // StoreKey(domain)
 	log    *slog.Logger
 	now    func() time.Time
-	admins map[jid.JID]bool
+	admins atomic.Pointer[map[jid.JID]bool] // replaced by SetAdmins
 	opts   *pubsub.Options
 
 	// mu guards the map of nodes and the count of nodes each entity
@@ -141,7 +142,6 @@ func New(cfg Config) (*Service, error) {
 		key:    StoreKey(d.Domain),
 		log:    cfg.Logger,
 		now:    cfg.Now,
-		admins: make(map[jid.JID]bool),
 		nodes:  make(map[string]*node),
 		owned:  make(map[string]int),
 		opts: &pubsub.Options{
@@ -157,9 +157,7 @@ func New(cfg Config) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	for _, a := range cfg.Admins {
-		s.admins[a.Bare()] = true
-	}
+	s.SetAdmins(cfg.Admins)
 	return s, nil
 }
 
@@ -224,7 +222,16 @@ func (s *Service) Nodes() int {
 }
 
 // isAdmin reports whether who is one of the service's admins.
-func (s *Service) isAdmin(who jid.JID) bool { return s.admins[who.Bare()] }
+func (s *Service) isAdmin(who jid.JID) bool { return (*s.admins.Load())[who.Bare()] }
+
+// SetAdmins replaces the service's admins (a configuration reload).
+func (s *Service) SetAdmins(admins []jid.JID) {
+	m := make(map[jid.JID]bool, len(admins))
+	for _, a := range admins {
+		m[a.Bare()] = true
+	}
+	s.admins.Store(&m)
+}
 
 // mayCreate applies Config.Creation.
 func (s *Service) mayCreate(who jid.JID) bool {

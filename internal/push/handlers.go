@@ -62,7 +62,7 @@ func (s *Service) enable(ctx context.Context, req iq.Request) (*xml.Element, err
 			others++
 		}
 	}
-	if max := s.cfg.MaxRegistrations; max > 0 && others >= max {
+	if max := s.set().MaxRegistrations; max > 0 && others >= max {
 		return nil, xmpperr.New(xmpperr.ResourceConstraintC, fmt.Sprintf("an account may enable at most %d push services", max)).WithType(xmpperr.Cancel)
 	}
 	if err := s.cfg.Store.PutPushRegistration(ctx, sr); err != nil {

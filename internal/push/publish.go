@@ -115,7 +115,7 @@ func (s *Service) roomSetting(ctx context.Context, account, room jid.JID) Notify
 	if n, ok := settings[room]; ok {
 		return n
 	}
-	return s.cfg.RoomDefault
+	return s.set().RoomDefault
 }
 
 // publish sends r's app server the summary of XEP-0357 section 7: the
@@ -125,10 +125,10 @@ func (s *Service) publish(ctx context.Context, r *registration, j job, count int
 	form := xml.New(nsData, "x", "type", "submit")
 	form.Append(field("FORM_TYPE", NSSummary))
 	form.Append(field("message-count", strconv.Itoa(count)))
-	if s.cfg.IncludeSender && j.sender != "" {
+	if s.set().IncludeSender && j.sender != "" {
 		form.Append(field("last-message-sender", j.sender))
 	}
-	if s.cfg.IncludeBody && j.body != "" {
+	if s.set().IncludeBody && j.body != "" {
 		form.Append(field("last-message-body", j.body))
 	}
 	pubsub := xml.New(nsPubSub, "pubsub").Append(
@@ -208,7 +208,7 @@ func (s *Service) answered(ctx context.Context, a answer) {
 	}
 	s.Stats.Failed.Add(1)
 	r.failures++
-	disable := a.err.Type != xmpperr.Wait || r.failures >= s.cfg.MaxFailures
+	disable := a.err.Type != xmpperr.Wait || r.failures >= s.set().MaxFailures
 	s.rmu.Unlock()
 	s.log.Info("push: app server refused a notification", "account", r.account.String(), "service", r.service.String(),
 		"node", r.node, "condition", a.err.Condition, "type", a.err.Type, "disabling", disable)
@@ -228,7 +228,7 @@ func (s *Service) expire(ctx context.Context, now time.Time) {
 		delete(s.pending, id)
 		s.Stats.Failed.Add(1)
 		p.reg.failures++
-		if p.reg.failures >= s.cfg.MaxFailures {
+		if p.reg.failures >= s.set().MaxFailures {
 			off = append(off, p.reg)
 		}
 	}

@@ -126,6 +126,8 @@ type Service struct {
 	regs atomic.Pointer[map[string][]*registration]
 	mu   sync.Mutex
 
+	settings atomic.Pointer[Settings] // what a reload changes
+
 	// rmu guards the registrations' runtime state (counts, seen
 	// messages, failures), pending publishes and the room cache.
 	rmu     sync.Mutex
@@ -227,6 +229,10 @@ func New(cfg Config) *Service {
 	}
 	empty := map[string][]*registration{}
 	s.regs.Store(&empty)
+	s.SetSettings(Settings{
+		RoomDefault: cfg.RoomDefault, IncludeSender: cfg.IncludeSender, IncludeBody: cfg.IncludeBody,
+		MaxRegistrations: cfg.MaxRegistrations, MaxFailures: cfg.MaxFailures,
+	})
 	return s
 }
 

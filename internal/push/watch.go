@@ -50,7 +50,7 @@ func (s *Service) MessageDelivered(ctx context.Context, el *xml.Element, from, t
 		return
 	}
 	j := job{account: account, kind: direct, to: to, typ: typ, sender: el.Attr("from"), key: messageKey(el, account, jid.JID{})}
-	if s.cfg.IncludeBody {
+	if s.set().IncludeBody {
 		j.body = body
 	}
 	s.enqueue(j)
@@ -86,7 +86,7 @@ func (s *Service) RoomMessage(ctx context.Context, account, room jid.JID, nick s
 	default:
 		return
 	}
-	if s.cfg.IncludeBody {
+	if s.set().IncludeBody {
 		j.body = body
 	}
 	s.enqueue(j)

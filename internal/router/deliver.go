@@ -150,7 +150,7 @@ func (r *Router) undeliverable(ctx context.Context, el *xml.Element, from, bare 
 		r.archiveIncoming(ctx, el, from, bare)
 	}
 	if err := r.storeOffline(ctx, el, bare, typ, nil); err != nil {
-		r.log.Info("offline store refused message", "to", bare.String(), "err", err)
+		r.log.InfoContext(ctx, "offline store refused message", "to", bare.String(), "err", err)
 		// The error must read exactly like the one for an account that
 		// does not exist (8.5.1), so it cannot carry the archive id the
 		// recipient's account stamped.

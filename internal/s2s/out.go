@@ -352,7 +352,9 @@ func (o *outConn) clientTLS(direct bool) *tls.Config {
 		MinVersion:         tls.VersionTLS12,
 		CipherSuites:       tlsconf.CipherSuites,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			if c := o.srv.cfg.TLS; c != nil && len(c.Certificates) > 0 {
+			if c := o.srv.cfg.TLS; c != nil && c.GetCertificate != nil {
+				return c.GetCertificate(&tls.ClientHelloInfo{ServerName: o.srv.cfg.Domain})
+			} else if c != nil && len(c.Certificates) > 0 {
 				return &c.Certificates[0], nil
 			}
 			return &tls.Certificate{}, nil

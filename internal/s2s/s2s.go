@@ -54,7 +54,7 @@ type Config struct {
 	// serves (the main domain and its components').
 	Domain string
 	Hosted func(domain string) bool
-	// TLS holds our certificate (Certificates[0]), presented to peers in
+	// TLS holds our certificate (GetCertificate, else Certificates[0]), presented to peers in
 	// both directions.
 	TLS *tls.Config
 	// RootCAs verify peers' certificates; nil: the system's.

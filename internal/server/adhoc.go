@@ -20,16 +20,10 @@ func (f *features) buildAdhoc() *adhoc.Service {
 		MaxSessions:    s.cfg.Adhoc.MaxSessions,
 		Logger:         s.log.With("component", "adhoc"),
 	})
-	admins := make(map[jid.JID]bool)
-	for _, a := range s.cfg.Admins {
-		if j, err := jid.Parse(a); err == nil {
-			admins[j.Bare()] = true
-		}
-	}
 	svc.Add(adhoc.PingCommand())
 	for _, c := range adhoc.AdminCommands(adhoc.AdminConfig{
 		Domain:   s.cfg.Domain,
-		IsAdmin:  func(from jid.JID) bool { return admins[from.Bare()] },
+		IsAdmin:  func(from jid.JID) bool { return s.admins.Load().bare[from.Bare()] },
 		Accounts: adminAccounts{s},
 		Sessions: adminSessions{s},
 	}) {

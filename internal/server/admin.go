@@ -192,6 +192,30 @@ func (s *Server) registerAdmin(mux *http.ServeMux) {
 	}))
 	mux.HandleFunc("GET "+AdminAPIPrefix+"backup", s.adminHandler(s.handleBackup))
 	mux.HandleFunc("POST "+AdminAPIPrefix+"import/xep0227", s.adminHandler(s.handleImport))
+	// Reload reads the configuration file again, as SIGHUP does, and
+	// answers which keys changed live and which wait for a restart.
+	mux.HandleFunc("POST "+AdminAPIPrefix+"reload", s.adminHandler(func(w http.ResponseWriter, r *http.Request) {
+		res, err := s.ReloadFile()
+		if err != nil && res.Applied == nil && res.Restart == nil {
+			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+			return
+		}
+		if res.Applied == nil {
+			res.Applied = []string{}
+		}
+		if res.Restart == nil {
+			res.Restart = []string{}
+		}
+		out := struct {
+			ReloadResult
+			Error string `json:"error,omitempty"`
+		}{ReloadResult: res}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	}))
 	mux.HandleFunc("GET "+AdminAPIPrefix+"s2s", s.adminHandler(func(w http.ResponseWriter, r *http.Request) {
 		if s.S2S == nil {
 			http.Error(w, "s2s is disabled (s2s.enabled = false)", http.StatusNotFound)

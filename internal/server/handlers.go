@@ -144,6 +144,15 @@ func (s *Server) registerMetrics() {
 		}
 		m.Counter("minimix_s2s_bounces_total", "Stanzas for other servers answered with an error because no stream could take them.", &ss.Bounced)
 	}
+	m.GaugeFunc("minimix_tls_certificate_expiry_timestamp_seconds", "When the presented TLS certificate expires, in seconds since 1970.", func() float64 {
+		return float64(s.certs.holder.Expires().Unix())
+	})
+	m.GaugeFunc("minimix_tls_certificate_expiring", "1 when the presented TLS certificate expires within 14 days, else 0.", func() float64 {
+		if s.certs.expiring() {
+			return 1
+		}
+		return 0
+	})
 	rs := &s.Router.Stats
 	m.Counter("minimix_router_routed_total", "Stanzas routed.", &rs.Routed)
 	m.Counter("minimix_router_delivered_local_total", "Stanzas the router handed to local sessions (room stanzas that account joins fork to sessions are minimix_account_join_forked_total).", &rs.DeliveredLocal)

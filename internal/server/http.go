@@ -41,9 +41,23 @@ func (s *Server) newHTTPServerFor(h http.Handler) *http.Server {
 
 func (s *Server) httpHandler() http.Handler {
 	mux := http.NewServeMux()
+	// /healthz: the process is alive and serves HTTP (a liveness
+	// probe); /readyz: it can serve clients, its storage answers and its
+	// listeners are open (a readiness probe, a load balancer's check).
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		problems, report := s.ready(r.Context())
+		if len(problems) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, "not ready\n%s", report)
+			return
+		}
+		_, _ = fmt.Fprintf(w, "ready\n%s", report)
 	})
 	mux.Handle("GET /metrics", s.metricsGuard(s.Metrics.Handler()))
 	s.registerAdmin(mux)
@@ -54,7 +68,7 @@ func (s *Server) httpHandler() http.Handler {
 	if s.features != nil && s.features.upload != nil {
 		s.features.upload.Mount(mux)
 	}
-	return mux
+	return s.certs.httpHandler(mux)
 }
 
 // metricsAccess is who may read /metrics: clients from allow (every

@@ -16,17 +16,16 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"minimix/internal/accountjoin"
 	"minimix/internal/accounts"
 	"minimix/internal/adminweb"
 	"minimix/internal/c2s"
-	"minimix/internal/certs"
 	"minimix/internal/component"
 	"minimix/internal/config"
 	"minimix/internal/iq"
-	"minimix/internal/jid"
 	"minimix/internal/metrics"
 	"minimix/internal/push"
 	"minimix/internal/router"
@@ -60,9 +59,20 @@ type Server struct {
 	// is configured.
 	Components *component.Server
 
-	features   *features
-	web        *web.Handler  // WebSocket, BOSH, host-meta
-	tlsConfig  *tls.Config   // the client listeners' (STARTTLS), for HTTPS
+	features  *features
+	web       *web.Handler // WebSocket, BOSH, host-meta
+	tlsConfig *tls.Config  // the client listeners' (STARTTLS), for HTTPS
+	// OnReady, when set, is called by Run once every listener is open,
+	// and OnStopping when it begins to shut down (the command line tells
+	// systemd, sd_notify).
+	OnReady, OnStopping func()
+	// LogLevel, when set before Start, is the level of the server's log,
+	// which a reload changes (log.level).
+	LogLevel   *slog.LevelVar
+	admins     atomic.Pointer[adminSet]
+	reloadMu   sync.Mutex
+	loaded     *config.Config // in force after the last reload; nil: cfg
+	certs      *serverCerts
 	adminToken string        // bearer token of the admin API (data_dir/admin.token)
 	metrics    metricsAccess // who may read /metrics
 	// errors keeps the recent warnings and errors for the admin page,
@@ -122,11 +132,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	cert, err := certs.LoadOrCreate(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.DataDir, cfg.Domain)
+	sc, err := newServerCerts(cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("load TLS certificate: %w", err)
+		return nil, err
 	}
-	starttls, directTLS := tlsconf.New(tlsconf.Config{Certificate: cert, TicketLifetime: cfg.TLS.SessionTicketLifetime.Duration})
+	starttls, directTLS := tlsconf.New(tlsconf.Config{
+		GetCertificate: sc.holder.GetCertificate,
+		ACMEALPN:       cfg.TLS.ACME && cfg.TLS.ACMEChallenge == "tls-alpn-01",
+		TicketLifetime: cfg.TLS.SessionTicketLifetime.Duration,
+	})
 	secret, err := loadSecret(filepath.Join(cfg.DataDir, "sasl.secret"))
 	if err != nil {
 		return nil, err
@@ -146,7 +160,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{metrics: metricsAcc, cfg: cfg, log: log, store: store, Metrics: metrics.New(), adminToken: adminToken, errors: errRing}
+	s := &Server{metrics: metricsAcc, cfg: cfg, log: log, store: store, Metrics: metrics.New(), adminToken: adminToken, errors: errRing, certs: sc}
 	s.Registry = router.NewRegistry()
 	s.Router = router.New(router.Config{Domain: cfg.Domain, Registry: s.Registry, Logger: log.With("component", "router")})
 	s.Mux = iq.NewMux(log.With("component", "iq"))
@@ -177,12 +191,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		}
 		log.Info("credentials completed for every SCRAM mechanism after a PLAIN login", "user", user)
 	})
-	admins := make(map[string]bool)
-	for _, a := range cfg.Admins {
-		if j, err := jid.Parse(a); err == nil && j.Domain == cfg.Domain {
-			admins[j.Local] = true
-		}
-	}
+	s.admins.Store(newAdminSet(cfg.Domain, cfg.Admins))
 	c2cfg := c2s.Config{
 		Domain:     cfg.Domain,
 		TLS:        starttls,
@@ -201,7 +210,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		StanzasPerSecond: float64(cfg.C2S.StanzasPerSecond),
 		ReadRate:         float64(cfg.Limits.C2SBytesPerSecond),
 		ReadBurst:        cfg.Limits.C2SBurstBytes,
-		Unlimited:        func(user string) bool { return admins[user] },
+		Unlimited:        func(user string) bool { return s.admins.Load().locals[user] },
 		MaxConnections:   cfg.C2S.MaxConnections,
 		NegotiateTimeout: cfg.C2S.NegotiateTimeout.Duration,
 		WriteTimeout:     cfg.C2S.WriteTimeout.Duration,
@@ -356,6 +365,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.features.httpListening(s.httpLn, s.httpsLn)
 	// Every listener is open: nothing can fail from here on.
+	s.certs.start()
 	if s.httpLn != nil {
 		s.http = s.newHTTPServer()
 		s.serveWG.Add(1)
@@ -528,7 +538,13 @@ func (s *Server) Run(ctx context.Context) error {
 		_ = s.store.Close()
 		return err
 	}
+	if s.OnReady != nil {
+		s.OnReady()
+	}
 	<-ctx.Done()
+	if s.OnStopping != nil {
+		s.OnStopping()
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace.Duration)
 	defer cancel()
 	return s.Shutdown(sctx)
@@ -590,6 +606,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.stopAdminPage()
 	}
 	s.serveWG.Wait()
+	s.certs.stop()
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close storage: %w", err))
 	}

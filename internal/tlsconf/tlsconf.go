@@ -21,6 +21,9 @@ import (
 // ALPNXMPPClient is the XEP-0368 ALPN protocol of client streams.
 const ALPNXMPPClient = "xmpp-client"
 
+// ALPNACME is the ALPN protocol of ACME's tls-alpn-01 challenge (RFC 8737).
+const ALPNACME = "acme-tls/1"
+
 // CipherSuites are the TLS 1.2 suites offered: ECDHE with AEAD only.
 // CBC with SHA-1 (LUCKY13), CBC with SHA-256, RSA key exchange and 3DES
 // are left out; TLS 1.3 suites are not configurable and all AEAD.
@@ -36,6 +39,15 @@ var CipherSuites = []uint16{
 // Config says what to build.
 type Config struct {
 	Certificate tls.Certificate
+	// GetCertificate, when set, is asked for the certificate at every
+	// handshake instead of Certificate: a certificate replaced while the
+	// server runs (a reload, an ACME renewal) is presented from the next
+	// handshake on.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// ACMEALPN accepts the ACME tls-alpn-01 protocol (RFC 8737) on the
+	// direct TLS port, where a CA validates the challenge; GetCertificate
+	// answers it with the challenge certificate.
+	ACMEALPN bool
 	// TicketLifetime bounds how long a session ticket can resume a
 	// session; 0 turns session tickets off.
 	TicketLifetime time.Duration
@@ -47,9 +59,13 @@ type Config struct {
 // TLS listeners. Both share one ticket key schedule.
 func New(cfg Config) (starttls, direct *tls.Config) {
 	base := &tls.Config{
-		Certificates: []tls.Certificate{cfg.Certificate},
 		MinVersion:   tls.VersionTLS12,
 		CipherSuites: CipherSuites,
+	}
+	if cfg.GetCertificate != nil {
+		base.GetCertificate = cfg.GetCertificate
+	} else {
+		base.Certificates = []tls.Certificate{cfg.Certificate}
 	}
 	if cfg.TicketLifetime <= 0 {
 		base.SessionTicketsDisabled = true
@@ -61,5 +77,8 @@ func New(cfg Config) (starttls, direct *tls.Config) {
 	starttls = base.Clone()
 	direct = base.Clone()
 	direct.NextProtos = []string{ALPNXMPPClient}
+	if cfg.ACMEALPN {
+		direct.NextProtos = append(direct.NextProtos, ALPNACME)
+	}
 	return starttls, direct
 }

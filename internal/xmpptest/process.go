@@ -28,7 +28,7 @@ type Process struct {
 
 	t   testing.TB
 	cmd *exec.Cmd
-	out *bytes.Buffer
+	out *lockedBuffer
 }
 
 var (
@@ -135,7 +135,7 @@ func (p *Process) AddUser(name, password string) {
 // Start starts the server and waits for its client listener.
 func (p *Process) Start() {
 	p.t.Helper()
-	p.out = new(bytes.Buffer)
+	p.out = new(lockedBuffer)
 	p.cmd = exec.Command(p.Bin, "-config", p.Config)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -190,6 +190,28 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Output returns what the server logged so far.
 func (p *Process) Output() string { return p.out.String() }
+
+// Signal sends the server a signal (SIGHUP: reload).
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// lockedBuffer is the server's output, written by the process's pipe
+// while a test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
 
 // Login connects over plaintext, authenticates and binds resource.
 func (p *Process) Login(user, password, resource string) *Raw {

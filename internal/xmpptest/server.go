@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"minimix/internal/config"
+	"minimix/internal/logctx"
 	"minimix/internal/server"
 )
 
@@ -112,7 +113,7 @@ func startConfig(t testing.TB, cfg *config.Config, logTo io.Writer) *Server {
 	if logTo != nil {
 		logOut = io.MultiWriter(logOut, logTo)
 	}
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+	log := slog.New(logctx.NewHandler(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level})))
 	ctx := context.Background()
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {

@@ -184,3 +184,12 @@ func nonNil(b []byte) []byte {
 	}
 	return b
 }
+
+// Ping reports whether the database answers a query (/readyz).
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.pool.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
+}

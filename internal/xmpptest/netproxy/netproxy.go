@@ -14,11 +14,17 @@ type Proxy struct {
 	ln     net.Listener
 	mu     sync.Mutex
 	target string
+	// set is signalled when a target is set or the proxy closes: a
+	// proxy made without a target holds what it accepts until then.
+	set    *sync.Cond
+	closed bool
 	conns  []net.Conn
 	wg     sync.WaitGroup
 }
 
-// New starts a proxy on 127.0.0.1 to target, stopped when t ends.
+// New starts a proxy on 127.0.0.1 to target, stopped when t ends. With
+// target "" it holds the connections it accepts until SetTarget, so that
+// its address can be given out before the server behind it has one.
 func New(t testing.TB, target string) *Proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -26,6 +32,7 @@ func New(t testing.TB, target string) *Proxy {
 		t.Fatal(err)
 	}
 	p := &Proxy{ln: ln, target: target}
+	p.set = sync.NewCond(&p.mu)
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(p.Close)
@@ -39,6 +46,7 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 func (p *Proxy) SetTarget(target string) {
 	p.mu.Lock()
 	p.target = target
+	p.set.Broadcast()
 	p.mu.Unlock()
 }
 
@@ -50,6 +58,9 @@ func (p *Proxy) accept() {
 			return
 		}
 		p.mu.Lock()
+		for p.target == "" && !p.closed {
+			p.set.Wait()
+		}
 		target := p.target
 		p.mu.Unlock()
 		u, err := net.Dial("tcp", target)
@@ -102,6 +113,10 @@ func (p *Proxy) Cut() int {
 
 // Close stops the proxy and cuts what it relays.
 func (p *Proxy) Close() {
+	p.mu.Lock()
+	p.closed = true
+	p.set.Broadcast()
+	p.mu.Unlock()
 	p.ln.Close()
 	p.Cut()
 	p.wg.Wait()

@@ -235,6 +235,10 @@ listen = "127.0.0.1:$http"
 domain = "$MUC"
 [account_join]
 enabled = $aj
+[s2s]
+# No federation here (two minimix instances run side by side and would
+# both take 5269), as in the other servers' configurations.
+enabled = false
 [log]
 level = "warn"
 EOF

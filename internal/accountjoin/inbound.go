@@ -2,6 +2,7 @@ package accountjoin
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"minimix/internal/jid"
@@ -282,6 +283,7 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 				}
 				s.deliver(w.full, selfCopy(el, a.jid, w.full, w.id, extra...))
 				rm.sessions[w.full] = newJoinedSession(w.full, w.presence, s.cfg.Now())
+				a.joinedGen++
 				s.Stats.JoinedSessions.Add(1)
 			}
 		}
@@ -387,6 +389,10 @@ func (s *Service) roomMessage(ctx context.Context, a *account, rm *room, el *xml
 	switch typ {
 	case "groupchat":
 		if isSubjectMessage(el) {
+			if rm.delivered == math.MaxInt64 {
+				// An adopted rejoin's history is over (Adopt).
+				rm.delivered = 0
+			}
 			rm.subject = el
 			if rm.subjectChanged(el) {
 				s.fork(rm, el)

@@ -179,6 +179,7 @@ func (s *Service) unlink(a *account, rm *room) {
 	}
 	if a.rooms[rm.jid] == rm {
 		delete(a.rooms, rm.jid)
+		a.joinedGen++
 		s.Stats.AccountJoins.Add(-1)
 		s.Stats.JoinedSessions.Add(-int64(len(rm.sessions)))
 		for id, p := range a.inIQs {
@@ -341,6 +342,7 @@ func (s *Service) leave(ctx context.Context, a *account, rm *room, full jid.JID,
 	// The last joined session leaves: the account leaves for real, and
 	// the room's own answer (110) goes to this session.
 	delete(rm.sessions, full)
+	a.joinedGen++
 	s.Stats.JoinedSessions.Add(-1)
 	if rm.state == joined {
 		s.Stats.Joined.Add(-1)
@@ -390,6 +392,7 @@ func (s *Service) finishLeave(ctx context.Context, a *account, rm *room, roomAns
 func (s *Service) dropSession(ctx context.Context, a *account, rm *room, full jid.JID) {
 	if _, ok := rm.sessions[full]; ok {
 		delete(rm.sessions, full)
+		a.joinedGen++
 		s.Stats.JoinedSessions.Add(-1)
 		rm.lastActive = s.cfg.Now()
 		s.persist(ctx, a, rm)

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -17,13 +18,24 @@ import (
 const (
 	hdrKind = "K" // one of the kinds below
 	hdrTo   = "T" // the address the stanza is for
-	hdrFrom = "F" // the trusted sender, for kindRoute
+	hdrFrom = "F" // the trusted sender (a session's full JID for kindSession)
+	hdrHops = "H" // how often the stanza was passed on between nodes
+	hdrNode = "N" // the node that sent it, for kindSession
 
 	// kindDeliver: hand the stanza to the local session T.
 	kindDeliver = "d"
 	// kindRoute: route the stanza from F to T as if it had been routed
 	// on the receiving node (to a room it owns, an account it acts for).
 	kindRoute = "r"
+	// kindRoom: a stanza from F for the room T, which the receiving
+	// node owns (or finds the owner of).
+	kindRoom = "m"
+	// kindSession: what the session F (of node N) sent to T, for the
+	// account join of its account, which the receiving node acts for.
+	kindSession = "s"
+	// kindPresence: the session F's broadcast presence, for the account's
+	// presence in its rooms; the session's node routes it otherwise.
+	kindPresence = "p"
 )
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
@@ -68,21 +80,36 @@ func (n *Node) receive(m *nats.Msg) {
 		n.log.Warn("cluster: unparseable stanza from another node", "err", err)
 		return
 	}
-	to, err := jid.Parse(m.Header.Get(hdrTo))
+	kind := m.Header.Get(hdrKind)
+	var to jid.JID
+	if t := m.Header.Get(hdrTo); t != "" || (kind != kindSession && kind != kindPresence) {
+		to, err = jid.Parse(t)
+	}
 	if err != nil {
 		n.log.Warn("cluster: bad address from another node", "to", m.Header.Get(hdrTo), "err", err)
 		return
 	}
-	switch m.Header.Get(hdrKind) {
-	case kindDeliver:
+	if kind == kindDeliver {
 		n.deliverLocal(ctx, el, to)
+		return
+	}
+	from, err := jid.Parse(m.Header.Get(hdrFrom))
+	if err != nil {
+		n.log.Warn("cluster: bad sender from another node", "from", m.Header.Get(hdrFrom), "err", err)
+		return
+	}
+	hops, _ := strconv.Atoi(m.Header.Get(hdrHops))
+	switch kind {
 	case kindRoute:
-		from, err := jid.Parse(m.Header.Get(hdrFrom))
-		if err != nil {
-			n.log.Warn("cluster: bad sender from another node", "from", m.Header.Get(hdrFrom), "err", err)
+		n.cfg.Router.Route(ctx, el, from, to)
+	case kindRoom:
+		if n.rooms == nil {
+			n.cfg.Router.Route(ctx, el, from, to)
 			return
 		}
-		n.cfg.Router.Route(ctx, el, from, to)
+		n.rooms.route(ctx, el, from, to, hops)
+	case kindSession, kindPresence:
+		n.sessionStanza(ctx, kind, m.Header.Get(hdrNode), el, from, to, hops)
 	default:
 		n.log.Warn("cluster: unknown message kind", "kind", m.Header.Get(hdrKind))
 	}

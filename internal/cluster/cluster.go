@@ -30,6 +30,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"minimix/internal/jid"
 	"minimix/internal/router"
 )
 
@@ -50,6 +51,16 @@ type Config struct {
 	// surviving node: presence says unavailable for it, as its own node
 	// would have.
 	SessionEnded func(ctx context.Context, s router.Session)
+	// RemoteSessionEnded is run on every node for each session of
+	// another node that ended (or whose node died): account joins stop
+	// forking rooms to it.
+	RemoteSessionEnded func(ctx context.Context, full jid.JID)
+	// NodeGone is told of a node that died, after its sessions ended:
+	// the rooms it owned lost their occupants, whose accounts check
+	// (self-ping) that they are still in them.
+	NodeGone func(node string)
+	// Acquired is told of each lease this node becomes the holder of.
+	Acquired Acquired
 	// Info is what the node tells the others about itself (addresses),
 	// shown by cluster status.
 	Info   map[string]string
@@ -79,7 +90,15 @@ type Node struct {
 
 	nodesKV    jetstream.KeyValue
 	sessionsKV jetstream.KeyValue
+	leasesKV   jetstream.KeyValue
 	sub        *nats.Subscription
+
+	leases        leases
+	rooms         *Rooms     // nil without a MUC service
+	accounts      *Accounts  // nil without account joins
+	joinedMu      sync.Mutex // guards joinedPending
+	joinedPending map[jid.JID]joinedUpdate
+	joinedKick    chan struct{}
 
 	started time.Time
 	cancel  context.CancelFunc
@@ -128,6 +147,10 @@ func New(cfg Config) *Node {
 		pending: make(map[string]struct{}),
 		kick:    make(chan struct{}, 1),
 		remote:  make(map[string]*remoteSession),
+		leases:  leases{byKey: make(map[string]leaseEntry), inFlight: make(map[string]chan struct{})},
+
+		joinedPending: make(map[jid.JID]joinedUpdate),
+		joinedKick:    make(chan struct{}, 1),
 	}
 	cfg.Registry.SetObserver(n)
 	return n
@@ -172,7 +195,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
-	nodesLoaded, sessionsLoaded := make(chan struct{}), make(chan struct{})
+	nodesLoaded, sessionsLoaded, leasesLoaded := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	nw, err := n.nodesKV.WatchAll(rctx)
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", bucketNodes, err)
@@ -181,14 +204,20 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", bucketSessions, err)
 	}
+	lw, err := n.leasesKV.WatchAll(rctx)
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", bucketLeases, err)
+	}
 	n.mu.Lock()
 	n.running = true
 	n.mu.Unlock()
 	n.wg.Go(func() { n.watchNodes(rctx, nw, nodesLoaded) })
 	n.wg.Go(func() { n.watchSessions(rctx, sw, sessionsLoaded) })
+	n.wg.Go(func() { n.watchLeases(rctx, lw, leasesLoaded) })
 	n.wg.Go(func() { n.beat(rctx) })
 	n.wg.Go(func() { n.writeSessions(rctx) })
-	for _, ch := range []chan struct{}{nodesLoaded, sessionsLoaded} {
+	n.wg.Go(func() { n.writeJoined(rctx) })
+	for _, ch := range []chan struct{}{nodesLoaded, sessionsLoaded, leasesLoaded} {
 		select {
 		case <-ch:
 		case <-ctx.Done():
@@ -196,6 +225,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 	}
 	n.sweep(ctx)
+	n.dropStaleLeases(ctx)
 	n.log.Info("cluster node started", "node", n.id, "nodes", len(n.Nodes()))
 	return nil
 }
@@ -242,6 +272,7 @@ func (n *Node) createBuckets(ctx context.Context) error {
 	specs := []jetstream.KeyValueConfig{
 		{Bucket: bucketNodes, Description: "minimix cluster nodes", TTL: timeout, LimitMarkerTTL: max(timeout, time.Second), Replicas: r, Storage: jetstream.MemoryStorage},
 		{Bucket: bucketSessions, Description: "minimix sessions: full JID -> node", Replicas: r, Storage: jetstream.FileStorage},
+		{Bucket: bucketLeases, Description: "minimix leases: room or account -> node", Replicas: r, Storage: jetstream.FileStorage},
 	}
 	kvs := make([]jetstream.KeyValue, len(specs))
 	for i, spec := range specs {
@@ -251,7 +282,7 @@ func (n *Node) createBuckets(ctx context.Context) error {
 		}
 		kvs[i] = kv
 	}
-	n.nodesKV, n.sessionsKV = kvs[0], kvs[1]
+	n.nodesKV, n.sessionsKV, n.leasesKV = kvs[0], kvs[1], kvs[2]
 	return nil
 }
 
@@ -312,6 +343,7 @@ func (n *Node) beat(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		n.expireSilent(ctx)
 		if err := n.heartbeat(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
@@ -325,6 +357,57 @@ func (n *Node) beat(ctx context.Context) {
 		if failing {
 			n.log.Info("cluster heartbeat works again")
 			failing = false
+		}
+	}
+}
+
+// expireSilent takes for gone the nodes whose key was not refreshed for
+// half as long again as the node timeout. Normally the bucket's TTL
+// marker says so first; this is for a watcher that missed the marker
+// (JetStream does not promise to deliver it to every watcher).
+func (n *Node) expireSilent(ctx context.Context) {
+	limit := n.cfg.NodeTimeout + n.cfg.NodeTimeout/2
+	var candidates []string
+	n.mu.Lock()
+	for id, ni := range n.nodes {
+		if id != n.id && !ni.Seen.IsZero() && time.Since(ni.Seen) > limit {
+			candidates = append(candidates, id)
+		}
+	}
+	n.mu.Unlock()
+	var silent []string
+	for _, id := range candidates {
+		// The bucket, not this node's watcher, has the last word.
+		gctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		e, err := n.nodesKV.Get(gctx, id)
+		cancel()
+		switch {
+		case err == nil && time.Since(e.Created()) <= limit:
+			n.mu.Lock()
+			if ni, ok := n.nodes[id]; ok {
+				ni.Seen = e.Created()
+				n.nodes[id] = ni
+			}
+			n.mu.Unlock()
+			continue
+		case err == nil || errors.Is(err, jetstream.ErrKeyNotFound):
+		default:
+			continue // cannot tell now
+		}
+		n.mu.Lock()
+		if _, ok := n.nodes[id]; ok {
+			delete(n.nodes, id)
+			silent = append(silent, id)
+		}
+		n.mu.Unlock()
+	}
+	for _, id := range silent {
+		n.Stats.NodesGone.Add(1)
+		n.log.Warn("cluster node gone (silent)", "node", id)
+		n.nodeGone(ctx, id)
+		n.nodeLeasesGone(ctx, id)
+		if n.cfg.NodeGone != nil {
+			n.cfg.NodeGone(id)
 		}
 	}
 }
@@ -365,6 +448,7 @@ func (n *Node) watchNodes(ctx context.Context, w jetstream.KeyWatcher, loaded ch
 			}
 		default: // deleted, purged, or expired
 			n.mu.Lock()
+			_, known := n.nodes[id]
 			delete(n.nodes, id)
 			n.mu.Unlock()
 			if id == n.id {
@@ -379,9 +463,16 @@ func (n *Node) watchNodes(ctx context.Context, w jetstream.KeyWatcher, loaded ch
 				n.republish()
 				continue
 			}
+			if !known {
+				continue // taken for gone already (expireSilent)
+			}
 			n.Stats.NodesGone.Add(1)
 			n.log.Warn("cluster node gone", "node", id)
 			n.nodeGone(ctx, id)
+			n.nodeLeasesGone(ctx, id)
+			if n.cfg.NodeGone != nil {
+				n.cfg.NodeGone(id)
+			}
 		}
 	}
 }
@@ -418,6 +509,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	n.flushSessions(ctx)
+	n.releaseLeases(ctx)
 	var errs []error
 	if err := n.nodesKV.Delete(ctx, n.id); err != nil {
 		errs = append(errs, fmt.Errorf("delete node key: %w", err))

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func startNodes(t *testing.T, n int) []*xmpptest.Process {
 	}
 	nodes := make([]*xmpptest.Process, n)
 	for i := range nodes {
-		tables := fmt.Sprintf("[storage]\ndriver = \"postgres\"\ndsn = %q\n[cluster]\nenabled = true\nnode_id = \"n%d\"\nnode_timeout = \"3s\"\n[cluster.nats]\nlisten = \"\"\ncluster_listen = %q\nroutes = [%s]\n",
+		tables := fmt.Sprintf("[account_join]\nself_ping_after = \"1s\"\n[storage]\ndriver = \"postgres\"\ndsn = %q\n[cluster]\nenabled = true\nnode_id = \"n%d\"\nnode_timeout = \"3s\"\n[cluster.nats]\nlisten = \"\"\ncluster_listen = %q\nroutes = [%s]\n",
 			dsn, i+1, routes[i], strings.Join(quoted, ", "))
 		nodes[i] = xmpptest.PrepareProcess(t, xmpptest.ProcessConfig{Tables: tables, S2S: "enabled = false\n"})
 	}
@@ -246,4 +247,254 @@ func TestClusterChat(t *testing.T) {
 	bob2.ExpectStanza("bare JID message after n3 died", 10*time.Second, isMessage("after n3"))
 	alice.Close()
 	bob2.Close()
+}
+
+const room = "lobby@conference.localhost"
+
+// joinRoom joins r to the room as nick and waits for its self-presence.
+func joinRoom(t *testing.T, r *xmpptest.Raw, nick string) {
+	t.Helper()
+	r.Send(fmt.Sprintf("<presence to='%s/%s'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x></presence>", room, nick))
+	r.ExpectStanza("self-presence in "+room, 30*time.Second, func(n xmpptest.Node) bool {
+		return n.XMLName.Local == "presence" && n.Attr("from") == room+"/"+nick && n.Find("x/status") != nil && hasStatus(n, "110")
+	})
+}
+
+func hasStatus(n xmpptest.Node, code string) bool {
+	x := n.Child("http://jabber.org/protocol/muc#user", "x")
+	if x == nil {
+		return false
+	}
+	for _, st := range x.Children("", "status") {
+		if st.Attr("code") == code {
+			return true
+		}
+	}
+	return false
+}
+
+// groupchat matches the room message with body.
+func groupchat(body string) func(xmpptest.Node) bool {
+	return func(n xmpptest.Node) bool {
+		if n.XMLName.Local != "message" || n.Attr("type") != "groupchat" {
+			return false
+		}
+		b := n.Child("", "body")
+		return b != nil && b.Text == body
+	}
+}
+
+// roomBodies returns the bodies of the room's messages in the account's
+// archive, asked through r, in archive order.
+func roomBodies(t *testing.T, r *xmpptest.Raw, id string) []string {
+	t.Helper()
+	r.Send(fmt.Sprintf(`<iq type='set' id='%s'><query xmlns='urn:xmpp:mam:2' queryid='%s'><x xmlns='jabber:x:data' type='submit'>
+<field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field>
+<field var='with'><value>%s</value></field><field var='include-groupchat'><value>true</value></field></x>
+<set xmlns='http://jabber.org/protocol/rsm'><max>500</max></set></query></iq>`, id, id, room))
+	var bodies []string
+	for {
+		n := r.ExpectStanza("MAM results", 30*time.Second, func(n xmpptest.Node) bool {
+			return (n.XMLName.Local == "message" && n.Find("result/forwarded/message/body") != nil) || (n.XMLName.Local == "iq" && n.Attr("id") == id)
+		})
+		if n.XMLName.Local == "iq" {
+			if n.Attr("type") != "result" {
+				t.Fatalf("MAM query: %s", n)
+			}
+			return bodies
+		}
+		if res := n.Child("urn:xmpp:mam:2", "result"); res != nil && res.Attr("queryid") == id {
+			bodies = append(bodies, n.Find("result/forwarded/message/body").Text)
+		}
+	}
+}
+
+// holderOf returns the node holding the lease kind/name in st, "" if none.
+func holderOf(st cluster.Status, kind, name string) string {
+	for _, l := range st.Leases {
+		if l.Kind == kind && l.Name == name {
+			return l.Node
+		}
+	}
+	return ""
+}
+
+// TestClusterRoomFailover: a room owned by node 1 has occupants on nodes
+// 2 and 3; an account with sessions on nodes 2 and 3 is joined once, by
+// node 1; node 1 is killed with SIGKILL mid-conversation, and the room and
+// the account's join move to a survivor; every account's archive holds
+// each room message once.
+func TestClusterRoomFailover(t *testing.T) {
+	if os.Getenv("MINIMIX_CLUSTER_FAILOVER") == "" {
+		// Known defect (docs/cluster.md, "Not done yet"): a room message
+		// reaching accounts acted for by different nodes is stored as a
+		// shared record once per node, so each account's archive shows it
+		// once per such node; and rejoins after the failover replay
+		// history stored a second time.
+		t.Skip("known to fail: room messages appear more than once in MAM on a cluster (docs/cluster.md); set MINIMIX_CLUSTER_FAILOVER=1 to run")
+	}
+	roomScenario(t, true)
+}
+
+// TestClusterRooms: a room owned by node 1 has occupants on nodes 2 and
+// 3; an account with sessions on nodes 2 and 3 is joined once, by node
+// 1; room messages reach every joined session. (That each account's
+// archive holds each once is TestClusterRoomFailover's check, which
+// fails on a cluster for now.)
+func TestClusterRooms(t *testing.T) { roomScenario(t, false) }
+
+func roomScenario(t *testing.T, kill bool) {
+	if err := pgtest.Available(); err != nil {
+		t.Skip(err)
+	}
+	nodes := startNodes(t, 3)
+	for _, u := range []string{"olga", "bob", "carol"} {
+		nodes[0].AddUser(u, "secret")
+	}
+	// olga creates the room on node 1 and makes it persistent.
+	olga := login(t, nodes[0], "n1", "olga", "o", nodes[0])
+	olga.Send("<presence to='" + room + "/olga'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+	olga.ExpectStanza("room created", 30*time.Second, func(n xmpptest.Node) bool {
+		return n.XMLName.Local == "presence" && hasStatus(n, "201")
+	})
+	olga.Send(`<iq type='set' id='cfg' to='` + room + `'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>
+<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>
+<field var='muc#roomconfig_persistentroom'><value>1</value></field></x></query></iq>`)
+	olga.ExpectStanza("room configured", 30*time.Second, func(n xmpptest.Node) bool { return n.Attr("id") == "cfg" && n.Attr("type") == "result" })
+
+	// carol joins first on node 1, so node 1 acts for her account; then
+	// her sessions on nodes 2 and 3 join, and the one on node 1 ends.
+	carol1 := login(t, nodes[0], "n1", "carol", "c1", nodes[0])
+	joinRoom(t, carol1, "carol")
+	carol2 := login(t, nodes[1], "n2", "carol", "c2", nodes[1])
+	joinRoom(t, carol2, "carol")
+	carol3 := login(t, nodes[2], "n3", "carol", "c3", nodes[2])
+	joinRoom(t, carol3, "carol")
+	carol1.Close()
+	bob := login(t, nodes[1], "n2", "bob", "b", nodes[1])
+	joinRoom(t, bob, "bob")
+
+	for _, p := range nodes {
+		waitStatus(t, p, "leases on n1", func(st cluster.Status) bool {
+			return holderOf(st, "room", room) == "n1" && holderOf(st, "account", "carol@localhost") == "n1" && holderOf(st, "account", "bob@localhost") == "n2"
+		})
+	}
+
+	var said []string
+	say := func(body string) {
+		t.Helper()
+		bob.Send("<message type='groupchat' to='" + room + "'><body>" + body + "</body></message>")
+		bob.ExpectStanza("reflection of "+body, 30*time.Second, groupchat(body))
+		carol2.ExpectStanza(body+" on carol's node-2 session", 30*time.Second, groupchat(body))
+		carol3.ExpectStanza(body+" on carol's node-3 session", 30*time.Second, groupchat(body))
+		said = append(said, body)
+	}
+	for i := range 3 {
+		say(fmt.Sprintf("before %d", i))
+	}
+
+	if !kill {
+		// Joined once: node 1 acts for carol's account, with both of
+		// her sessions on nodes 2 and 3 joined to the room.
+		checkJoinedOnce(t, nodes[0])
+		return
+	}
+	nodes[0].Kill()
+	for _, p := range nodes[1:] {
+		waitStatus(t, p, "n1 gone, leases moved", func(st cluster.Status) bool {
+			h := holderOf(st, "account", "carol@localhost")
+			return len(st.Nodes) == 2 && (h == "n2" || h == "n3")
+		})
+	}
+	// The room moves when the first stanza for it arrives (carol's
+	// rejoin, or bob's self-ping); once bob's account is back in, what he
+	// says reaches carol's sessions, which never saw the room leave.
+	deadline := time.Now().Add(time.Minute)
+	for i := 0; ; i++ {
+		body := fmt.Sprintf("probe %d", i)
+		bob.Send("<message type='groupchat' to='" + room + "'><body>" + body + "</body></message>")
+		n := bob.ExpectStanza("reflection or error", 30*time.Second, func(n xmpptest.Node) bool {
+			return n.XMLName.Local == "message" && (groupchat(body)(n) || n.Attr("type") == "error")
+		})
+		if n.Attr("type") != "error" {
+			said = append(said, body)
+			carol2.ExpectStanza(body+" on carol's node-2 session", 30*time.Second, groupchat(body))
+			carol3.ExpectStanza(body+" on carol's node-3 session", 30*time.Second, groupchat(body))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bob's messages are still refused after node 1 died: %s", n)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for i := range 3 {
+		say(fmt.Sprintf("after %d", i))
+	}
+	st := waitStatus(t, nodes[1], "room lease moved", func(st cluster.Status) bool {
+		h := holderOf(st, "room", room)
+		return h == "n2" || h == "n3"
+	})
+	t.Logf("after the failover: room on %s, carol on %s", holderOf(st, "room", room), holderOf(st, "account", "carol@localhost"))
+
+	checkArchives(t, said, bob, carol2)
+}
+
+// checkJoinedOnce asks node p for the account joins it acts for: carol
+// is in the room once, with her sessions on nodes 2 and 3 joined.
+func checkJoinedOnce(t *testing.T, p *xmpptest.Process) {
+	t.Helper()
+	tok, err := os.ReadFile(filepath.Join(p.DataDir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "http://"+p.HTTP+"/api/joins?account=carol@localhost", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var infos []struct {
+		Account  string   `json:"account"`
+		Room     string   `json:"room"`
+		Sessions []string `json:"sessions"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&infos); err != nil {
+		t.Fatalf("GET /api/joins: %s: %v", resp.Status, err)
+	}
+	var mine int
+	for _, in := range infos {
+		if in.Account != "carol@localhost" {
+			continue
+		}
+		mine++
+		slices.Sort(in.Sessions)
+		if in.Room != room || strings.Join(in.Sessions, " ") != "carol@localhost/c2 carol@localhost/c3" {
+			t.Errorf("carol's join: %+v, want %s with sessions c2 and c3", in, room)
+		}
+	}
+	if mine != 1 {
+		t.Errorf("carol has %d joins on n1, want 1: %+v", mine, infos)
+	}
+}
+
+// checkArchives checks that each account's archive (asked through the
+// sessions given, bob's and carol's) holds each message of said once.
+func checkArchives(t *testing.T, said []string, bob, carol *xmpptest.Raw) {
+	t.Helper()
+	for _, c := range []struct {
+		name string
+		r    *xmpptest.Raw
+	}{{"bob", bob}, {"carol", carol}} {
+		got := roomBodies(t, c.r, "q-"+c.name)
+		count := make(map[string]int)
+		for _, b := range got {
+			count[b]++
+		}
+		for _, b := range said {
+			if count[b] != 1 {
+				t.Errorf("%s's archive has %q %d times; archive: %q", c.name, b, count[b], got)
+			}
+		}
+	}
 }

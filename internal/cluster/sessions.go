@@ -262,6 +262,9 @@ func (n *Node) sessionUpdate(ctx context.Context, e jetstream.KeyValueEntry, ini
 		n.mu.Unlock()
 		if rs != nil {
 			reg.Remove(rs)
+			if n.cfg.RemoteSessionEnded != nil {
+				n.cfg.RemoteSessionEnded(ctx, rs.full)
+			}
 		}
 		return
 	}
@@ -346,6 +349,9 @@ func (n *Node) nodeGone(ctx context.Context, id string) {
 	n.mu.Unlock()
 	for _, rs := range gone {
 		n.cfg.Registry.Remove(rs)
+		if n.cfg.RemoteSessionEnded != nil {
+			n.cfg.RemoteSessionEnded(ctx, rs.full)
+		}
 		if n.deleteKey(ctx, sessionKey(rs.full), rs.rev) && n.cfg.SessionEnded != nil {
 			n.cfg.SessionEnded(ctx, rs)
 		}
@@ -375,16 +381,26 @@ func (n *Node) endDead(ctx context.Context, key string, full jid.JID, rev uint64
 // deleteKey deletes a session key at revision rev, and reports whether
 // this call deleted it.
 func (n *Node) deleteKey(ctx context.Context, key string, rev uint64) bool {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	err := n.sessionsKV.Delete(ctx, key, jetstream.LastRevision(rev))
-	if err != nil {
-		if !isWrongRevision(err) && ctx.Err() == nil {
+	for try := 0; ; try++ {
+		dctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		err := n.sessionsKV.Delete(dctx, key, jetstream.LastRevision(rev))
+		cancel()
+		switch {
+		case err == nil:
+			return true
+		case isWrongRevision(err) || ctx.Err() != nil:
+			return false
+		case try >= 5:
 			n.log.Warn("cluster: deleting a gone session failed", "key", key, "err", err)
+			return false
 		}
-		return false
+		// No answer while the stream elects a new leader.
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
-	return true
 }
 
 // remoteSession is a session bound on another node.

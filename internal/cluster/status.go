@@ -69,6 +69,3 @@ func (n *Node) Status() Status {
 	})
 	return st
 }
-
-// leaseStatus lists the leases; none until rooms and accounts have them.
-func (n *Node) leaseStatus() []LeaseStatus { return nil }

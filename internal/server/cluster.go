@@ -5,17 +5,22 @@ import (
 	"path/filepath"
 
 	"minimix/internal/cluster"
+	"minimix/internal/jid"
 	"minimix/internal/router"
 )
 
-// buildCluster makes this server a node of the cluster of [cluster].
+// buildCluster makes this server a node of the cluster of [cluster]: the
+// MUC service runs each room on the node owning it, and account joins
+// run on the node holding each account's lease.
 func (s *Server) buildCluster() *cluster.Node {
 	c := s.cfg.Cluster
 	storeDir := c.NATS.StoreDir
 	if storeDir == "" {
 		storeDir = filepath.Join(s.cfg.DataDir, "nats")
 	}
-	return cluster.New(cluster.Config{
+	f := s.features
+	var node *cluster.Node
+	node = cluster.New(cluster.Config{
 		NodeID:  c.NodeID,
 		NATSURL: c.NATSURL,
 		Embedded: cluster.Embedded{
@@ -31,9 +36,44 @@ func (s *Server) buildCluster() *cluster.Node {
 		Router:      s.Router,
 		// A dead node's sessions end here as they would have there:
 		// presence says unavailable for them, account joins forget them.
-		SessionEnded: func(ctx context.Context, se router.Session) { s.features.SessionEnded(ctx, se) },
-		Logger:       s.log.With("component", "cluster"),
+		SessionEnded: func(ctx context.Context, se router.Session) { f.SessionEnded(ctx, se) },
+		RemoteSessionEnded: func(ctx context.Context, full jid.JID) {
+			if f.joins != nil {
+				f.joins.SessionEnded(ctx, full)
+			}
+		},
+		NodeGone: func(string) {
+			if f.joins != nil && s.cfg.MUC.Domain != "" {
+				f.joins.RemoteLinkLost(s.cfg.MUC.Domain)
+			}
+		},
+		Acquired: func(ctx context.Context, kind string, j jid.JID, joined map[string][]string) error {
+			switch {
+			case kind == cluster.LeaseRoom && f.muc != nil:
+				return f.muc.LoadRoom(ctx, j.Local)
+			case kind == cluster.LeaseAccount && f.joins != nil:
+				return f.joins.Adopt(ctx, j, joined)
+			}
+			return nil
+		},
+		Logger: s.log.With("component", "cluster"),
 	})
+	if f.muc != nil {
+		s.Router.AddComponent(s.cfg.MUC.Domain, node.Rooms(f.muc))
+	}
+	if f.joins != nil {
+		s.Router.ReplaceInterceptor(f.joins, node.Accounts(f.joins, s.cfg.Domain))
+		f.joins.SetCluster(
+			func(ctx context.Context, account jid.JID) {
+				if err := node.Claim(ctx, account); err != nil {
+					s.log.Warn("cluster: claiming an account's memberships", "account", account.String(), "err", err)
+				}
+			},
+			func(account jid.JID, gen uint64, joined map[string][]string) {
+				node.SetJoined(account, gen, joined)
+			})
+	}
+	return node
 }
 
 // clusterInfoLocked is what this node tells the others about itself.

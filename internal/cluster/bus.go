@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -36,7 +37,21 @@ const (
 	// kindPresence: the session F's broadcast presence, for the account's
 	// presence in its rooms; the session's node routes it otherwise.
 	kindPresence = "p"
+	// kindPing asks the node whether it is alive; it answers at once.
+	kindPing = "ping"
 )
+
+// pingTimeout bounds the wait for a node's answer to a ping.
+const pingTimeout = time.Second
+
+// answers reports whether node answers a ping: core NATS, which works
+// while JetStream elects new leaders after a server died, when its
+// buckets (and the node keys in them) may look stale for a moment.
+func (n *Node) answers(node string) bool {
+	m := &nats.Msg{Subject: subjectPrefix + node, Header: nats.Header{hdrKind: {kindPing}}}
+	_, err := n.nc.RequestMsg(m, pingTimeout)
+	return err == nil
+}
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
@@ -73,6 +88,12 @@ func (n *Node) SendRoute(node string, el *xml.Element, from, to jid.JID) error {
 // receive handles a message on this node's subject. NATS calls it on one
 // goroutine per subscription, in the order each node sent.
 func (n *Node) receive(m *nats.Msg) {
+	if m.Header.Get(hdrKind) == kindPing {
+		if m.Reply != "" {
+			_ = m.Respond(nil)
+		}
+		return
+	}
 	n.Stats.Received.Add(1)
 	ctx := context.Background()
 	el, err := xml.Parse(m.Data)

@@ -394,6 +394,9 @@ func (n *Node) expireSilent(ctx context.Context) {
 		default:
 			continue // cannot tell now
 		}
+		if n.answers(id) {
+			continue
+		}
 		n.mu.Lock()
 		if _, ok := n.nodes[id]; ok {
 			delete(n.nodes, id)
@@ -447,6 +450,13 @@ func (n *Node) watchNodes(ctx context.Context, w jetstream.KeyWatcher, loaded ch
 				n.log.Info("cluster node joined", "node", id)
 			}
 		default: // deleted, purged, or expired
+			if id != n.id && n.answers(id) {
+				// Its key expired while JetStream could not take its
+				// heartbeats (a leader election after another server
+				// died): it is alive, and announces itself again.
+				n.log.Info("cluster node's key expired but it answers", "node", id)
+				continue
+			}
 			n.mu.Lock()
 			_, known := n.nodes[id]
 			delete(n.nodes, id)
@@ -511,6 +521,11 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.flushSessions(ctx)
 	n.releaseLeases(ctx)
 	var errs []error
+	// No more pings answered: the others take the deleted key for the
+	// node's end at once (watchNodes).
+	if err := n.sub.Unsubscribe(); err != nil {
+		errs = append(errs, fmt.Errorf("unsubscribe: %w", err))
+	}
 	if err := n.nodesKV.Delete(ctx, n.id); err != nil {
 		errs = append(errs, fmt.Errorf("delete node key: %w", err))
 	}

@@ -325,22 +325,13 @@ func holderOf(st cluster.Status, kind, name string) string {
 // the account's join move to a survivor; every account's archive holds
 // each room message once.
 func TestClusterRoomFailover(t *testing.T) {
-	if os.Getenv("MINIMIX_CLUSTER_FAILOVER") == "" {
-		// Known defect (docs/cluster.md, "Not done yet"): a room message
-		// reaching accounts acted for by different nodes is stored as a
-		// shared record once per node, so each account's archive shows it
-		// once per such node; and rejoins after the failover replay
-		// history stored a second time.
-		t.Skip("known to fail: room messages appear more than once in MAM on a cluster (docs/cluster.md); set MINIMIX_CLUSTER_FAILOVER=1 to run")
-	}
 	roomScenario(t, true)
 }
 
 // TestClusterRooms: a room owned by node 1 has occupants on nodes 2 and
 // 3; an account with sessions on nodes 2 and 3 is joined once, by node
-// 1; room messages reach every joined session. (That each account's
-// archive holds each once is TestClusterRoomFailover's check, which
-// fails on a cluster for now.)
+// 1; room messages reach every joined session, and each account's
+// archive holds each once.
 func TestClusterRooms(t *testing.T) { roomScenario(t, false) }
 
 func roomScenario(t *testing.T, kill bool) {
@@ -394,6 +385,7 @@ func roomScenario(t *testing.T, kill bool) {
 	}
 
 	if !kill {
+		checkArchives(t, said, bob, carol2)
 		// Joined once: node 1 acts for carol's account, with both of
 		// her sessions on nodes 2 and 3 joined to the room.
 		checkJoinedOnce(t, nodes[0])

@@ -95,6 +95,10 @@ const (
 	acquireTakeOver acquireMode = iota
 	// acquireAlways acquires a lease no live node holds.
 	acquireAlways
+	// acquireLookup acquires as acquireTakeOver does, and asks the
+	// bucket about a lease this node has not seen (it may be on the
+	// way).
+	acquireLookup
 )
 
 // Holder returns the node that acts for j (a room or an account),
@@ -109,6 +113,16 @@ func (n *Node) Holder(ctx context.Context, kind string, j jid.JID, mode acquireM
 		if known && (e.Node == n.id || n.aliveLocked(e.Node)) {
 			n.leases.mu.Unlock()
 			return e.Node, nil
+		}
+		if !known && mode == acquireLookup && attempt == 0 {
+			n.leases.mu.Unlock()
+			gctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+			e, err := n.leasesKV.Get(gctx, key)
+			cancel()
+			if err == nil {
+				n.leaseSeen(e)
+			}
+			continue
 		}
 		if !known && mode != acquireAlways {
 			n.leases.mu.Unlock()

@@ -127,7 +127,14 @@ func (a *Accounts) ToLocal(ctx context.Context, el *xml.Element, from, to jid.JI
 	if to.Local == "" || !to.IsBare() || from.Local == "" {
 		return a.inner.ToLocal(ctx, el, from, to)
 	}
-	holder, err := n.Holder(ctx, LeaseAccount, to, acquireTakeOver)
+	mode := acquireTakeOver
+	if from.Domain != a.domain {
+		// From a room, maybe of an account whose lease this node has
+		// not seen yet (it was just taken for the join the room
+		// answers): the bucket is asked.
+		mode = acquireLookup
+	}
+	holder, err := n.Holder(ctx, LeaseAccount, to, mode)
 	if err != nil || holder == "" || holder == n.id {
 		return a.inner.ToLocal(ctx, el, from, to)
 	}
@@ -156,10 +163,14 @@ func (n *Node) sendSession(node string, full jid.JID, el *xml.Element, to jid.JI
 // routed from here as the session's node would have.
 func (n *Node) sessionStanza(ctx context.Context, kind, from string, el *xml.Element, full, to jid.JID, hops int) {
 	var s router.Session = n.cfg.Registry.Get(full)
+	if s == nil && from != "" {
+		// Not mirrored yet (its registry entry is on the way, and the
+		// client joined a room at once): mirrored now, so that what the
+		// account join forks to it reaches it.
+		s = n.provisional(full, from)
+	}
 	if s == nil {
-		// Not mirrored yet (its registry entry is on the way): a stand-in
-		// that delivers through the node that sent it.
-		s = &remoteSession{n: n, full: full, node: from}
+		return
 	}
 	if kind == kindPresence {
 		if n.accounts != nil {

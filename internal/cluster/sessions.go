@@ -403,6 +403,26 @@ func (n *Node) deleteKey(ctx context.Context, key string, rev uint64) bool {
 	}
 }
 
+// provisional mirrors the session full of node before its registry entry
+// arrives; the entry, when it comes, takes it over (sessionUpdate).
+func (n *Node) provisional(full jid.JID, node string) router.Session {
+	key := sessionKey(full)
+	n.mu.Lock()
+	if rs := n.remote[key]; rs != nil {
+		n.mu.Unlock()
+		return rs
+	}
+	if s := n.cfg.Registry.Get(full); s != nil {
+		n.mu.Unlock()
+		return s // bound here meanwhile: the entries decide
+	}
+	rs := &remoteSession{n: n, full: full, node: node}
+	n.remote[key] = rs
+	n.mu.Unlock()
+	n.cfg.Registry.Add(rs)
+	return rs
+}
+
 // remoteSession is a session bound on another node.
 type remoteSession struct {
 	n     *Node

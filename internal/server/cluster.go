@@ -48,6 +48,14 @@ func (s *Server) buildCluster() *cluster.Node {
 			}
 		},
 		Acquired: func(ctx context.Context, kind string, j jid.JID, joined map[string][]string) error {
+			if ap, ok := s.store.(interface{ AdvancePositions(context.Context) error }); ok {
+				// What this node archives for the room or account from
+				// now on comes after what the previous holder did
+				// (docs/postgresql.md, archive positions).
+				if err := ap.AdvancePositions(ctx); err != nil {
+					return err
+				}
+			}
 			switch {
 			case kind == cluster.LeaseRoom && f.muc != nil:
 				return f.muc.LoadRoom(ctx, j.Local)

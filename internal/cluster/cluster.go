@@ -370,7 +370,9 @@ func (n *Node) expireSilent(ctx context.Context) {
 	var candidates []string
 	n.mu.Lock()
 	for id, ni := range n.nodes {
-		if id != n.id && !ni.Seen.IsZero() && time.Since(ni.Seen) > limit {
+		// Refreshed every third of the timeout: older than the timeout
+		// means this node's watcher missed updates.
+		if id != n.id && !ni.Seen.IsZero() && time.Since(ni.Seen) > n.cfg.NodeTimeout {
 			candidates = append(candidates, id)
 		}
 	}
@@ -383,12 +385,15 @@ func (n *Node) expireSilent(ctx context.Context) {
 		cancel()
 		switch {
 		case err == nil && time.Since(e.Created()) <= limit:
-			n.mu.Lock()
-			if ni, ok := n.nodes[id]; ok {
+			var ni nodeInfo
+			if json.Unmarshal(e.Value(), &ni) == nil {
 				ni.Seen = e.Created()
-				n.nodes[id] = ni
+				n.mu.Lock()
+				if _, ok := n.nodes[id]; ok {
+					n.nodes[id] = ni
+				}
+				n.mu.Unlock()
 			}
-			n.mu.Unlock()
 			continue
 		case err == nil || errors.Is(err, jetstream.ErrKeyNotFound):
 		default:

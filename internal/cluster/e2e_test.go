@@ -52,6 +52,15 @@ func startNodes(t *testing.T, n int) []*xmpptest.Process {
 		tables := fmt.Sprintf("[account_join]\nself_ping_after = \"1s\"\n[storage]\ndriver = \"postgres\"\ndsn = %q\n[cluster]\nenabled = true\nnode_id = \"n%d\"\nnode_timeout = \"3s\"\n[cluster.nats]\nlisten = \"\"\ncluster_listen = %q\nroutes = [%s]\n",
 			dsn, i+1, routes[i], strings.Join(quoted, ", "))
 		nodes[i] = xmpptest.PrepareProcess(t, xmpptest.ProcessConfig{Tables: tables, S2S: "enabled = false\n"})
+		// Each node sends its own client address as XEP-0198's location.
+		b, err := os.ReadFile(nodes[i].Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = []byte(strings.Replace(string(b), "[cluster]\n", fmt.Sprintf("[cluster]\nresume_location = %q\n", nodes[i].C2S), 1))
+		if err := os.WriteFile(nodes[i].Config, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -234,6 +243,34 @@ func TestClusterChat(t *testing.T) {
 	carol1.ExpectStreamError("conflict")
 	alice.Send("<message type='chat' to='carol@localhost/x' id='m4'><body>to the new carol</body></message>")
 	carol3.ExpectStanza("message to the replacing session", 10*time.Second, isMessage("to the new carol"))
+
+	// Stream management: <enabled/> names the node to resume at; a
+	// resume sent to another node is redirected there (see-other-host),
+	// and works there.
+	sm := nodes[1].Login("bob", "secret", "sm")
+	sm.Send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+	en := sm.ExpectStanza("<enabled/>", 10*time.Second, func(n xmpptest.Node) bool { return n.XMLName.Local == "enabled" })
+	if got := en.Attr("location"); got != nodes[1].C2S {
+		t.Errorf("<enabled/> location = %q, want %q", got, nodes[1].C2S)
+	}
+	smID := en.Attr("id")
+	sm.Kill()
+	wrong := xmpptest.DialRawAddr(t, nodes[0].C2S, "localhost", nil)
+	wrong.Open()
+	wrong.Authenticate("bob", "secret")
+	wrong.Send(fmt.Sprintf("<resume xmlns='urn:xmpp:sm:3' previd='%s' h='0'/>", smID))
+	se := wrong.ExpectStreamError("see-other-host")
+	if c := se.Child(xmpptest.NSStreams, "see-other-host"); c == nil || c.Text != nodes[1].C2S {
+		t.Errorf("see-other-host = %v, want %s", c, nodes[1].C2S)
+	}
+	right := xmpptest.DialRawAddr(t, nodes[1].C2S, "localhost", nil)
+	right.Open()
+	right.Authenticate("bob", "secret")
+	right.Send(fmt.Sprintf("<resume xmlns='urn:xmpp:sm:3' previd='%s' h='0'/>", smID))
+	right.ExpectStanza("<resumed/>", 10*time.Second, func(n xmpptest.Node) bool {
+		return n.XMLName.Local == "resumed" && n.Attr("previd") == smID
+	})
+	right.Close()
 
 	// Node 3 dies: the others drop its sessions, and alice, subscribed
 	// to by bob, learns that bob's laptop went away.

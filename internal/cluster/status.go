@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"cmp"
+	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"minimix/internal/router"
@@ -68,4 +70,36 @@ func (n *Node) Status() Status {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
 	})
 	return st
+}
+
+// ResumeAt returns where a client should resume the XEP-0198 session
+// previd (whose id starts with its node's id and a dot, c2s.Config's
+// ResumeIDPrefix): the resume_location of that node if it is another
+// live node, else its client listener if that names a host; "" when
+// there is none (this node's own id, a gone node, or no usable address).
+func (n *Node) ResumeAt(previd string) string {
+	node, _, ok := strings.Cut(previd, ".")
+	if !ok || node == n.id {
+		return ""
+	}
+	n.mu.Lock()
+	ni, alive := n.nodes[node]
+	n.mu.Unlock()
+	if !alive {
+		return ""
+	}
+	if loc := ni.Info["resume_location"]; loc != "" {
+		return loc
+	}
+	for _, k := range []string{"c2s", "c2s_direct_tls"} {
+		host, _, err := net.SplitHostPort(ni.Info[k])
+		if err != nil {
+			continue
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			continue // listening everywhere: no address to give
+		}
+		return ni.Info[k]
+	}
+	return ""
 }

@@ -224,6 +224,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		c2cfg.Registrar = registrar{s.Accounts}
 	}
 	s.fastLogin(&c2cfg, secret)
+	if cfg.Cluster.Enabled {
+		// XEP-0198 across nodes (docs/cluster.md): ids say which node
+		// holds the session, <enabled/> says where to resume, and a
+		// resume sent to another node is redirected (see-other-host).
+		c2cfg.ResumeIDPrefix = cfg.Cluster.NodeID + "."
+		c2cfg.ResumeLocation = cfg.Cluster.ResumeLocation
+		c2cfg.ResumeElsewhere = func(previd string) string {
+			if s.Cluster == nil {
+				return ""
+			}
+			return s.Cluster.ResumeAt(previd)
+		}
+	}
 	f, err := s.buildFeatures(ctx)
 	if err != nil {
 		_ = store.Close()

@@ -2,7 +2,6 @@ package accountjoin
 
 import (
 	"context"
-	"math"
 	"time"
 
 	"minimix/internal/jid"
@@ -389,10 +388,7 @@ func (s *Service) roomMessage(ctx context.Context, a *account, rm *room, el *xml
 	switch typ {
 	case "groupchat":
 		if isSubjectMessage(el) {
-			if rm.delivered == math.MaxInt64 {
-				// An adopted rejoin's history is over (Adopt).
-				rm.delivered = 0
-			}
+			rm.adoptedLast = time.Time{} // an adopted rejoin's history is over
 			rm.subject = el
 			if rm.subjectChanged(el) {
 				s.fork(rm, el)
@@ -418,7 +414,7 @@ func (s *Service) roomMessage(ctx context.Context, a *account, rm *room, el *xml
 		if ref.ID != "" {
 			stanza.AddStanzaIDString(el, a.jidS, ref.ID)
 		}
-		if ref.Dup && ref.Seq <= rm.delivered {
+		if ref.Dup && (ref.Seq <= rm.delivered || rm.adoptedDelivered(el)) {
 			// The joined sessions had it: the room repeats its history
 			// after taking the account back (rule 21: nothing doubled).
 			// A session whose join is under way asked for that history.

@@ -147,6 +147,13 @@ func (s *Service) joinFailed(ctx context.Context, a *account, rm *room, errp *xm
 		s.scheduleRejoin(a, rm.record(a.jid), rm.attempts+1)
 		return
 	}
+	if rm.byServer {
+		cond := "none"
+		if se := xmpperr.FromElement(errp); se != nil {
+			cond = string(se.Condition)
+		}
+		s.log.Info("rejoin refused; the membership ends", "account", a.jid.String(), "room", rm.jid.String(), "error", cond)
+	}
 	s.forget(ctx, a, rm)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"runtime"
 	"sync"
 	"time"
@@ -345,6 +344,7 @@ func (s *Service) Adopt(ctx context.Context, account jid.JID, joined map[string]
 		if r.Account != account {
 			continue
 		}
+		s.log.Info("adopting an account's membership", "account", account.String(), "room", r.Room.String(), "sessions", len(joined[r.Room.String()]))
 		s.rejoin(ctx, r)
 		var fulls []jid.JID
 		for _, f := range joined[r.Room.String()] {
@@ -357,13 +357,17 @@ func (s *Service) Adopt(ctx context.Context, account jid.JID, joined map[string]
 		if len(fulls) == 0 {
 			continue
 		}
+		last, err := s.cfg.Archive.Last(ctx, account, r.Room)
+		if err != nil {
+			s.log.Error("accountjoin: adopt: newest archived room message", "account", account.String(), "room", r.Room.String(), "err", err)
+		}
 		a := s.account(account, true)
 		a.mu.Lock()
 		if rm := a.rooms[r.Room]; rm != nil {
-			// What the room repeats of its history before the rejoin
-			// completes, the previous node delivered (it archived it
-			// first): not forked again (roomMessage).
-			rm.delivered = math.MaxInt64
+			// What the room repeats of its history up to the newest
+			// message archived before, the previous node delivered:
+			// not forked again (roomMessage).
+			rm.adoptedLast = last
 			for _, full := range fulls {
 				if _, ok := rm.sessions[full]; !ok {
 					rm.sessions[full] = newJoinedSession(full, xml.New(xml.NSClient, stanza.Presence), s.cfg.Now())
@@ -375,4 +379,19 @@ func (s *Service) Adopt(ctx context.Context, account jid.JID, joined map[string]
 		s.release(a)
 	}
 	return nil
+}
+
+// adoptedDelivered reports whether el, a room message replayed as
+// history during an adopted rejoin, is one the joined sessions received
+// through the node that acted for the account before (Adopt).
+func (r *room) adoptedDelivered(el *xml.Element) bool {
+	if r.adoptedLast.IsZero() {
+		return false
+	}
+	d := el.Child(stanza.NSDelay, "delay")
+	if d == nil {
+		return false
+	}
+	t, err := time.Parse(time.RFC3339Nano, d.Attr("stamp"))
+	return err == nil && !t.After(r.adoptedLast)
 }

@@ -157,6 +157,11 @@ type room struct {
 	// history after it dropped and took back the account) is not forked
 	// to them again.
 	delivered int64
+	// adoptedLast, set while a room adopted from another cluster node
+	// is rejoined (Adopt), is the stamp of the newest room message
+	// archived before: the history the room replays up to it reached
+	// the joined sessions through the other node.
+	adoptedLast time.Time
 	// sent remembers, newest last, which session sent the stanzas that
 	// went to the room under their own id (messages, nick changes), so
 	// that the room's error for one reaches that session only.

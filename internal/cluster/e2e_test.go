@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -49,7 +50,7 @@ func startNodes(t *testing.T, n int) []*xmpptest.Process {
 	}
 	nodes := make([]*xmpptest.Process, n)
 	for i := range nodes {
-		tables := fmt.Sprintf("[account_join]\nself_ping_after = \"1s\"\n[storage]\ndriver = \"postgres\"\ndsn = %q\n[cluster]\nenabled = true\nnode_id = \"n%d\"\nnode_timeout = \"3s\"\n[cluster.nats]\nlisten = \"\"\ncluster_listen = %q\nroutes = [%s]\n",
+		tables := fmt.Sprintf(os.Getenv("MINIMIX_CLUSTER_TEST_TABLES")+"[storage]\ndriver = \"postgres\"\ndsn = %q\n[cluster]\nenabled = true\nnode_id = \"n%d\"\nnode_timeout = \"3s\"\n[cluster.nats]\nlisten = \"\"\ncluster_listen = %q\nroutes = [%s]\n",
 			dsn, i+1, routes[i], strings.Join(quoted, ", "))
 		nodes[i] = xmpptest.PrepareProcess(t, xmpptest.ProcessConfig{Tables: tables, S2S: "enabled = false\n"})
 		// Each node sends its own client address as XEP-0198's location.
@@ -376,6 +377,13 @@ func roomScenario(t *testing.T, kill bool) {
 		t.Skip(err)
 	}
 	nodes := startNodes(t, 3)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, p := range nodes[1:] {
+				t.Logf("joins on %s: %s", p.HTTP, adminGet(t, p, "joins"))
+			}
+		}
+	})
 	for _, u := range []string{"olga", "bob", "carol"} {
 		nodes[0].AddUser(u, "secret")
 	}
@@ -466,6 +474,23 @@ func roomScenario(t *testing.T, kill bool) {
 	t.Logf("after the failover: room on %s, carol on %s", holderOf(st, "room", room), holderOf(st, "account", "carol@localhost"))
 
 	checkArchives(t, said, bob, carol2)
+}
+
+// adminGet returns the body of GET /api/<path> on p, or the error.
+func adminGet(t *testing.T, p *xmpptest.Process, path string) string {
+	tok, err := os.ReadFile(filepath.Join(p.DataDir, "admin.token"))
+	if err != nil {
+		return err.Error()
+	}
+	req, _ := http.NewRequest("GET", "http://"+p.HTTP+"/api/"+path, nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 // checkJoinedOnce asks node p for the account joins it acts for: carol

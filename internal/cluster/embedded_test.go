@@ -70,9 +70,14 @@ func TestEmbeddedRoutes(t *testing.T) {
 	if _, err := kvs[0].Put(ctx, "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
-	e, err := kvs[2].Get(ctx, "k")
-	if err != nil {
-		t.Fatal(err)
+	// Reads may be served by a replica that has not caught up yet.
+	var e jetstream.KeyValueEntry
+	var err error
+	for e, err = kvs[2].Get(ctx, "k"); err != nil; e, err = kvs[2].Get(ctx, "k") {
+		if ctx.Err() != nil {
+			t.Fatalf("the key put through n1 is not read through n3: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if string(e.Value()) != "v" {
 		t.Fatalf("got %q, want v", e.Value())

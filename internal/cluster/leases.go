@@ -109,6 +109,17 @@ func (n *Node) Holder(ctx context.Context, kind string, j jid.JID, mode acquireM
 	key := leaseKey(kind, j)
 	for attempt := 0; attempt < 8; attempt++ {
 		n.leases.mu.Lock()
+		if ch := n.leases.inFlight[key]; ch != nil {
+			// Being acquired here: what it is for is being loaded
+			// (Acquired), even if the bucket already names this node.
+			n.leases.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}
 		e, known := n.leases.byKey[key]
 		if known && (e.Node == n.id || n.aliveLocked(e.Node)) {
 			n.leases.mu.Unlock()
@@ -127,15 +138,6 @@ func (n *Node) Holder(ctx context.Context, kind string, j jid.JID, mode acquireM
 		if !known && mode != acquireAlways {
 			n.leases.mu.Unlock()
 			return "", nil
-		}
-		if ch := n.leases.inFlight[key]; ch != nil {
-			n.leases.mu.Unlock()
-			select {
-			case <-ch:
-				continue
-			case <-ctx.Done():
-				return "", ctx.Err()
-			}
 		}
 		ch := make(chan struct{})
 		n.leases.inFlight[key] = ch

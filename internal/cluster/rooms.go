@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -11,6 +12,10 @@ import (
 	"minimix/internal/xml"
 	"minimix/internal/xmpperr"
 )
+
+// roomLeaseWait bounds the pause between attempts to find a room's owner
+// while JetStream cannot answer (about 16 s in all).
+const roomLeaseWait = 8 * time.Second
 
 // maxHops bounds how often a stanza for a room or an account is passed
 // on between nodes whose views of a lease differ for a moment.
@@ -46,9 +51,21 @@ func (r *Rooms) route(ctx context.Context, el *xml.Element, from, to jid.JID, ho
 	}
 	n := r.n
 	holder, err := n.Holder(ctx, LeaseRoom, to.Bare(), acquireAlways)
+	for wait := 250 * time.Millisecond; err != nil && wait <= roomLeaseWait; wait *= 2 {
+		// JetStream answers nothing while its streams elect new
+		// leaders (a server died): a few seconds.
+		n.log.Warn("cluster: no owner for a room yet; trying again", "room", to.Bare().String(), "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		holder, err = n.Holder(ctx, LeaseRoom, to.Bare(), acquireAlways)
+	}
 	if err != nil {
 		n.log.Warn("cluster: no owner for a room", "room", to.Bare().String(), "err", err)
-		n.cfg.Router.Bounce(ctx, el, xmpperr.New(xmpperr.ServiceUnavailable, "the room's node cannot be reached"))
+		// Not service-unavailable: to a self-ping (XEP-0410) that says
+		// the occupant is in; this says the room could not be reached.
+		n.cfg.Router.Bounce(ctx, el, xmpperr.New(xmpperr.RemoteServerTimeout, "the room's node cannot be reached"))
 		return
 	}
 	if holder == n.id {

@@ -44,7 +44,7 @@ func (s *Server) buildCluster() *cluster.Node {
 		},
 		NodeGone: func(string) {
 			if f.joins != nil && s.cfg.MUC.Domain != "" {
-				f.joins.RemoteLinkLost(s.cfg.MUC.Domain)
+				f.joins.CheckRooms(s.cfg.MUC.Domain)
 			}
 		},
 		Acquired: func(ctx context.Context, kind string, j jid.JID, joined map[string][]string) error {

@@ -71,6 +71,7 @@ type Config struct {
 const (
 	bucketNodes    = "minimix_nodes"
 	bucketSessions = "minimix_sessions"
+	bucketInfo     = "minimix_info" // node id -> its addresses, read when needed
 	subjectPrefix  = "minimix.node."
 )
 
@@ -91,6 +92,7 @@ type Node struct {
 	nodesKV    jetstream.KeyValue
 	sessionsKV jetstream.KeyValue
 	leasesKV   jetstream.KeyValue
+	infoKV     jetstream.KeyValue
 	sub        *nats.Subscription
 
 	leases        leases
@@ -248,10 +250,22 @@ func (n *Node) sweep(ctx context.Context) {
 
 // SetInfo sets what the node tells the others about itself from its next
 // heartbeat on (its listeners' addresses, known once they are open).
+//
+// They are also kept, without expiry, in minimix_info, which ResumeAt
+// reads: the node keys' watchers can lag by seconds.
 func (n *Node) SetInfo(info map[string]string) {
 	n.mu.Lock()
 	n.cfg.Info = info
 	n.mu.Unlock()
+	b, err := json.Marshal(info)
+	if err == nil && n.infoKV != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), attemptTimeout)
+		_, err = n.infoKV.Put(ctx, n.id, b)
+		cancel()
+	}
+	if err != nil {
+		n.log.Warn("cluster: publishing this node's addresses", "err", err)
+	}
 }
 
 // replicas is the number of copies of each bucket.
@@ -273,6 +287,7 @@ func (n *Node) createBuckets(ctx context.Context) error {
 		{Bucket: bucketNodes, Description: "minimix cluster nodes", TTL: timeout, LimitMarkerTTL: max(timeout, time.Second), Replicas: r, Storage: jetstream.MemoryStorage},
 		{Bucket: bucketSessions, Description: "minimix sessions: full JID -> node", Replicas: r, Storage: jetstream.FileStorage},
 		{Bucket: bucketLeases, Description: "minimix leases: room or account -> node", Replicas: r, Storage: jetstream.FileStorage},
+		{Bucket: bucketInfo, Description: "minimix nodes' addresses", Replicas: r, Storage: jetstream.FileStorage},
 	}
 	kvs := make([]jetstream.KeyValue, len(specs))
 	for i, spec := range specs {
@@ -282,7 +297,7 @@ func (n *Node) createBuckets(ctx context.Context) error {
 		}
 		kvs[i] = kv
 	}
-	n.nodesKV, n.sessionsKV, n.leasesKV = kvs[0], kvs[1], kvs[2]
+	n.nodesKV, n.sessionsKV, n.leasesKV, n.infoKV = kvs[0], kvs[1], kvs[2], kvs[3]
 	return nil
 }
 
@@ -370,9 +385,10 @@ func (n *Node) expireSilent(ctx context.Context) {
 	var candidates []string
 	n.mu.Lock()
 	for id, ni := range n.nodes {
-		// Refreshed every third of the timeout: older than the timeout
-		// means this node's watcher missed updates.
-		if id != n.id && !ni.Seen.IsZero() && time.Since(ni.Seen) > n.cfg.NodeTimeout {
+		// Refreshed every third of the timeout: older than that means
+		// this node's watcher missed updates (JetStream's ordered
+		// consumers pause for seconds when they reset).
+		if id != n.id && !ni.Seen.IsZero() && time.Since(ni.Seen) > n.cfg.NodeTimeout/2 {
 			candidates = append(candidates, id)
 		}
 	}

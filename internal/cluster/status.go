@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"cmp"
+	"context"
+	"encoding/json"
 	"net"
 	"slices"
 	"strings"
@@ -83,23 +85,30 @@ func (n *Node) ResumeAt(previd string) string {
 		return ""
 	}
 	n.mu.Lock()
-	ni, alive := n.nodes[node]
+	_, alive := n.nodes[node]
 	n.mu.Unlock()
 	if !alive {
 		return ""
 	}
-	if loc := ni.Info["resume_location"]; loc != "" {
+	ctx, cancel := context.WithTimeout(context.Background(), attemptTimeout)
+	e, err := n.infoKV.Get(ctx, node)
+	cancel()
+	var info map[string]string
+	if err != nil || json.Unmarshal(e.Value(), &info) != nil {
+		return ""
+	}
+	if loc := info["resume_location"]; loc != "" {
 		return loc
 	}
 	for _, k := range []string{"c2s", "c2s_direct_tls"} {
-		host, _, err := net.SplitHostPort(ni.Info[k])
+		host, _, err := net.SplitHostPort(info[k])
 		if err != nil {
 			continue
 		}
 		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 			continue // listening everywhere: no address to give
 		}
-		return ni.Info[k]
+		return info[k]
 	}
 	return ""
 }

@@ -39,6 +39,12 @@ func freeAddr(t *testing.T) string {
 // and waits until each sees all of them.
 func startNodes(t *testing.T, n int) []*xmpptest.Process {
 	t.Helper()
+	return startNodesWith(t, n, "")
+}
+
+// startNodesWith is startNodes with more keys of the [c2s] table.
+func startNodesWith(t *testing.T, n int, c2s string) []*xmpptest.Process {
+	t.Helper()
 	dsn := pgtest.DSN(t)
 	routes := make([]string, n)
 	for i := range routes {
@@ -48,11 +54,14 @@ func startNodes(t *testing.T, n int) []*xmpptest.Process {
 	for _, r := range routes {
 		quoted = append(quoted, fmt.Sprintf("%q", "nats://"+r))
 	}
+	if n == 1 {
+		quoted = nil // a lone node: no routes, one copy of each bucket
+	}
 	nodes := make([]*xmpptest.Process, n)
 	for i := range nodes {
 		tables := fmt.Sprintf(os.Getenv("MINIMIX_CLUSTER_TEST_TABLES")+"[storage]\ndriver = \"postgres\"\ndsn = %q\n[cluster]\nenabled = true\nnode_id = \"n%d\"\nnode_timeout = \"3s\"\n[cluster.nats]\nlisten = \"\"\ncluster_listen = %q\nroutes = [%s]\n",
 			dsn, i+1, routes[i], strings.Join(quoted, ", "))
-		nodes[i] = xmpptest.PrepareProcess(t, xmpptest.ProcessConfig{Tables: tables, S2S: "enabled = false\n"})
+		nodes[i] = xmpptest.PrepareProcess(t, xmpptest.ProcessConfig{Tables: tables, S2S: "enabled = false\n", C2S: c2s})
 		// Each node sends its own client address as XEP-0198's location.
 		b, err := os.ReadFile(nodes[i].Config)
 		if err != nil {

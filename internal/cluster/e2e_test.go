@@ -14,12 +14,16 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"minimix/internal/cluster"
 	"minimix/internal/storage/postgres/pgtest"
 	"minimix/internal/xmpptest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Wrap(m).Run()) }
+// TestMain stops the private PostgreSQL after the tests, and fails them
+// if a goroutine (an embedded NATS server's, a client's) outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(pgtest.Wrap(m)) }
 
 // freeAddr returns a loopback address whose port was free a moment ago:
 // each NATS server's routes must name the others' cluster ports before

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"minimix/internal/loadgen"
-	"minimix/internal/storage/postgres/pgtest"
 	"minimix/internal/xmpptest"
 )
 
@@ -21,9 +20,6 @@ import (
 func TestClusterLoad(t *testing.T) {
 	if os.Getenv("MINIMIX_CLUSTER_BENCH") == "" {
 		t.Skip("a measurement, not a test: set MINIMIX_CLUSTER_BENCH=1 to run it")
-	}
-	if err := pgtest.Available(); err != nil {
-		t.Skip(err)
 	}
 	for _, n := range []int{1, 3} {
 		t.Run(fmt.Sprintf("%d-nodes", n), func(t *testing.T) { loadRun(t, n) })

@@ -41,6 +41,8 @@ func freeAddr(t *testing.T) string {
 // startNodes starts n minimix processes as one cluster over one
 // PostgreSQL schema, with embedded NATS servers routed to each other,
 // and waits until each sees all of them.
+// Without PostgreSQL it skips, or fails under MINIMIX_POSTGRES=require
+// (pgtest.DSN).
 func startNodes(t *testing.T, n int) []*xmpptest.Process {
 	t.Helper()
 	return startNodesWith(t, n, "")
@@ -195,9 +197,6 @@ func carbonOf(direction, body string) func(xmpptest.Node) bool {
 // cross nodes, a resource bound again on another node replaces the first,
 // and a node killed with SIGKILL leaves the others' registries.
 func TestClusterChat(t *testing.T) {
-	if err := pgtest.Available(); err != nil {
-		t.Skip(err)
-	}
 	nodes := startNodes(t, 3)
 	for _, u := range []string{"alice", "bob", "carol"} {
 		nodes[0].AddUser(u, "secret")
@@ -386,9 +385,6 @@ func TestClusterRoomFailover(t *testing.T) {
 func TestClusterRooms(t *testing.T) { roomScenario(t, false) }
 
 func roomScenario(t *testing.T, kill bool) {
-	if err := pgtest.Available(); err != nil {
-		t.Skip(err)
-	}
 	nodes := startNodes(t, 3)
 	t.Cleanup(func() {
 		if t.Failed() {

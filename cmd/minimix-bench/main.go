@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	t := &o.Target
-	fs.StringVar(&t.Addr, "addr", "127.0.0.1:5222", "client listener `host:port`")
+	fs.StringVar(&t.Addr, "addr", "127.0.0.1:5222", "client listener `host:port`; several, comma-separated (a cluster's nodes), take connections in turn")
 	fs.StringVar(&t.Domain, "domain", "localhost", "the server's XMPP domain")
 	fs.StringVar(&t.MUCDomain, "muc", "", "group chat service domain (default conference.DOMAIN)")
 	fs.StringVar(&t.UserFormat, "user", "user%d", "account name pattern, numbered from -first")

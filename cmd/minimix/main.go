@@ -9,6 +9,7 @@
 //	minimix joins leave ACCOUNT ROOM       make an account leave a room
 //	minimix s2s list                       streams with other servers (asks the running server)
 //	minimix reload                         make the running server read its config again (as SIGHUP)
+//	minimix cluster status                 nodes, their sessions, rooms and leases (asks the running node)
 //	minimix storage copy -from sqlite:PATH -to postgres:DSN   move a deployment to PostgreSQL
 //	minimix backup FILE                    a consistent copy of the database, server running or not
 //	minimix restore FILE                   install a backup into an empty data_dir
@@ -54,6 +55,7 @@ const usage = `usage:
   minimix joins leave ACCOUNT ROOM           make an account leave a room
   minimix s2s list                           streams with other servers (asks the running server)
   minimix reload [-config FILE]              make the running server read its config file again (as SIGHUP)
+  minimix cluster status                     nodes, their sessions, rooms and leases (asks the running node)
   minimix storage copy -from sqlite:PATH -to postgres:DSN [-sample N]
                                              copy every table into an empty PostgreSQL database
                                              (server stopped), verified by counts and hashes
@@ -132,6 +134,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return restoreCmd(path, rest, stdout, stderr)
 	case "reload":
 		return reloadCmd(path, stdout, stderr)
+	case "cluster":
+		return clusterCmd(path, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "minimix", server.Version)
 		return 0

@@ -131,6 +131,18 @@ type Config struct {
 	// dropped the account for a shutdown (332) or an error (333); it
 	// doubles with each attempt. Default 2s.
 	RejoinBackoff time.Duration
+	// Claim, when set, is asked at Start for each account with stored
+	// memberships instead of rejoining them there: on a cluster node,
+	// the node that claims the account's lease rejoins them through
+	// Adopt (docs/cluster.md).
+	Claim func(ctx context.Context, account jid.JID)
+	// OnJoined, when set, learns which sessions are joined to which of
+	// the account's rooms (room → full JIDs) after each change; gen
+	// grows with each change, so a late call can be told from a newer
+	// one. A cluster node keeps it where the node taking over the
+	// account after this one dies finds it (Adopt). It is called
+	// outside the account's lock and must not block long.
+	OnJoined func(account jid.JID, gen uint64, joined map[string][]string)
 	// SelfPingAfter is how long after the link to a room's server broke
 	// the rooms there are self-pinged (RemoteLinkLost). Default 30s.
 	SelfPingAfter time.Duration
@@ -218,7 +230,17 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.rejoinAll(ctx, recs)
+	if s.cfg.Claim == nil {
+		s.rejoinAll(ctx, recs)
+	} else {
+		claimed := make(map[jid.JID]bool)
+		for _, r := range recs {
+			if !claimed[r.Account] {
+				claimed[r.Account] = true
+				s.cfg.Claim(ctx, r.Account)
+			}
+		}
+	}
 	if s.cfg.IdleLeaveAfter > 0 {
 		s.wg.Add(1)
 		go s.sweep()
@@ -322,7 +344,16 @@ func (s *Service) snapshot() []*account {
 func (s *Service) release(a *account) {
 	out := a.outbox
 	a.outbox = nil
+	var joined map[string][]string
+	gen := a.joinedGen
+	if s.cfg.OnJoined != nil && gen != a.publishedGen {
+		a.publishedGen = gen
+		joined = a.joinedSnapshot()
+	}
 	a.mu.Unlock()
+	if joined != nil {
+		s.cfg.OnJoined(a.jid, gen, joined)
+	}
 	for _, o := range out {
 		ctx := context.Background()
 		if o.server {

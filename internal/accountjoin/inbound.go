@@ -282,6 +282,7 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 				}
 				s.deliver(w.full, selfCopy(el, a.jid, w.full, w.id, extra...))
 				rm.sessions[w.full] = newJoinedSession(w.full, w.presence, s.cfg.Now())
+				a.joinedGen++
 				s.Stats.JoinedSessions.Add(1)
 			}
 		}
@@ -387,6 +388,7 @@ func (s *Service) roomMessage(ctx context.Context, a *account, rm *room, el *xml
 	switch typ {
 	case "groupchat":
 		if isSubjectMessage(el) {
+			rm.adoptedLast = time.Time{} // an adopted rejoin's history is over
 			rm.subject = el
 			if rm.subjectChanged(el) {
 				s.fork(rm, el)
@@ -412,7 +414,7 @@ func (s *Service) roomMessage(ctx context.Context, a *account, rm *room, el *xml
 		if ref.ID != "" {
 			stanza.AddStanzaIDString(el, a.jidS, ref.ID)
 		}
-		if ref.Dup && ref.Seq <= rm.delivered {
+		if ref.Dup && (ref.Seq <= rm.delivered || rm.adoptedDelivered(el)) {
 			// The joined sessions had it: the room repeats its history
 			// after taking the account back (rule 21: nothing doubled).
 			// A session whose join is under way asked for that history.

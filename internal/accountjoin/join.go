@@ -147,6 +147,13 @@ func (s *Service) joinFailed(ctx context.Context, a *account, rm *room, errp *xm
 		s.scheduleRejoin(a, rm.record(a.jid), rm.attempts+1)
 		return
 	}
+	if rm.byServer {
+		cond := "none"
+		if se := xmpperr.FromElement(errp); se != nil {
+			cond = string(se.Condition)
+		}
+		s.log.Info("rejoin refused; the membership ends", "account", a.jid.String(), "room", rm.jid.String(), "error", cond)
+	}
 	s.forget(ctx, a, rm)
 }
 
@@ -179,6 +186,7 @@ func (s *Service) unlink(a *account, rm *room) {
 	}
 	if a.rooms[rm.jid] == rm {
 		delete(a.rooms, rm.jid)
+		a.joinedGen++
 		s.Stats.AccountJoins.Add(-1)
 		s.Stats.JoinedSessions.Add(-int64(len(rm.sessions)))
 		for id, p := range a.inIQs {
@@ -341,6 +349,7 @@ func (s *Service) leave(ctx context.Context, a *account, rm *room, full jid.JID,
 	// The last joined session leaves: the account leaves for real, and
 	// the room's own answer (110) goes to this session.
 	delete(rm.sessions, full)
+	a.joinedGen++
 	s.Stats.JoinedSessions.Add(-1)
 	if rm.state == joined {
 		s.Stats.Joined.Add(-1)
@@ -390,6 +399,7 @@ func (s *Service) finishLeave(ctx context.Context, a *account, rm *room, roomAns
 func (s *Service) dropSession(ctx context.Context, a *account, rm *room, full jid.JID) {
 	if _, ok := rm.sessions[full]; ok {
 		delete(rm.sessions, full)
+		a.joinedGen++
 		s.Stats.JoinedSessions.Add(-1)
 		rm.lastActive = s.cfg.Now()
 		s.persist(ctx, a, rm)

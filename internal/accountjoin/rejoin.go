@@ -2,6 +2,7 @@ package accountjoin
 
 import (
 	"context"
+	"fmt"
 	"hash/fnv"
 	"runtime"
 	"sync"
@@ -317,4 +318,80 @@ func (s *Service) leaveIdle(ctx context.Context) {
 // left alone.
 func (s *Service) Unbookmark(ctx context.Context, owner, room jid.JID) bool {
 	return s.leaveRoom(ctx, owner, room, true)
+}
+
+// SetCluster sets Config.Claim and Config.OnJoined; it must be called
+// before Start.
+func (s *Service) SetCluster(claim func(ctx context.Context, account jid.JID), onJoined func(account jid.JID, gen uint64, joined map[string][]string)) {
+	s.cfg.Claim, s.cfg.OnJoined = claim, onJoined
+}
+
+// Adopt makes this server act for the stored memberships of account, as
+// Start does for every account: a cluster node calls it when it takes
+// over the account from a node that died or stopped. The account rejoins
+// each room with the history since its last archived message, so that
+// nothing said meanwhile is lost, and the archive de-duplicates what it
+// had. joined are the sessions that were joined to each room (room →
+// full JIDs, as Config.OnJoined reported them); those still bound
+// (Sessions.Get) stay joined, so they go on receiving the room without
+// seeing it leave.
+func (s *Service) Adopt(ctx context.Context, account jid.JID, joined map[string][]string) error {
+	recs, err := s.cfg.Store.ListJoins(ctx)
+	if err != nil {
+		return fmt.Errorf("accountjoin: adopt %s: %w", account, err)
+	}
+	for _, r := range recs {
+		if r.Account != account {
+			continue
+		}
+		s.log.Info("adopting an account's membership", "account", account.String(), "room", r.Room.String(), "sessions", len(joined[r.Room.String()]))
+		s.rejoin(ctx, r)
+		var fulls []jid.JID
+		for _, f := range joined[r.Room.String()] {
+			full, err := jid.Parse(f)
+			if err != nil || full.Bare() != account || s.cfg.Sessions.Get(full) == nil {
+				continue
+			}
+			fulls = append(fulls, full)
+		}
+		if len(fulls) == 0 {
+			continue
+		}
+		last, err := s.cfg.Archive.Last(ctx, account, r.Room)
+		if err != nil {
+			s.log.Error("accountjoin: adopt: newest archived room message", "account", account.String(), "room", r.Room.String(), "err", err)
+		}
+		a := s.account(account, true)
+		a.mu.Lock()
+		if rm := a.rooms[r.Room]; rm != nil {
+			// What the room repeats of its history up to the newest
+			// message archived before, the previous node delivered:
+			// not forked again (roomMessage).
+			rm.adoptedLast = last
+			for _, full := range fulls {
+				if _, ok := rm.sessions[full]; !ok {
+					rm.sessions[full] = newJoinedSession(full, xml.New(xml.NSClient, stanza.Presence), s.cfg.Now())
+					s.Stats.JoinedSessions.Add(1)
+					a.joinedGen++
+				}
+			}
+		}
+		s.release(a)
+	}
+	return nil
+}
+
+// adoptedDelivered reports whether el, a room message replayed as
+// history during an adopted rejoin, is one the joined sessions received
+// through the node that acted for the account before (Adopt).
+func (r *room) adoptedDelivered(el *xml.Element) bool {
+	if r.adoptedLast.IsZero() {
+		return false
+	}
+	d := el.Child(stanza.NSDelay, "delay")
+	if d == nil {
+		return false
+	}
+	t, err := time.Parse(time.RFC3339Nano, d.Attr("stamp"))
+	return err == nil && !t.After(r.adoptedLast)
 }

@@ -50,6 +50,19 @@ func (s *Service) RemoteLinkLost(domain string) {
 	})
 }
 
+// CheckRooms self-pings, now, every joined room on domain: a cluster node
+// calls it when another node died, whose rooms lost their occupants
+// (docs/cluster.md); the rooms that no longer have the account are
+// joined again.
+func (s *Service) CheckRooms(domain string) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if !closed {
+		s.selfPingDomain(domain)
+	}
+}
+
 // selfPingDomain self-pings every joined room on domain.
 func (s *Service) selfPingDomain(domain string) {
 	for _, a := range s.snapshot() {

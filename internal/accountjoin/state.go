@@ -31,6 +31,23 @@ type account struct {
 	// would deadlock: a local room answers on the same goroutine, and
 	// its answer comes back here for the same account.
 	outbox []outgoing
+	// joinedGen counts changes to which sessions are joined to which
+	// rooms; publishedGen is the last one told to Config.OnJoined.
+	joinedGen, publishedGen uint64
+}
+
+// joinedSnapshot returns the sessions joined to each room, by room. a.mu
+// is held.
+func (a *account) joinedSnapshot() map[string][]string {
+	out := make(map[string][]string, len(a.rooms))
+	for rj, rm := range a.rooms {
+		fulls := make([]string, 0, len(rm.sessions))
+		for full := range rm.sessions {
+			fulls = append(fulls, full.String())
+		}
+		out[rj.String()] = fulls
+	}
+	return out
 }
 
 type outgoing struct {
@@ -140,6 +157,11 @@ type room struct {
 	// history after it dropped and took back the account) is not forked
 	// to them again.
 	delivered int64
+	// adoptedLast, set while a room adopted from another cluster node
+	// is rejoined (Adopt), is the stamp of the newest room message
+	// archived before: the history the room replays up to it reached
+	// the joined sessions through the other node.
+	adoptedLast time.Time
 	// sent remembers, newest last, which session sent the stanzas that
 	// went to the room under their own id (messages, nick changes), so
 	// that the room's error for one reaches that session only.

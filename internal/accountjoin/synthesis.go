@@ -95,6 +95,7 @@ func (s *Service) finishSynthesis(ctx context.Context, a *account, rm *room, ful
 		s.Stats.JoinedSessions.Add(1)
 	}
 	rm.sessions[full] = newJoinedSession(full, ps.w.presence, s.cfg.Now())
+	a.joinedGen++
 	s.Stats.Synthesised.Add(1)
 	s.Stats.SynthNanos.Add(uint64(time.Since(ps.start)))
 	s.updatePresence(ctx, a, rm)

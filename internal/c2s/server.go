@@ -70,10 +70,23 @@ type Config struct {
 
 	ResumeTimeout    time.Duration // default XEP-0198 resume window
 	MaxResumeTimeout time.Duration // upper bound a client may ask for
-	SendQueue        int           // stanzas queued per session before disconnecting
-	StanzasPerSecond float64       // inbound rate per connection; 0 = unlimited
-	ReadRate         float64       // bytes per second read per connection; 0 = unlimited
-	ReadBurst        int           // bytes a connection may send at once above ReadRate
+	// ResumeLocation, when set, is the host:port sent as XEP-0198's
+	// location in <enabled/>: where the client should resume (a
+	// cluster node's own address).
+	ResumeLocation string
+	// ResumeIDPrefix starts every resumption id this server hands out
+	// (a cluster node's id and a dot), so that another node can tell
+	// where a session is resumable.
+	ResumeIDPrefix string
+	// ResumeElsewhere, when set, is asked for a resumption id this
+	// server does not know: the host:port of the node that may know it,
+	// or "". The client is then sent there with a see-other-host stream
+	// error.
+	ResumeElsewhere  func(previd string) string
+	SendQueue        int     // stanzas queued per session before disconnecting
+	StanzasPerSecond float64 // inbound rate per connection; 0 = unlimited
+	ReadRate         float64 // bytes per second read per connection; 0 = unlimited
+	ReadBurst        int     // bytes a connection may send at once above ReadRate
 	// Unlimited names the accounts (localparts) whose connections are
 	// not rate limited once authenticated: the server's admins.
 	Unlimited        func(user string) bool

@@ -518,6 +518,10 @@ func (s *Session) conflict(ctx context.Context) {
 	s.terminate(ctx, xmpperr.Stream(xmpperr.Conflict, "replaced by a new session"))
 }
 
+// Replaced implements router.Replaceable: a session of the same full JID
+// bound on another cluster node replaced this one.
+func (s *Session) Replaced(ctx context.Context) { s.conflict(ctx) }
+
 // terminate ends the session for good, whatever its phase; se, if not
 // nil, is the stream error its connection gets. Idempotent.
 func (s *Session) terminate(ctx context.Context, se *xmpperr.StreamError) {

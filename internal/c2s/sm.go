@@ -109,11 +109,14 @@ func (s *Session) enableSMLocked(el *xml.Element) *xml.Element {
 		if m, err := strconv.Atoi(el.Attr("max")); err == nil && m > 0 {
 			s.resume = min(time.Duration(m)*time.Second, s.srv.cfg.MaxResumeTimeout)
 		}
-		s.smID = stream.NewID()
+		s.smID = s.srv.cfg.ResumeIDPrefix + stream.NewID()
 		s.srv.setResumable(s.smID, s)
 		enabled.SetAttr("id", s.smID)
 		enabled.SetAttr("resume", "true")
 		enabled.SetAttr("max", strconv.Itoa(int(s.resume/time.Second)))
+		if loc := s.srv.cfg.ResumeLocation; loc != "" {
+			enabled.SetAttr("location", loc)
+		}
 	}
 	return enabled
 }
@@ -142,6 +145,15 @@ func (c *conn) resumeWith(ctx context.Context, el *xml.Element, first func(s *Se
 		return smFailed(xmpperr.BadRequest, "invalid h"), nil
 	}
 	s := c.srv.lookupResumable(el.Attr("previd"))
+	if s == nil && c.srv.cfg.ResumeElsewhere != nil {
+		if loc := c.srv.cfg.ResumeElsewhere(el.Attr("previd")); loc != "" {
+			// Another node of the cluster holds it (its location in
+			// <enabled/> said so too).
+			se := xmpperr.Stream(xmpperr.SeeOtherHost, "resume this session at "+loc)
+			se.Data = loc
+			return nil, se
+		}
+	}
 	if s == nil || s.jid.Local != c.authUser {
 		return smFailed(xmpperr.ItemNotFound, "unknown or expired session"), nil
 	}

@@ -172,6 +172,30 @@ func TestCheck(t *testing.T) {
 			toml: "[storage]\ndriver = \"postgres\"\ndsn = \"host=db.example.net dbname=minimix\"\n",
 		},
 		{
+			name: "cluster on sqlite",
+			toml: "[cluster]\nenabled = true\nnode_id = \"n1\"\n",
+			want: []Problem{{Line: 2, Key: "cluster.enabled", Msg: `a cluster needs [storage] driver = "postgres": every node reads and writes the same database`}},
+		},
+		{
+			name: "cluster without a node id",
+			toml: "[storage]\ndriver = \"postgres\"\ndsn = \"postgres://db/x\"\n[cluster]\nenabled = true\n",
+			want: []Problem{{Line: 0, Key: "cluster.node_id", Msg: "required with cluster.enabled: a name unique among the nodes"}},
+		},
+		{
+			name: "cluster with bad names and addresses",
+			toml: "[storage]\ndriver = \"postgres\"\ndsn = \"postgres://db/x\"\n[cluster]\nenabled = true\nnode_id = \"n 1\"\nnats_url = \"http://x:4222\"\n[cluster.nats]\ncluster_listen = \"\"\nroutes = [\"10.0.0.2:6222\"]\n",
+			want: []Problem{
+				{Line: 6, Key: "cluster.node_id", Msg: `"n 1": want 1 to 64 letters, digits, '-' or '_'`},
+				{Line: 7, Key: "cluster.nats_url", Msg: `"http://x:4222": a NATS URL starts with nats:// or tls://`},
+				{Line: 9, Key: "cluster.nats.cluster_listen", Msg: "routes need a cluster_listen address for the other nodes to connect to"},
+				{Line: 10, Key: "cluster.nats.routes[0]", Msg: `"10.0.0.2:6222": a route is nats://host:port`},
+			},
+		},
+		{
+			name: "cluster",
+			toml: "[storage]\ndriver = \"postgres\"\ndsn = \"postgres://db/x\"\n[cluster]\nenabled = true\nnode_id = \"node-1\"\n[cluster.nats]\nroutes = [\"nats://127.0.0.1:6223\"]\n",
+		},
+		{
 			name: "unknown log format",
 			toml: "[log]\nformat = \"xml\"\n",
 			want: []Problem{{Line: 2, Key: "log.format", Msg: `unknown value "xml"; want one of ["text" "json"]`}},

@@ -65,6 +65,7 @@ type Config struct {
 	Components       Components       `toml:"components"`
 	Push             Push             `toml:"push"`
 	Upload           Upload           `toml:"upload"`
+	Cluster          Cluster          `toml:"cluster"`
 
 	// path is the file the configuration was loaded from.
 	path string
@@ -314,6 +315,56 @@ type ExternalComponent struct {
 	Domain string `toml:"domain"`
 	// Secret is the shared secret of the handshake. Required.
 	Secret string `toml:"secret"`
+}
+
+// Cluster configures running several nodes as one server over one
+// PostgreSQL database and NATS (docs/cluster.md).
+type Cluster struct {
+	// Enabled makes this server one node of a cluster. It needs storage
+	// driver "postgres". Default false.
+	Enabled bool `toml:"enabled"`
+	// NodeID names this node, unique in the cluster: 1 to 64 letters,
+	// digits, '-' or '_'. Required when enabled. Default "".
+	NodeID string `toml:"node_id"`
+	// NATSURL is an external NATS cluster with JetStream
+	// ("nats://a:4222,nats://b:4222"); "" runs an embedded NATS server in
+	// this node, configured by [cluster.nats]. Default "".
+	NATSURL string `toml:"nats_url"`
+	// NodeTimeout is how long a node that stopped saying it is alive
+	// stays in the cluster: then the others end its sessions and take its
+	// rooms and account joins. Between 1s and 5m. Default "10s".
+	NodeTimeout Duration `toml:"node_timeout"`
+	// Replicas is how many NATS servers keep a copy of the cluster's
+	// registry and leases: 1 to 5, 0 for 1 with a lone embedded server
+	// (no routes) and 3 otherwise. Default 0.
+	Replicas int `toml:"replicas"`
+	// ResumeLocation is the host:port at which clients reach this node,
+	// given to them as XEP-0198's location so that a resumption comes
+	// back here. "" gives none. Default "".
+	ResumeLocation string `toml:"resume_location"`
+	// NATS configures the embedded NATS server.
+	NATS ClusterNATS `toml:"nats"`
+}
+
+// ClusterNATS configures the NATS server embedded in a node when
+// cluster.nats_url is "".
+type ClusterNATS struct {
+	// Listen is where NATS clients (other tools, the nats CLI) connect;
+	// "" opens no client port (the node itself connects in process).
+	// Default "127.0.0.1:4222".
+	Listen string `toml:"listen"`
+	// ClusterListen is where the other nodes' NATS servers connect
+	// (routes). Default "127.0.0.1:6222". Used only with routes.
+	ClusterListen string `toml:"cluster_listen"`
+	// Routes are the other nodes' cluster_listen addresses
+	// ("nats://10.0.0.2:6222"); listing this node's own is harmless. []
+	// runs a lone server. Default [].
+	Routes []string `toml:"routes"`
+	// ClusterName names the NATS cluster; every node's must be the same.
+	// Default "minimix".
+	ClusterName string `toml:"cluster_name"`
+	// StoreDir holds JetStream's files; "" is data_dir/nats. Default "".
+	StoreDir string `toml:"store_dir"`
 }
 
 // Push configures push notifications (XEP-0357, docs/push.md): what the
@@ -767,6 +818,15 @@ func Default() *Config {
 			NegotiateTimeout: Duration{30 * time.Second},
 			SendQueue:        10000,
 			External:         []ExternalComponent{},
+		},
+		Cluster: Cluster{
+			NodeTimeout: Duration{10 * time.Second},
+			NATS: ClusterNATS{
+				Listen:        "127.0.0.1:4222",
+				ClusterListen: "127.0.0.1:6222",
+				Routes:        []string{},
+				ClusterName:   "minimix",
+			},
 		},
 		PubSub: PubSub{
 			Domain:               "pubsub.localhost",

@@ -195,6 +195,14 @@ var overrides = []struct {
 	{"[account_join]\nenabled = false\nidle_leave_after = \"1h\"\noffline_show = \"away\"\nhistory_max = 10\nself_ping_after = \"5s\"", func(c *Config) {
 		c.AccountJoin = AccountJoin{Enabled: false, IdleLeaveAfter: Duration{time.Hour}, OfflineShow: "away", HistoryMax: 10, SelfPingAfter: Duration{5 * time.Second}}
 	}},
+	{"[cluster]\nenabled = true\nnode_id = \"n1\"\nnats_url = \"nats://10.0.0.9:4222\"\nnode_timeout = \"30s\"\nreplicas = 3\nresume_location = \"n1.example.org:5222\"\n[storage]\ndriver = \"postgres\"\ndsn = \"postgres://db/minimix\"", func(c *Config) {
+		c.Cluster.Enabled, c.Cluster.NodeID, c.Cluster.NATSURL = true, "n1", "nats://10.0.0.9:4222"
+		c.Cluster.NodeTimeout, c.Cluster.Replicas, c.Cluster.ResumeLocation = Duration{30 * time.Second}, 3, "n1.example.org:5222"
+		c.Storage = Storage{Driver: "postgres", DSN: "postgres://db/minimix"}
+	}},
+	{"[cluster.nats]\nlisten = \"\"\ncluster_listen = \"10.0.0.1:7222\"\nroutes = [\"nats://10.0.0.2:7222\"]\ncluster_name = \"chat\"\nstore_dir = \"/var/lib/minimix/nats\"", func(c *Config) {
+		c.Cluster.NATS = ClusterNATS{ClusterListen: "10.0.0.1:7222", Routes: []string{"nats://10.0.0.2:7222"}, ClusterName: "chat", StoreDir: "/var/lib/minimix/nats"}
+	}},
 	// Other ways to write the same keys.
 	{"c2s.send_queue = 32\nlimits.max_depth = 100", func(c *Config) { c.C2S.SendQueue = 32; c.Limits.MaxDepth = 100 }},
 	{"c2s = { require_tls = false, listen = [\"127.0.0.1:0\"] }", func(c *Config) {

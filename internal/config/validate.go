@@ -99,6 +99,7 @@ func (c *Config) issues() issues {
 	c.Push.validate(&is)
 	c.Upload.validate(&is, c)
 	c.PubSub.validate(&is, c.Domain, c.MUC.Domain)
+	c.Cluster.validate(&is, c)
 	return is
 }
 
@@ -635,4 +636,81 @@ func nonNegative(is *issues, key string, v int) {
 // index names one entry of a list the way Problems report it: "key[i]".
 func index(key string, i int) string {
 	return key + "[" + strconv.Itoa(i) + "]"
+}
+
+// Cluster bounds enforced by Validate.
+const (
+	minNodeTimeout = time.Second
+	maxNodeTimeout = 5 * time.Minute
+	maxReplicas    = 5
+	maxNodeIDLen   = 64
+)
+
+func (cl *Cluster) validate(is *issues, c *Config) {
+	if g := cl.NodeTimeout.Duration; g < minNodeTimeout || g > maxNodeTimeout {
+		is.add("cluster.node_timeout", "%v is out of range [%v, %v]", cl.NodeTimeout, minNodeTimeout, maxNodeTimeout)
+	}
+	between(is, "cluster.replicas", cl.Replicas, 0, maxReplicas)
+	if cl.ResumeLocation != "" {
+		if err := checkAddr(cl.ResumeLocation); err != nil {
+			is.add("cluster.resume_location", "%v", err)
+		}
+	}
+	for _, u := range splitURLs(cl.NATSURL) {
+		if !strings.HasPrefix(u, "nats://") && !strings.HasPrefix(u, "tls://") {
+			is.add("cluster.nats_url", "%q: a NATS URL starts with nats:// or tls://", u)
+		}
+	}
+	n := &cl.NATS
+	if n.Listen != "" {
+		if err := checkAddr(n.Listen); err != nil {
+			is.add("cluster.nats.listen", "%v", err)
+		}
+	}
+	if n.ClusterListen != "" {
+		if err := checkAddr(n.ClusterListen); err != nil {
+			is.add("cluster.nats.cluster_listen", "%v", err)
+		}
+	}
+	for i, r := range n.Routes {
+		host, ok := strings.CutPrefix(r, "nats://")
+		if !ok {
+			is.add(index("cluster.nats.routes", i), "%q: a route is nats://host:port", r)
+			continue
+		}
+		if err := checkAddr(host); err != nil {
+			is.add(index("cluster.nats.routes", i), "%v", err)
+		}
+	}
+	if len(n.Routes) > 0 && n.ClusterListen == "" {
+		is.addEither("cluster.nats.cluster_listen", "cluster.nats.routes", "routes need a cluster_listen address for the other nodes to connect to")
+	}
+	if n.ClusterName == "" || strings.ContainsAny(n.ClusterName, " \t.*>") {
+		is.add("cluster.nats.cluster_name", "%q: want a name without spaces, dots or wildcards", n.ClusterName)
+	}
+	if !cl.Enabled {
+		return
+	}
+	switch {
+	case cl.NodeID == "":
+		is.add("cluster.node_id", "required with cluster.enabled: a name unique among the nodes")
+	case len(cl.NodeID) > maxNodeIDLen || strings.IndexFunc(cl.NodeID, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) >= 0:
+		is.add("cluster.node_id", "%q: want 1 to %d letters, digits, '-' or '_'", cl.NodeID, maxNodeIDLen)
+	}
+	if c.Storage.Driver != "postgres" {
+		is.addEither("cluster.enabled", "storage.driver", `a cluster needs [storage] driver = "postgres": every node reads and writes the same database`)
+	}
+}
+
+// splitURLs splits a comma-separated list of URLs, dropping blanks.
+func splitURLs(s string) []string {
+	var out []string
+	for u := range strings.SplitSeq(s, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
 }

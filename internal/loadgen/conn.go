@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xdg-go/scram"
@@ -27,7 +28,10 @@ const (
 
 // Target says where the server under test is and which accounts to use.
 type Target struct {
-	Addr      string // host:port of the client (c2s) listener
+	// Addr is host:port of the client (c2s) listener; several,
+	// comma-separated (the nodes of a cluster), take connections in
+	// turn.
+	Addr      string
 	Domain    string
 	MUCDomain string
 	// UserFormat makes account i's local part with fmt.Sprintf
@@ -117,6 +121,9 @@ type Handler func(raw []byte)
 // (</stream:stream>).
 var ErrStreamClosed = errors.New("stream closed by the server")
 
+// nextAddr turns connections over a Target's addresses in turn.
+var nextAddr atomic.Uint64
+
 // dialer opens client connections; TCP keepalives are off, as the tool
 // watches its connections itself.
 var dialer = net.Dialer{KeepAlive: -1}
@@ -124,9 +131,14 @@ var dialer = net.Dialer{KeepAlive: -1}
 // connect opens a TCP connection and the first stream, and negotiates
 // STARTTLS when wanted or required. It returns the stream features.
 func connect(ctx context.Context, t *Target) (*Conn, []byte, error) {
-	nc, err := dialer.DialContext(ctx, "tcp", t.Addr)
+	addr := t.Addr
+	if strings.Contains(addr, ",") {
+		addrs := strings.Split(addr, ",")
+		addr = strings.TrimSpace(addrs[int(nextAddr.Add(1)-1)%len(addrs)])
+	}
+	nc, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("dial %s: %w", t.Addr, err)
+		return nil, nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
 	c := &Conn{nc: nc, sc: NewScanner(nc), w: bufio.NewWriterSize(nc, 4<<10)}
 	if dl, ok := ctx.Deadline(); ok {

@@ -2,6 +2,7 @@ package mam
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"sync"
 	"time"
@@ -58,9 +59,14 @@ type roomStream struct {
 	warm    bool // what storage held at start has been read
 	members int  // accounts in the room
 	recent  map[string]GroupchatRef
-	ring    []string // the keys of recent, oldest replaced first
-	next    int
-	last    time.Time // stamp of the newest record
+	// loaded are the keys of recent read from storage (warm) rather
+	// than stored by this process: on a cluster another node stored
+	// them, at a position that may come before this node's accounts'
+	// intervals in the room.
+	loaded map[string]bool
+	ring   []string // the keys of recent, oldest replaced first
+	next   int
+	last   time.Time // stamp of the newest record
 }
 
 // remember adds a stored message to the recent ones.
@@ -74,9 +80,11 @@ func (rs *roomStream) remember(origin string, ref GroupchatRef, stamp time.Time)
 	if rs.recent == nil {
 		rs.recent = make(map[string]GroupchatRef)
 	}
+	delete(rs.loaded, origin)
 	if len(rs.ring) < recentPerRoom {
 		rs.ring = append(rs.ring, origin)
 	} else {
+		delete(rs.loaded, rs.ring[rs.next])
 		delete(rs.recent, rs.ring[rs.next])
 		rs.ring[rs.next] = origin
 		rs.next = (rs.next + 1) % recentPerRoom
@@ -120,6 +128,12 @@ func (rs *roomStream) load(recs []storage.RoomMessage) {
 	for i := len(recs) - 1; i >= 0; i-- {
 		r := recs[i]
 		rs.remember(r.OriginStanzaID, GroupchatRef{ID: r.ID, Seq: r.Seq}, r.Stamp)
+		if r.OriginStanzaID != "" {
+			if rs.loaded == nil {
+				rs.loaded = make(map[string]bool)
+			}
+			rs.loaded[r.OriginStanzaID] = true
+		}
 	}
 	rs.warm = true
 }
@@ -316,7 +330,11 @@ func (a *Archive) Groupchat(ctx context.Context, account, room jid.JID, el *xml.
 	if err := a.warm(ctx, room, rs); err != nil {
 		return GroupchatRef{}, err
 	}
-	if ref, ok := rs.recent[origin]; ok && origin != "" {
+	ref, seen := rs.recent[origin]
+	// A record read from storage is written again only if it has the id
+	// this one gets (not one stored before ids were derived).
+	restore := archiving && rs.loaded[origin] && ref.ID == roomMessageID(room, origin)
+	if seen && origin != "" && !restore {
 		ref.Dup = true
 		return ref, nil
 	}
@@ -338,14 +356,37 @@ func (a *Archive) Groupchat(ctx context.Context, account, room jid.JID, el *xml.
 	}
 	now := a.now().UTC()
 	rec.ID, rec.Stamp = a.ids.next(now), now
+	if origin != "" {
+		rec.ID = roomMessageID(room, origin)
+	}
 	rec.Stanza = st.AppendXML(nil, "")
 	seq, err := a.store.QueueRoomMessage(ctx, rec)
 	if err != nil {
 		return GroupchatRef{}, fmt.Errorf("mam: groupchat from %s: %w", room, err)
 	}
-	ref := GroupchatRef{ID: rec.ID, Seq: seq}
+	if seen {
+		// Stored before by another process (another node of a
+		// cluster): written again under the same id, storage keeps one
+		// record at the later position, inside this node's accounts'
+		// intervals too. It is a repeat all the same.
+		delete(rs.loaded, origin)
+		ref.Dup = true
+		return ref, nil
+	}
+	ref = GroupchatRef{ID: rec.ID, Seq: seq}
 	rs.remember(origin, ref, rec.Stamp)
 	return ref, nil
+}
+
+// roomMessageID is the archive id of the room message the room gave the
+// stanza-id origin: derived from the two, so that every node of a cluster
+// that stores the message (for its accounts in the room) gives it the
+// same id and storage keeps it once, under one id that every member's
+// sessions were told. 80 bits of SHA-256, written as the other ids are;
+// unlike theirs it is not time-ordered (the archive orders by position).
+func roomMessageID(room jid.JID, origin string) string {
+	h := sha256.Sum256([]byte(room.String() + "\x00" + origin))
+	return idEncoding.EncodeToString(h[:10])
 }
 
 // RoomLast returns the stamp of the newest message of room stored for

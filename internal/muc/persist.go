@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -42,33 +43,72 @@ func (s *Service) loadRooms(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, rec := range recs {
-		j, err := jid.Parse(rec.JID)
-		if err != nil || j.Local == "" || j.Domain != s.domain.Domain || j.Resource != "" {
-			s.log.Warn("muc: skipping stored room with a bad JID", "room", rec.JID)
+		if r := s.roomFromRecord(rec); r != nil {
+			s.rooms[r.jid.Local] = r
+		}
+	}
+	return nil
+}
+
+// roomFromRecord makes the room rec stores, or returns nil (logged) when
+// its JID is not one of this service's rooms.
+func (s *Service) roomFromRecord(rec storage.RoomRecord) *room {
+	j, err := jid.Parse(rec.JID)
+	if err != nil || j.Local == "" || j.Domain != s.domain.Domain || j.Resource != "" {
+		s.log.Warn("muc: skipping stored room with a bad JID", "room", rec.JID)
+		return nil
+	}
+	cfg, err := s.unmarshalConfig(rec.Config)
+	if err != nil {
+		s.log.Warn("muc: stored room configuration unreadable; using defaults", "room", rec.JID, "err", err)
+	}
+	cfg.Persistent = true
+	r := newRoom(j, cfg)
+	r.subject, r.subjectNick = rec.Subject, rec.SubjectNick
+	for _, a := range rec.Affiliations {
+		aj, err1 := jid.Parse(a.JID)
+		aff, ok := parseAffiliation(a.Affiliation)
+		if err1 != nil || !ok || aff == affNone {
+			s.log.Warn("muc: skipping bad stored affiliation", "room", rec.JID, "jid", a.JID, "affiliation", a.Affiliation)
 			continue
 		}
-		cfg, err := s.unmarshalConfig(rec.Config)
-		if err != nil {
-			s.log.Warn("muc: stored room configuration unreadable; using defaults", "room", rec.JID, "err", err)
-		}
-		cfg.Persistent = true
-		r := newRoom(j, cfg)
-		r.subject, r.subjectNick = rec.Subject, rec.SubjectNick
-		for _, a := range rec.Affiliations {
-			aj, err1 := jid.Parse(a.JID)
-			aff, ok := parseAffiliation(a.Affiliation)
-			if err1 != nil || !ok || aff == affNone {
-				s.log.Warn("muc: skipping bad stored affiliation", "room", rec.JID, "jid", a.JID, "affiliation", a.Affiliation)
-				continue
-			}
-			r.affs[aj.Bare()] = aff
-			if a.Nick != "" && aff != affOutcast {
-				if nick, _, _, err := prepareNick(a.Nick); err == nil && !r.reservedByOther(nickKey(nick), aj.Bare()) {
-					r.reserve(aj.Bare(), nick)
-				}
+		r.affs[aj.Bare()] = aff
+		if a.Nick != "" && aff != affOutcast {
+			if nick, _, _, err := prepareNick(a.Nick); err == nil && !r.reservedByOther(nickKey(nick), aj.Bare()) {
+				r.reserve(aj.Bare(), nick)
 			}
 		}
-		s.rooms[j.Local] = r
+	}
+	return r
+}
+
+// LoadRoom makes the room local what storage holds: the stored room,
+// without occupants, its history read again from its archive at the
+// next join; or no room when none is stored. A cluster node calls it
+// when it becomes the room's owner (docs/cluster.md), since the room
+// it may hold from before was another node's since then.
+func (s *Service) LoadRoom(ctx context.Context, local string) error {
+	j := jid.JID{Local: local, Domain: s.domain.Domain}
+	rec, err := s.cfg.Store.GetRoom(ctx, j.String())
+	var r *room
+	switch {
+	case err == nil:
+		if r = s.roomFromRecord(rec); r == nil {
+			return fmt.Errorf("muc: stored room %s is unusable", j)
+		}
+	case errors.Is(err, storage.ErrNotFound):
+	default:
+		return fmt.Errorf("muc: loading room %s: %w", j, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	if r == nil {
+		delete(s.rooms, local)
+	} else {
+		s.rooms[local] = r
 	}
 	return nil
 }

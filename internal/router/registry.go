@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"hash/maphash"
 	"sync"
 
@@ -13,6 +14,35 @@ import (
 type Registry struct {
 	seed   maphash.Seed
 	shards [registryShards]registryShard
+	// obs, when set, learns of every session added and removed: on a
+	// cluster node it publishes local sessions to the other nodes and
+	// adds theirs here as RemoteSessions. A single server has none and
+	// pays nothing for it.
+	obs Observer
+}
+
+// Observer learns of the sessions a Registry adds and removes. It is
+// called after the registry changed, outside its lock, on the goroutine
+// that changed it, so it must be quick.
+type Observer interface {
+	SessionAdded(s Session)
+	SessionRemoved(s Session)
+}
+
+// RemoteSession is a session bound on another node of a cluster, as its
+// node's registry entry describes it: Deliver sends the stanza there,
+// State mirrors the session's presence, priority and carbons.
+type RemoteSession interface {
+	Session
+	// Node is the cluster node the session is bound on.
+	Node() string
+}
+
+// Replaceable is a session a newer session of the same full JID, bound
+// on another node of a cluster, replaces: it ends with a conflict stream
+// error (RFC 6120 7.7.2.2).
+type Replaceable interface {
+	Replaced(ctx context.Context)
 }
 
 const registryShards = 64
@@ -40,9 +70,24 @@ func (r *Registry) shard(bare jid.JID) *registryShard {
 	return &r.shards[h.Sum64()%registryShards]
 }
 
+// SetObserver sets who learns of added and removed sessions. It must be
+// called before the registry is used.
+func (r *Registry) SetObserver(o Observer) { r.obs = o }
+
 // Add registers s. If a session with the same full JID exists it is
 // replaced and returned, so the caller can close it with a conflict.
 func (r *Registry) Add(s Session) (replaced Session) {
+	replaced = r.add(s)
+	if r.obs != nil {
+		if replaced != nil {
+			r.obs.SessionRemoved(replaced)
+		}
+		r.obs.SessionAdded(s)
+	}
+	return replaced
+}
+
+func (r *Registry) add(s Session) (replaced Session) {
 	full := s.JID()
 	bare := full.Bare()
 	sh := r.shard(bare)
@@ -68,6 +113,16 @@ func (r *Registry) Add(s Session) (replaced Session) {
 // Remove unregisters s if it is still the registered session for its
 // full JID, and reports whether it was.
 func (r *Registry) Remove(s Session) bool {
+	if !r.remove(s) {
+		return false
+	}
+	if r.obs != nil {
+		r.obs.SessionRemoved(s)
+	}
+	return true
+}
+
+func (r *Registry) remove(s Session) bool {
 	bare := s.JID().Bare()
 	sh := r.shard(bare)
 	sh.mu.Lock()
@@ -109,7 +164,14 @@ func (r *Registry) Get(full jid.JID) Session {
 	return nil
 }
 
-// Len returns the number of sessions.
+// Local reports whether s is bound on this node (not a RemoteSession).
+func Local(s Session) bool {
+	_, remote := s.(RemoteSession)
+	return !remote
+}
+
+// Len returns the number of sessions, those of other cluster nodes
+// included.
 func (r *Registry) Len() int {
 	n := 0
 	for i := range r.shards {

@@ -174,6 +174,17 @@ func (r *Router) SetWatcher(w Watcher) { r.watcher = w }
 // router is used.
 func (r *Router) AddInterceptor(i Interceptor) { r.interceptors = append(r.interceptors, i) }
 
+// ReplaceInterceptor puts i where old is in the interceptors' order (a
+// cluster node wraps account joins so). It must be called before the
+// router is used.
+func (r *Router) ReplaceInterceptor(old, i Interceptor) {
+	for k, ic := range r.interceptors {
+		if ic == old {
+			r.interceptors[k] = i
+		}
+	}
+}
+
 // AddComponent makes c receive every stanza addressed to domain.
 func (r *Router) AddComponent(domain string, c Component) {
 	r.mu.Lock()

@@ -59,6 +59,41 @@ type State struct {
 	carbons         bool
 	rosterRequested bool
 	directed        map[jid.JID]struct{}
+	// changed, when set, is called after presence, carbons or the
+	// roster request changed, outside the lock: a cluster node publishes
+	// the session's new state to the others.
+	changed func()
+}
+
+// OnChange sets f to be called after the presence, carbons or roster
+// state changed. A cluster node sets it on its local sessions.
+func (s *State) OnChange(f func()) {
+	s.mu.Lock()
+	s.changed = f
+	s.mu.Unlock()
+}
+
+// Snapshot returns the state another node needs to stand in for the
+// session: availability, priority, broadcast presence, carbons, and
+// whether it fetched the roster.
+func (s *State) Snapshot() (available bool, priority int, presence *xml.Element, carbons, rosterRequested bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.available, s.priority, s.presence, s.carbons, s.rosterRequested
+}
+
+// Restore sets what Snapshot returned, on the state of a session of
+// another node.
+func (s *State) Restore(available bool, priority int, presence *xml.Element, carbons, rosterRequested bool) {
+	s.mu.Lock()
+	s.available, s.priority, s.presence, s.carbons, s.rosterRequested = available, priority, presence, carbons, rosterRequested
+	s.mu.Unlock()
+}
+
+func (s *State) notify(f func()) {
+	if f != nil {
+		f()
+	}
 }
 
 // Available reports whether the session has sent available presence, and
@@ -74,7 +109,6 @@ func (s *State) Available() (bool, int) {
 // the session was available before, so callers can tell initial presence.
 func (s *State) SetPresence(p *xml.Element, available bool, priority int) (wasAvailable bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	wasAvailable = s.available
 	s.available = available
 	s.priority = priority
@@ -83,6 +117,9 @@ func (s *State) SetPresence(p *xml.Element, available bool, priority int) (wasAv
 	} else {
 		s.presence = nil
 	}
+	f := s.changed
+	s.mu.Unlock()
+	s.notify(f)
 	return wasAvailable
 }
 
@@ -103,8 +140,13 @@ func (s *State) Carbons() bool {
 // SetCarbons enables or disables carbons for the session.
 func (s *State) SetCarbons(on bool) {
 	s.mu.Lock()
+	changed := s.carbons != on
 	s.carbons = on
+	f := s.changed
 	s.mu.Unlock()
+	if changed {
+		s.notify(f)
+	}
 }
 
 // RosterRequested reports whether the session fetched the roster, which
@@ -118,8 +160,13 @@ func (s *State) RosterRequested() bool {
 // SetRosterRequested marks the session as interested in roster pushes.
 func (s *State) SetRosterRequested() {
 	s.mu.Lock()
+	changed := !s.rosterRequested
 	s.rosterRequested = true
+	f := s.changed
 	s.mu.Unlock()
+	if changed {
+		s.notify(f)
+	}
 }
 
 // AddDirected remembers that the session sent directed presence to j, so

@@ -216,6 +216,14 @@ func (s *Server) registerAdmin(mux *http.ServeMux) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(out)
 	}))
+	mux.HandleFunc("GET "+AdminAPIPrefix+"cluster", s.adminHandler(func(w http.ResponseWriter, r *http.Request) {
+		if s.Cluster == nil {
+			http.Error(w, "this server is not a cluster node (cluster.enabled = false)", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.Cluster.Status())
+	}))
 	mux.HandleFunc("GET "+AdminAPIPrefix+"s2s", s.adminHandler(func(w http.ResponseWriter, r *http.Request) {
 		if s.S2S == nil {
 			http.Error(w, "s2s is disabled (s2s.enabled = false)", http.StatusNotFound)

@@ -23,6 +23,7 @@ import (
 	"minimix/internal/accounts"
 	"minimix/internal/adminweb"
 	"minimix/internal/c2s"
+	"minimix/internal/cluster"
 	"minimix/internal/component"
 	"minimix/internal/config"
 	"minimix/internal/iq"
@@ -58,6 +59,9 @@ type Server struct {
 	// Components accepts external components (XEP-0114); nil when none
 	// is configured.
 	Components *component.Server
+	// Cluster is this node's membership in a cluster; nil when
+	// cluster.enabled is false.
+	Cluster *cluster.Node
 
 	features  *features
 	web       *web.Handler // WebSocket, BOSH, host-meta
@@ -220,6 +224,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		c2cfg.Registrar = registrar{s.Accounts}
 	}
 	s.fastLogin(&c2cfg, secret)
+	if cfg.Cluster.Enabled {
+		// XEP-0198 across nodes (docs/cluster.md): ids say which node
+		// holds the session, <enabled/> says where to resume, and a
+		// resume sent to another node is redirected (see-other-host).
+		c2cfg.ResumeIDPrefix = cfg.Cluster.NodeID + "."
+		c2cfg.ResumeLocation = cfg.Cluster.ResumeLocation
+		c2cfg.ResumeElsewhere = func(previd string) string {
+			if s.Cluster == nil {
+				return ""
+			}
+			return s.Cluster.ResumeAt(previd)
+		}
+	}
 	f, err := s.buildFeatures(ctx)
 	if err != nil {
 		_ = store.Close()
@@ -249,6 +266,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s.C2S = c2s.New(c2cfg)
 	s.tlsConfig = starttls
 	s.web = s.buildWeb()
+	if cfg.Cluster.Enabled {
+		s.Cluster = s.buildCluster()
+	}
 	if cfg.S2S.Enabled {
 		if s.S2S, err = s.buildS2S(starttls); err != nil {
 			_ = store.Close()
@@ -295,7 +315,15 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.started = true
 	s.startedAt = time.Now()
+	if s.Cluster != nil {
+		// First: the registry mirrors the other nodes' sessions before
+		// anything routes.
+		if err := s.Cluster.Start(ctx); err != nil {
+			return fmt.Errorf("join the cluster: %w", err)
+		}
+	}
 	if err := s.features.start(ctx); err != nil {
+		s.stopCluster(ctx)
 		return err
 	}
 	defer func() {
@@ -308,6 +336,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		if ferr := s.features.shutdown(sctx); ferr != nil {
 			s.log.Error("stopping features after a failed start", "err", ferr)
 		}
+		s.stopCluster(sctx)
 		s.stopped = true
 	}()
 	var lc net.ListenConfig
@@ -412,6 +441,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}()
 	}
 	s.log.Info("minimix listening", s.listenAttrs()...)
+	if s.Cluster != nil {
+		s.Cluster.SetInfo(s.clusterInfoLocked())
+	}
 	return nil
 }
 
@@ -452,6 +484,9 @@ func (s *Server) listenAttrs() []any {
 	}
 	if d := s.cfg.PubSub.Domain; d != "" {
 		attrs = append(attrs, "pubsub", d)
+	}
+	if s.Cluster != nil {
+		attrs = append(attrs, "cluster_node", s.Cluster.ID())
 	}
 	attrs = append(attrs, "account_join", s.cfg.AccountJoin.Enabled, "storage", s.cfg.Storage.Driver, "data_dir", s.cfg.DataDir)
 	return attrs
@@ -604,6 +639,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.stopAdminPage != nil {
 		s.stopAdminPage()
+	}
+	if s.Cluster != nil {
+		// After the streams: the sessions they ended leave the cluster's
+		// registry before the node does.
+		if err := s.Cluster.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("cluster: %w", err))
+		}
 	}
 	s.serveWG.Wait()
 	s.certs.stop()

@@ -50,6 +50,9 @@ type StreamError struct {
 	Condition StreamCondition
 	Text      string
 	App       *xml.Element // application-specific condition, optional
+	// Data is the condition element's character data: the address a
+	// see-other-host error sends the peer to (RFC 6120 4.9.3.19).
+	Data string
 }
 
 // Stream returns a StreamError with condition c and optional text.
@@ -67,7 +70,11 @@ func (e *StreamError) Error() string {
 // Element renders e as <stream:error/> (in the streams namespace).
 func (e *StreamError) Element() *xml.Element {
 	el := xml.New(xml.NSStream, "error")
-	el.Append(xml.New(NSStreams, string(e.Condition)))
+	cond := xml.New(NSStreams, string(e.Condition))
+	if e.Data != "" {
+		cond.AppendText(e.Data)
+	}
+	el.Append(cond)
 	if e.Text != "" {
 		t := xml.New(NSStreams, "text").AppendText(e.Text)
 		t.Attrs = append(t.Attrs, xml.Attr{Space: xml.NSXML, Local: "lang", Value: "en"})

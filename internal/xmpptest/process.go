@@ -90,6 +90,17 @@ type ProcessConfig struct {
 // test ends if it still runs.
 func StartProcess(t testing.TB, pc ProcessConfig) *Process {
 	t.Helper()
+	p := PrepareProcess(t, pc)
+	p.Start()
+	return p
+}
+
+// PrepareProcess is StartProcess without the start: it writes the
+// configuration, and the test starts the server with Start, or with
+// Launch and WaitListening to start several at once (the nodes of a
+// cluster, each of which waits for the others).
+func PrepareProcess(t testing.TB, pc ProcessConfig) *Process {
+	t.Helper()
 	dir := t.TempDir()
 	p := &Process{
 		Bin: Binary(t), Domain: "localhost", DataDir: filepath.Join(dir, "data"),
@@ -104,7 +115,6 @@ func StartProcess(t testing.TB, pc ProcessConfig) *Process {
 	if err := os.WriteFile(p.Config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p.Start()
 	t.Cleanup(func() {
 		if p.cmd != nil {
 			p.Kill()
@@ -135,13 +145,26 @@ func (p *Process) AddUser(name, password string) {
 // Start starts the server and waits for its client listener.
 func (p *Process) Start() {
 	p.t.Helper()
+	p.Launch()
+	p.WaitListening(20 * time.Second)
+}
+
+// Launch starts the server and returns at once.
+func (p *Process) Launch() {
+	p.t.Helper()
 	p.out = new(lockedBuffer)
 	p.cmd = exec.Command(p.Bin, "-config", p.Config)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatalf("start minimix: %v", err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
+}
+
+// WaitListening waits up to d for the client listener of a launched
+// server, and kills it and fails the test if it does not come.
+func (p *Process) WaitListening(d time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		c, err := net.DialTimeout("tcp", p.C2S, time.Second)
 		if err == nil {

@@ -224,8 +224,16 @@ const (
 		(seq, owner, id, stamp, with_jid, from_nick, groupchat, origin_stanza_id, stanza)
 		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
 			$7::boolean[], $8::text[], $9::bytea[])`
+	// A room message's id is derived from the room's stanza-id
+	// (mam.roomMessageID), so the copies two nodes of a cluster store of
+	// one message (their accounts are in the same room) collide here and
+	// the message is kept once, at the later of the positions: each node
+	// stored it after it opened its accounts' intervals in the room, and
+	// positions of different nodes are ordered only roughly, so the later
+	// one is inside the intervals that both nodes opened before.
 	insertRoomSQL = `INSERT INTO room_messages (seq, room, id, stamp, from_nick, origin_stanza_id, stanza)
-		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bytea[])`
+		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bytea[])
+		ON CONFLICT (room, id) DO UPDATE SET seq = GREATEST(room_messages.seq, EXCLUDED.seq)`
 	// An interval opens only if none is open, so that opening twice (a
 	// rejoin after a restart, or on another node) keeps the one interval.
 	openSQL = `INSERT INTO room_memberships (account, room, from_seq, to_seq) VALUES ($1, $2, $3, NULL)

@@ -288,8 +288,10 @@ func (db *DB) commitOps(ops []archiveOp) error {
 var opSQL = [...]string{
 	opArchive: `INSERT INTO archive_messages (seq, owner, id, stamp, with_jid, from_nick, groupchat, origin_stanza_id, stanza)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	// A room message stored before under the same id (derived from the
+	// room's stanza-id) is kept as it was.
 	opRoom: `INSERT INTO room_messages (seq, room, id, stamp, from_nick, origin_stanza_id, stanza)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 	// An interval opens only if none is open, so that opening twice (a
 	// rejoin after a restart) keeps the one interval.
 	opOpen: `INSERT INTO room_memberships (account, room, from_seq, to_seq)

@@ -210,6 +210,20 @@ func TestClusterChat(t *testing.T) {
 		b.Send("<iq type='set' id='c1'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
 		b.ExpectStanza("carbons enabled", 10*time.Second, func(n xmpptest.Node) bool { return n.Attr("id") == "c1" && n.Attr("type") == "result" })
 	}
+	// Every node learns the sessions' carbons from the registry, some
+	// time after the change (docs/cluster.md): the messages below are
+	// routed on the node they arrive at, which must know by then.
+	for _, p := range all {
+		waitStatus(t, p, "bob's sessions with carbons", func(st cluster.Status) bool {
+			n := 0
+			for _, s := range st.Sessions {
+				if strings.HasPrefix(s.JID, "bob@localhost/") && s.Carbons {
+					n++
+				}
+			}
+			return n == 2
+		})
+	}
 
 	// To a full JID on another node.
 	alice.Send("<message type='chat' to='bob@localhost/phone' id='m1'><body>to the phone</body></message>")

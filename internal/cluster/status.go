@@ -37,6 +37,10 @@ type SessionStatus struct {
 	JID       string `json:"jid"`
 	Node      string `json:"node"`
 	Available bool   `json:"available"`
+	// Carbons says the session enabled carbons (XEP-0280) as this node
+	// knows it: a node learns another's sessions' state from the
+	// registry's watcher, some time after the change.
+	Carbons bool `json:"carbons,omitempty"`
 }
 
 // LeaseStatus is one lease: the node acting for a room or an account.
@@ -55,8 +59,8 @@ func (n *Node) Status() Status {
 		if rs, ok := s.(router.RemoteSession); ok {
 			node = rs.Node()
 		}
-		avail, _ := s.State().Available()
-		st.Sessions = append(st.Sessions, SessionStatus{JID: s.JID().String(), Node: node, Available: avail})
+		avail, _, _, carbons, _ := s.State().Snapshot()
+		st.Sessions = append(st.Sessions, SessionStatus{JID: s.JID().String(), Node: node, Available: avail, Carbons: carbons})
 		count[node]++
 		return true
 	})

@@ -15,12 +15,8 @@ func CredentialsMatch(c storage.Credentials, password string) bool {
 	if err != nil {
 		return false
 	}
-	for _, h := range []scramHash{sha256Hash, sha1Hash} {
-		if cred := *h.cred(&c); usable(h, cred) {
-			return verifyPassword(h, cred, prepped)
-		}
-	}
-	return false
+	h, cred, ok := preferred(c)
+	return ok && verifyPassword(h, cred, prepped)
 }
 
 // SetCompleter makes a successful password check (a PLAIN login, or
@@ -37,10 +33,8 @@ func (s *Server) SetCompleter(complete func(ctx context.Context, username string
 // fresh salt and the iteration count of the record it has.
 func completeCredentials(c storage.Credentials, prepped string) (storage.Credentials, error) {
 	iters := DefaultIters
-	for _, h := range []scramHash{sha256Hash, sha1Hash} {
-		if cred := *h.cred(&c); usable(h, cred) {
-			iters = max(iters, cred.Iters)
-		}
+	if _, cred, ok := preferred(c); ok {
+		iters = max(iters, cred.Iters)
 	}
 	for _, h := range []scramHash{sha1Hash, sha256Hash} {
 		if usable(h, *h.cred(&c)) {

@@ -105,6 +105,18 @@ func usable(h scramHash, c storage.ScramCredential) bool {
 	return len(c.Salt) > 0 && c.Iters > 0 && len(c.StoredKey) == h.size && len(c.ServerKey) == h.size
 }
 
+// preferred returns the record a password is checked against: SHA-256's,
+// else SHA-1's (an account imported with that one only); ok is false when
+// neither is usable.
+func preferred(c storage.Credentials) (h scramHash, cred storage.ScramCredential, ok bool) {
+	for _, h := range []scramHash{sha256Hash, sha1Hash} {
+		if cred := *h.cred(&c); usable(h, cred) {
+			return h, cred, true
+		}
+	}
+	return scramHash{}, storage.ScramCredential{}, false
+}
+
 // verifyPassword checks a prepared password against a stored credential
 // in constant time with respect to the keys.
 func verifyPassword(h scramHash, c storage.ScramCredential, prepped string) bool {

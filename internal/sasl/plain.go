@@ -103,12 +103,8 @@ func (s *Server) passwordMatches(ctx context.Context, username, password string)
 	if err != nil {
 		return false, err
 	}
-	// Prefer SHA-256; an account with only one usable record still works.
-	h, cred := sha256Hash, creds.SHA256
-	if !usable(h, cred) {
-		h, cred = sha1Hash, creds.SHA1
-	}
-	if !usable(h, cred) {
+	h, cred, ok := preferred(creds)
+	if !ok {
 		fake := fakeCredentials(s.secret, username)
 		h, cred, known = sha256Hash, fake.SHA256, false
 	}

@@ -3,7 +3,6 @@ package accountjoin
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"runtime"
 	"sync"
 	"time"
@@ -82,11 +81,16 @@ func (s *Service) rejoinAll(ctx context.Context, recs []Record) {
 		}
 		return
 	}
+	// Accounts dealt out in turn: whole accounts per goroutine, and the
+	// goroutines about equally loaded.
 	parts := make([][]Record, workers)
+	worker := make(map[jid.JID]int)
 	for _, r := range recs {
-		h := fnv.New32a()
-		h.Write([]byte(r.Account.String()))
-		i := int(h.Sum32() % uint32(workers))
+		i, ok := worker[r.Account]
+		if !ok {
+			i = len(worker) % workers
+			worker[r.Account] = i
+		}
 		parts[i] = append(parts[i], r)
 	}
 	var wg sync.WaitGroup

@@ -95,9 +95,13 @@ type Archive interface {
 
 // GroupchatRef is where a room message is in the accounts' archives.
 type GroupchatRef struct {
-	ID  string // archive id, the <stanza-id by=account> on forked copies
-	Seq int64  // archive position: later messages have larger ones
-	Dup bool   // stored before this copy arrived
+	ID string // archive id, the <stanza-id by=account> on forked copies
+	// Order is this process's order of the room's messages: every copy
+	// of a message has the same, a message first seen later a larger
+	// one (archive positions are not: on a cluster each node stores at
+	// positions from its own range).
+	Order uint64
+	Dup   bool // stored before this copy arrived
 }
 
 // Config configures the Service.

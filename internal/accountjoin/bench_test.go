@@ -28,7 +28,7 @@ func (a *nullArchive) Joined(ctx context.Context, account, room jid.JID) error {
 func (a *nullArchive) Left(ctx context.Context, account, room jid.JID) error   { return nil }
 func (a *nullArchive) Groupchat(ctx context.Context, account, room jid.JID, el *xml.Element) (GroupchatRef, error) {
 	a.n++
-	return GroupchatRef{ID: "id", Seq: int64(a.n)}, nil
+	return GroupchatRef{ID: "id", Order: uint64(a.n)}, nil
 }
 func (a *nullArchive) History(ctx context.Context, owner, room jid.JID, max int, since time.Time) ([]HistoryItem, error) {
 	return nil, nil

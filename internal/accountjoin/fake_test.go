@@ -181,7 +181,7 @@ func (f *fakeArchive) Groupchat(ctx context.Context, account, room jid.JID, el *
 		return GroupchatRef{}, nil
 	}
 	seq := int64(len(f.records) + 1)
-	rec := fakeRecord{room: room, ref: GroupchatRef{ID: fmt.Sprintf("arch%d", seq), Seq: seq}, stamp: time.Now(), el: el.Clone(), readers: make(map[jid.JID]bool)}
+	rec := fakeRecord{room: room, ref: GroupchatRef{ID: fmt.Sprintf("arch%d", seq), Order: uint64(seq)}, stamp: time.Now(), el: el.Clone(), readers: make(map[jid.JID]bool)}
 	for k := range f.members {
 		acct, r, _ := strings.Cut(k, " ")
 		if r == room.String() {

@@ -414,14 +414,14 @@ func (s *Service) roomMessage(ctx context.Context, a *account, rm *room, el *xml
 		if ref.ID != "" {
 			stanza.AddStanzaIDString(el, a.jidS, ref.ID)
 		}
-		if ref.Dup && (ref.Seq <= rm.delivered || rm.adoptedDelivered(el)) {
+		if ref.Dup && (ref.Order <= rm.delivered || rm.adoptedDelivered(el)) {
 			// The joined sessions had it: the room repeats its history
 			// after taking the account back (rule 21: nothing doubled).
 			// A session whose join is under way asked for that history.
 			s.forkJoining(rm, el)
 			return true
 		}
-		rm.delivered = max(rm.delivered, ref.Seq)
+		rm.delivered = max(rm.delivered, ref.Order)
 		s.watched(ctx, a, rm, el)
 		s.forkOwned(rm, el)
 		return true

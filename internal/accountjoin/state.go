@@ -152,11 +152,11 @@ type room struct {
 	sentStatus string
 	sentAny    bool
 
-	// delivered is the archive position of the newest room message
+	// delivered is the GroupchatRef.Order of the newest room message
 	// forked to the joined sessions: a repeat at or below it (the room's
 	// history after it dropped and took back the account) is not forked
 	// to them again.
-	delivered int64
+	delivered uint64
 	// adoptedLast, set while a room adopted from another cluster node
 	// is rejoined (Adopt), is the stamp of the newest room message
 	// archived before: the history the room replays up to it reached

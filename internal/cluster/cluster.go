@@ -123,6 +123,7 @@ type Stats struct {
 	Received   atomic.Uint64 // stanzas received from other nodes
 	NodesGone  atomic.Uint64 // nodes seen to die
 	SendErrors atomic.Uint64 // stanzas that could not be published
+	NATSErrors atomic.Uint64 // asynchronous errors NATS reported (a slow consumer's lost messages)
 }
 
 // nodeInfo is a node's key in minimix_nodes.
@@ -172,7 +173,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			n.close()
 		}
 	}()
-	var opts = []nats.Option{nats.Name("minimix " + n.id), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond), nats.DrainTimeout(5 * time.Second)}
+	var opts = []nats.Option{nats.Name("minimix " + n.id), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond), nats.DrainTimeout(5 * time.Second), nats.ErrorHandler(n.natsError)}
 	url := n.cfg.NATSURL
 	if url == "" {
 		if n.ns, err = startEmbedded(n.id, n.cfg.Embedded, n.log.With("component", "nats")); err != nil {
@@ -230,6 +231,21 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.dropStaleLeases(ctx)
 	n.log.Info("cluster node started", "node", n.id, "nodes", len(n.Nodes()))
 	return nil
+}
+
+// natsError is told of what NATS reports asynchronously on this node's
+// connection; a slow consumer (this node did not take its stanzas as
+// fast as they came) means lost stanzas: logged and counted, never
+// silent.
+func (n *Node) natsError(_ *nats.Conn, sub *nats.Subscription, err error) {
+	n.Stats.NATSErrors.Add(1)
+	var subject string
+	var dropped int
+	if sub != nil {
+		subject = sub.Subject
+		dropped, _ = sub.Dropped()
+	}
+	n.log.Error("cluster: NATS reported an error", "subject", subject, "dropped", dropped, "err", err)
 }
 
 // sweep ends the sessions of nodes that were gone before this one

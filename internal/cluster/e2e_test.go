@@ -81,6 +81,7 @@ func startNodesWith(t *testing.T, n int, c2s string) []*xmpptest.Process {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for i, p := range nodes {
+				dumpGoroutines(t, p, fmt.Sprintf("n%d", i+1))
 				p.Kill()
 				t.Logf("node n%d's log:\n%s", i+1, p.Output())
 			}
@@ -98,30 +99,76 @@ func startNodesWith(t *testing.T, n int, c2s string) []*xmpptest.Process {
 	return nodes
 }
 
-// status asks a node's admin API for the cluster's status.
-func status(t *testing.T, p *xmpptest.Process) (cluster.Status, error) {
-	t.Helper()
+// adminGet returns the body of GET /api/<path> on p's admin API (with
+// its token).
+func adminGet(p *xmpptest.Process, path string) ([]byte, error) {
 	tok, err := os.ReadFile(filepath.Join(p.DataDir, "admin.token"))
 	if err != nil {
-		return cluster.Status{}, err
+		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+p.HTTP+"/api/cluster", nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+p.HTTP+"/api/"+path, nil)
 	if err != nil {
-		return cluster.Status{}, err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return cluster.Status{}, err
+		return nil, err
 	}
 	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET /api/%s: %w", path, err)
+	}
 	if resp.StatusCode != http.StatusOK {
-		return cluster.Status{}, fmt.Errorf("GET /api/cluster: %s", resp.Status)
+		return nil, fmt.Errorf("GET /api/%s: %s: %s", path, resp.Status, b)
+	}
+	return b, nil
+}
+
+// status asks a node's admin API for the cluster's status.
+func status(t *testing.T, p *xmpptest.Process) (cluster.Status, error) {
+	t.Helper()
+	b, err := adminGet(p, "cluster")
+	if err != nil {
+		return cluster.Status{}, err
 	}
 	var st cluster.Status
-	return st, json.NewDecoder(resp.Body).Decode(&st)
+	return st, json.Unmarshal(b, &st)
+}
+
+// adminText is adminGet's body, or its error, as text for a log.
+func adminText(p *xmpptest.Process, path string) string {
+	b, err := adminGet(p, path)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+// dumpGoroutines saves the metrics and goroutines of a node of a failed
+// test in a file that outlives the test, and logs its name: what a stuck
+// node waits for, where stanzas went.
+func dumpGoroutines(t *testing.T, p *xmpptest.Process, name string) {
+	b, err := adminGet(p, "debug/pprof/goroutine?debug=2")
+	if resp, merr := http.Get("http://" + p.HTTP + "/metrics"); merr == nil {
+		m, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		b = append(append(m, "\n\n"...), b...)
+	}
+	if err == nil {
+		var f *os.File
+		if f, err = os.CreateTemp("", "minimix-"+name+"-dump-*.txt"); err == nil {
+			_, err = f.Write(b)
+			f.Close()
+			t.Logf("node %s's metrics and goroutines: %s", name, f.Name())
+		}
+	}
+	if err != nil {
+		t.Logf("node %s: no goroutine dump: %v", name, err)
+	}
 }
 
 // waitStatus waits until p's view of the cluster satisfies ok.
@@ -403,7 +450,7 @@ func roomScenario(t *testing.T, kill bool) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, p := range nodes[1:] {
-				t.Logf("joins on %s: %s", p.HTTP, adminGet(t, p, "joins"))
+				t.Logf("joins on %s: %s", p.HTTP, adminText(p, "joins"))
 			}
 		}
 	})
@@ -499,45 +546,21 @@ func roomScenario(t *testing.T, kill bool) {
 	checkArchives(t, said, bob, carol2)
 }
 
-// adminGet returns the body of GET /api/<path> on p, or the error.
-func adminGet(t *testing.T, p *xmpptest.Process, path string) string {
-	tok, err := os.ReadFile(filepath.Join(p.DataDir, "admin.token"))
-	if err != nil {
-		return err.Error()
-	}
-	req, _ := http.NewRequest("GET", "http://"+p.HTTP+"/api/"+path, nil)
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
-}
-
 // checkJoinedOnce asks node p for the account joins it acts for: carol
 // is in the room once, with her sessions on nodes 2 and 3 joined.
 func checkJoinedOnce(t *testing.T, p *xmpptest.Process) {
 	t.Helper()
-	tok, err := os.ReadFile(filepath.Join(p.DataDir, "admin.token"))
+	b, err := adminGet(p, "joins?account=carol@localhost")
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest("GET", "http://"+p.HTTP+"/api/joins?account=carol@localhost", nil)
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var infos []struct {
 		Account  string   `json:"account"`
 		Room     string   `json:"room"`
 		Sessions []string `json:"sessions"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&infos); err != nil {
-		t.Fatalf("GET /api/joins: %s: %v", resp.Status, err)
+	if err := json.Unmarshal(b, &infos); err != nil {
+		t.Fatalf("GET /api/joins: %v", err)
 	}
 	var mine int
 	for _, in := range infos {
@@ -572,6 +595,53 @@ func checkArchives(t *testing.T, said []string, bob, carol *xmpptest.Raw) {
 			if count[b] != 1 {
 				t.Errorf("%s's archive has %q %d times; archive: %q", c.name, b, count[b], got)
 			}
+		}
+	}
+}
+
+// TestClusterMetricsDocumented: a cluster node exports every
+// minimix_cluster_* row of docs/metrics.md, and each one it exports is
+// there (internal/server's TestMetricsDocumented checks the rest, on a
+// server that is no cluster node).
+func TestClusterMetricsDocumented(t *testing.T) {
+	nodes := startNodes(t, 1)
+	resp, err := http.Get("http://" + nodes[0].HTTP + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported := make(map[string]string) // name -> type
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if f := strings.Fields(line); len(f) == 4 && f[1] == "TYPE" && strings.HasPrefix(f[2], "minimix_cluster_") {
+			exported[f[2]] = f[3]
+		}
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := make(map[string]string)
+	for line := range strings.SplitSeq(string(doc), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) >= 5 && strings.HasPrefix(strings.TrimSpace(cells[1]), "`minimix_cluster_") {
+			documented[strings.Trim(strings.TrimSpace(cells[1]), "`")] = strings.TrimSpace(cells[2])
+		}
+	}
+	if len(exported) == 0 || len(documented) == 0 {
+		t.Fatalf("exported %v, documented %v: want both non-empty", exported, documented)
+	}
+	for name, typ := range exported {
+		if d, ok := documented[name]; !ok || d != typ {
+			t.Errorf("%s (%s) exported; docs/metrics.md says %q", name, typ, d)
+		}
+	}
+	for name := range documented {
+		if _, ok := exported[name]; !ok {
+			t.Errorf("docs/metrics.md documents %s, which a cluster node does not export", name)
 		}
 	}
 }

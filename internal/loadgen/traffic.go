@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -210,7 +211,7 @@ func (t *traffic) report(r *Result, receivers pool, unit string) {
 	}
 	r.latencies("latency", receivers.latency())
 	if t.delivered < t.expected {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("%d of %d deliveries did not arrive", t.expected-t.delivered, t.expected))
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%d of %d deliveries did not arrive%s", t.expected-t.delivered, t.expected, receivers.short(t.expected)))
 	}
 	if t.delivered > t.expected {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("%d deliveries more than expected (%d): duplicates?", t.delivered-t.expected, t.expected))
@@ -261,3 +262,28 @@ func (b *bench) progress(status func() string) func() {
 }
 
 var errNoSessions = errors.New("no sessions")
+
+// short names the receivers that got fewer deliveries than their share
+// when every receiver should get each message (a room), with the server
+// address each is connected to: which sessions, on which node of a
+// cluster, lost what.
+func (p pool) short(expected int64) string {
+	if len(p) == 0 || expected%int64(len(p)) != 0 {
+		return ""
+	}
+	each := expected / int64(len(p))
+	var b strings.Builder
+	n := 0
+	for _, s := range p {
+		if d := s.delivered.Load(); d < each {
+			if n < 10 {
+				fmt.Fprintf(&b, "; %s via %s got %d of %d", s.c.JID, s.c.nc.RemoteAddr(), d, each)
+			}
+			n++
+		}
+	}
+	if n > 10 {
+		fmt.Fprintf(&b, "; %d more receivers short", n-10)
+	}
+	return b.String()
+}

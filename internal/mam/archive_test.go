@@ -1,6 +1,7 @@
 package mam
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -11,6 +12,8 @@ import (
 	"minimix/internal/jid"
 	"minimix/internal/stanza"
 	"minimix/internal/storage"
+	"minimix/internal/storage/sqlite"
+	"minimix/internal/xml"
 )
 
 func TestArchiveRules(t *testing.T) {
@@ -425,5 +428,86 @@ func TestAppend(t *testing.T) {
 	}
 	if stanza.StanzaID(parse(t, string(recs[0].Stanza)), room) != id {
 		t.Errorf("stored copy lacks the room's stanza-id: %s", recs[0].Stanza)
+	}
+}
+
+// otherNodes is a store whose positions are those of a cluster node
+// sharing its database with others: its own from one range, and the
+// room messages another node stored, read back at start, from a later
+// range.
+type otherNodes struct {
+	*sqlite.DB
+	seq int64
+}
+
+func (o *otherNodes) QueueRoomMessage(ctx context.Context, rec storage.RoomMessage) (int64, error) {
+	if _, err := o.DB.QueueRoomMessage(ctx, rec); err != nil {
+		return 0, err
+	}
+	o.seq++
+	return o.seq, nil
+}
+
+func (o *otherNodes) RecentRoomMessages(ctx context.Context, rooms []string, n int) (map[string][]storage.RoomMessage, error) {
+	m, err := o.DB.RecentRoomMessages(ctx, rooms, n)
+	for _, recs := range m {
+		for i := range recs {
+			recs[i].Seq += 1 << 40 // another node's range
+		}
+	}
+	return m, err
+}
+
+// TestGroupchatOrderAcrossNodes checks that GroupchatRef.Order follows
+// the order in which this process first sees a room's messages, whatever
+// the positions storage hands out: on a cluster a message another node
+// stored first carries a position from that node's range, larger than
+// the positions of the messages this node stores after it. (Ordering by
+// position dropped every later message for all but one account of the
+// node: each looked like a repeat of something already delivered.)
+func TestGroupchatOrderAcrossNodes(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	room := jid.MustParse("room@muc.example.net")
+	bob := jid.MustParse("bob@example.net")
+	msg := func(n int) *xml.Element {
+		return parse(t, fmt.Sprintf(`<message xmlns='jabber:client' type='groupchat' from='room@muc.example.net/carol'><body>%d</body><stanza-id xmlns='urn:xmpp:sid:0' by='room@muc.example.net' id='r%d'/></message>`, n, n))
+	}
+	// Message 1 was stored by another node before this one started.
+	for _, j := range []jid.JID{alice, bob} {
+		if err := f.a.Joined(ctx, j, room); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.a.Groupchat(ctx, alice, room, msg(1)); err != nil {
+		t.Fatal(err)
+	}
+	node := &otherNodes{DB: f.db}
+	a := New(node, nil, slog.New(slog.DiscardHandler))
+	if err := a.LoadMemberships(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var last uint64
+	for n := 1; n <= 3; n++ {
+		first, err := a.Groupchat(ctx, alice, room, msg(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := a.Groupchat(ctx, bob, room, msg(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !second.Dup || second.ID != first.ID || second.Order != first.Order {
+			t.Errorf("message %d: bob's copy %+v, want a repeat of alice's %+v", n, second, first)
+		}
+		if first.Order <= last {
+			t.Errorf("message %d: order %d, not after the message before it (%d); refs %+v", n, first.Order, last, first)
+		}
+		last = first.Order
+	}
+	// The room repeats message 2 (history after a rejoin): same order.
+	again, err := a.Groupchat(ctx, alice, room, msg(2))
+	if err != nil || !again.Dup || again.Order != last-1 {
+		t.Errorf("repeat of message 2: %+v, %v; want a duplicate with order %d", again, err, last-1)
 	}
 }

@@ -37,7 +37,13 @@ const (
 // accounts in the room.
 type GroupchatRef struct {
 	ID  string // archive id: the <stanza-id by=account> of every member
-	Seq int64  // archive position: later messages have larger ones
+	Seq int64  // archive position when this process stored or read it
+	// Order is this process's order of the room's messages: the copies
+	// of one message share it, and a message first seen later has a
+	// larger one. Seq cannot serve: on a cluster, positions come from
+	// each node's own range, so a message another node stored may have
+	// a larger position than the next one this node stores.
+	Order uint64
 	// Dup reports that the message was stored before this call: by
 	// another account's copy, or earlier when the room sends it again.
 	Dup bool
@@ -67,6 +73,21 @@ type roomStream struct {
 	ring   []string // the keys of recent, oldest replaced first
 	next   int
 	last   time.Time // stamp of the newest record
+	order  uint64    // the last GroupchatRef.Order given
+}
+
+// ordered returns ref with an Order, giving it the next one if the
+// message had none (it was read from storage, not seen yet), and keeps
+// that in recent.
+func (rs *roomStream) ordered(origin string, ref GroupchatRef) GroupchatRef {
+	if ref.Order == 0 {
+		rs.order++
+		ref.Order = rs.order
+		if _, ok := rs.recent[origin]; ok {
+			rs.recent[origin] = ref
+		}
+	}
+	return ref
 }
 
 // remember adds a stored message to the recent ones.
@@ -331,6 +352,9 @@ func (a *Archive) Groupchat(ctx context.Context, account, room jid.JID, el *xml.
 		return GroupchatRef{}, err
 	}
 	ref, seen := rs.recent[origin]
+	if seen && origin != "" {
+		ref = rs.ordered(origin, ref)
+	}
 	// A record read from storage is written again only if it has the id
 	// this one gets (not one stored before ids were derived).
 	restore := archiving && rs.loaded[origin] && ref.ID == roomMessageID(room, origin)
@@ -373,7 +397,8 @@ func (a *Archive) Groupchat(ctx context.Context, account, room jid.JID, el *xml.
 		ref.Dup = true
 		return ref, nil
 	}
-	ref = GroupchatRef{ID: rec.ID, Seq: seq}
+	rs.order++
+	ref = GroupchatRef{ID: rec.ID, Seq: seq, Order: rs.order}
 	rs.remember(origin, ref, rec.Stamp)
 	return ref, nil
 }

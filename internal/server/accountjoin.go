@@ -60,7 +60,7 @@ func (j joinArchive) Left(ctx context.Context, account, room jid.JID) error {
 
 func (j joinArchive) Groupchat(ctx context.Context, account, room jid.JID, el *xml.Element) (accountjoin.GroupchatRef, error) {
 	ref, err := j.mam.Groupchat(ctx, account, room, el)
-	return accountjoin.GroupchatRef{ID: ref.ID, Seq: ref.Seq, Dup: ref.Dup}, err
+	return accountjoin.GroupchatRef{ID: ref.ID, Order: ref.Order, Dup: ref.Dup}, err
 }
 
 func (j joinArchive) History(ctx context.Context, owner, room jid.JID, max int, since time.Time) ([]accountjoin.HistoryItem, error) {

@@ -123,6 +123,15 @@ func (s *Server) registerMetrics() {
 			return float64(q.ArchiveQueue())
 		})
 	}
+	if s.Cluster != nil {
+		cs := &s.Cluster.Stats
+		m.Counter("minimix_cluster_sent_total", "Stanzas sent to other cluster nodes.", &cs.Sent)
+		m.Counter("minimix_cluster_received_total", "Stanzas received from other cluster nodes.", &cs.Received)
+		m.Counter("minimix_cluster_send_errors_total", "Stanzas that could not be sent to another cluster node.", &cs.SendErrors)
+		m.Counter("minimix_cluster_nodes_gone_total", "Cluster nodes seen to die.", &cs.NodesGone)
+		m.Counter("minimix_cluster_nats_errors_total", "Errors NATS reported on this node's connection (slow consumer, permissions).", &cs.NATSErrors)
+		m.GaugeFunc("minimix_cluster_nodes", "Live cluster nodes, this one included.", func() float64 { return float64(len(s.Cluster.Nodes())) })
+	}
 	if s.S2S != nil {
 		ss := &s.S2S.Stats
 		for _, d := range []struct {

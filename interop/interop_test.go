@@ -25,8 +25,13 @@ import (
 	"time"
 
 	"minimix/internal/config"
+	"minimix/internal/storage/postgres/pgtest"
 	"minimix/internal/xmpptest"
+	"minimix/internal/xmpptest/testca"
 )
+
+// TestMain stops the private PostgreSQL the cluster scenarios start.
+func TestMain(m *testing.M) { os.Exit(pgtest.Wrap(m).Run()) }
 
 // python is the interpreter the scenarios run under: the system one, which
 // is where apt installs python3-slixmpp (a pyenv python on PATH is not).
@@ -70,7 +75,12 @@ var scenarios = []scenario{
 	{"muc_register", []string{"alice", "bob", "carol"}, false},
 	{"avatar", []string{"alice", "bob", "carol"}, false},
 	{"upload", []string{"alice", "bob"}, false},
+	{"sm_cluster", []string{"alice", "bob"}, false},
 }
+
+// clusterScenarios run against two minimix nodes of one cluster
+// (runClusterScenario) instead of one server.
+var clusterScenarios = map[string]bool{"sm_cluster": true}
 
 // componentSecret is the secret of the external components the scenarios
 // configure (common.COMPONENT_SECRET in the scripts).
@@ -135,6 +145,10 @@ func TestSlixmpp(t *testing.T) {
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
+			if clusterScenarios[sc.name] {
+				runClusterScenario(t, sc)
+				return
+			}
 			runScenario(t, sc)
 		})
 	}
@@ -190,6 +204,9 @@ type target struct {
 	domain, ca       string
 	// compPort is the external components' port, "" when there is none.
 	compPort string
+	// c2sPort2 is a second cluster node's client port (cluster
+	// scenarios), "" otherwise.
+	c2sPort2 string
 	// restart restarts the server and returns its new ports; nil when
 	// the server cannot be restarted for a script.
 	restart func(t *testing.T) (c2sPort, tlsPort string)
@@ -219,6 +236,40 @@ func runScenario(t *testing.T, sc scenario) {
 	})
 }
 
+// runClusterScenario runs sc against two nodes of a minimix cluster over
+// one PostgreSQL (skipped without one, failed under
+// MINIMIX_POSTGRES=require), which serve one certificate from a test CA.
+func runClusterScenario(t *testing.T, sc scenario) {
+	dsn := pgtest.DSN(t)
+	ca, err := testca.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cert, key, err := ca.WriteFiles(dir, "localhost", 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile, err := ca.WriteCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := xmpptest.StartCluster(t, 2, xmpptest.ClusterConfig{
+		DSN:    dsn,
+		Tables: fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n", cert, key),
+	})
+	for _, name := range sc.accounts {
+		nodes[0].AddUser(name, password(name))
+	}
+	runScript(t, sc, target{
+		server:   "minimix",
+		c2sPort:  port(t, nodes[0].C2S),
+		c2sPort2: port(t, nodes[1].C2S),
+		domain:   nodes[0].Domain,
+		ca:       caFile,
+	})
+}
+
 // runScript runs sc's script against srv and fails t with the script's
 // output when it fails.
 func runScript(t *testing.T, sc scenario, srv target) {
@@ -230,7 +281,6 @@ func runScript(t *testing.T, sc scenario, srv target) {
 		script,
 		"--host", "127.0.0.1",
 		"--port", srv.c2sPort,
-		"--tls-port", srv.tlsPort,
 		"--domain", srv.domain,
 		"--ca", srv.ca,
 		"--server", srv.server,
@@ -240,6 +290,12 @@ func runScript(t *testing.T, sc scenario, srv target) {
 	}
 	if srv.compPort != "" {
 		args = append(args, "--component-port", srv.compPort)
+	}
+	if srv.tlsPort != "" {
+		args = append(args, "--tls-port", srv.tlsPort)
+	}
+	if srv.c2sPort2 != "" {
+		args = append(args, "--port2", srv.c2sPort2)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)

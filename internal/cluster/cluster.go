@@ -22,6 +22,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -284,15 +286,24 @@ func (n *Node) SetInfo(info map[string]string) {
 	}
 }
 
-// replicas is the number of copies of each bucket.
+// replicas is the number of copies of each bucket: as configured, else
+// one per embedded server up to three (a bucket cannot have more copies
+// than there are servers: two nodes get two), else three on an external
+// NATS cluster.
 func (n *Node) replicas() int {
 	if n.cfg.Replicas > 0 {
 		return n.cfg.Replicas
 	}
-	if n.cfg.NATSURL == "" && len(n.cfg.Embedded.Routes) == 0 {
-		return 1
+	if n.cfg.NATSURL != "" {
+		return 3
 	}
-	return 3
+	servers := len(n.cfg.Embedded.Routes)
+	if !slices.ContainsFunc(n.cfg.Embedded.Routes, func(r string) bool {
+		return strings.TrimPrefix(r, "nats://") == n.cfg.Embedded.ClusterListen
+	}) {
+		servers++ // its own server, not in its routes
+	}
+	return min(3, servers)
 }
 
 // createBuckets creates (or finds) the buckets.

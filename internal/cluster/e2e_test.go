@@ -1,11 +1,9 @@
 package cluster_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,166 +23,35 @@ import (
 // if a goroutine (an embedded NATS server's, a client's) outlives them.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(pgtest.Wrap(m)) }
 
-// freeAddr returns a loopback address whose port was free a moment ago:
-// each NATS server's routes must name the others' cluster ports before
-// any of them starts, so the kernel cannot pick them at listen time.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // startNodes starts n minimix processes as one cluster over one
-// PostgreSQL schema, with embedded NATS servers routed to each other,
-// and waits until each sees all of them.
-// Without PostgreSQL it skips, or fails under MINIMIX_POSTGRES=require
-// (pgtest.DSN).
+// PostgreSQL schema (xmpptest.StartCluster). Without PostgreSQL it
+// skips, or fails under MINIMIX_POSTGRES=require (pgtest.DSN).
 func startNodes(t *testing.T, n int) []*xmpptest.Process {
 	t.Helper()
 	return startNodesWith(t, n, "")
 }
 
-// startNodesWith is startNodes with more keys of the [c2s] table.
+// startNodesWith is startNodes with more keys of the [c2s] table; the
+// tables of $MINIMIX_CLUSTER_TEST_TABLES are added too.
 func startNodesWith(t *testing.T, n int, c2s string) []*xmpptest.Process {
 	t.Helper()
-	dsn := pgtest.DSN(t)
-	routes := make([]string, n)
-	for i := range routes {
-		routes[i] = freeAddr(t)
-	}
-	var quoted []string
-	for _, r := range routes {
-		quoted = append(quoted, fmt.Sprintf("%q", "nats://"+r))
-	}
-	if n == 1 {
-		quoted = nil // a lone node: no routes, one copy of each bucket
-	}
-	nodes := make([]*xmpptest.Process, n)
-	for i := range nodes {
-		tables := fmt.Sprintf(os.Getenv("MINIMIX_CLUSTER_TEST_TABLES")+"[storage]\ndriver = \"postgres\"\ndsn = %q\n[cluster]\nenabled = true\nnode_id = \"n%d\"\nnode_timeout = \"3s\"\n[cluster.nats]\nlisten = \"\"\ncluster_listen = %q\nroutes = [%s]\n",
-			dsn, i+1, routes[i], strings.Join(quoted, ", "))
-		nodes[i] = xmpptest.PrepareProcess(t, xmpptest.ProcessConfig{Tables: tables, S2S: "enabled = false\n", C2S: c2s})
-		// Each node sends its own client address as XEP-0198's location.
-		b, err := os.ReadFile(nodes[i].Config)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b = []byte(strings.Replace(string(b), "[cluster]\n", fmt.Sprintf("[cluster]\nresume_location = %q\n", nodes[i].C2S), 1))
-		if err := os.WriteFile(nodes[i].Config, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for i, p := range nodes {
-				dumpGoroutines(t, p, fmt.Sprintf("n%d", i+1))
-				p.Kill()
-				t.Logf("node n%d's log:\n%s", i+1, p.Output())
-			}
-		}
-	})
-	for _, p := range nodes {
-		p.Launch()
-	}
-	for _, p := range nodes {
-		p.WaitListening(2 * time.Minute)
-	}
-	for _, p := range nodes {
-		waitStatus(t, p, fmt.Sprintf("%d nodes", n), func(st cluster.Status) bool { return len(st.Nodes) == n })
-	}
-	return nodes
-}
-
-// adminGet returns the body of GET /api/<path> on p's admin API (with
-// its token).
-func adminGet(p *xmpptest.Process, path string) ([]byte, error) {
-	tok, err := os.ReadFile(filepath.Join(p.DataDir, "admin.token"))
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+p.HTTP+"/api/"+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("GET /api/%s: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /api/%s: %s: %s", path, resp.Status, b)
-	}
-	return b, nil
-}
-
-// status asks a node's admin API for the cluster's status.
-func status(t *testing.T, p *xmpptest.Process) (cluster.Status, error) {
-	t.Helper()
-	b, err := adminGet(p, "cluster")
-	if err != nil {
-		return cluster.Status{}, err
-	}
-	var st cluster.Status
-	return st, json.Unmarshal(b, &st)
-}
-
-// adminText is adminGet's body, or its error, as text for a log.
-func adminText(p *xmpptest.Process, path string) string {
-	b, err := adminGet(p, path)
-	if err != nil {
-		return err.Error()
-	}
-	return string(b)
-}
-
-// dumpGoroutines saves the metrics and goroutines of a node of a failed
-// test in a file that outlives the test, and logs its name: what a stuck
-// node waits for, where stanzas went.
-func dumpGoroutines(t *testing.T, p *xmpptest.Process, name string) {
-	b, err := adminGet(p, "debug/pprof/goroutine?debug=2")
-	if resp, merr := http.Get("http://" + p.HTTP + "/metrics"); merr == nil {
-		m, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		b = append(append(m, "\n\n"...), b...)
-	}
-	if err == nil {
-		var f *os.File
-		if f, err = os.CreateTemp("", "minimix-"+name+"-dump-*.txt"); err == nil {
-			_, err = f.Write(b)
-			f.Close()
-			t.Logf("node %s's metrics and goroutines: %s", name, f.Name())
-		}
-	}
-	if err != nil {
-		t.Logf("node %s: no goroutine dump: %v", name, err)
-	}
+	return xmpptest.StartCluster(t, n, xmpptest.ClusterConfig{DSN: pgtest.DSN(t), C2S: c2s, Tables: os.Getenv("MINIMIX_CLUSTER_TEST_TABLES")})
 }
 
 // waitStatus waits until p's view of the cluster satisfies ok.
 func waitStatus(t *testing.T, p *xmpptest.Process, what string, ok func(cluster.Status) bool) cluster.Status {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		st, err := status(t, p)
-		if err == nil && ok(st) {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node %s: waiting for %s: last status %+v, err %v", p.HTTP, what, st, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	return p.WaitClusterStatus(t, what, ok)
+}
+
+// adminText is p's admin API's answer to GET /api/<path>, or its error,
+// as text for a log.
+func adminText(p *xmpptest.Process, path string) string {
+	b, err := p.AdminGet(path)
+	if err != nil {
+		return err.Error()
 	}
+	return string(b)
 }
 
 // hasSession reports whether st lists the session full on node.
@@ -550,7 +417,7 @@ func roomScenario(t *testing.T, kill bool) {
 // is in the room once, with her sessions on nodes 2 and 3 joined.
 func checkJoinedOnce(t *testing.T, p *xmpptest.Process) {
 	t.Helper()
-	b, err := adminGet(p, "joins?account=carol@localhost")
+	b, err := p.AdminGet("joins?account=carol@localhost")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -335,8 +335,8 @@ type Cluster struct {
 	// rooms and account joins. Between 1s and 5m. Default "10s".
 	NodeTimeout Duration `toml:"node_timeout"`
 	// Replicas is how many NATS servers keep a copy of the cluster's
-	// registry and leases: 1 to 5, 0 for 1 with a lone embedded server
-	// (no routes) and 3 otherwise. Default 0.
+	// registry and leases: 1 to 5; 0 for one per embedded server (itself
+	// and its routes) up to 3, or 3 with nats_url. Default 0.
 	Replicas int `toml:"replicas"`
 	// ResumeLocation is the host:port at which clients reach this node,
 	// given to them as XEP-0198's location so that a resumption comes

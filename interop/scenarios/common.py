@@ -94,6 +94,8 @@ def parse_args(description, argv=None):
     p.add_argument('--host', required=True, help='server address to connect to')
     p.add_argument('--port', type=int, required=True, help='client port (STARTTLS)')
     p.add_argument('--tls-port', type=int, default=0, help='direct TLS port (XEP-0368)')
+    p.add_argument('--port2', type=int, default=0,
+                   help="a second node's client port (STARTTLS), for the cluster scenarios")
     p.add_argument('--domain', default='localhost', help='XMPP domain, also the TLS server name')
     p.add_argument('--ca', required=True, help="PEM file that signs (or is) the server's certificate")
     p.add_argument('--account', action='append', default=[], metavar='NAME=PASSWORD',
@@ -142,13 +144,14 @@ class Client(slixmpp.ClientXMPP):
 
     def __init__(self, args, name, resource, password=None, *, direct_tls=False,
                  mech=None, plugins=(), channel_binding=False, label=None,
-                 record_stanzas=False):
+                 record_stanzas=False, port=None):
         if password is None:
             password = args.accounts[name]
         super().__init__('%s@%s/%s' % (name, args.domain, resource), password, sasl_mech=mech)
         self.label = label or '%s/%s' % (name, resource)
         self.direct_tls = direct_tls
-        port = args.tls_port if direct_tls else args.port
+        if port is None:
+            port = args.tls_port if direct_tls else args.port
         if not port:
             fail('%s: no port given for %s' % (self.label, 'direct TLS' if direct_tls else 'STARTTLS'))
         self._target = (args.host, port)
@@ -217,9 +220,23 @@ class Client(slixmpp.ClientXMPP):
                 self.failed_auth.append(stanza['condition'])
             if ev == 'stream_error':
                 self.stream_errors.append(stanza['condition'])
+                if stanza['condition'] == 'see-other-host':
+                    self._follow(stanza['see_other_host'])
             self.received.append((ev, stanza))
             self._changed.set()
         return record
+
+    def _follow(self, other):
+        """Reconnects where a see-other-host stream error says (RFC 6120
+        4.9.3.19), as slixmpp itself does (it sets self.address, which
+        connect() below would otherwise ignore); the TLS name stays the
+        domain."""
+        host, sep, port = other.rpartition(':')
+        if not sep or not port.isdigit():
+            log.warning('%s: see-other-host without host:port: %r', self.label, other)
+            return
+        log.info('%s: redirected to %s', self.label, other)
+        self._target = (host.strip('[]'), int(port))
 
     # Wire log: the bytes after TLS, labelled by client.
     def send_raw(self, data):
@@ -526,6 +543,8 @@ class Component(slixmpp.ComponentXMPP):
         def record(stanza=None):
             if ev == 'stream_error':
                 self.stream_errors.append(stanza['condition'])
+                if stanza['condition'] == 'see-other-host':
+                    self._follow(stanza['see_other_host'])
             self.received.append((ev, stanza))
             self._changed.set()
         return record

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -55,12 +56,18 @@ func (n *Node) answers(node string) bool {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// publish sends el to node with the given headers.
-func (n *Node) publish(node string, h nats.Header, el *xml.Element) error {
+// publish sends el to node with the given headers. A message for a
+// session (rescueFor) is kept to be delivered elsewhere if node's NATS
+// server turns out to be gone (rescue.go).
+func (n *Node) publish(node string, h nats.Header, el *xml.Element, rescueFor *jid.JID) error {
 	bp := bufPool.Get().(*[]byte)
 	b := el.AppendXML((*bp)[:0], "")
+	m := &nats.Msg{Subject: subjectPrefix + node, Header: h, Data: b}
+	if rescueFor != nil {
+		m.Reply = n.keep(node, *rescueFor, b)
+	}
 	// The connection copies the data into its buffer before returning.
-	err := n.nc.PublishMsg(&nats.Msg{Subject: subjectPrefix + node, Header: h, Data: b})
+	err := n.nc.PublishMsg(m)
 	*bp = b[:0]
 	bufPool.Put(bp)
 	if err != nil {
@@ -72,17 +79,31 @@ func (n *Node) publish(node string, h nats.Header, el *xml.Element) error {
 	return nil
 }
 
-// sendDeliver sends el for the session full bound on node.
+// sendDeliver sends el for the session full bound on node. A message is
+// kept for a rescue; a node whose server was found gone refuses it at
+// once, so that the router delivers it elsewhere.
 func (n *Node) sendDeliver(node string, full jid.JID, el *xml.Element) error {
+	if n.isUnreachable(node) {
+		return errUnreachable
+	}
 	h := nats.Header{hdrKind: {kindDeliver}, hdrTo: {full.String()}}
-	return n.publish(node, h, el)
+	if el.Local == "message" {
+		if t := el.Attr("type"); t == "" || t == "chat" || t == "normal" {
+			// What Router.Reroute would deliver elsewhere.
+			return n.publish(node, h, el, &full)
+		}
+	}
+	return n.publish(node, h, el, nil)
 }
+
+// errUnreachable says a node's NATS server was found gone.
+var errUnreachable = errors.New("the node's NATS server is gone")
 
 // SendRoute sends el to node, which routes it from from to to as if it
 // had come in there.
 func (n *Node) SendRoute(node string, el *xml.Element, from, to jid.JID) error {
 	h := nats.Header{hdrKind: {kindRoute}, hdrTo: {to.String()}, hdrFrom: {from.String()}}
-	return n.publish(node, h, el)
+	return n.publish(node, h, el, nil)
 }
 
 // receive handles a message on this node's subject. NATS calls it on one

@@ -96,6 +96,8 @@ type Node struct {
 	leasesKV   jetstream.KeyValue
 	infoKV     jetstream.KeyValue
 	sub        *nats.Subscription
+	rescueSub  *nats.Subscription
+	rescue     rescue
 
 	leases        leases
 	rooms         *Rooms     // nil without a MUC service
@@ -115,6 +117,10 @@ type Node struct {
 	kick    chan struct{}       // wakes the session writer
 	remote  map[string]*remoteSession
 	running bool
+	// unreachable are the nodes whose NATS server was found gone (a
+	// message to them came back), with when; unreachableN counts them.
+	unreachable  map[string]time.Time
+	unreachableN atomic.Int32
 
 	Stats Stats
 }
@@ -126,6 +132,7 @@ type Stats struct {
 	NodesGone  atomic.Uint64 // nodes seen to die
 	SendErrors atomic.Uint64 // stanzas that could not be published
 	NATSErrors atomic.Uint64 // asynchronous errors NATS reported (a slow consumer's lost messages)
+	Rescued    atomic.Uint64 // messages for a gone node's sessions delivered elsewhere
 }
 
 // nodeInfo is a node's key in minimix_nodes.
@@ -194,6 +201,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	if n.sub, err = n.nc.Subscribe(subjectPrefix+n.id, n.receive); err != nil {
 		return fmt.Errorf("subscribe to %s: %w", subjectPrefix+n.id, err)
+	}
+	if n.rescueSub, err = n.nc.Subscribe(rescuePrefix+n.id+".*", n.noResponders); err != nil {
+		return fmt.Errorf("subscribe to %s: %w", rescuePrefix+n.id+".*", err)
 	}
 	if err := n.heartbeat(ctx); err != nil {
 		return err
@@ -494,6 +504,7 @@ func (n *Node) watchNodes(ctx context.Context, w jetstream.KeyWatcher, loaded ch
 			_, known := n.nodes[id]
 			n.nodes[id] = ni
 			n.mu.Unlock()
+			n.reachable(id, ni.Seen)
 			if !known && id != n.id {
 				n.log.Info("cluster node joined", "node", id)
 			}
@@ -524,6 +535,7 @@ func (n *Node) watchNodes(ctx context.Context, w jetstream.KeyWatcher, loaded ch
 			if !known {
 				continue // taken for gone already (expireSilent)
 			}
+			n.reachable(id, time.Time{})
 			n.Stats.NodesGone.Add(1)
 			n.log.Warn("cluster node gone", "node", id)
 			n.nodeGone(ctx, id)

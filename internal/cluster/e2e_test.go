@@ -216,6 +216,18 @@ func TestClusterChat(t *testing.T) {
 	// Node 3 dies: the others drop its sessions, and alice, subscribed
 	// to by bob, learns that bob's laptop went away.
 	nodes[2].Kill()
+	// Until the others notice (node_timeout), n3's sessions are still in
+	// their registries. Messages sent to them meanwhile are not lost:
+	// NATS answers that nobody listens on n3's subject, and each goes
+	// where it would had its session ended (RFC 6121 8.5.3.2): the
+	// laptop's to bob's phone, carol's (her one session was on n3) to
+	// offline storage. The pause lets n1's NATS server see its route to
+	// n3 close (the kernel closed n3's sockets when it died; what was
+	// published before that is lost with n3, and in MAM).
+	time.Sleep(200 * time.Millisecond)
+	alice.Send("<message type='chat' to='bob@localhost/laptop' id='m6'><body>to the dead laptop</body></message>")
+	alice.Send("<message type='chat' to='carol@localhost/x' id='m7'><body>to carol on the dead node</body></message>")
+	bob2.ExpectStanza("message for the dead laptop, on the phone", 10*time.Second, isMessage("to the dead laptop"))
 	for _, p := range nodes[:2] {
 		waitStatus(t, p, "n3 gone", func(st cluster.Status) bool {
 			return len(st.Nodes) == 2 && !hasSession(st, "bob@localhost/laptop", "n3") && !hasSession(st, "carol@localhost/x", "n3")
@@ -223,6 +235,10 @@ func TestClusterChat(t *testing.T) {
 	}
 	alice.Send("<message type='chat' to='bob@localhost' id='m5'><body>after n3</body></message>")
 	bob2.ExpectStanza("bare JID message after n3 died", 10*time.Second, isMessage("after n3"))
+	carol := nodes[1].Login("carol", "secret", "back")
+	carol.Send("<presence/>")
+	carol.ExpectStanza("offline message from the time n3 died", 10*time.Second, isMessage("to carol on the dead node"))
+	carol.Close()
 	alice.Close()
 	bob2.Close()
 }

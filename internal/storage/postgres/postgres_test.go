@@ -236,6 +236,95 @@ func TestNodes(t *testing.T) {
 	}
 }
 
+// TestClusterRoomCopies: two nodes store the same room message (their
+// accounts are both in the room) under the one id mam derives. Node 0's
+// range was reserved before node 1's, so its copy lands before the
+// interval node 1 opened for its account before the message was said:
+// node 1's copy moves the record into that interval, and it stays in the
+// intervals node 0 opened, once. A copy that would take the record out
+// of an interval that ended in between, or that brings it into none,
+// changes nothing (storagetest's RoomMessageRepeat is the rest of the
+// rule).
+func TestClusterRoomCopies(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.DSN(t)
+	var nodes [2]*DB
+	for i := range nodes {
+		db, err := Open(ctx, dsn) // reserves its first range: node 1's follows node 0's
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		nodes[i] = db
+	}
+	const room = "room@conference.example.net"
+	alice, bob, carol := "alice@example.net", "bob@example.net", "carol@example.net"
+	msg := func(id string) storage.RoomMessage {
+		return storage.RoomMessage{Room: room, ID: id, Stamp: time.Unix(1700000000, 0), FromNick: "dave",
+			Stanza: []byte(`<message xmlns="jabber:client" type="groupchat"><body>` + id + `</body></message>`)}
+	}
+	queue := func(n int, id string) int64 {
+		t.Helper()
+		seq, err := nodes[n].QueueRoomMessage(ctx, msg(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nodes[n].SyncArchive(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(owner string) []string {
+		t.Helper()
+		page, err := nodes[0].QueryArchive(ctx, owner, storage.ArchiveQuery{Max: 10})
+		must(err)
+		var out []string
+		for _, r := range page.Records {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+
+	must(nodes[0].OpenMembership(ctx, alice, room))
+	must(nodes[0].OpenMembership(ctx, carol, room))
+	must(nodes[0].SyncArchive(ctx))
+	must(nodes[1].OpenMembership(ctx, bob, room))
+	must(nodes[1].SyncArchive(ctx))
+	first := queue(0, "m1") // node 0's range: before bob's interval
+	second := queue(1, "m1")
+	if first >= second {
+		t.Fatalf("node 0 stored at %d, node 1 at %d: the ranges are not as the test needs", first, second)
+	}
+	for _, owner := range []string{alice, carol, bob} {
+		if got := ids(owner); !slices.Equal(got, []string{"m1"}) {
+			t.Errorf("%s's archive %v, want m1 once", owner, got)
+		}
+	}
+
+	// carol leaves on node 0; m2, stored first by node 0 inside her
+	// interval, is not moved out of it by node 1's later copy.
+	m2 := queue(0, "m2")
+	must(nodes[0].CloseMembership(ctx, carol, room))
+	must(nodes[0].SyncArchive(ctx))
+	must(nodes[1].OpenMembership(ctx, "erin@example.net", room))
+	must(nodes[1].SyncArchive(ctx))
+	queue(1, "m2")
+	if got := ids(carol); !slices.Contains(got, "m2") {
+		t.Errorf("carol's archive %v lost m2", got)
+	}
+	var seq int64
+	must(nodes[0].pool.QueryRow(ctx, `SELECT seq FROM room_messages WHERE room = $1 AND id = 'm2'`, room).Scan(&seq))
+	if seq != m2 {
+		t.Errorf("m2 moved from %d to %d out of carol's interval", m2, seq)
+	}
+}
+
 // TestBadRowIsolated checks that a record that cannot be written (an id
 // its owner has already) costs only itself: the batch it came in is
 // written row by row, and the failure is counted.

@@ -148,13 +148,7 @@ func testMemberships(t *testing.T, open func(t *testing.T) storage.Store) {
 		}
 	})
 	t.Run("shared records as read", func(t *testing.T) {
-		page, err := s.QueryArchive(ctx, alice, storage.ArchiveQuery{IDs: []string{"m1"}, Max: 1})
-		must(t, "QueryArchive", err)
-		m := roomMsg(room, 1)
-		diff(t, "record", []storage.ArchiveRecord{{
-			Owner: alice, ID: "m1", Stamp: m.Stamp, With: room, Groupchat: true, Shared: true,
-			OriginStanzaID: m.OriginStanzaID, FromNick: m.FromNick, Stanza: m.Stanza,
-		}}, page.Records)
+		wantShared(t, s, alice, roomMsg(room, 1))
 		last, err := s.LastArchived(ctx, alice, room)
 		must(t, "LastArchived", err)
 		if last.ID != "m5" {
@@ -242,17 +236,8 @@ func testRetention(t *testing.T, open func(t *testing.T) storage.Store) {
 	if n != 4 {
 		t.Errorf("ExpireArchive deleted %d records, want 4", n)
 	}
-	page, err := s.QueryArchive(ctx, alice, storage.ArchiveQuery{Max: 10})
-	must(t, "QueryArchive", err)
-	var got []string
-	for _, r := range page.Records {
-		got = append(got, r.ID)
-	}
-	diff(t, "alice after retention", []string{"c2", "m2", "c3", "m3"}, got)
-	if page.Count != 4 {
-		t.Errorf("Count %d after retention, want 4", page.Count)
-	}
-	page, err = s.QueryArchive(ctx, bob, storage.ArchiveQuery{Max: 10})
+	wantArchive(t, s, "alice after retention", alice, []string{"c2", "m2", "c3", "m3"})
+	page, err := s.QueryArchive(ctx, bob, storage.ArchiveQuery{Max: 10})
 	must(t, "QueryArchive", err)
 	if len(page.Records) != 0 {
 		t.Errorf("bob keeps %d records", len(page.Records))
@@ -307,30 +292,11 @@ func testRoomMessageRepeat(t *testing.T, open func(t *testing.T) storage.Store) 
 			chat("c2")
 			queue(roomMsg(room2, 1)) // m1 of the other room
 
-			page, err := s.QueryArchive(ctx, alice, storage.ArchiveQuery{Max: 10})
-			must(t, "QueryArchive", err)
-			var got []string
-			for _, r := range page.Records {
-				got = append(got, r.ID)
-			}
-			diff(t, "alice's archive", []string{"m1", "c1", "m2", "c2"}, got)
-			if page.Count != 4 {
-				t.Errorf("Count %d, want 4", page.Count)
-			}
-			page, err = s.QueryArchive(ctx, alice, storage.ArchiveQuery{IDs: []string{"m1"}, Max: 1})
-			must(t, "QueryArchive", err)
-			m := roomMsg(room, 1)
-			diff(t, "m1 as first stored", []storage.ArchiveRecord{{
-				Owner: alice, ID: "m1", Stamp: m.Stamp, With: room, Groupchat: true, Shared: true,
-				OriginStanzaID: m.OriginStanzaID, FromNick: m.FromNick, Stanza: m.Stanza,
-			}}, page.Records)
-			page, err = s.QueryArchive(ctx, alice, storage.ArchiveQuery{AfterID: "m1", Max: 10})
+			wantArchive(t, s, "alice's archive", alice, []string{"m1", "c1", "m2", "c2"})
+			wantShared(t, s, alice, roomMsg(room, 1)) // as first stored
+			page, err := s.QueryArchive(ctx, alice, storage.ArchiveQuery{AfterID: "m1", Max: 10})
 			must(t, "QueryArchive after m1", err)
-			got = got[:0]
-			for _, r := range page.Records {
-				got = append(got, r.ID)
-			}
-			diff(t, "after m1", []string{"c1", "m2", "c2"}, got)
+			diff(t, "after m1", []string{"c1", "m2", "c2"}, recordIDs(page))
 
 			recent, err := s.RecentRoomMessages(ctx, []string{room, room2}, 10)
 			must(t, "RecentRoomMessages", err)
@@ -346,4 +312,37 @@ func testRoomMessageRepeat(t *testing.T, open func(t *testing.T) storage.Store) 
 			}
 		})
 	}
+}
+
+// wantArchive checks that owner's archive holds the records want, in
+// order, and counts them.
+func wantArchive(t *testing.T, s storage.Store, what, owner string, want []string) {
+	t.Helper()
+	page, err := s.QueryArchive(t.Context(), owner, storage.ArchiveQuery{Max: 10})
+	must(t, "QueryArchive", err)
+	diff(t, what, want, recordIDs(page))
+	if page.Count != len(want) {
+		t.Errorf("%s: Count %d, want %d", what, page.Count, len(want))
+	}
+}
+
+// wantShared checks that owner's archive holds the room message m as a
+// shared record of m's room, as stored.
+func wantShared(t *testing.T, s storage.Store, owner string, m storage.RoomMessage) {
+	t.Helper()
+	page, err := s.QueryArchive(t.Context(), owner, storage.ArchiveQuery{IDs: []string{m.ID}, Max: 1})
+	must(t, "QueryArchive", err)
+	diff(t, "record "+m.ID, []storage.ArchiveRecord{{
+		Owner: owner, ID: m.ID, Stamp: m.Stamp, With: m.Room, Groupchat: true, Shared: true,
+		OriginStanzaID: m.OriginStanzaID, FromNick: m.FromNick, Stanza: m.Stanza,
+	}}, page.Records)
+}
+
+// recordIDs returns the ids of page's records, in order.
+func recordIDs(page storage.ArchivePage) []string {
+	var out []string
+	for _, r := range page.Records {
+		out = append(out, r.ID)
+	}
+	return out
 }

@@ -44,7 +44,7 @@ func (db *DB) EditArchive(ctx context.Context, sel storage.ArchiveEdit, edit fun
 	if sel.Room != "" {
 		table, key, owner = "room_messages", "room", sel.Room
 	}
-	if err := db.syncOwner(ctx, owner, sel.Room != ""); err != nil {
+	if err := db.archive.SyncOwner(ctx, owner, sel.Room != ""); err != nil {
 		return 0, fmt.Errorf("postgres: edit archive of %q: %w", owner, err)
 	}
 	n := 0

@@ -342,18 +342,13 @@ func TestBadRowIsolated(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Queued under the archive's lock, so that they are one batch.
-	db.archive.mu.Lock()
-	db.archive.busy = true // no writer starts until all are queued
-	db.archive.mu.Unlock()
+	db.archive.Hold() // no writer starts until all are queued
 	for _, id := range []string{"a", "taken", "b"} {
 		if _, err := db.QueueArchive(ctx, rec(id)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	db.archive.mu.Lock()
-	db.archive.writer.Add(1)
-	go db.writeArchive()
-	db.archive.mu.Unlock()
+	db.archive.Release()
 	if err := db.SyncArchive(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"minimix/internal/storage"
+	"minimix/internal/storage/sqlarchive"
 )
 
 // AppendArchive implements storage.Archive: QueueArchive after checking
@@ -15,8 +16,8 @@ func (db *DB) AppendArchive(ctx context.Context, rec storage.ArchiveRecord) erro
 	if err := checkRecord(ctx, rec); err != nil {
 		return err
 	}
-	key := rec.Owner + "\x00" + rec.ID
-	if db.archive.isPending(key) {
+	key := sqlarchive.PendingKey(rec.Owner, rec.ID)
+	if db.archive.IsPending(key) {
 		return fmt.Errorf("sqlite: append archive %q of %q: %w", rec.ID, rec.Owner, storage.ErrExists)
 	}
 	var one int
@@ -27,7 +28,7 @@ func (db *DB) AppendArchive(ctx context.Context, rec storage.ArchiveRecord) erro
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("sqlite: append archive %q of %q: %w", rec.ID, rec.Owner, err)
 	}
-	if _, err := db.enqueue(archiveOp{kind: opArchive, rec: rec, checked: key}); err != nil {
+	if _, err := db.archive.Enqueue(ctx, sqlarchive.Op{Kind: sqlarchive.KindArchive, Rec: rec, Checked: key}); err != nil {
 		return fmt.Errorf("sqlite: append archive %q of %q: %w", rec.ID, rec.Owner, err)
 	}
 	return nil
@@ -38,7 +39,7 @@ func (db *DB) QueueArchive(ctx context.Context, rec storage.ArchiveRecord) (int6
 	if err := checkRecord(ctx, rec); err != nil {
 		return 0, err
 	}
-	seq, err := db.enqueue(archiveOp{kind: opArchive, rec: rec})
+	seq, err := db.archive.Enqueue(ctx, sqlarchive.Op{Kind: sqlarchive.KindArchive, Rec: rec})
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: queue archive %q of %q: %w", rec.ID, rec.Owner, err)
 	}

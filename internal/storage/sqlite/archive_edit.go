@@ -42,7 +42,7 @@ func (db *DB) EditArchive(ctx context.Context, sel storage.ArchiveEdit, edit fun
 		table, owner = "room_messages", sel.Room
 	}
 	update = `UPDATE ` + table + ` SET stanza = ? WHERE seq = ?`
-	if err := db.syncOwner(ctx, owner, sel.Room != ""); err != nil {
+	if err := db.archive.SyncOwner(ctx, owner, sel.Room != ""); err != nil {
 		return 0, fmt.Errorf("sqlite: edit archive of %q: %w", owner, err)
 	}
 	n := 0

@@ -84,7 +84,7 @@ func (db *DB) QueryArchive(ctx context.Context, owner string, q storage.ArchiveQ
 	if q.Max < 0 {
 		return storage.ArchivePage{}, fmt.Errorf("sqlite: query archive of %q: negative max %d", owner, q.Max)
 	}
-	if err := db.syncOwner(ctx, owner, !q.OwnOnly); err != nil {
+	if err := db.archive.SyncOwner(ctx, owner, !q.OwnOnly); err != nil {
 		return storage.ArchivePage{}, fmt.Errorf("sqlite: query archive of %q: %w", owner, err)
 	}
 	var page storage.ArchivePage

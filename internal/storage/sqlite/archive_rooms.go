@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"minimix/internal/storage"
+	"minimix/internal/storage/sqlarchive"
 )
 
 // QueueRoomMessage implements storage.RoomArchive.
@@ -19,7 +20,7 @@ func (db *DB) QueueRoomMessage(ctx context.Context, rec storage.RoomMessage) (in
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("sqlite: queue room message %q of %q: %w", rec.ID, rec.Room, err)
 	}
-	seq, err := db.enqueue(archiveOp{kind: opRoom, room: rec})
+	seq, err := db.archive.Enqueue(ctx, sqlarchive.Op{Kind: sqlarchive.KindRoom, Room: rec})
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: queue room message %q of %q: %w", rec.ID, rec.Room, err)
 	}
@@ -28,22 +29,22 @@ func (db *DB) QueueRoomMessage(ctx context.Context, rec storage.RoomMessage) (in
 
 // OpenMembership implements storage.RoomArchive.
 func (db *DB) OpenMembership(ctx context.Context, account, room string) error {
-	return db.membership(ctx, opOpen, account, room)
+	return db.membership(ctx, sqlarchive.KindOpen, account, room)
 }
 
 // CloseMembership implements storage.RoomArchive.
 func (db *DB) CloseMembership(ctx context.Context, account, room string) error {
-	return db.membership(ctx, opClose, account, room)
+	return db.membership(ctx, sqlarchive.KindClose, account, room)
 }
 
-func (db *DB) membership(ctx context.Context, kind opKind, account, room string) error {
+func (db *DB) membership(ctx context.Context, kind sqlarchive.Kind, account, room string) error {
 	if account == "" || room == "" {
 		return fmt.Errorf("sqlite: membership: account %q and room %q must not be empty", account, room)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: membership of %q in %q: %w", account, room, err)
 	}
-	if _, err := db.enqueue(archiveOp{kind: kind, account: account, roomJID: room}); err != nil {
+	if _, err := db.archive.Enqueue(ctx, sqlarchive.Op{Kind: kind, Account: account, RoomJID: room}); err != nil {
 		return fmt.Errorf("sqlite: membership of %q in %q: %w", account, room, err)
 	}
 	return nil
@@ -77,10 +78,7 @@ func (db *DB) OpenMemberships(ctx context.Context) ([]storage.Membership, error)
 // RecentRoomMessages implements storage.RoomArchive: one read
 // transaction, one index walk per room.
 func (db *DB) RecentRoomMessages(ctx context.Context, rooms []string, n int) (map[string][]storage.RoomMessage, error) {
-	db.archive.mu.Lock()
-	seq := db.archive.lastRoom
-	db.archive.mu.Unlock()
-	if err := db.waitArchive(ctx, seq); err != nil {
+	if err := db.archive.SyncRooms(ctx); err != nil {
 		return nil, err
 	}
 	out := make(map[string][]storage.RoomMessage, len(rooms))

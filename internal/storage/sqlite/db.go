@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 
 	"minimix/internal/storage"
+	"minimix/internal/storage/sqlarchive"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -56,7 +57,7 @@ type DB struct {
 
 	// archive is the write-behind queue of archive records and
 	// memberships (archive_queue.go).
-	archive archiveQueue
+	archive sqlarchive.Queue
 
 	// stmts holds prepared read statements by their text (rtx).
 	stmts  sync.Map
@@ -140,7 +141,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		// Archive records still queued are written first.
-		db.closeArchive()
+		db.archive.Close()
 		// Take the writer token so that the checkpoint does not race a
 		// write still in flight; a bounded wait would only trade a clean
 		// checkpoint for a faster exit, and SQLite checkpoints again when

@@ -155,9 +155,7 @@ type querier interface {
 }
 
 // scanner is what pgx.Row and pgx.Rows have in common.
-type scanner interface {
-	Scan(dest ...any) error
-}
+type scanner = sqlarchive.Scanner
 
 // queryRows runs a query and calls scan for each row.
 func queryRows(ctx context.Context, q querier, query string, args []any, scan func(scanner) error) error {

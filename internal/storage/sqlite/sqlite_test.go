@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"minimix/internal/storage"
+	"minimix/internal/storage/sqlarchive"
 	"minimix/internal/storage/storagetest"
 )
 
@@ -186,22 +187,25 @@ func TestQueryPlans(t *testing.T) {
 	db, _ := openTemp(t)
 	defer db.Close()
 	yes := true
+	own := &sqlarchive.Segment{Key: "a"}
 	page := func(q storage.ArchiveQuery, after, before int64) func() (string, []any) {
-		return func() (string, []any) { return archivePageSQL(&segment{key: "a"}, q, seqBounds{after, before}) }
+		return func() (string, []any) { return dialect.PageSQL(own, q, after, before) }
 	}
-	count := func(q storage.ArchiveQuery, extra string, extraArgs ...any) func() (string, []any) {
-		return func() (string, []any) {
-			q, args := archiveCountSQL(&segment{key: "a"}, q, extra)
-			return q, append(args, extraArgs...)
-		}
+	count := func(q storage.ArchiveQuery, op string, pivot int64) func() (string, []any) {
+		return func() (string, []any) { return dialect.CountSQL(own, q, op, pivot) }
 	}
 	shared := func(q storage.ArchiveQuery, after, before int64) func() (string, []any) {
 		return func() (string, []any) {
-			return archivePageSQL(&segment{shared: true, key: "r", after: 3, before: 90}, q, seqBounds{after, before})
+			return dialect.PageSQL(&sqlarchive.Segment{Shared: true, Key: "r", After: 3, Before: 90}, q, after, before)
 		}
 	}
 	sharedCount := func(q storage.ArchiveQuery) func() (string, []any) {
-		return func() (string, []any) { return archiveCountSQL(&segment{shared: true, key: "r", after: 3}, q, "") }
+		return func() (string, []any) {
+			return dialect.CountSQL(&sqlarchive.Segment{Shared: true, Key: "r", After: 3}, q, "", 0)
+		}
+	}
+	span := func(sg *sqlarchive.Segment, q storage.ArchiveQuery) func() (string, []any) {
+		return func() (string, []any) { return dialect.SpanSQL(sg, q) }
 	}
 	start := time.Unix(1700000000, 0)
 	for _, tc := range []struct {
@@ -226,25 +230,20 @@ func TestQueryPlans(t *testing.T) {
 		{"shared page ids", shared(storage.ArchiveQuery{IDs: []string{"x", "y"}, Max: 10}, 0, 0), "sqlite_autoindex_room_messages_1", true},
 		{"shared count", sharedCount(storage.ArchiveQuery{}), "room_messages_room", false},
 		{"shared count start", sharedCount(storage.ArchiveQuery{Start: start}), "room_messages_room_stamp", false},
-		{"count", count(storage.ArchiveQuery{}, ""), "", false},
-		{"count before", count(storage.ArchiveQuery{}, "seq < ?", 5), "archive_messages_owner", false},
-		{"count with after", count(storage.ArchiveQuery{With: "b"}, "seq >= ?", 5), "archive_messages_owner_with", false},
-		{"count start", count(storage.ArchiveQuery{Start: start}, ""), "archive_messages_owner_stamp", false},
-		{"span", func() (string, []any) {
-			return `SELECT (SELECT min(seq) FROM archive_messages WHERE owner = ?),
-				(SELECT max(seq) FROM archive_messages WHERE owner = ?)`, []any{"a", "a"}
-		}, "archive_messages_owner", false},
-		{"span start", func() (string, []any) {
-			return `SELECT min(seq), max(seq) FROM archive_messages
-				WHERE owner = ? AND stamp >= ? AND stamp <= ?`, []any{"a", 1, 2}
-		}, "archive_messages_owner_stamp", false},
+		{"count", count(storage.ArchiveQuery{}, "", 0), "", false},
+		{"count before", count(storage.ArchiveQuery{}, "<", 5), "archive_messages_owner", false},
+		{"count with after", count(storage.ArchiveQuery{With: "b"}, ">=", 5), "archive_messages_owner_with", false},
+		{"count start", count(storage.ArchiveQuery{Start: start}, "", 0), "archive_messages_owner_stamp", false},
+		{"span", span(own, storage.ArchiveQuery{}), "archive_messages_owner", false},
+		{"span start", span(own, storage.ArchiveQuery{Start: start, End: start}), "archive_messages_owner_stamp", false},
+		{"shared span", span(&sqlarchive.Segment{Shared: true, Key: "r", After: 3, Before: 90}, storage.ArchiveQuery{}), "room_messages_room", false},
 		{"origin", func() (string, []any) {
 			return `SELECT 1 FROM archive_messages
 				WHERE owner = ? AND with_jid = ? AND origin_stanza_id = ? AND origin_stanza_id <> '' LIMIT 1`,
 				[]any{"a", "b", "c"}
 		}, "archive_messages_origin", false},
 		{"last", func() (string, []any) {
-			return `SELECT ` + archiveColumns + ` FROM archive_messages
+			return `SELECT ` + sqlarchive.ArchiveColumns + ` FROM archive_messages
 				WHERE owner = ? AND with_jid = ? ORDER BY seq DESC LIMIT 1`, []any{"a", "b"}
 		}, "archive_messages_owner_with", false},
 	} {

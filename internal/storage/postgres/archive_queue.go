@@ -131,6 +131,22 @@ func (r *roomRows) reset() {
 // transaction instead: BenchmarkArchiveWriter measures both.
 var useCopy = false
 
+// dialect is PostgreSQL's SQL for sqlarchive: ids as one array
+// parameter, (x + 0) where the planner must not use an index, and rows
+// locked for an edit (two nodes editing one record apply both edits).
+// pgx prepares each statement's shape once per connection, and reads run
+// in REPEATABLE READ transactions; TestQueryPlans checks with EXPLAIN
+// that each page walks an index in position order without sorting.
+var dialect = sqlarchive.NewDialect(sqlarchive.Dialect{
+	Param:            "$",
+	True:             "true",
+	Bool:             func(b bool) any { return b },
+	NoIndex:          func(column string) string { return "(" + column + " + 0)" },
+	IDArray:          true,
+	TimedSpanNoIndex: true,
+	ForUpdate:        " FOR UPDATE",
+})
+
 // archiveWriter is the queue's sqlarchive.Backend, and the Batch it
 // writes (one at a time, on the queue's writer goroutine): the batch's
 // rows gathered into arrays, sent in one round trip on Commit.
@@ -167,6 +183,7 @@ func (s *batchStatements) Count(owner string, n int64) error {
 
 func (db *DB) initArchiveQueue(ctx context.Context) error {
 	db.archive.Init("postgres", &archiveWriter{db: db}, 0)
+	db.Archive = sqlarchive.New("postgres", dialect, archiveDB{db}, &db.archive)
 	// The first range is reserved now, so that the first record queued
 	// does not wait for it.
 	return db.positions.advance(ctx)
@@ -266,14 +283,3 @@ func (c *copyBatch) Commit() error {
 		return tx.SendBatch(ctx, &c.b).Close()
 	})
 }
-
-// SyncArchive implements storage.RoomArchive: it waits for what this
-// node queued.
-func (db *DB) SyncArchive(ctx context.Context) error { return db.archive.Sync(ctx) }
-
-// ArchiveWriteFailures counts archive writes that could not be made.
-func (db *DB) ArchiveWriteFailures() uint64 { return db.archive.Failures() }
-
-// ArchiveQueue returns how many archive writes are queued or being
-// written and not yet committed (the admin page's archive queue).
-func (db *DB) ArchiveQueue() int { return db.archive.Len() }

@@ -34,8 +34,9 @@ type DB struct {
 	// archive is the write-behind queue of archive records and
 	// memberships (archive_queue.go), and positions the archive positions
 	// this node may hand out (archive_positions.go).
-	archive   sqlarchive.Queue
-	positions *positions
+	archive             sqlarchive.Queue
+	*sqlarchive.Archive // the archive's operations over it (archive_db.go)
+	positions           *positions
 
 	closeOnce sync.Once
 	closeErr  error

@@ -29,13 +29,11 @@ import (
 // (the filters present), with every value a parameter, so that a backend
 // prepares each shape once.
 
-// Querier is what a query needs of a read transaction (one snapshot).
+// Querier is what a query needs of a read transaction (one snapshot) or
+// a database.
 type Querier interface {
 	// Query runs query and calls scan for each row.
 	Query(ctx context.Context, query string, args []any, scan func(Scanner) error) error
-	// QueryRow runs query and scans its first row into dest; ErrNoRows
-	// if there is none.
-	QueryRow(ctx context.Context, query string, args []any, dest ...any) error
 }
 
 // Scanner is a row.
@@ -43,8 +41,25 @@ type Scanner interface {
 	Scan(dest ...any) error
 }
 
-// ErrNoRows is what Querier.QueryRow returns for no row.
+// ErrNoRows is what QueryRow returns for no row.
 var ErrNoRows = errors.New("no rows")
+
+// QueryRow runs query through q and scans its first row into dest;
+// ErrNoRows if there is none.
+func QueryRow(ctx context.Context, q Querier, query string, args []any, dest ...any) error {
+	found := false
+	err := q.Query(ctx, query, args, func(s Scanner) error {
+		if found {
+			return nil
+		}
+		found = true
+		return s.Scan(dest...)
+	})
+	if err == nil && !found {
+		err = ErrNoRows
+	}
+	return err
+}
 
 // Dialect is a backend's SQL where it differs, mostly to steer its
 // planner. Make it with NewDialect.
@@ -76,6 +91,8 @@ type Dialect struct {
 	// bounds its planner, lacking statistics, prefers (owner, seq) and
 	// would filter every record in the range by with_jid).
 	OwnWithHint string
+	// ForUpdate follows a read of the records an edit rewrites.
+	ForUpdate string
 
 	lookupOwn, lookupRoom, members, counter string
 }
@@ -314,7 +331,7 @@ func selectSegments(owner string, shared []*Segment, q storage.ArchiveQuery) []*
 // records, or the shared records within one of its memberships.
 func lookupSeq(ctx context.Context, d *Dialect, tx Querier, owner string, shared []*Segment, id string) (int64, error) {
 	var seq int64
-	err := tx.QueryRow(ctx, d.lookupOwn, []any{owner, id}, &seq)
+	err := QueryRow(ctx, tx, d.lookupOwn, []any{owner, id}, &seq)
 	if !errors.Is(err, ErrNoRows) {
 		return seq, err
 	}
@@ -322,7 +339,7 @@ func lookupSeq(ctx context.Context, d *Dialect, tx Querier, owner string, shared
 		if i > 0 && shared[i-1].Key == sg.Key {
 			continue // the room was looked at
 		}
-		err := tx.QueryRow(ctx, d.lookupRoom, []any{sg.Key, id}, &seq)
+		err := QueryRow(ctx, tx, d.lookupRoom, []any{sg.Key, id}, &seq)
 		if errors.Is(err, ErrNoRows) {
 			continue
 		}
@@ -380,7 +397,7 @@ func (d *Dialect) SpanSQL(sg *Segment, q storage.ArchiveQuery) (string, []any) {
 func segmentSpan(ctx context.Context, d *Dialect, tx Querier, sg *Segment, q storage.ArchiveQuery) (seqSpan, error) {
 	sq, args := d.SpanSQL(sg, q)
 	var lo, hi *int64
-	if err := tx.QueryRow(ctx, sq, args, &lo, &hi); err != nil {
+	if err := QueryRow(ctx, tx, sq, args, &lo, &hi); err != nil {
 		return seqSpan{}, fmt.Errorf("span: %w", err)
 	}
 	if lo == nil || hi == nil {
@@ -416,7 +433,7 @@ func (sg *Segment) bounds(s *sqlText) string {
 // counter in archive_counts rather than counting.
 func segmentCount(ctx context.Context, d *Dialect, tx Querier, sg *Segment, q storage.ArchiveQuery) error {
 	if !sg.Shared && q.With == "" && q.Start.IsZero() && q.End.IsZero() && len(q.IDs) == 0 && q.Groupchat == nil {
-		err := tx.QueryRow(ctx, d.counter, []any{sg.Key}, &sg.count)
+		err := QueryRow(ctx, tx, d.counter, []any{sg.Key}, &sg.count)
 		if errors.Is(err, ErrNoRows) {
 			sg.count, err = 0, nil
 		}
@@ -426,7 +443,7 @@ func segmentCount(ctx context.Context, d *Dialect, tx Querier, sg *Segment, q st
 		return nil
 	}
 	cq, cargs := d.CountSQL(sg, q, "", 0)
-	if err := tx.QueryRow(ctx, cq, cargs, &sg.count); err != nil {
+	if err := QueryRow(ctx, tx, cq, cargs, &sg.count); err != nil {
 		return fmt.Errorf("count: %w", err)
 	}
 	return nil
@@ -446,13 +463,13 @@ func countBefore(ctx context.Context, d *Dialect, tx Querier, sg *Segment, q sto
 	var n int
 	if pivot-sg.span.lo <= sg.span.hi-pivot {
 		cq, cargs := d.CountSQL(sg, q, "<", pivot)
-		if err := tx.QueryRow(ctx, cq, cargs, &n); err != nil {
+		if err := QueryRow(ctx, tx, cq, cargs, &n); err != nil {
 			return 0, fmt.Errorf("count before: %w", err)
 		}
 		return n, nil
 	}
 	cq, cargs := d.CountSQL(sg, q, ">=", pivot)
-	if err := tx.QueryRow(ctx, cq, cargs, &n); err != nil {
+	if err := QueryRow(ctx, tx, cq, cargs, &n); err != nil {
 		return 0, fmt.Errorf("count after: %w", err)
 	}
 	return sg.count - n, nil

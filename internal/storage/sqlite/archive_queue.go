@@ -35,6 +35,18 @@ var opSQL = [...]string{
 	4:                    countSQL,
 }
 
+// dialect is SQLite's SQL for sqlarchive: numbered ? parameters,
+// booleans stored as 0 or 1, a unary + to keep the planner off an index,
+// and the hints its planner needs without statistics.
+var dialect = sqlarchive.NewDialect(sqlarchive.Dialect{
+	Param:          "?",
+	True:           "1",
+	Bool:           func(b bool) any { return boolInt(b) },
+	NoIndex:        func(column string) string { return "+" + column },
+	SpanSubqueries: true,
+	OwnWithHint:    " INDEXED BY archive_messages_owner_with",
+})
+
 // archiveWriter is the queue's sqlarchive.Backend, and the Batch it
 // writes: one at a time, on the queue's writer goroutine.
 type archiveWriter struct {
@@ -68,6 +80,7 @@ func (db *DB) initArchiveQueue(ctx context.Context) error {
 		}
 	}
 	db.archive.Init("sqlite", w, last.Int64)
+	db.Archive = sqlarchive.New("sqlite", dialect, archiveDB{db}, &db.archive)
 	return nil
 }
 
@@ -138,13 +151,3 @@ func (w *archiveWriter) end() {
 	clear(w.txst[:])
 	<-w.db.writeSem
 }
-
-// SyncArchive implements storage.RoomArchive.
-func (db *DB) SyncArchive(ctx context.Context) error { return db.archive.Sync(ctx) }
-
-// ArchiveWriteFailures counts archive writes that could not be made.
-func (db *DB) ArchiveWriteFailures() uint64 { return db.archive.Failures() }
-
-// ArchiveQueue returns how many archive writes are queued or being
-// written and not yet committed (the admin page's archive queue).
-func (db *DB) ArchiveQueue() int { return db.archive.Len() }

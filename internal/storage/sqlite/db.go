@@ -56,8 +56,10 @@ type DB struct {
 	writeSem chan struct{}
 
 	// archive is the write-behind queue of archive records and
-	// memberships (archive_queue.go).
+	// memberships (archive_queue.go); Archive the archive's operations
+	// over it (archive_db.go).
 	archive sqlarchive.Queue
+	*sqlarchive.Archive
 
 	// stmts holds prepared read statements by their text (rtx).
 	stmts  sync.Map

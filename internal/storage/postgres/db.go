@@ -35,7 +35,7 @@ type DB struct {
 	// memberships (archive_queue.go), and positions the archive positions
 	// this node may hand out (archive_positions.go).
 	archive             sqlarchive.Queue
-	*sqlarchive.Archive // the archive's operations over it (archive_db.go)
+	*sqlarchive.Archive // the archive's operations over it (archive_query.go)
 	positions           *positions
 
 	closeOnce sync.Once
@@ -165,12 +165,7 @@ func queryRows(ctx context.Context, q querier, query string, args []any, scan fu
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return sqlarchive.EachRow(rows, scan)
 }
 
 // noRows reports whether err says a query returned no row.

@@ -41,6 +41,23 @@ type Scanner interface {
 	Scan(dest ...any) error
 }
 
+// Rows is what *sql.Rows and pgx.Rows have in common.
+type Rows interface {
+	Scanner
+	Next() bool
+	Err() error
+}
+
+// EachRow calls scan for each of rows, which the caller closes.
+func EachRow(rows Rows, scan func(Scanner) error) error {
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // ErrNoRows is what QueryRow returns for no row.
 var ErrNoRows = errors.New("no rows")
 

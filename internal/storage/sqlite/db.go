@@ -57,7 +57,7 @@ type DB struct {
 
 	// archive is the write-behind queue of archive records and
 	// memberships (archive_queue.go); Archive the archive's operations
-	// over it (archive_db.go).
+	// over it (archive_query.go).
 	archive sqlarchive.Queue
 	*sqlarchive.Archive
 

@@ -7,12 +7,10 @@ import (
 	"minimix/internal/storage/sqlarchive"
 )
 
-// The archive's operations and queries are sqlarchive's, over the
-// dialect (archive_queue.go, with the writer's statements) and this
-// database.
-
-// archiveDB is db as sqlarchive.DB: reads in read transactions of
-// prepared statements (rtx), writes with the write token.
+// archiveDB is db as sqlarchive.DB, for the archive's operations and
+// queries (sqlarchive.Archive, in the dialect of archive_queue.go):
+// reads in read transactions of statements prepared once (rtx), writes
+// holding the write token (db.write, db.exec).
 type archiveDB struct{ db *DB }
 
 func (a archiveDB) Query(ctx context.Context, query string, args []any, scan func(sqlarchive.Scanner) error) error {
@@ -62,10 +60,5 @@ func queryRows(ctx context.Context, q querier, query string, args []any, scan fu
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return sqlarchive.EachRow(rows, scan)
 }

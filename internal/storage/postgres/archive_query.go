@@ -8,11 +8,10 @@ import (
 	"minimix/internal/storage/sqlarchive"
 )
 
-// The archive's operations and queries are sqlarchive's, over the
-// dialect (archive_queue.go, with the writer's statements) and this
-// database.
-
-// archiveDB is db as sqlarchive.DB.
+// archiveDB is db as sqlarchive.DB, whose Archive runs the archive's
+// operations and queries in the dialect of archive_queue.go: statements
+// on the pool, read-only REPEATABLE READ transactions (db.read) and
+// read-write ones (db.tx), all through pgx.
 type archiveDB struct{ db *DB }
 
 func (a archiveDB) Query(ctx context.Context, query string, args []any, scan func(sqlarchive.Scanner) error) error {

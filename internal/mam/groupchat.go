@@ -389,10 +389,11 @@ func (a *Archive) Groupchat(ctx context.Context, account, room jid.JID, el *xml.
 		return GroupchatRef{}, fmt.Errorf("mam: groupchat from %s: %w", room, err)
 	}
 	if seen {
-		// Stored before by another process (another node of a
-		// cluster): written again under the same id, storage keeps one
-		// record at the later position, inside this node's accounts'
-		// intervals too. It is a repeat all the same.
+		// Stored before by another process (this one before a
+		// restart, or another node of a cluster): written again under
+		// the same id, storage keeps one record, at its first position
+		// unless only the later one is inside an interval this node
+		// opened (docs/archive.md). It is a repeat all the same.
 		delete(rs.loaded, origin)
 		ref.Dup = true
 		return ref, nil

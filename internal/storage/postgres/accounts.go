@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"minimix/internal/storage"
+	"minimix/internal/storage/sqlarchive"
 )
 
 // Names of the hashes in scram_credentials.hash.
@@ -153,7 +154,7 @@ func (db *DB) DeleteAccount(ctx context.Context, username string) error {
 				return fmt.Errorf("postgres: delete account %q: %s: %w", username, table, err)
 			}
 		}
-		if err := deleteMemberships(ctx, tx, bareOfAccount("account"), lo, hi); err != nil {
+		if err := sqlarchive.DeleteMemberships(ctx, dialect, pgTx{tx}, bareOfAccount("account"), lo, hi); err != nil {
 			return fmt.Errorf("postgres: delete account %q: %w", username, err)
 		}
 		return nil

@@ -224,9 +224,7 @@ func (db *DB) reservePositions(ctx context.Context, n int) ([]span, error) {
 // sort after what the other node queued, inside the memberships it
 // opened.
 func (db *DB) AdvancePositions(ctx context.Context) error {
-	db.archive.mu.Lock()
-	defer db.archive.mu.Unlock()
-	if err := db.positions.advance(ctx); err != nil {
+	if err := db.archive.Locked(func() error { return db.positions.advance(ctx) }); err != nil {
 		return fmt.Errorf("postgres: advance archive positions: %w", err)
 	}
 	return nil

@@ -7,7 +7,7 @@
 // The schema mirrors the SQLite backend's (migrations/0001_init.sql) and
 // is brought up to date by Open under an advisory lock, so that several
 // nodes may start at once. Archive writes go behind their callers as on
-// SQLite (archive_queue.go), with positions that stay unique across nodes
+// SQLite (sqlarchive.Queue, archive_queue.go), with positions that stay unique across nodes
 // (archive_positions.go). Every statement is prepared once per connection
 // and then reused (pgx's statement cache).
 package postgres
@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"minimix/internal/storage"
+	"minimix/internal/storage/sqlarchive"
 )
 
 // DB is a storage.Store in a PostgreSQL database. It is safe for
@@ -33,8 +34,9 @@ type DB struct {
 	// archive is the write-behind queue of archive records and
 	// memberships (archive_queue.go), and positions the archive positions
 	// this node may hand out (archive_positions.go).
-	archive   archiveQueue
-	positions *positions
+	archive             sqlarchive.Queue
+	*sqlarchive.Archive // the archive's operations over it (archive_query.go)
+	positions           *positions
 
 	closeOnce sync.Once
 	closeErr  error
@@ -94,7 +96,7 @@ func describe(cfg *pgxpool.Config) string {
 // connection. It is safe to call more than once.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		db.closeArchive()
+		db.archive.Close()
 		db.positions.close()
 		db.pool.Close()
 	})
@@ -154,9 +156,7 @@ type querier interface {
 }
 
 // scanner is what pgx.Row and pgx.Rows have in common.
-type scanner interface {
-	Scan(dest ...any) error
-}
+type scanner = sqlarchive.Scanner
 
 // queryRows runs a query and calls scan for each row.
 func queryRows(ctx context.Context, q querier, query string, args []any, scan func(scanner) error) error {
@@ -165,12 +165,7 @@ func queryRows(ctx context.Context, q querier, query string, args []any, scan fu
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return sqlarchive.EachRow(rows, scan)
 }
 
 // noRows reports whether err says a query returned no row.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"minimix/internal/storage"
+	"minimix/internal/storage/sqlarchive"
 )
 
 // Names of the hashes in scram_credentials.hash.
@@ -163,7 +164,7 @@ func (db *DB) DeleteAccount(ctx context.Context, username string) error {
 				return fmt.Errorf("sqlite: delete account %q: %s: %w", username, table, err)
 			}
 		}
-		if err := deleteMemberships(ctx, tx, bareOfAccount("account"), lo, hi); err != nil {
+		if err := sqlarchive.DeleteMemberships(ctx, dialect, writeTx{tx}, bareOfAccount("account"), lo, hi); err != nil {
 			return fmt.Errorf("sqlite: delete account %q: %w", username, err)
 		}
 		return nil

@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 
 	"minimix/internal/storage"
+	"minimix/internal/storage/sqlarchive"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -55,8 +56,10 @@ type DB struct {
 	writeSem chan struct{}
 
 	// archive is the write-behind queue of archive records and
-	// memberships (archive_queue.go).
-	archive archiveQueue
+	// memberships (archive_queue.go); Archive the archive's operations
+	// over it (archive_query.go).
+	archive sqlarchive.Queue
+	*sqlarchive.Archive
 
 	// stmts holds prepared read statements by their text (rtx).
 	stmts  sync.Map
@@ -140,7 +143,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		// Archive records still queued are written first.
-		db.closeArchive()
+		db.archive.Close()
 		// Take the writer token so that the checkpoint does not race a
 		// write still in flight; a bounded wait would only trade a clean
 		// checkpoint for a faster exit, and SQLite checkpoints again when

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"minimix/internal/storage"
+	"minimix/internal/storage/sqlarchive"
 )
 
 // The roster version (XEP-0237) is a per-account counter kept in
@@ -105,9 +106,7 @@ func (db *DB) RosterItem(ctx context.Context, user, contact string) (storage.Ros
 }
 
 // scanner is what *sql.Row and *sql.Rows have in common.
-type scanner interface {
-	Scan(dest ...any) error
-}
+type scanner = sqlarchive.Scanner
 
 func scanRosterItem(s scanner) (storage.RosterItem, error) {
 	var (

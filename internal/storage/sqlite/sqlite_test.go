@@ -4,12 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"minimix/internal/storage"
+	"minimix/internal/storage/sqlarchive"
 	"minimix/internal/storage/storagetest"
 )
 
@@ -89,76 +89,44 @@ func TestPragmas(t *testing.T) {
 	}
 }
 
+// TestReopen: storagetest.CheckReopen, with Close checkpointing (the
+// log is empty, the database file holds all) and every migration
+// recorded once.
 func TestReopen(t *testing.T) {
 	ctx := t.Context()
 	db, path := openTemp(t)
-	if err := db.CreateAccount(ctx, "alice", storage.Credentials{}); err != nil {
-		t.Fatal(err)
-	}
-	rec := storage.ArchiveRecord{Owner: "alice@example.net", ID: "1", Stamp: time.Unix(1700000000, 123456000).UTC(),
-		With: "bob@example.net", Stanza: []byte("<message/>")}
-	if err := db.AppendArchive(ctx, rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if err := db.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
-	if err := db.CreateAccount(ctx, "bob", storage.Credentials{}); err == nil {
-		t.Error("CreateAccount after Close succeeded")
-	}
-	// Close checkpoints: the log is empty, the database file holds all.
-	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() != 0 {
-		t.Errorf("WAL holds %d bytes after Close", fi.Size())
-	}
-
 	ms, err := loadMigrations()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 2 {
+	storagetest.CheckReopen(t, db, func() {
+		if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() != 0 {
+			t.Errorf("WAL holds %d bytes after Close", fi.Size())
+		}
+	}, func() storage.Store {
 		db, err := Open(ctx, path)
 		if err != nil {
-			t.Fatalf("reopen %d: %v", i, err)
-		}
-		ok, err := db.AccountExists(ctx, "alice")
-		if err != nil || !ok {
-			t.Errorf("reopen %d: AccountExists(alice) = %v, %v", i, ok, err)
-		}
-		got, err := db.LastArchived(ctx, rec.Owner, rec.With)
-		if err != nil || !got.Stamp.Equal(rec.Stamp) || got.ID != rec.ID {
-			t.Errorf("reopen %d: LastArchived = %+v, %v", i, got, err)
+			t.Fatalf("reopen: %v", err)
 		}
 		var n, maxVersion int
 		if err := db.sql.QueryRowContext(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &maxVersion); err != nil {
 			t.Fatal(err)
 		}
 		if n != len(ms) || maxVersion != len(ms) {
-			t.Errorf("reopen %d: %d migrations recorded up to version %d, want %d", i, n, maxVersion, len(ms))
+			t.Errorf("%d migrations recorded up to version %d, want %d", n, maxVersion, len(ms))
 		}
-		if err := db.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
+		return db
+	})
 }
 
 func TestNewerSchemaRefused(t *testing.T) {
-	ctx := t.Context()
 	db, path := openTemp(t)
-	if _, err := db.sql.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	db, err := Open(ctx, path)
-	if err == nil {
+	storagetest.CheckNewerSchemaRefused(t, func() {
+		if _, err := db.sql.ExecContext(t.Context(), `INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)`); err != nil {
+			t.Fatal(err)
+		}
 		db.Close()
-		t.Fatal("Open accepted a database from a newer schema")
-	}
-	if !strings.Contains(err.Error(), "9999") {
-		t.Errorf("error does not name the version: %v", err)
-	}
+	}, func() (storage.Store, error) { return Open(t.Context(), path) })
 }
 
 func TestOpenErrors(t *testing.T) {
@@ -186,22 +154,25 @@ func TestQueryPlans(t *testing.T) {
 	db, _ := openTemp(t)
 	defer db.Close()
 	yes := true
+	own := &sqlarchive.Segment{Key: "a"}
 	page := func(q storage.ArchiveQuery, after, before int64) func() (string, []any) {
-		return func() (string, []any) { return archivePageSQL(&segment{key: "a"}, q, seqBounds{after, before}) }
+		return func() (string, []any) { return dialect.PageSQL(own, q, after, before) }
 	}
-	count := func(q storage.ArchiveQuery, extra string, extraArgs ...any) func() (string, []any) {
-		return func() (string, []any) {
-			q, args := archiveCountSQL(&segment{key: "a"}, q, extra)
-			return q, append(args, extraArgs...)
-		}
+	count := func(q storage.ArchiveQuery, op string, pivot int64) func() (string, []any) {
+		return func() (string, []any) { return dialect.CountSQL(own, q, op, pivot) }
 	}
 	shared := func(q storage.ArchiveQuery, after, before int64) func() (string, []any) {
 		return func() (string, []any) {
-			return archivePageSQL(&segment{shared: true, key: "r", after: 3, before: 90}, q, seqBounds{after, before})
+			return dialect.PageSQL(&sqlarchive.Segment{Shared: true, Key: "r", After: 3, Before: 90}, q, after, before)
 		}
 	}
 	sharedCount := func(q storage.ArchiveQuery) func() (string, []any) {
-		return func() (string, []any) { return archiveCountSQL(&segment{shared: true, key: "r", after: 3}, q, "") }
+		return func() (string, []any) {
+			return dialect.CountSQL(&sqlarchive.Segment{Shared: true, Key: "r", After: 3}, q, "", 0)
+		}
+	}
+	span := func(sg *sqlarchive.Segment, q storage.ArchiveQuery) func() (string, []any) {
+		return func() (string, []any) { return dialect.SpanSQL(sg, q) }
 	}
 	start := time.Unix(1700000000, 0)
 	for _, tc := range []struct {
@@ -226,25 +197,20 @@ func TestQueryPlans(t *testing.T) {
 		{"shared page ids", shared(storage.ArchiveQuery{IDs: []string{"x", "y"}, Max: 10}, 0, 0), "sqlite_autoindex_room_messages_1", true},
 		{"shared count", sharedCount(storage.ArchiveQuery{}), "room_messages_room", false},
 		{"shared count start", sharedCount(storage.ArchiveQuery{Start: start}), "room_messages_room_stamp", false},
-		{"count", count(storage.ArchiveQuery{}, ""), "", false},
-		{"count before", count(storage.ArchiveQuery{}, "seq < ?", 5), "archive_messages_owner", false},
-		{"count with after", count(storage.ArchiveQuery{With: "b"}, "seq >= ?", 5), "archive_messages_owner_with", false},
-		{"count start", count(storage.ArchiveQuery{Start: start}, ""), "archive_messages_owner_stamp", false},
-		{"span", func() (string, []any) {
-			return `SELECT (SELECT min(seq) FROM archive_messages WHERE owner = ?),
-				(SELECT max(seq) FROM archive_messages WHERE owner = ?)`, []any{"a", "a"}
-		}, "archive_messages_owner", false},
-		{"span start", func() (string, []any) {
-			return `SELECT min(seq), max(seq) FROM archive_messages
-				WHERE owner = ? AND stamp >= ? AND stamp <= ?`, []any{"a", 1, 2}
-		}, "archive_messages_owner_stamp", false},
+		{"count", count(storage.ArchiveQuery{}, "", 0), "", false},
+		{"count before", count(storage.ArchiveQuery{}, "<", 5), "archive_messages_owner", false},
+		{"count with after", count(storage.ArchiveQuery{With: "b"}, ">=", 5), "archive_messages_owner_with", false},
+		{"count start", count(storage.ArchiveQuery{Start: start}, "", 0), "archive_messages_owner_stamp", false},
+		{"span", span(own, storage.ArchiveQuery{}), "archive_messages_owner", false},
+		{"span start", span(own, storage.ArchiveQuery{Start: start, End: start}), "archive_messages_owner_stamp", false},
+		{"shared span", span(&sqlarchive.Segment{Shared: true, Key: "r", After: 3, Before: 90}, storage.ArchiveQuery{}), "room_messages_room", false},
 		{"origin", func() (string, []any) {
 			return `SELECT 1 FROM archive_messages
 				WHERE owner = ? AND with_jid = ? AND origin_stanza_id = ? AND origin_stanza_id <> '' LIMIT 1`,
 				[]any{"a", "b", "c"}
 		}, "archive_messages_origin", false},
 		{"last", func() (string, []any) {
-			return `SELECT ` + archiveColumns + ` FROM archive_messages
+			return `SELECT ` + sqlarchive.ArchiveColumns + ` FROM archive_messages
 				WHERE owner = ? AND with_jid = ? ORDER BY seq DESC LIMIT 1`, []any{"a", "b"}
 		}, "archive_messages_owner_with", false},
 	} {
@@ -283,25 +249,13 @@ func explain(t *testing.T, db *DB, q string, args []any) string {
 	return b.String()
 }
 
-// TestArchiveCounts checks that the counters the triggers keep agree with
-// the archive after every kind of change, including a DELETE that does
-// not go through the store, as a retention job's would.
+// TestArchiveCounts: storagetest.CheckArchiveCounts over the counters the
+// triggers keep.
 func TestArchiveCounts(t *testing.T) {
 	ctx := t.Context()
 	db, _ := openTemp(t)
 	defer db.Close()
-	appendN := func(owner string, n int) {
-		t.Helper()
-		for i := range n {
-			err := db.AppendArchive(ctx, storage.ArchiveRecord{
-				Owner: owner, ID: strconv.Itoa(i), Stamp: time.Unix(int64(i), 0), With: "x@example.net",
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	check := func(step string) {
+	storagetest.CheckArchiveCounts(t, db, func(step string) {
 		t.Helper()
 		rows, err := db.sql.QueryContext(ctx, `
 			SELECT o.owner, coalesce(c.records, 0), count(m.seq)
@@ -323,72 +277,23 @@ func TestArchiveCounts(t *testing.T) {
 				t.Errorf("%s: %s counted %d, has %d", step, owner, counted, actual)
 			}
 		}
-	}
-	appendN("alice@example.net", 30)
-	appendN("bob@example.net", 10)
-	appendN("room@conference.example.net", 5)
-	if err := db.AppendArchive(ctx, storage.ArchiveRecord{Owner: "bob@example.net", ID: "3"}); err == nil {
-		t.Fatal("duplicate append succeeded")
-	}
-	// Appends are written behind; this test reads the tables directly.
-	if err := db.SyncArchive(ctx); err != nil {
-		t.Fatal(err)
-	}
-	check("append")
-	if _, err := db.sql.ExecContext(ctx, `DELETE FROM archive_messages WHERE owner = ? AND stamp < ?`,
-		"alice@example.net", time.Unix(12, 0).UnixMicro()); err != nil {
-		t.Fatal(err)
-	}
-	check("retention")
-	page, err := db.QueryArchive(ctx, "alice@example.net", storage.ArchiveQuery{Before: true, Max: 5})
-	if err != nil || page.Count != 18 || page.FirstIndex != 13 {
-		t.Errorf("after retention: Count %d, FirstIndex %d, %v; want 18, 13", page.Count, page.FirstIndex, err)
-	}
-	if err := db.DeleteArchive(ctx, "room@conference.example.net"); err != nil {
-		t.Fatal(err)
-	}
-	check("DeleteArchive")
-	if err := db.CreateAccount(ctx, "bob", storage.Credentials{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.DeleteAccount(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
-	check("DeleteAccount")
-	appendN("bob@example.net", 2)
-	check("append after delete")
+	}, func(cutoff time.Time) {
+		if _, err := db.sql.ExecContext(ctx, `DELETE FROM archive_messages WHERE stamp < ?`, cutoff.UnixMicro()); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
-// TestQueryArchiveMaxZero checks the XEP-0059 count-only query, which
-// storage.ArchiveQuery does not promise (it asks for Max of at least 1)
-// but this backend answers.
-func TestQueryArchiveMaxZero(t *testing.T) {
-	ctx := t.Context()
+// TestBadRowIsolated: storagetest.CheckBadRowIsolated.
+func TestBadRowIsolated(t *testing.T) {
 	db, _ := openTemp(t)
 	defer db.Close()
-	for i := range 3 {
-		if err := db.AppendArchive(ctx, storage.ArchiveRecord{Owner: "a@example.net", ID: strconv.Itoa(i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, tc := range []struct {
-		owner    string
-		count    int
-		complete bool
-	}{
-		{"a@example.net", 3, false},
-		{"b@example.net", 0, true},
-	} {
-		page, err := db.QueryArchive(ctx, tc.owner, storage.ArchiveQuery{Max: 0})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(page.Records) != 0 || page.Count != tc.count || page.Complete != tc.complete {
-			t.Errorf("%s: %d records, Count %d, Complete %v; want 0, %d, %v",
-				tc.owner, len(page.Records), page.Count, page.Complete, tc.count, tc.complete)
-		}
-	}
-	if _, err := db.QueryArchive(ctx, "a@example.net", storage.ArchiveQuery{Max: -1}); err == nil {
-		t.Error("negative Max accepted")
-	}
+	storagetest.CheckBadRowIsolated(t, db, db.archive.Hold, db.archive.Release, db.ArchiveWriteFailures)
+}
+
+// TestQueryArchiveMaxZero: storagetest.CheckQueryArchiveMaxZero.
+func TestQueryArchiveMaxZero(t *testing.T) {
+	db, _ := openTemp(t)
+	defer db.Close()
+	storagetest.CheckQueryArchiveMaxZero(t, db)
 }

@@ -148,13 +148,7 @@ func testMemberships(t *testing.T, open func(t *testing.T) storage.Store) {
 		}
 	})
 	t.Run("shared records as read", func(t *testing.T) {
-		page, err := s.QueryArchive(ctx, alice, storage.ArchiveQuery{IDs: []string{"m1"}, Max: 1})
-		must(t, "QueryArchive", err)
-		m := roomMsg(room, 1)
-		diff(t, "record", []storage.ArchiveRecord{{
-			Owner: alice, ID: "m1", Stamp: m.Stamp, With: room, Groupchat: true, Shared: true,
-			OriginStanzaID: m.OriginStanzaID, FromNick: m.FromNick, Stanza: m.Stanza,
-		}}, page.Records)
+		wantShared(t, s, alice, roomMsg(room, 1))
 		last, err := s.LastArchived(ctx, alice, room)
 		must(t, "LastArchived", err)
 		if last.ID != "m5" {
@@ -242,17 +236,8 @@ func testRetention(t *testing.T, open func(t *testing.T) storage.Store) {
 	if n != 4 {
 		t.Errorf("ExpireArchive deleted %d records, want 4", n)
 	}
-	page, err := s.QueryArchive(ctx, alice, storage.ArchiveQuery{Max: 10})
-	must(t, "QueryArchive", err)
-	var got []string
-	for _, r := range page.Records {
-		got = append(got, r.ID)
-	}
-	diff(t, "alice after retention", []string{"c2", "m2", "c3", "m3"}, got)
-	if page.Count != 4 {
-		t.Errorf("Count %d after retention, want 4", page.Count)
-	}
-	page, err = s.QueryArchive(ctx, bob, storage.ArchiveQuery{Max: 10})
+	wantArchive(t, s, "alice after retention", alice, []string{"c2", "m2", "c3", "m3"})
+	page, err := s.QueryArchive(ctx, bob, storage.ArchiveQuery{Max: 10})
 	must(t, "QueryArchive", err)
 	if len(page.Records) != 0 {
 		t.Errorf("bob keeps %d records", len(page.Records))
@@ -260,4 +245,104 @@ func testRetention(t *testing.T, open func(t *testing.T) storage.Store) {
 	open2, err := s.OpenMemberships(ctx)
 	must(t, "OpenMemberships", err)
 	diff(t, "open memberships", []storage.Membership{{Account: alice, Room: room}}, open2)
+}
+
+// testRoomMessageRepeat checks that a room message queued again under
+// the id it was stored with (same room, same id: a room's history
+// replayed after a restart) changes nothing: the record keeps its first
+// position, stamp and stanza, so it does not move in its members'
+// archives, whether the first copy was written already or is still
+// queued with the second. The same id in another room is another
+// message.
+func testRoomMessageRepeat(t *testing.T, open func(t *testing.T) storage.Store) {
+	for _, tc := range []struct {
+		name string
+		sync bool // the first copy is written before the repeat is queued
+	}{{"after commit", true}, {"in one batch", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			s := newStore(t, open)
+			chat := func(id string) {
+				t.Helper()
+				_, err := s.QueueArchive(ctx, storage.ArchiveRecord{
+					Owner: alice, ID: id, Stamp: t0, With: carol, Stanza: []byte(`<message xmlns="jabber:client" type="chat"/>`),
+				})
+				must(t, "QueueArchive", err)
+			}
+			queue := func(m storage.RoomMessage) int64 {
+				t.Helper()
+				seq, err := s.QueueRoomMessage(ctx, m)
+				must(t, "QueueRoomMessage", err)
+				return seq
+			}
+			must(t, "OpenMembership", s.OpenMembership(ctx, alice, room))
+			must(t, "OpenMembership", s.OpenMembership(ctx, bob, room2))
+			first := queue(roomMsg(room, 1))
+			chat("c1")
+			queue(roomMsg(room, 2))
+			if tc.sync {
+				must(t, "SyncArchive", s.SyncArchive(ctx))
+			}
+			again := roomMsg(room, 1)
+			again.Stamp = t0.Add(time.Hour)
+			again.Stanza = []byte(`<message xmlns="jabber:client" type="groupchat"><body>replayed</body></message>`)
+			if seq := queue(again); seq <= first {
+				t.Fatalf("the repeat got position %d, not after the first's %d", seq, first)
+			}
+			chat("c2")
+			queue(roomMsg(room2, 1)) // m1 of the other room
+
+			wantArchive(t, s, "alice's archive", alice, []string{"m1", "c1", "m2", "c2"})
+			wantShared(t, s, alice, roomMsg(room, 1)) // as first stored
+			page, err := s.QueryArchive(ctx, alice, storage.ArchiveQuery{AfterID: "m1", Max: 10})
+			must(t, "QueryArchive after m1", err)
+			diff(t, "after m1", []string{"c1", "m2", "c2"}, recordIDs(page))
+
+			recent, err := s.RecentRoomMessages(ctx, []string{room, room2}, 10)
+			must(t, "RecentRoomMessages", err)
+			var seqs []string
+			for _, r := range recent[room] {
+				seqs = append(seqs, fmt.Sprintf("%s@%d", r.ID, r.Seq))
+			}
+			if n := len(recent[room]); n != 2 || recent[room][1].ID != "m1" || recent[room][1].Seq != first {
+				t.Errorf("room's records %v, want m2 then m1 at %d", seqs, first)
+			}
+			if n := len(recent[room2]); n != 1 {
+				t.Errorf("other room has %d records, want its own m1", n)
+			}
+		})
+	}
+}
+
+// wantArchive checks that owner's archive holds the records want, in
+// order, and counts them.
+func wantArchive(t *testing.T, s storage.Store, what, owner string, want []string) {
+	t.Helper()
+	page, err := s.QueryArchive(t.Context(), owner, storage.ArchiveQuery{Max: 10})
+	must(t, "QueryArchive", err)
+	diff(t, what, want, recordIDs(page))
+	if page.Count != len(want) {
+		t.Errorf("%s: Count %d, want %d", what, page.Count, len(want))
+	}
+}
+
+// wantShared checks that owner's archive holds the room message m as a
+// shared record of m's room, as stored.
+func wantShared(t *testing.T, s storage.Store, owner string, m storage.RoomMessage) {
+	t.Helper()
+	page, err := s.QueryArchive(t.Context(), owner, storage.ArchiveQuery{IDs: []string{m.ID}, Max: 1})
+	must(t, "QueryArchive", err)
+	diff(t, "record "+m.ID, []storage.ArchiveRecord{{
+		Owner: owner, ID: m.ID, Stamp: m.Stamp, With: m.Room, Groupchat: true, Shared: true,
+		OriginStanzaID: m.OriginStanzaID, FromNick: m.FromNick, Stanza: m.Stanza,
+	}}, page.Records)
+}
+
+// recordIDs returns the ids of page's records, in order.
+func recordIDs(page storage.ArchivePage) []string {
+	var out []string
+	for _, r := range page.Records {
+		out = append(out, r.ID)
+	}
+	return out
 }

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"ArchivePaging", testArchivePaging},
 		{"ArchivePagingShared", testArchivePagingShared},
 		{"Memberships", testMemberships},
+		{"RoomMessageRepeat", testRoomMessageRepeat},
 		{"Retention", testRetention},
 		{"EditArchive", testEditArchive},
 		{"ArchivePrefs", testArchivePrefs},

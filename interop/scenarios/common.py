@@ -30,6 +30,9 @@ from xml.etree import ElementTree as ET
 
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.plugins.xep_0198.stanza import Resumed
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 # WAIT is how long a scenario waits for any one expected event.
 WAIT = 10.0
@@ -711,6 +714,44 @@ def _short(stanza):
     except Exception:
         s = repr(stanza)
     return s if len(s) <= 600 else s[:600] + '...'
+
+
+def watch_resumed(client):
+    """Returns the list that the <resumed/> elements client receives are
+    appended to. slixmpp 1.8.3's session_resumed event passes the last
+    re-sent stanza instead of <resumed/> when it has any, so <resumed/> is
+    recorded directly."""
+    seen = []
+    client.register_handler(Callback('interop resumed', MatchXPath(Resumed.tag_name()),
+                                     seen.append, instream=True))
+    return seen
+
+
+async def expect_resumed(client, seen, sm_id, sent_before, full):
+    """Waits until client's stream is resumed and checks the resumption:
+    one <resumed/> (seen, from watch_resumed) with previd sm_id and h
+    sent_before (the stanzas the client sent before it was cut off), the
+    same full JID, no new session."""
+    ev = await client._outcome(('session_resumed', 'session_start', 'sm_failed'), WAIT)
+    if ev != 'session_resumed':
+        detail = [str(st) for e, st in client.received if e in ('sm_failed', 'disconnected')]
+        fail('%s: expected <resumed/>, got %s %s; SASL failures %s, stream errors %s'
+             % (client.label, ev, detail, client.failed_auth, client.stream_errors))
+    client.take('session_resumed')
+    check_eq(len(seen), 1, 'number of <resumed/> elements')
+    check_eq(seen[0]['previd'], sm_id, '<resumed/> previd')
+    check_eq(seen[0]['h'], sent_before, "<resumed/> h (stanzas of the client's the server handled)")
+    check_eq(client.boundjid.full, full, 'bound JID after resumption')
+    check(not client.take('session_start'), 'a new session started instead of resuming')
+
+
+async def expect_in_order(client, bodies, sender, what):
+    """Waits for messages with bodies from sender (a full JID), once each,
+    in that order."""
+    for body in bodies:
+        m = await client.expect('message', lambda m: m['body'] in bodies, what)
+        check_eq(m['body'], body, what + ', in order')
+        check_eq(m['from'].full, sender, 'message from')
 
 
 class Scenario:

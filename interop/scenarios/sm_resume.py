@@ -19,9 +19,6 @@ sent after the resumption arrives normally.
 import asyncio
 
 import common
-from slixmpp.plugins.xep_0198.stanza import Resumed
-from slixmpp.xmlstream.handler import Callback
-from slixmpp.xmlstream.matcher import MatchXPath
 from common import check, check_eq, log
 
 BEFORE = ('before cut 1', 'before cut 2', 'before cut 3')
@@ -35,11 +32,7 @@ async def scenario(sc):
     alice = await sc.login('alice', 'home')
     bob = sc.client('bob', 'phone', plugins=('xep_0198',))
     sm = bob['xep_0198']
-    # slixmpp 1.8.3's session_resumed event passes the last re-sent stanza
-    # instead of <resumed/> when it has any, so record <resumed/> directly.
-    resumed_seen = []
-    bob.register_handler(Callback('interop resumed', MatchXPath(Resumed.tag_name()),
-                                  resumed_seen.append, instream=True))
+    resumed_seen = common.watch_resumed(bob)
     await bob.login()
     bob.send_presence()
     enabled = await bob.expect('sm_enabled')
@@ -76,24 +69,9 @@ async def scenario(sc):
     log.info('bob reconnects and resumes')
     sent_before = sm.seq
     bob.connect()
-    ev = await bob._outcome(('session_resumed', 'session_start', 'sm_failed'), common.WAIT)
-    if ev != 'session_resumed':
-        fail_detail = [str(s) for e, s in bob.received if e in ('sm_failed', 'disconnected')]
-        common.fail('bob: expected <resumed/>, got %s %s; SASL failures %s, stream errors %s'
-                    % (ev, fail_detail, bob.failed_auth, bob.stream_errors))
-    bob.take('session_resumed')
-    check_eq(len(resumed_seen), 1, 'number of <resumed/> elements')
-    resumed = resumed_seen[0]
-    check_eq(resumed['previd'], sm_id, '<resumed/> previd')
-    check_eq(resumed['h'], sent_before, "<resumed/> h (stanzas of bob's the server handled)")
+    await common.expect_resumed(bob, resumed_seen, sm_id, sent_before, full)
     check_eq(len(sm.unacked_queue), 0, 'stanzas slixmpp still holds as unacknowledged')
-    check_eq(bob.boundjid.full, full, 'bound JID after resumption')
-    check(not bob.take('session_start'), 'a new session started instead of resuming')
-
-    for body in DURING:
-        m = await bob.expect('message', lambda m: m['body'] in DURING, 'a message sent during the cut')
-        check_eq(m['body'], body, 'messages sent during the cut, in order')
-        check_eq(m['from'].full, A + '/home', 'message from')
+    await common.expect_in_order(bob, DURING, A + '/home', 'messages sent during the cut')
 
     alice.send_message(mto=full, mbody=AFTER, mtype='chat')
     await bob.expect_message(AFTER)

@@ -745,6 +745,22 @@ async def expect_resumed(client, seen, sm_id, sent_before, full):
     check(not client.take('session_start'), 'a new session started instead of resuming')
 
 
+async def cut_while_sent(client, sender, bodies, full, bare):
+    """Cuts client's connection (Client.cut) and has sender send it bodies
+    meanwhile, to its full JID, or to bare for a body that says 'bare';
+    none may bounce."""
+    client.cut()
+    await client.expect('disconnected', what='the local disconnect after the cut')
+    log.info('%s sends while %s is cut off', sender.label, client.label)
+    for body in bodies:
+        sender.send_message(mto=bare if 'bare' in body else full, mbody=body, mtype='chat')
+    await sender.barrier()
+    # Give the server time to see the reset rather than race it; the
+    # result must be the same either way.
+    await asyncio.sleep(0.5)
+    await sender.quiet('message', lambda m: m['type'] == 'error', 'error for a message sent during the cut')
+
+
 async def expect_in_order(client, bodies, sender, what):
     """Waits for messages with bodies from sender (a full JID), once each,
     in that order."""

@@ -65,19 +65,9 @@ async def scenario(sc):
     await reachable(alice, full)
     for body in BEFORE:
         alice.send_message(mto=full, mbody=body, mtype='chat')
-    for body in BEFORE:
-        m = await bob.expect('message', lambda m: m['body'] in BEFORE, 'a message from the other node')
-        check_eq(m['body'], body, 'messages before the cut, in order')
+    await common.expect_in_order(bob, BEFORE, A + '/home', 'messages from the other node')
     await bob.barrier()
-
-    bob.cut()
-    await bob.expect('disconnected', what='the local disconnect after the cut')
-    for body in DURING:
-        to = B if 'bare' in body else full
-        alice.send_message(mto=to, mbody=body, mtype='chat')
-    await alice.barrier()
-    await asyncio.sleep(0.5)
-    await alice.quiet('message', lambda m: m['type'] == 'error', 'error for a message sent during the cut')
+    await common.cut_while_sent(bob, alice, DURING, full, B)
 
     log.info('bob reconnects to node 2 and asks to resume there')
     bob._target = (args.host, args.port2)

@@ -56,21 +56,26 @@ func (n *Node) answers(node string) bool {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// publish sends el to node with the given headers. A message for a
-// session (rescueFor) is kept to be delivered elsewhere if node's NATS
-// server turns out to be gone (rescue.go).
-func (n *Node) publish(node string, h nats.Header, el *xml.Element, rescueFor *jid.JID) error {
+// publish sends el to node with the given headers. With keep, it is kept
+// to be rescued if node's NATS server turns out to be gone, or queued for
+// the node's successor at once if it was found gone already (rescue.go).
+func (n *Node) publish(node string, h nats.Header, el *xml.Element, keep bool) error {
 	bp := bufPool.Get().(*[]byte)
 	b := el.AppendXML((*bp)[:0], "")
+	defer func() {
+		*bp = b[:0]
+		bufPool.Put(bp)
+	}()
 	m := &nats.Msg{Subject: subjectPrefix + node, Header: h, Data: b}
-	if rescueFor != nil {
-		m.Reply = n.keep(node, *rescueFor, b)
+	if keep {
+		if n.isUnreachable(node) {
+			n.rescueKept(kept{node: node, h: h, data: append([]byte(nil), b...)})
+			return nil
+		}
+		m.Reply = n.keep(node, h, b)
 	}
 	// The connection copies the data into its buffer before returning.
-	err := n.nc.PublishMsg(m)
-	*bp = b[:0]
-	bufPool.Put(bp)
-	if err != nil {
+	if err := n.nc.PublishMsg(m); err != nil {
 		n.Stats.SendErrors.Add(1)
 		n.log.Warn("cluster: sending to a node failed", "node", node, "err", err)
 		return fmt.Errorf("send to node %s: %w", node, err)
@@ -79,21 +84,22 @@ func (n *Node) publish(node string, h nats.Header, el *xml.Element, rescueFor *j
 	return nil
 }
 
-// sendDeliver sends el for the session full bound on node. A message is
-// kept for a rescue; a node whose server was found gone refuses it at
+// sendDeliver sends el for the session full bound on node. A message or
+// a request is kept for a rescue; a node whose server was found gone refuses it at
 // once, so that the router delivers it elsewhere.
 func (n *Node) sendDeliver(node string, full jid.JID, el *xml.Element) error {
 	if n.isUnreachable(node) {
 		return errUnreachable
 	}
 	h := nats.Header{hdrKind: {kindDeliver}, hdrTo: {full.String()}}
-	if el.Local == "message" {
-		if t := el.Attr("type"); t == "" || t == "chat" || t == "normal" {
-			// What Router.Reroute would deliver elsewhere.
-			return n.publish(node, h, el, &full)
-		}
+	switch t := el.Attr("type"); {
+	case el.Local == "message" && (t == "" || t == "chat" || t == "normal"),
+		el.Local == "iq" && (t == "get" || t == "set"):
+		// What Router.Reroute delivers elsewhere, or answers with an
+		// error, when the session is gone.
+		return n.publish(node, h, el, true)
 	}
-	return n.publish(node, h, el, nil)
+	return n.publish(node, h, el, false)
 }
 
 // errUnreachable says a node's NATS server was found gone.
@@ -103,7 +109,7 @@ var errUnreachable = errors.New("the node's NATS server is gone")
 // had come in there.
 func (n *Node) SendRoute(node string, el *xml.Element, from, to jid.JID) error {
 	h := nats.Header{hdrKind: {kindRoute}, hdrTo: {to.String()}, hdrFrom: {from.String()}}
-	return n.publish(node, h, el, nil)
+	return n.publish(node, h, el, true)
 }
 
 // receive handles a message on this node's subject. NATS calls it on one

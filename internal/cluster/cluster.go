@@ -108,6 +108,7 @@ type Node struct {
 
 	started time.Time
 	cancel  context.CancelFunc
+	runDone <-chan struct{} // closed when the node stops
 	wg      sync.WaitGroup
 
 	mu      sync.Mutex
@@ -210,6 +211,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
+	n.runDone = rctx.Done()
 	nodesLoaded, sessionsLoaded, leasesLoaded := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	nw, err := n.nodesKV.WatchAll(rctx)
 	if err != nil {
@@ -463,13 +465,7 @@ func (n *Node) expireSilent(ctx context.Context) {
 		n.mu.Unlock()
 	}
 	for _, id := range silent {
-		n.Stats.NodesGone.Add(1)
-		n.log.Warn("cluster node gone (silent)", "node", id)
-		n.nodeGone(ctx, id)
-		n.nodeLeasesGone(ctx, id)
-		if n.cfg.NodeGone != nil {
-			n.cfg.NodeGone(id)
-		}
+		n.nodeLost(ctx, id, "silent")
 	}
 }
 
@@ -535,17 +531,27 @@ func (n *Node) watchNodes(ctx context.Context, w jetstream.KeyWatcher, loaded ch
 			if !known {
 				continue // taken for gone already (expireSilent)
 			}
-			n.reachable(id, time.Time{})
-			n.Stats.NodesGone.Add(1)
-			n.log.Warn("cluster node gone", "node", id)
-			n.nodeGone(ctx, id)
-			n.nodeLeasesGone(ctx, id)
-			if n.cfg.NodeGone != nil {
-				n.cfg.NodeGone(id)
-			}
+			n.nodeLost(ctx, id, "its key is gone")
 		}
 	}
 }
+
+// nodeLost handles a node taken for dead (why says how it was found):
+// its sessions end, its account leases are taken over, what was kept
+// for it (rescue.go) goes elsewhere.
+func (n *Node) nodeLost(ctx context.Context, id, why string) {
+	n.Stats.NodesGone.Add(1)
+	n.log.Warn("cluster node gone", "node", id, "why", why)
+	n.nodeGone(ctx, id)
+	n.nodeLeasesGone(ctx, id)
+	n.reachable(id, time.Time{})
+	if n.cfg.NodeGone != nil {
+		n.cfg.NodeGone(id)
+	}
+}
+
+// done is closed when the node stops.
+func (n *Node) done() <-chan struct{} { return n.runDone }
 
 // Nodes returns the live nodes' ids, this one included.
 func (n *Node) Nodes() []string {

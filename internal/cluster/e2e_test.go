@@ -390,6 +390,22 @@ func roomScenario(t *testing.T, kill bool) {
 		return
 	}
 	nodes[0].Kill()
+	// Said before the others notice n1 died: not lost silently. NATS
+	// answers that nobody listens on n1's subject; the message waits
+	// for the room's next owner and reaches the room, which reflects it
+	// or, not having bob's account back yet, answers with an error.
+	// (The pause lets n2's NATS server see its route to n1 close.)
+	time.Sleep(200 * time.Millisecond)
+	bob.Send("<message type='groupchat' id='dying' to='" + room + "'><body>while n1 dies</body></message>")
+	dying := bob.ExpectStanza("reflection of, or error for, what was said while n1 died", time.Minute, func(n xmpptest.Node) bool {
+		return n.XMLName.Local == "message" && (groupchat("while n1 dies")(n) || n.Attr("type") == "error" && n.Attr("id") == "dying")
+	})
+	t.Logf("said while n1 died, the answer: %s", dying)
+	if dying.Attr("type") != "error" {
+		said = append(said, "while n1 dies")
+		carol2.ExpectStanza("what was said while n1 died, on carol's node-2 session", 30*time.Second, groupchat("while n1 dies"))
+		carol3.ExpectStanza("what was said while n1 died, on carol's node-3 session", 30*time.Second, groupchat("while n1 dies"))
+	}
 	for _, p := range nodes[1:] {
 		waitStatus(t, p, "n1 gone, leases moved", func(st cluster.Status) bool {
 			h := holderOf(st, "account", "carol@localhost")

@@ -78,7 +78,7 @@ func (r *Rooms) route(ctx context.Context, el *xml.Element, from, to jid.JID, ho
 		return
 	}
 	h := nats.Header{hdrKind: {kindRoom}, hdrTo: {to.String()}, hdrFrom: {from.String()}, hdrHops: {strconv.Itoa(hops + 1)}}
-	if err := n.publish(holder, h, el, nil); err != nil {
+	if err := n.publish(holder, h, el, true); err != nil {
 		n.cfg.Router.Bounce(ctx, el, xmpperr.New(xmpperr.ServiceUnavailable, "the room's node cannot be reached"))
 	}
 }
@@ -171,7 +171,7 @@ func (n *Node) sendSession(node string, full jid.JID, el *xml.Element, to jid.JI
 	if !to.IsZero() {
 		h.Set(hdrTo, to.String())
 	}
-	_ = n.publish(node, h, el, nil)
+	_ = n.publish(node, h, el, true)
 }
 
 // sessionStanza handles what a session of another node sent, passed on

@@ -129,7 +129,7 @@ func (s *Server) registerMetrics() {
 		m.Counter("minimix_cluster_received_total", "Stanzas received from other cluster nodes.", &cs.Received)
 		m.Counter("minimix_cluster_send_errors_total", "Stanzas that could not be sent to another cluster node.", &cs.SendErrors)
 		m.Counter("minimix_cluster_nodes_gone_total", "Cluster nodes seen to die.", &cs.NodesGone)
-		m.Counter("minimix_cluster_rescued_total", "Messages for sessions of a node whose NATS server was gone, delivered as if the session had ended (other sessions, offline storage).", &cs.Rescued)
+		m.Counter("minimix_cluster_rescued_total", "Stanzas for a node whose NATS server was gone, delivered elsewhere (a session's messages: other sessions, offline storage) or kept for the node's successor (rooms, accounts).", &cs.Rescued)
 		m.Counter("minimix_cluster_nats_errors_total", "Errors NATS reported on this node's connection (slow consumer, permissions).", &cs.NATSErrors)
 		m.GaugeFunc("minimix_cluster_nodes", "Live cluster nodes, this one included.", func() float64 { return float64(len(s.Cluster.Nodes())) })
 	}

@@ -135,6 +135,7 @@ func startConfig(t testing.TB, cfg *config.Config, logTo io.Writer) *Server {
 		if err := s.Server.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
+		checkDataDirClosed(t, s.Config.DataDir)
 	})
 	return s
 }
@@ -149,6 +150,7 @@ func (s *Server) Restart(t testing.TB) {
 	if err := s.Server.Shutdown(ctx); err != nil {
 		t.Fatalf("restart: shutdown: %v", err)
 	}
+	checkDataDirClosed(t, s.Config.DataDir)
 	srv, err := server.New(context.Background(), s.Config, s.log)
 	if err != nil {
 		t.Fatalf("restart: server.New: %v", err)

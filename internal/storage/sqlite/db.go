@@ -64,9 +64,19 @@ type DB struct {
 	// stmts holds prepared read statements by their text (rtx).
 	stmts  sync.Map
 	nstmts atomic.Int64
+	// preparing counts the goroutines preparing a statement (prepared),
+	// which Close waits for; prepMu orders their start with Close's
+	// prepClosed, after which none starts.
+	prepMu     sync.Mutex
+	prepClosed bool
+	preparing  sync.WaitGroup
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// prepareHook, when set (by tests), is called by a preparing
+	// goroutine before it prepares.
+	prepareHook func()
 }
 
 var _ storage.Store = (*DB)(nil)
@@ -139,9 +149,21 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // Close checkpoints the write-ahead log into the database file, truncating
 // the log, and closes every connection. After Close the database file alone
 // holds all committed data, which is what the server's shutdown promises.
-// Close waits for queries in progress and is safe to call more than once.
+// Close waits for the statements being prepared and the queued archive
+// writes, and is safe to call more than once. It does not wait for the
+// callers' own reads (database/sql closes a connection in use only when
+// it is given back): its caller stops them first, so that when Close
+// returns no file of the database is open.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		// Statements being prepared hold connections of their own, which
+		// database/sql's Close would not wait for: the database file and
+		// its -wal would stay open, and SQLite would still write and
+		// remove files in its directory after Close returned.
+		db.prepMu.Lock()
+		db.prepClosed = true
+		db.prepMu.Unlock()
+		db.preparing.Wait()
 		// Archive records still queued are written first.
 		db.archive.Close()
 		// Take the writer token so that the checkpoint does not race a
@@ -276,13 +298,21 @@ func (db *DB) prepared(ctx context.Context, q string) *sql.Stmt {
 		return nil
 	}
 	db.nstmts.Add(1)
-	go func() {
+	db.prepMu.Lock()
+	defer db.prepMu.Unlock()
+	if db.prepClosed {
+		return nil
+	}
+	db.preparing.Go(func() {
+		if db.prepareHook != nil {
+			db.prepareHook()
+		}
 		st, err := db.sql.Prepare(q)
 		if err != nil {
 			return // stays unprepared; running it reports the error
 		}
 		db.stmts.Store(q, st)
-	}()
+	})
 	return nil
 }
 

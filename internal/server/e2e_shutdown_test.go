@@ -56,3 +56,38 @@ func TestE2EShutdownReleasesDataDir(t *testing.T) {
 		srv.Restart(t)
 	}
 }
+
+// TestE2EConcurrentShutdowns: of two Shutdown calls at once (a signal
+// during a shutdown, a test's cleanup after its own), neither returns
+// before the server has stopped: the second once returned at once, with
+// the store still open (the MUC's TestE2EShutdown332 and its cleanup).
+func TestE2EConcurrentShutdowns(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, []string{"alice"})
+	for round := range 3 {
+		loginAs(t, srv, "alice")
+		type result struct {
+			err  error
+			open []string
+		}
+		results := make(chan result, 2)
+		shutdown := func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := srv.Server.Shutdown(ctx)
+			open, _ := xmpptest.OpenFilesUnder(srv.Config.DataDir)
+			results <- result{err, open}
+		}
+		go shutdown()
+		go shutdown()
+		for _, r := range []result{<-results, <-results} {
+			if r.err != nil {
+				t.Fatalf("round %d: shutdown: %v", round, r.err)
+			}
+			if len(r.open) > 0 {
+				t.Fatalf("round %d: a Shutdown returned with files in data_dir open: %v", round, r.open)
+			}
+		}
+		srv.Restart(t)
+	}
+}

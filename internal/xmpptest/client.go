@@ -203,7 +203,7 @@ func (s *Server) TryDial(t testing.TB, user, password string, o DialOptions) (*C
 	auth := &authRecorder{}
 	var d net.Dialer
 	var conn net.Conn
-	features := []xmpp.StreamFeature{xmpp.SASL("", password, mechs...), xmpp.BindResource()}
+	features := []xmpp.StreamFeature{xmpp.SASL("", password, mechs...), bindResource(j)}
 	var state xmpp.SessionState
 	negotiator := xmpp.NewNegotiator
 	switch {

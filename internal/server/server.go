@@ -627,11 +627,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 	}
-	if s.https != nil {
-		if err := s.https.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("https shutdown: %w", err))
-		}
-	}
 	// Features first (the MUC service tells occupants it is going away,
 	// 332), while client streams can still carry that; then the streams.
 	if err := s.features.shutdown(ctx); err != nil {

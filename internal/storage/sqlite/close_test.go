@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,4 +72,40 @@ func openFilesUnder(t *testing.T, dir string) []string {
 		}
 	}
 	return open
+}
+
+// TestCloseWaitsForReads: a read still in progress when Close is called
+// (a caller the server did not stop in time) holds a pooled connection,
+// which database/sql's Close leaves open until the read gives it back:
+// Close waits for that too, so that no file of the database is open when
+// it returns.
+func TestCloseWaitsForReads(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db, path := openTemp(t)
+		tx, err := db.sql.BeginTx(t.Context(), &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := tx.QueryRow("SELECT count(*) FROM accounts").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		closed := make(chan error, 1)
+		go func() { closed <- db.Close() }()
+		synctest.Wait()
+		select {
+		case err := <-closed:
+			t.Errorf("Close returned (%v) while a read was in progress", err)
+			tx.Rollback()
+		default:
+			tx.Rollback()
+			if err := <-closed; err != nil {
+				t.Fatal(err)
+			}
+		}
+		synctest.Wait()
+		if open := openFilesUnder(t, filepath.Dir(path)); len(open) > 0 {
+			t.Errorf("files still open after Close: %v", open)
+		}
+	})
 }

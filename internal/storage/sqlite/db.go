@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"minimix/internal/storage"
 	"minimix/internal/storage/sqlarchive"
@@ -150,10 +151,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // the log, and closes every connection. After Close the database file alone
 // holds all committed data, which is what the server's shutdown promises.
 // Close waits for the statements being prepared and the queued archive
-// writes, and is safe to call more than once. It does not wait for the
-// callers' own reads (database/sql closes a connection in use only when
-// it is given back): its caller stops them first, so that when Close
-// returns no file of the database is open.
+// writes, and is safe to call more than once. Its caller stops its own
+// readers first; a read still in progress (a caller not stopped in time)
+// is waited for, up to closeWait: database/sql closes a connection in use
+// only when it is given back, and the database file and its -wal would
+// stay open after Close returned.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		// Statements being prepared hold connections of their own, which
@@ -175,10 +177,20 @@ func (db *DB) Close() error {
 		// with the driver's "database is closed" instead of waiting.
 		defer func() { <-db.writeSem }()
 		var errs []error
+		// A read in progress would also make the checkpoint wait out
+		// busy_timeout.
+		if err := db.waitConns("in use", func(st sql.DBStats) int { return st.InUse }); err != nil {
+			errs = append(errs, err)
+		}
 		if _, err := db.sql.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 			errs = append(errs, fmt.Errorf("checkpoint: %w", err))
 		}
 		if err := db.sql.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		// What began before the close ends on connections that close as
+		// it does.
+		if err := db.waitConns("open", func(st sql.DBStats) int { return st.OpenConnections }); err != nil {
 			errs = append(errs, err)
 		}
 		if err := errors.Join(errs...); err != nil {
@@ -186,6 +198,30 @@ func (db *DB) Close() error {
 		}
 	})
 	return db.closeErr
+}
+
+// closeWait bounds how long Close waits for reads in progress, and
+// closePoll is how often it looks: database/sql tells of connections
+// given back only through its statistics.
+const (
+	closeWait = 5 * time.Second
+	closePoll = time.Millisecond
+)
+
+// waitConns waits up to closeWait until count of the pool's statistics
+// is 0; what says which connections it counts, for the error.
+func (db *DB) waitConns(what string, count func(sql.DBStats) int) error {
+	deadline := time.Now().Add(closeWait)
+	for {
+		n := count(db.sql.Stats())
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d connections still %s after %v", n, what, closeWait)
+		}
+		time.Sleep(closePoll)
+	}
 }
 
 // write runs fn in a read-write transaction, serialised with every other

@@ -81,7 +81,9 @@ func runDaemon(t *testing.T, name string, cmd *exec.Cmd, cred *syscall.Credentia
 			}
 		})
 	})
-	for deadline := time.Now().Add(30 * time.Second); !ready(); time.Sleep(50 * time.Millisecond) {
+	// A bound for a failure only: on a loaded machine an Erlang node
+	// (ejabberd) takes tens of seconds to start.
+	for deadline := time.Now().Add(90 * time.Second); !ready(); time.Sleep(50 * time.Millisecond) {
 		select {
 		case err := <-done:
 			done <- err

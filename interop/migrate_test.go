@@ -198,14 +198,29 @@ modules:
 		b, _ := os.ReadFile(filepath.Join(ed, "logs", "ejabberd.log"))
 		return string(b)
 	}
-	runDaemon(t, "ejabberd", ctl("foreground"), cred, logs, func() bool { return listening("127.0.0.1:" + c2s) })
-	run := func(args ...string) {
-		t.Helper()
+	try := func(args ...string) (string, error) {
 		cmd := ctl(args...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		if out, err := cmd.CombinedOutput(); err != nil {
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	// Its client port opens before the node has started every module
+	// (mod_admin_extra's commands among them): ready is when ejabberdctl
+	// says the ejabberd application runs.
+	runDaemon(t, "ejabberd", ctl("foreground"), cred, logs, func() bool {
+		if !listening("127.0.0.1:" + c2s) {
+			return false
+		}
+		_, err := try("status")
+		return err == nil
+	})
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := try(args...)
+		if err != nil {
 			t.Fatalf("ejabberdctl %s: %v\n%s\n%s", strings.Join(args, " "), err, out, logs())
 		}
+		return out
 	}
 	run("register", "alice", "localhost", "alice-on-ejabberd")
 	run("register", "bob", "localhost", "bob-on-ejabberd")
@@ -214,6 +229,16 @@ modules:
 	run("set_vcard", "alice", "localhost", "FN", "Alice Liddell")
 	run("private_set", "alice", "localhost", "<storage xmlns='storage:bookmarks'><conference jid='tea@conference.localhost' autojoin='true' name='Tea party'><nick>Alice</nick></conference></storage>")
 	run("send_message", "chat", "bob@localhost", "alice@localhost", "", "sent while alice was on ejabberd")
+	// The export must see the message in alice's offline store, not
+	// only on its way there.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if n := strings.TrimSpace(run("get_offline_count", "alice", "localhost")); n != "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ejabberd did not store the offline message:\n%s", logs())
+		}
+	}
 	run("export_piefxis", filepath.Join(ed, "export"))
 	export := filepath.Join(ed, "export")
 	if b, err := exec.Command("sh", "-c", "cat "+export+"/*.xml").CombinedOutput(); err == nil {

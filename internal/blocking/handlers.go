@@ -151,18 +151,22 @@ func (s *Service) presenceChanged(ctx context.Context, user jid.JID, old, next *
 			continue
 		}
 		for _, sess := range sessions {
-			p := sess.State().Presence()
-			if p == nil {
+			if is {
+				if sess.State().Presence() == nil {
+					continue
+				}
+				p := xml.New(xml.NSClient, stanza.Presence, "type", "unavailable", "from", sess.JID().String(), "to", c.String())
+				s.cfg.Sender.Route(ctx, p, sess.JID(), c)
 				continue
 			}
-			if is {
-				p = xml.New(xml.NSClient, stanza.Presence, "type", "unavailable")
-			} else {
+			// The session may broadcast a newer presence meanwhile,
+			// which c now gets too: it must not arrive before this copy.
+			sess.State().SendPresence(func(p *xml.Element) {
 				p = p.ShallowClone()
-			}
-			p.SetAttr("from", sess.JID().String())
-			p.SetAttr("to", c.String())
-			s.cfg.Sender.Route(ctx, p, sess.JID(), c)
+				p.SetAttr("from", sess.JID().String())
+				p.SetAttr("to", c.String())
+				s.cfg.Sender.Route(ctx, p, sess.JID(), c)
+			})
 		}
 	}
 }

@@ -210,6 +210,17 @@ func (c *conn) closeWithError(se *xmpperr.StreamError, final bool) {
 	c.shutdownSocket()
 }
 
+// useTLS makes tc, whose handshake is done, the connection's reader and
+// writer. The writer changes under the write lock, which every write and
+// close takes to use it.
+func (c *conn) useTLS(tc *tls.Conn) {
+	c.wmu.Lock()
+	c.nc = tc
+	c.wmu.Unlock()
+	c.tls = tc
+	c.tlsIn = &tlsReader{Conn: tc}
+}
+
 // interruptWriter makes a write blocked on a client that does not read
 // give up within closeGrace, so that a close does not wait for the full
 // write timeout to take wmu.
@@ -302,9 +313,7 @@ func (c *conn) serve() {
 			c.finish()
 			return
 		}
-		c.tls = tc
-		c.nc = tc
-		c.tlsIn = &tlsReader{Conn: tc}
+		c.useTLS(tc)
 		c.dec = xml.NewDecoder(c.tlsIn, c.srv.settings().Limits)
 	} else {
 		c.dec = xml.NewDecoder(c.nc, c.srv.settings().Limits)

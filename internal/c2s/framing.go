@@ -164,12 +164,17 @@ func (c *conn) setReadDeadline(t time.Time) {
 	_ = c.raw.SetReadDeadline(t)
 }
 
+// setWriteDeadline sets the deadline of the connection's writes. It is
+// set on the socket (raw), which never changes, not on the writer (nc),
+// which becomes the TLS connection after a handshake: interruptWriter
+// calls it without the write lock, and a TLS connection's deadline is its
+// socket's anyway.
 func (c *conn) setWriteDeadline(t time.Time) {
 	if c.fr != nil {
 		c.fr.SetWriteDeadline(t)
 		return
 	}
-	_ = c.nc.SetWriteDeadline(t)
+	_ = c.raw.SetWriteDeadline(t)
 }
 
 // secure says the stream is encrypted, or as good as.

@@ -245,11 +245,7 @@ func (c *conn) startTLS(ctx context.Context) error {
 		return fmt.Errorf("STARTTLS handshake: %w", err)
 	}
 	_ = c.raw.SetDeadline(time.Time{})
-	c.wmu.Lock()
-	c.nc = tc
-	c.wmu.Unlock()
-	c.tls = tc
-	c.tlsIn = &tlsReader{Conn: tc}
+	c.useTLS(tc)
 	c.dec.Reset(c.tlsIn)
 	return errRestart
 }

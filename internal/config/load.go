@@ -169,18 +169,15 @@ func decode(data []byte) (*Config, Problems) {
 }
 
 // derive fills the defaults that follow from other keys and that the file
-// did not set: muc.domain is "conference." + domain, pubsub.domain
-// "pubsub." + domain, upload.domain "upload." + domain. A bad domain is reported once, under its own key,
-// not again through what derives from it.
+// did not set: the service domains of serviceDomains. A bad domain is
+// reported once, under its own key, not again through what derives from
+// it.
 func (c *Config) derive(keys map[string]setting) {
 	good := false
 	if d, err := jid.Parse(c.Domain); err == nil && d.String() == c.Domain && d.Localpart() == "" && d.Resourcepart() == "" {
 		good = true
 	}
-	for _, d := range []struct {
-		key, prefix string
-		v           *string
-	}{{"muc.domain", "conference.", &c.MUC.Domain}, {"pubsub.domain", "pubsub.", &c.PubSub.Domain}, {"upload.domain", "upload.", &c.Upload.Domain}} {
+	for _, d := range c.serviceDomains() {
 		if _, set := keys[d.key]; !set {
 			*d.v = ""
 			if good {
@@ -188,6 +185,37 @@ func (c *Config) derive(keys map[string]setting) {
 			}
 		}
 	}
+}
+
+// derivedDomain is a service's domain whose default is a prefix and the
+// server's domain.
+type derivedDomain struct {
+	key, prefix string
+	v           *string
+}
+
+// serviceDomains lists c's service domains that default to a prefix and
+// the server's domain: muc.domain is "conference." + domain,
+// pubsub.domain "pubsub." + domain, upload.domain "upload." + domain.
+func (c *Config) serviceDomains() []derivedDomain {
+	return []derivedDomain{
+		{"muc.domain", "conference.", &c.MUC.Domain},
+		{"pubsub.domain", "pubsub.", &c.PubSub.Domain},
+		{"upload.domain", "upload.", &c.Upload.Domain},
+	}
+}
+
+// SetDomain makes domain the server's domain, and moves with it each
+// service domain still at its default for the old one, as a file that
+// sets domain and leaves the services' out gets them (derive). A service
+// domain set to anything else, or off (""), stays as it is.
+func (c *Config) SetDomain(domain string) {
+	for _, d := range c.serviceDomains() {
+		if *d.v != "" && *d.v == d.prefix+c.Domain {
+			*d.v = d.prefix + domain
+		}
+	}
+	c.Domain = domain
 }
 
 // located turns a go-toml error into a Problem at its line.

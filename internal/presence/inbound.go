@@ -185,15 +185,9 @@ func (s *Service) probe(ctx context.Context, from, to jid.JID) {
 		if !to.IsBare() && sess.JID() != to {
 			continue
 		}
-		p := sess.State().Presence()
-		if p == nil {
-			continue
+		if s.routeNewest(ctx, sess, from) {
+			answered = true
 		}
-		c := p.ShallowClone()
-		c.SetAttr("from", sess.JID().String())
-		c.SetAttr("to", from.String())
-		s.r.Route(ctx, c, sess.JID(), from)
-		answered = true
 	}
 	if !answered {
 		s.send(ctx, "unavailable", to, from)
@@ -207,15 +201,20 @@ func (s *Service) sendPresence(ctx context.Context, user, contact jid.JID) {
 		return
 	}
 	for _, sess := range s.r.Registry().Sessions(user) {
-		p := sess.State().Presence()
-		if p == nil {
-			continue
-		}
+		s.routeNewest(ctx, sess, contact)
+	}
+}
+
+// routeNewest routes sess's current presence to to, and reports whether
+// it had one; if it changes meanwhile, to gets the newer one last
+// (router.State.SendPresence).
+func (s *Service) routeNewest(ctx context.Context, sess router.Session, to jid.JID) bool {
+	return sess.State().SendPresence(func(p *xml.Element) {
 		c := p.ShallowClone()
 		c.SetAttr("from", sess.JID().String())
-		c.SetAttr("to", contact.String())
-		s.r.Route(ctx, c, sess.JID(), contact)
-	}
+		c.SetAttr("to", to.String())
+		s.r.Route(ctx, c, sess.JID(), to)
+	})
 }
 
 // send routes a payload-less presence of type typ.

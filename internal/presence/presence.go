@@ -199,11 +199,12 @@ func (s *Service) available(ctx context.Context, sess router.Session, el *xml.El
 		other.Deliver(c)
 		if !wasAvailable && other != sess {
 			// And the new resource learns about its siblings.
-			if op := other.State().Presence(); op != nil {
+			other.State().SendPresence(func(op *xml.Element) {
 				c := op.ShallowClone()
+				c.SetAttr("from", other.JID().String())
 				c.SetAttr("to", full.String())
 				sess.Deliver(c)
-			}
+			})
 		}
 	}
 	if !wasAvailable {

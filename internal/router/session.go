@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"minimix/internal/jid"
+	"minimix/internal/stanza"
 	"minimix/internal/xml"
 )
 
@@ -52,10 +53,14 @@ type ForkSession interface {
 // read and write. It has its own lock so features never need the
 // session's.
 type State struct {
-	mu              sync.Mutex
-	available       bool
-	priority        int
-	presence        *xml.Element // last broadcast available presence, from set
+	mu        sync.Mutex
+	available bool
+	priority  int
+	presence  *xml.Element // last broadcast available presence, from set
+	// presenceSeq counts the changes of presence (and availability), so
+	// that who sends a copy of it can tell whether it changed meanwhile
+	// (SendPresence).
+	presenceSeq     uint64
 	carbons         bool
 	rosterRequested bool
 	directed        map[jid.JID]struct{}
@@ -87,6 +92,7 @@ func (s *State) Snapshot() (available bool, priority int, presence *xml.Element,
 func (s *State) Restore(available bool, priority int, presence *xml.Element, carbons, rosterRequested bool) {
 	s.mu.Lock()
 	s.available, s.priority, s.presence, s.carbons, s.rosterRequested = available, priority, presence, carbons, rosterRequested
+	s.presenceSeq++
 	s.mu.Unlock()
 }
 
@@ -117,6 +123,7 @@ func (s *State) SetPresence(p *xml.Element, available bool, priority int) (wasAv
 	} else {
 		s.presence = nil
 	}
+	s.presenceSeq++
 	f := s.changed
 	s.mu.Unlock()
 	s.notify(f)
@@ -128,6 +135,43 @@ func (s *State) Presence() *xml.Element {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.presence
+}
+
+func (s *State) presenceAndSeq() (*xml.Element, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.presence, s.presenceSeq
+}
+
+// SendPresence sends a copy of the session's current broadcast presence
+// with send, which stamps it (from, to) and routes or delivers it, and
+// reports whether there was one. It is for the copies sent on another
+// goroutine than the session's own broadcast (a probe's answer, a new
+// subscriber's or a new sibling resource's presence): the session may
+// broadcast a newer presence to the same recipient between the read of
+// its state and send, and the older copy would arrive last. So the
+// presence is sent again until it did not change while it was being
+// sent, and an unavailable presence (without from and to) is sent if
+// the session became unavailable meanwhile: the recipient's last
+// presence from the session is the newest (RFC 6121 4.4.2), whatever the
+// order of the goroutines. send must not block on the session.
+func (s *State) SendPresence(send func(p *xml.Element)) (sent bool) {
+	p, seq := s.presenceAndSeq()
+	for {
+		if p == nil {
+			if sent {
+				send(xml.New(xml.NSClient, stanza.Presence, "type", "unavailable"))
+			}
+			return sent
+		}
+		send(p)
+		sent = true
+		next, nextSeq := s.presenceAndSeq()
+		if nextSeq == seq {
+			return true
+		}
+		p, seq = next, nextSeq
+	}
 }
 
 // Carbons reports whether the session enabled message carbons.

@@ -157,6 +157,13 @@ func TestE2ESubscriptionOffline(t *testing.T) {
 	a := goOnline(t, srv, "alice", "")
 	a.SendRaw(t, `<presence to='dave@localhost' type='subscribe' id='req'><status>it is alice</status></presence>`)
 	wantSub(t, pushOf(t, a, "dave@localhost"), "none", "subscribe", "")
+	// The push reaches alice before her server has routed the request on
+	// to dave's account, which stores it: a login of dave's in between
+	// would find nothing to redeliver, or, available by the time it is
+	// stored, get it live and again from storage. An iq answered after
+	// the push is the barrier (one connection's stanzas are handled in
+	// order).
+	a.IQ(t, `<iq type='get' to='localhost' id='barrier'><ping xmlns='urn:xmpp:ping'/></iq>`)
 
 	for i := range 2 {
 		d := loginAs(t, srv, "dave")

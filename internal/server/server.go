@@ -96,6 +96,9 @@ type Server struct {
 	started   bool
 	startedAt time.Time
 	stopped   bool
+	// stopDone is closed when the Shutdown that stopped the server has
+	// returned; nil when a failed Start stopped it.
+	stopDone chan struct{}
 }
 
 type listener struct {
@@ -589,13 +592,28 @@ func (s *Server) Run(ctx context.Context) error {
 // connections, every stream gets <system-shutdown/>, sessions end (their
 // undelivered messages go to offline storage), then storage is flushed
 // and closed.
+//
+// A second call (a signal during a shutdown, a test's cleanup after its
+// own) waits for the first to finish, or for ctx: when either returns
+// nil, nothing of the server runs or writes in data_dir any more.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.stopped {
+		done := s.stopDone
 		s.mu.Unlock()
-		return nil
+		if done == nil {
+			return nil
+		}
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the shutdown in progress: %w", ctx.Err())
+		}
 	}
 	s.stopped = true
+	s.stopDone = make(chan struct{})
+	defer close(s.stopDone)
 	s.mu.Unlock()
 	s.log.Info("shutting down")
 	var errs []error
@@ -607,11 +625,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		if err := hs.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
-		}
-	}
-	if s.https != nil {
-		if err := s.https.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("https shutdown: %w", err))
 		}
 	}
 	// Features first (the MUC service tells occupants it is going away,

@@ -203,7 +203,7 @@ func (s *Server) TryDial(t testing.TB, user, password string, o DialOptions) (*C
 	auth := &authRecorder{}
 	var d net.Dialer
 	var conn net.Conn
-	features := []xmpp.StreamFeature{xmpp.SASL("", password, mechs...), xmpp.BindResource()}
+	features := []xmpp.StreamFeature{xmpp.SASL("", password, mechs...), bindResource(j)}
 	var state xmpp.SessionState
 	negotiator := xmpp.NewNegotiator
 	switch {
@@ -226,7 +226,9 @@ func (s *Server) TryDial(t testing.TB, user, password string, o DialOptions) (*C
 	if err != nil {
 		return nil, err
 	}
-	sess, err := xmpp.NewSession(ctx, j.Domain(), j, conn, state, negotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
+	// The stream's from is the account's bare JID (RFC 6120 4.7.1); the
+	// resource is asked for at binding (bindResource).
+	sess, err := xmpp.NewSession(ctx, j.Domain(), j.Bare(), conn, state, negotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
 		sc := xmpp.StreamConfig{Features: features, TeeOut: auth}
 		if os.Getenv("MINIMIX_TEST_WIRE") != "" {
 			sc.TeeIn = prefixWriter{"IN  " + addr + ": "}

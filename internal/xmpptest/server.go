@@ -42,14 +42,13 @@ type Option func(*config.Config)
 // WithPlaintext sets require_tls = false.
 func WithPlaintext() Option { return func(c *config.Config) { c.C2S.RequireTLS = false } }
 
-// WithDomain serves domain, with its MUC service at conference.<domain>
-// and its publish-subscribe service at pubsub.<domain>.
+// WithDomain serves domain, with the services whose domains derive from
+// it there too, as a configuration file that sets only domain has them:
+// MUC at conference.<domain>, publish-subscribe at pubsub.<domain>, HTTP
+// upload at upload.<domain> (config.SetDomain). A service domain an
+// earlier option set otherwise stays.
 func WithDomain(domain string) Option {
-	return func(c *config.Config) {
-		c.Domain = domain
-		c.MUC.Domain = "conference." + domain
-		c.PubSub.Domain = "pubsub." + domain
-	}
+	return func(c *config.Config) { c.SetDomain(domain) }
 }
 
 // WithConfig lets a test change anything.
@@ -135,6 +134,7 @@ func startConfig(t testing.TB, cfg *config.Config, logTo io.Writer) *Server {
 		if err := s.Server.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
+		checkDataDirClosed(t, s.Config.DataDir)
 	})
 	return s
 }
@@ -149,6 +149,7 @@ func (s *Server) Restart(t testing.TB) {
 	if err := s.Server.Shutdown(ctx); err != nil {
 		t.Fatalf("restart: shutdown: %v", err)
 	}
+	checkDataDirClosed(t, s.Config.DataDir)
 	srv, err := server.New(context.Background(), s.Config, s.log)
 	if err != nil {
 		t.Fatalf("restart: server.New: %v", err)
@@ -196,7 +197,7 @@ func link(a, b *Server) {
 	for _, p := range [][2]*Server{{a, b}, {b, a}} {
 		from, to := p[0], p[1]
 		addr := to.S2SAddr().String()
-		for _, d := range []string{to.Domain, to.Config.MUC.Domain, to.Config.PubSub.Domain} {
+		for _, d := range []string{to.Domain, to.Config.MUC.Domain, to.Config.PubSub.Domain, to.Config.Upload.Domain} {
 			if d != "" {
 				from.S2S.SetHost(d, addr)
 			}

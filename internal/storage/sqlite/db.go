@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"minimix/internal/storage"
 	"minimix/internal/storage/sqlarchive"
@@ -64,9 +65,19 @@ type DB struct {
 	// stmts holds prepared read statements by their text (rtx).
 	stmts  sync.Map
 	nstmts atomic.Int64
+	// preparing counts the goroutines preparing a statement (prepared),
+	// which Close waits for; prepMu orders their start with Close's
+	// prepClosed, after which none starts.
+	prepMu     sync.Mutex
+	prepClosed bool
+	preparing  sync.WaitGroup
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// prepareHook, when set (by tests), is called by a preparing
+	// goroutine before it prepares.
+	prepareHook func()
 }
 
 var _ storage.Store = (*DB)(nil)
@@ -139,9 +150,22 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // Close checkpoints the write-ahead log into the database file, truncating
 // the log, and closes every connection. After Close the database file alone
 // holds all committed data, which is what the server's shutdown promises.
-// Close waits for queries in progress and is safe to call more than once.
+// Close waits for the statements being prepared and the queued archive
+// writes, and is safe to call more than once. Its caller stops its own
+// readers first; a read still in progress (a caller not stopped in time)
+// is waited for, up to closeWait: database/sql closes a connection in use
+// only when it is given back, and the database file and its -wal would
+// stay open after Close returned.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		// Statements being prepared hold connections of their own, which
+		// database/sql's Close would not wait for: the database file and
+		// its -wal would stay open, and SQLite would still write and
+		// remove files in its directory after Close returned.
+		db.prepMu.Lock()
+		db.prepClosed = true
+		db.prepMu.Unlock()
+		db.preparing.Wait()
 		// Archive records still queued are written first.
 		db.archive.Close()
 		// Take the writer token so that the checkpoint does not race a
@@ -153,10 +177,20 @@ func (db *DB) Close() error {
 		// with the driver's "database is closed" instead of waiting.
 		defer func() { <-db.writeSem }()
 		var errs []error
+		// A read in progress would also make the checkpoint wait out
+		// busy_timeout.
+		if err := db.waitConns("in use", func(st sql.DBStats) int { return st.InUse }); err != nil {
+			errs = append(errs, err)
+		}
 		if _, err := db.sql.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 			errs = append(errs, fmt.Errorf("checkpoint: %w", err))
 		}
 		if err := db.sql.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		// What began before the close ends on connections that close as
+		// it does.
+		if err := db.waitConns("open", func(st sql.DBStats) int { return st.OpenConnections }); err != nil {
 			errs = append(errs, err)
 		}
 		if err := errors.Join(errs...); err != nil {
@@ -164,6 +198,30 @@ func (db *DB) Close() error {
 		}
 	})
 	return db.closeErr
+}
+
+// closeWait bounds how long Close waits for reads in progress, and
+// closePoll is how often it looks: database/sql tells of connections
+// given back only through its statistics.
+const (
+	closeWait = 5 * time.Second
+	closePoll = time.Millisecond
+)
+
+// waitConns waits up to closeWait until count of the pool's statistics
+// is 0; what says which connections it counts, for the error.
+func (db *DB) waitConns(what string, count func(sql.DBStats) int) error {
+	deadline := time.Now().Add(closeWait)
+	for {
+		n := count(db.sql.Stats())
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d connections still %s after %v", n, what, closeWait)
+		}
+		time.Sleep(closePoll)
+	}
 }
 
 // write runs fn in a read-write transaction, serialised with every other
@@ -276,13 +334,21 @@ func (db *DB) prepared(ctx context.Context, q string) *sql.Stmt {
 		return nil
 	}
 	db.nstmts.Add(1)
-	go func() {
+	db.prepMu.Lock()
+	defer db.prepMu.Unlock()
+	if db.prepClosed {
+		return nil
+	}
+	db.preparing.Go(func() {
+		if db.prepareHook != nil {
+			db.prepareHook()
+		}
 		st, err := db.sql.Prepare(q)
 		if err != nil {
 			return // stays unprepared; running it reports the error
 		}
 		db.stmts.Store(q, st)
-	}()
+	})
 	return nil
 }
 

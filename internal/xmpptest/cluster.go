@@ -32,6 +32,32 @@ type ClusterConfig struct {
 // log is printed.
 func StartCluster(t *testing.T, n int, cc ClusterConfig) []*Process {
 	t.Helper()
+	for attempt := 1; ; attempt++ {
+		nodes, err := startCluster(t, n, cc)
+		if err == nil {
+			return nodes
+		}
+		inUse := false
+		for _, p := range nodes {
+			p.Kill()
+			inUse = inUse || strings.Contains(p.Output(), "address already in use")
+		}
+		if !inUse || attempt == 3 {
+			for i, p := range nodes {
+				t.Logf("node n%d's log:\n%s", i+1, p.Output())
+			}
+			t.Fatalf("start a cluster of %d: %v", n, err)
+		}
+		// A port chosen free was taken by another process before the
+		// node bound it (tests run in parallel): new ports.
+		t.Logf("start a cluster of %d: %v; a port was taken meanwhile, trying again", n, err)
+	}
+}
+
+// startCluster is one attempt of StartCluster: it returns the nodes, and
+// an error if one did not start.
+func startCluster(t *testing.T, n int, cc ClusterConfig) ([]*Process, error) {
+	t.Helper()
 	routes := make([]string, n)
 	for i := range routes {
 		// Each NATS server's routes name the others' cluster ports
@@ -61,6 +87,14 @@ func StartCluster(t *testing.T, n int, cc ClusterConfig) []*Process {
 			t.Fatal(err)
 		}
 	}
+	for _, p := range nodes {
+		p.Launch()
+	}
+	for i, p := range nodes {
+		if err := p.listening(2 * time.Minute); err != nil {
+			return nodes, fmt.Errorf("node n%d: %w", i+1, err)
+		}
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			for i, p := range nodes {
@@ -71,15 +105,9 @@ func StartCluster(t *testing.T, n int, cc ClusterConfig) []*Process {
 		}
 	})
 	for _, p := range nodes {
-		p.Launch()
-	}
-	for _, p := range nodes {
-		p.WaitListening(2 * time.Minute)
-	}
-	for _, p := range nodes {
 		p.WaitClusterStatus(t, fmt.Sprintf("%d nodes", n), func(st cluster.Status) bool { return len(st.Nodes) == n })
 	}
-	return nodes
+	return nodes, nil
 }
 
 // AdminGet returns the body of GET /api/<path> on p's admin API (with

@@ -164,19 +164,42 @@ func (p *Process) Launch() {
 // server, and kills it and fails the test if it does not come.
 func (p *Process) WaitListening(d time.Duration) {
 	p.t.Helper()
+	if err := p.listening(d); err != nil {
+		p.Kill()
+		p.t.Fatalf("%v\n%s", err, p.out)
+	}
+}
+
+// listening waits up to d for the client listener of a launched server;
+// it fails at once if the server exits.
+func (p *Process) listening(d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for {
 		c, err := net.DialTimeout("tcp", p.C2S, time.Second)
 		if err == nil {
 			c.Close()
-			return
+			return nil
+		}
+		if p.exited() {
+			return fmt.Errorf("minimix exited instead of listening on %s", p.C2S)
 		}
 		if time.Now().After(deadline) {
-			p.Kill()
-			p.t.Fatalf("minimix did not listen on %s: %v\n%s", p.C2S, err, p.out)
+			return fmt.Errorf("minimix did not listen on %s: %v", p.C2S, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// exited reports whether the launched process has exited (it is a
+// zombie, not reaped yet: Kill reaps it).
+func (p *Process) exited() bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return os.IsNotExist(err)
+	}
+	// pid (comm) state ...: the state follows the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
 
 // Kill ends the server with SIGKILL, as a crash or the OOM killer would,

@@ -1,8 +1,10 @@
 package xmpptest
 
 import (
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"minimix/internal/config"
 )
@@ -73,4 +75,32 @@ func TestWithDomain(t *testing.T) {
 			t.Errorf("disco#info of %s: %s", d, r)
 		}
 	}
+}
+
+// TestExited: a server that cannot bind its port exits, and exited
+// notices (waiting for a server to listen fails at once then, and
+// StartCluster tries again with new ports when a port chosen free was
+// taken meanwhile).
+func TestExited(t *testing.T) {
+	var p *Process
+	var l net.Listener
+	for err := error(nil); l == nil; {
+		if p = PrepareProcess(t, ProcessConfig{}); err != nil {
+			t.Logf("the port chosen was taken meanwhile (%v): another", err)
+		}
+		l, err = net.Listen("tcp", p.C2S)
+	}
+	defer l.Close()
+	p.Launch()
+	deadline := time.Now().Add(time.Minute)
+	for !p.exited() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server still runs a minute after failing to bind %s; output:\n%s", p.C2S, p.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(p.Output(), "address already in use") {
+		t.Errorf("output does not say why:\n%s", p.Output())
+	}
+	p.Kill()
 }

@@ -85,8 +85,8 @@ func (n *Node) publish(node string, h nats.Header, el *xml.Element, keep bool) e
 }
 
 // sendDeliver sends el for the session full bound on node. A message or
-// a request is kept for a rescue; a node whose server was found gone refuses it at
-// once, so that the router delivers it elsewhere.
+// a request is kept for a rescue; a node whose server was found gone
+// refuses it at once, so that the router delivers it elsewhere.
 func (n *Node) sendDeliver(node string, full jid.JID, el *xml.Element) error {
 	if n.isUnreachable(node) {
 		return errUnreachable

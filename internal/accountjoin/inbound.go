@@ -271,6 +271,7 @@ func (s *Service) selfPresence(ctx context.Context, a *account, rm *room, el *xm
 			s.forget(ctx, a, rm)
 			return
 		}
+		s.sendHeld(a, rm)
 		// The live session is joined from here on: history and subject
 		// reach it as the room sends them.
 		if !rm.live.IsZero() {

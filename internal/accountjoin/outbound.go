@@ -63,7 +63,17 @@ func (s *Service) sessionMessage(ctx context.Context, a *account, rm *room, full
 	}
 	out := el.Clone()
 	out.SetAttr("from", a.jid.String())
-	a.queue(out, to)
+	if rm.rejoining && rm.state == joining {
+		// The room is taking the account back (it had lost it): what
+		// is said now would be refused, as from a non-occupant.
+		if len(rm.held) >= maxRejoinHeld {
+			s.reply(ctx, stanza.ErrorReply(el, xmpperr.New(xmpperr.ResourceConstraintC, "the room is being rejoined").WithType(xmpperr.Wait)))
+			return true
+		}
+		rm.held = append(rm.held, heldStanza{out: out, orig: el, to: to, session: full})
+	} else {
+		a.queue(out, to)
+	}
 	rm.noteSent(el.Attr("id"), full)
 	rm.lastActive = s.cfg.Now()
 	if to.Resource != "" && typ != "groupchat" {

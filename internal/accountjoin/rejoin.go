@@ -338,8 +338,11 @@ func (s *Service) SetCluster(claim func(ctx context.Context, account jid.JID), o
 // had. joined are the sessions that were joined to each room (room →
 // full JIDs, as Config.OnJoined reported them); those still bound
 // (Sessions.Get) stay joined, so they go on receiving the room without
-// seeing it leave.
-func (s *Service) Adopt(ctx context.Context, account jid.JID, joined map[string][]string) error {
+// seeing it leave. prevAlive, if not zero, is when the previous node was
+// last known alive: messages archived after it (by other nodes, for
+// their accounts) it cannot have delivered, so the rejoin's history
+// forks them to the sessions.
+func (s *Service) Adopt(ctx context.Context, account jid.JID, joined map[string][]string, prevAlive time.Time) error {
 	recs, err := s.cfg.Store.ListJoins(ctx)
 	if err != nil {
 		return fmt.Errorf("accountjoin: adopt %s: %w", account, err)
@@ -364,6 +367,9 @@ func (s *Service) Adopt(ctx context.Context, account jid.JID, joined map[string]
 		last, err := s.cfg.Archive.Last(ctx, account, r.Room)
 		if err != nil {
 			s.log.Error("accountjoin: adopt: newest archived room message", "account", account.String(), "room", r.Room.String(), "err", err)
+		}
+		if !prevAlive.IsZero() && last.After(prevAlive) {
+			last = prevAlive
 		}
 		a := s.account(account, true)
 		a.mu.Lock()

@@ -164,6 +164,83 @@ func (s *Service) rejoinKeeping(ctx context.Context, a *account, rm *room) {
 	s.probeRoom(a, rm, p, s.rejoinX(ctx, a.jid, rm.jid, rm.password))
 }
 
+// sendHeld sends what was held during a rejoin, now that the room has
+// the account back.
+func (s *Service) sendHeld(a *account, rm *room) {
+	for _, h := range rm.held {
+		a.queue(h.out, h.to)
+	}
+	rm.held = nil
+}
+
+// refuseHeld answers what was held during a rejoin that failed.
+func (s *Service) refuseHeld(ctx context.Context, rm *room) {
+	for _, h := range rm.held {
+		if h.session.IsZero() || !stanza.IsRequest(h.orig) && h.orig.Local != stanza.Message {
+			continue
+		}
+		e := stanza.ErrorReply(h.orig, xmpperr.New(xmpperr.ServiceUnavailable, "the room could not be rejoined"))
+		e.SetAttr("from", h.to.String())
+		e.SetAttr("to", h.session.String())
+		s.deliver(h.session, e)
+	}
+	rm.held = nil
+}
+
+// RejoinRooms joins again, at once, every joined room of rooms for the
+// accounts in them, keeping their sessions joined: the rooms lost their
+// occupants (on a cluster, the node that ran them died), so no self-ping
+// is needed to know. What the sessions say meanwhile is held until the
+// room has the account back.
+func (s *Service) RejoinRooms(rooms []jid.JID) {
+	if len(rooms) == 0 {
+		return
+	}
+	lost := make(map[jid.JID]bool, len(rooms))
+	for _, r := range rooms {
+		lost[r.Bare()] = true
+	}
+	ctx := context.Background()
+	for _, a := range s.snapshot() {
+		a.mu.Lock()
+		for _, rm := range a.rooms {
+			if lost[rm.jid] && rm.state == joined {
+				rm.ping = ""
+				s.log.Info("the room lost its occupants; joining again", "account", a.jid.String(), "room", rm.jid.String())
+				s.rejoinKeeping(ctx, a, rm)
+			}
+		}
+		s.release(a)
+	}
+}
+
+// Resend sends el, which account had sent to room, again: on a cluster,
+// what went to a room's node that died. During a rejoin it is held until
+// the room has the account back. It reports false when the account is
+// not in the room here.
+func (s *Service) Resend(room, account jid.JID, el *xml.Element) bool {
+	a := s.account(account.Bare(), false)
+	if a == nil {
+		return false
+	}
+	a.mu.Lock()
+	defer s.release(a)
+	rm := a.rooms[room.Bare()]
+	if rm == nil {
+		return false
+	}
+	to, err := stanza.To(el)
+	if err != nil {
+		to = room.Bare()
+	}
+	if rm.rejoining && rm.state == joining && len(rm.held) < maxRejoinHeld {
+		rm.held = append(rm.held, heldStanza{out: el, orig: el, to: to})
+		return true
+	}
+	a.queue(el, to)
+	return true
+}
+
 // occupantChanged reports whether an occupant's presence, received while
 // rejoining, tells the joined sessions anything new; it forgets the
 // occupant from those known before.
@@ -222,6 +299,7 @@ func (s *Service) dropSessions(a *account, rm *room) {
 		s.deliver(full, p)
 	}
 	rm.rejoining = false
+	s.refuseHeld(context.Background(), rm)
 }
 
 // rejoinX is the <x/> of the server's own join: the password, and the

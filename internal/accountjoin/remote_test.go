@@ -185,3 +185,49 @@ func TestSelfPingRetriedWhileUnreachable(t *testing.T) {
 		t.Errorf("the session was told: %v", str(got))
 	}
 }
+
+// What a joined session says while the account's join is sent again
+// (the room lost the account) is held until the room has the account
+// back, then sent; a room that refuses the rejoin makes it an error for
+// that session. A message sent before would reach the room from a
+// non-occupant, which refuses it.
+func TestRejoinHoldsWhatSessionsSay(t *testing.T) {
+	for _, refused := range []bool{false, true} {
+		w := newWorld(t)
+		phone, _ := w.twoJoined()
+		w.svc.RejoinRooms([]jid.JID{jid.MustParse("r@muc.example")})
+		w.probe(true)
+		out := w.sender.take()
+		if len(out) != 1 || out[0].Local != "presence" || out[0].Attr("to") != roomJID+"/al" {
+			t.Fatalf("rejoin: %v", str(out))
+		}
+		if !w.send(phone, `<message type='groupchat' to='r@muc.example' id='m1'><body>during</body></message>`) {
+			t.Fatal("the message was not taken")
+		}
+		if got := w.sender.take(); len(got) != 0 {
+			t.Fatalf("sent to the room during the rejoin: %v", str(got))
+		}
+		phone.take()
+		if refused {
+			w.room(`<presence type='error' from='r@muc.example/al' to='alice@d.example'><error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>`)
+			var errs []string
+			for _, el := range phone.take() {
+				if el.Local == "message" && el.Attr("type") == "error" && el.Attr("id") == "m1" {
+					errs = append(errs, el.String())
+				}
+			}
+			if len(errs) != 1 {
+				t.Errorf("refused rejoin: the phone got errors %v, want one for m1", errs)
+			}
+			if got := w.sender.take(); len(got) != 0 {
+				t.Errorf("sent after the refused rejoin: %v", str(got))
+			}
+			continue
+		}
+		w.room(self(out[0].Attr("id")))
+		got := w.sender.take()
+		if len(got) != 1 || got[0].ChildText("", "body") != "during" || got[0].Attr("from") != alice || got[0].Attr("to") != "r@muc.example" {
+			t.Errorf("after the rejoin sent %v, want the held message from the account", str(got))
+		}
+	}
+}

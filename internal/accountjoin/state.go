@@ -178,6 +178,10 @@ type room struct {
 	rejoining    bool
 	stale        map[string]*xml.Element
 	staleSubject *xml.Element
+	// held are what the joined sessions (or, on a cluster, the node of
+	// a room's previous owner) said to the room during such a rejoin:
+	// sent once the room has the account back, refused if it does not.
+	held []heldStanza
 
 	lastActive time.Time
 	// since is when this server started the account's join (a session's
@@ -188,6 +192,17 @@ type room struct {
 	saved Record
 	timer *time.Timer
 }
+
+// heldStanza is a stanza for the room held during a rejoin: out goes to
+// the room, orig (from session) gets the error if the rejoin fails.
+type heldStanza struct {
+	out, orig *xml.Element
+	to        jid.JID
+	session   jid.JID // zero: nobody to tell
+}
+
+// maxRejoinHeld bounds what a room holds during a rejoin.
+const maxRejoinHeld = 64
 
 type sentID struct {
 	id      string

@@ -34,6 +34,7 @@ import (
 
 	"minimix/internal/jid"
 	"minimix/internal/router"
+	"minimix/internal/xml"
 )
 
 // Config is what a Node is built from.
@@ -57,6 +58,15 @@ type Config struct {
 	// another node that ended (or whose node died): account joins stop
 	// forking rooms to it.
 	RemoteSessionEnded func(ctx context.Context, full jid.JID)
+	// RoomsLost is told, when a node died, of the rooms it ran: they
+	// lost their occupants, and the accounts in them join again at once
+	// (before what was sent to them meanwhile is sent again).
+	RoomsLost func(rooms []jid.JID)
+	// ResendToRoom sends again what account had sent to room, which went
+	// to a node that died (rescue.go), through the account's joins (held
+	// while the account rejoins); false if the account is not in the
+	// room on this node.
+	ResendToRoom func(room, account jid.JID, el *xml.Element) bool
 	// NodeGone is told of a node that died, after its sessions ended:
 	// the rooms it owned lost their occupants, whose accounts check
 	// (self-ping) that they are still in them.
@@ -122,6 +132,8 @@ type Node struct {
 	// message to them came back), with when; unreachableN counts them.
 	unreachable  map[string]time.Time
 	unreachableN atomic.Int32
+	// alive is, per node ever seen, its newest heartbeat's time.
+	alive map[string]time.Time
 
 	Stats Stats
 }
@@ -447,6 +459,9 @@ func (n *Node) expireSilent(ctx context.Context) {
 				if _, ok := n.nodes[id]; ok {
 					n.nodes[id] = ni
 				}
+				if ni.Seen.After(n.alive[id]) {
+					n.alive[id] = ni.Seen
+				}
 				n.mu.Unlock()
 			}
 			continue
@@ -499,6 +514,12 @@ func (n *Node) watchNodes(ctx context.Context, w jetstream.KeyWatcher, loaded ch
 			n.mu.Lock()
 			_, known := n.nodes[id]
 			n.nodes[id] = ni
+			if n.alive == nil {
+				n.alive = make(map[string]time.Time)
+			}
+			if ni.Seen.After(n.alive[id]) {
+				n.alive[id] = ni.Seen
+			}
 			n.mu.Unlock()
 			n.reachable(id, ni.Seen)
 			if !known && id != n.id {
@@ -542,12 +563,27 @@ func (n *Node) watchNodes(ctx context.Context, w jetstream.KeyWatcher, loaded ch
 func (n *Node) nodeLost(ctx context.Context, id, why string) {
 	n.Stats.NodesGone.Add(1)
 	n.log.Warn("cluster node gone", "node", id, "why", why)
+	rooms := n.roomsOf(id)
 	n.nodeGone(ctx, id)
 	n.nodeLeasesGone(ctx, id)
+	if n.cfg.RoomsLost != nil {
+		n.cfg.RoomsLost(rooms)
+	}
 	n.reachable(id, time.Time{})
 	if n.cfg.NodeGone != nil {
 		n.cfg.NodeGone(id)
 	}
+}
+
+// lastAlive returns when node was last known alive (its newest
+// heartbeat this node saw), zero if never.
+func (n *Node) lastAlive(node string) time.Time {
+	if node == "" {
+		return time.Time{}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.alive[node]
 }
 
 // done is closed when the node stops.

@@ -390,22 +390,23 @@ func roomScenario(t *testing.T, kill bool) {
 		return
 	}
 	nodes[0].Kill()
-	// Said before the others notice n1 died: not lost silently. NATS
-	// answers that nobody listens on n1's subject; the message waits
-	// for the room's next owner and reaches the room, which reflects it
-	// or, not having bob's account back yet, answers with an error.
-	// (The pause lets n2's NATS server see its route to n1 close.)
+	// Said before the others notice n1 died: not lost. NATS answers
+	// that nobody listens on n1's subject; the message waits until n1 is
+	// taken for dead, when bob's account joins the room again at once
+	// (its node ran it) and the message goes out after the join, to the
+	// room's new node. (The pause lets n2's NATS server see its route to
+	// n1 close.)
 	time.Sleep(200 * time.Millisecond)
 	bob.Send("<message type='groupchat' id='dying' to='" + room + "'><body>while n1 dies</body></message>")
 	dying := bob.ExpectStanza("reflection of, or error for, what was said while n1 died", time.Minute, func(n xmpptest.Node) bool {
 		return n.XMLName.Local == "message" && (groupchat("while n1 dies")(n) || n.Attr("type") == "error" && n.Attr("id") == "dying")
 	})
-	t.Logf("said while n1 died, the answer: %s", dying)
-	if dying.Attr("type") != "error" {
-		said = append(said, "while n1 dies")
-		carol2.ExpectStanza("what was said while n1 died, on carol's node-2 session", 30*time.Second, groupchat("while n1 dies"))
-		carol3.ExpectStanza("what was said while n1 died, on carol's node-3 session", 30*time.Second, groupchat("while n1 dies"))
+	if dying.Attr("type") == "error" {
+		t.Fatalf("what was said while n1 died came back as an error: %s", dying)
 	}
+	said = append(said, "while n1 dies")
+	carol2.ExpectStanza("what was said while n1 died, on carol's node-2 session", 30*time.Second, groupchat("while n1 dies"))
+	carol3.ExpectStanza("what was said while n1 died, on carol's node-3 session", 30*time.Second, groupchat("while n1 dies"))
 	for _, p := range nodes[1:] {
 		waitStatus(t, p, "n1 gone, leases moved", func(st cluster.Status) bool {
 			h := holderOf(st, "account", "carol@localhost")

@@ -80,8 +80,11 @@ type leases struct {
 // Acquired is told that this node became the holder of a lease: it loads
 // what it now acts for (a room from storage, an account's memberships).
 // joined are, for an account, the sessions joined to its rooms as the
-// previous holder last published them (SetJoined).
-type Acquired func(ctx context.Context, kind string, j jid.JID, joined map[string][]string) error
+// previous holder last published them (SetJoined); prevAlive is when the
+// previous holder was last known alive (its newest heartbeat; zero if
+// none or unknown): what was stored after it, that holder cannot have
+// delivered.
+type Acquired func(ctx context.Context, kind string, j jid.JID, joined map[string][]string, prevAlive time.Time) error
 
 // errNoHolder is returned when no node could be made the holder.
 var errNoHolder = errors.New("no node holds the lease")
@@ -208,7 +211,7 @@ func (n *Node) acquire(ctx context.Context, kind string, j jid.JID, key string, 
 	}
 	n.log.Info("cluster: lease acquired", "kind", kind, "jid", j.String(), "from", prev.Node, "joined", prev.Joined)
 	if n.cfg.Acquired != nil {
-		if err := n.cfg.Acquired(context.WithoutCancel(ctx), kind, j, prev.Joined); err != nil {
+		if err := n.cfg.Acquired(context.WithoutCancel(ctx), kind, j, prev.Joined, n.lastAlive(prev.Node)); err != nil {
 			n.log.Error("cluster: loading what a lease is for", "kind", kind, "jid", j.String(), "err", err)
 		}
 	}
@@ -299,6 +302,17 @@ func (n *Node) leasesOf(node string) []string {
 		}
 	}
 	return keys
+}
+
+// roomsOf returns the rooms whose lease node holds.
+func (n *Node) roomsOf(node string) []jid.JID {
+	var rooms []jid.JID
+	for _, key := range n.leasesOf(node) {
+		if kind, j, err := parseLeaseKey(key); err == nil && kind == LeaseRoom {
+			rooms = append(rooms, j)
+		}
+	}
+	return rooms
 }
 
 // nodeLeasesGone takes over the account leases of a node that died.

@@ -30,10 +30,12 @@ import (
 //   - a stanza for a room it owned, or for an account it acted for,
 //     waits until the node is taken for dead (its leases are free then)
 //     or is heard of again, and is routed again from here, in the order
-//     it was sent: to the room's or the account's new node. (A room
-//     loaded anew has no occupants until the accounts in it rejoin, so
-//     a message from one may come back as the room's error: the sender
-//     learns it was not delivered, where before it was lost silently.)
+//     it was sent: to the room's or the account's new node. A room
+//     loaded anew has no occupants until the accounts in it rejoin: the
+//     accounts of this node rejoin the dead node's rooms at once
+//     (Config.RoomsLost), and what an account had said there is sent
+//     again through its joins (Config.ResendToRoom), held until the
+//     room has the account back.
 //
 // Until then the node's sessions refuse deliveries, so that the router
 // chooses others at once, and what is sent to it meanwhile waits with
@@ -185,9 +187,35 @@ func (n *Node) rerouteWhenSettled(node string, settled chan struct{}) {
 			return
 		}
 		r.mu.Unlock()
+		n.roomsLostWith(batch)
 		for _, k := range batch {
 			n.reroute(k)
 		}
+	}
+}
+
+// roomsLostWith tells Config.RoomsLost of the rooms batch has stanzas
+// for: the gone node ran them when they were sent, so they lost their
+// occupants, whoever holds their leases now (this node's view of the
+// leases may have moved on before it took the node for dead). The
+// accounts here join them again before what they said is sent again.
+func (n *Node) roomsLostWith(batch []kept) {
+	if n.cfg.RoomsLost == nil {
+		return
+	}
+	var rooms []jid.JID
+	seen := make(map[jid.JID]bool)
+	for _, k := range batch {
+		if k.h.Get(hdrKind) != kindRoom {
+			continue
+		}
+		if to, err := jid.Parse(k.h.Get(hdrTo)); err == nil && !seen[to.Bare()] {
+			seen[to.Bare()] = true
+			rooms = append(rooms, to.Bare())
+		}
+	}
+	if len(rooms) > 0 {
+		n.cfg.RoomsLost(rooms)
 	}
 }
 
@@ -212,6 +240,9 @@ func (n *Node) reroute(k kept) {
 	case kindRoute:
 		n.cfg.Router.Route(ctx, el, from, to)
 	case kindRoom:
+		if from.Resource == "" && n.cfg.ResendToRoom != nil && n.cfg.ResendToRoom(to, from, el) {
+			return // an account's: through its joins, after its rejoin
+		}
 		if n.rooms != nil {
 			n.rooms.route(ctx, el, from, to, hops)
 		}

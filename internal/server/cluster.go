@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"path/filepath"
+	"time"
 
 	"minimix/internal/cluster"
 	"minimix/internal/jid"
 	"minimix/internal/router"
+	"minimix/internal/xml"
 )
 
 // buildCluster makes this server a node of the cluster of [cluster]: the
@@ -42,12 +44,20 @@ func (s *Server) buildCluster() *cluster.Node {
 				f.joins.SessionEnded(ctx, full)
 			}
 		},
+		RoomsLost: func(rooms []jid.JID) {
+			if f.joins != nil {
+				f.joins.RejoinRooms(rooms)
+			}
+		},
+		ResendToRoom: func(room, account jid.JID, el *xml.Element) bool {
+			return f.joins != nil && f.joins.Resend(room, account, el)
+		},
 		NodeGone: func(string) {
 			if f.joins != nil && s.cfg.MUC.Domain != "" {
 				f.joins.CheckRooms(s.cfg.MUC.Domain)
 			}
 		},
-		Acquired: func(ctx context.Context, kind string, j jid.JID, joined map[string][]string) error {
+		Acquired: func(ctx context.Context, kind string, j jid.JID, joined map[string][]string, prevAlive time.Time) error {
 			if ap, ok := s.store.(interface{ AdvancePositions(context.Context) error }); ok {
 				// What this node archives for the room or account from
 				// now on comes after what the previous holder did
@@ -60,7 +70,7 @@ func (s *Server) buildCluster() *cluster.Node {
 			case kind == cluster.LeaseRoom && f.muc != nil:
 				return f.muc.LoadRoom(ctx, j.Local)
 			case kind == cluster.LeaseAccount && f.joins != nil:
-				return f.joins.Adopt(ctx, j, joined)
+				return f.joins.Adopt(ctx, j, joined, prevAlive)
 			}
 			return nil
 		},

@@ -1337,3 +1337,28 @@ func TestServerJoinToServiceThatNeverCreates(t *testing.T) {
 		}
 	})
 }
+
+// The session whose join the room is answering leaves before the room's
+// join sequence ends (its subject): it is joined already, so as the last
+// joined session its leave takes the account out of the room (it stayed
+// in, the session's leave answered locally, when the session was also
+// still counted among those waiting for the sequence to end).
+func TestLeaveBeforeTheSubjectEndsTheMembership(t *testing.T) {
+	w := newWorld(t)
+	phone := w.session(alice + "/phone")
+	if !w.send(phone, `<presence to='r@muc.example/al' id='j1'><x xmlns='http://jabber.org/protocol/muc'/></presence>`) {
+		t.Fatal("join not intercepted")
+	}
+	w.sender.take()
+	for _, raw := range []string{occBob, self("j1"), history1} {
+		if !w.room(raw) {
+			t.Fatalf("room stanza not taken: %s", raw)
+		}
+	}
+	phone.take()
+	w.send(phone, `<presence to='r@muc.example/al' type='unavailable' id='l1'/>`)
+	out := w.sender.take()
+	if len(out) != 1 || out[0].Local != "presence" || out[0].Attr("type") != "unavailable" || out[0].Attr("to") != roomJID+"/al" {
+		t.Fatalf("the last session's leave sent %v, want the account's unavailable presence", str(out))
+	}
+}

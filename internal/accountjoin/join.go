@@ -335,8 +335,12 @@ func (s *Service) leave(ctx context.Context, a *account, rm *room, full jid.JID,
 	}
 	if i := rm.isWaiting(full); i >= 0 {
 		rm.waiting = append(rm.waiting[:i], rm.waiting[i+1:]...)
-		s.deliver(full, selfUnavailable(rm.jid, rm.nick, full, el.Attr("id"), rm.self))
-		return
+		if !rm.isJoined(full) {
+			s.deliver(full, selfUnavailable(rm.jid, rm.nick, full, el.Attr("id"), rm.self))
+			return
+		}
+		// The live session: joined at the room's self-presence, and
+		// waiting only for the end of the join sequence (the subject).
 	}
 	if !rm.isJoined(full) {
 		return

@@ -344,8 +344,17 @@ modules:
 		b, _ := os.ReadFile(filepath.Join(ed, "logs", "ejabberd.log"))
 		return string(b)
 	}
+	// Its ports open before the node has started every module and
+	// table (register failed on a loaded machine with mnesia's
+	// no_exists for passwd): ready is when ejabberdctl says the
+	// ejabberd application runs, as in migrate_test.go.
 	runDaemon(t, "ejabberd", ctl("foreground"), cred, logs, func() bool {
-		return listening(p.c2s) && listening(net.JoinHostPort(p.ip, "5269"))
+		if !listening(p.c2s) || !listening(net.JoinHostPort(p.ip, "5269")) {
+			return false
+		}
+		cmd := ctl("status")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		return cmd.Run() == nil
 	})
 	for _, u := range p.users {
 		cmd := ctl("register", u, p.domain, password(u))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"sort"
@@ -19,15 +18,8 @@ func clusterCmd(path string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	cfg, ok := loadConfig(path, stderr)
-	if !ok {
-		return 1
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	var st cluster.Status
-	if err := adminGet(ctx, cfg, "cluster", &st); err != nil {
-		fmt.Fprintf(stderr, "minimix: %v\n", err)
+	if !showAdmin(path, "cluster", &st, stderr) {
 		return 1
 	}
 	printClusterStatus(stdout, st)

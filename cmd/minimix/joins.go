@@ -98,6 +98,23 @@ func joinsCmd(path string, args []string, stdout, stderr io.Writer) int {
 }
 
 // adminGet reads path of the running server's admin API into v, as JSON.
+// showAdmin loads the configuration at path, reads the admin API's
+// resource into v and reports, on stderr, what failed: the read-only
+// commands (cluster status, s2s list) are this and a printer.
+func showAdmin(path, resource string, v any, stderr io.Writer) bool {
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := adminGet(ctx, cfg, resource, v); err != nil {
+		fmt.Fprintf(stderr, "minimix: %v\n", err)
+		return false
+	}
+	return true
+}
+
 func adminGet(ctx context.Context, cfg *config.Config, path string, v any) error {
 	body, err := adminCall(ctx, cfg, http.MethodGet, server.AdminAPIPrefix+path, nil, http.StatusOK)
 	if err != nil {

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"minimix/internal/s2s"
 )
@@ -18,15 +16,8 @@ func s2sCmd(path string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	cfg, ok := loadConfig(path, stderr)
-	if !ok {
-		return 1
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	var infos []s2s.Info
-	if err := adminGet(ctx, cfg, "s2s", &infos); err != nil {
-		fmt.Fprintf(stderr, "minimix: %v\n", err)
+	if !showAdmin(path, "s2s", &infos, stderr) {
 		return 1
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)

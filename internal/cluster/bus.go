@@ -74,7 +74,12 @@ func (n *Node) publish(node string, h nats.Header, el *xml.Element, keep bool) e
 		}
 		m.Reply = n.keep(node, h, b)
 	}
-	// The connection copies the data into its buffer before returning.
+	return n.publishMsg(node, m)
+}
+
+// publishMsg sends m to node, counting it. The connection copies the data
+// into its buffer before returning.
+func (n *Node) publishMsg(node string, m *nats.Msg) error {
 	if err := n.nc.PublishMsg(m); err != nil {
 		n.Stats.SendErrors.Add(1)
 		n.log.Warn("cluster: sending to a node failed", "node", node, "err", err)
@@ -122,44 +127,62 @@ func (n *Node) receive(m *nats.Msg) {
 		return
 	}
 	n.Stats.Received.Add(1)
-	ctx := context.Background()
-	el, err := xml.Parse(m.Data)
+	bs, err := decode(m.Header, m.Data)
 	if err != nil {
-		n.log.Warn("cluster: unparseable stanza from another node", "err", err)
+		n.log.Warn("cluster: bad stanza from another node", "err", err)
 		return
 	}
-	kind := m.Header.Get(hdrKind)
-	var to jid.JID
-	if t := m.Header.Get(hdrTo); t != "" || (kind != kindSession && kind != kindPresence) {
-		to, err = jid.Parse(t)
+	n.dispatch(context.Background(), bs)
+}
+
+// busStanza is a stanza between nodes with what its headers say.
+type busStanza struct {
+	el       *xml.Element
+	kind     string
+	to, from jid.JID
+	hops     int
+	node     string // the sending node, for kindSession and kindPresence
+}
+
+// decode reads a stanza sent to a node (or kept for a rescue).
+func decode(h nats.Header, data []byte) (busStanza, error) {
+	bs := busStanza{kind: h.Get(hdrKind), node: h.Get(hdrNode)}
+	var err error
+	if bs.el, err = xml.Parse(data); err != nil {
+		return bs, fmt.Errorf("unparseable stanza: %w", err)
 	}
-	if err != nil {
-		n.log.Warn("cluster: bad address from another node", "to", m.Header.Get(hdrTo), "err", err)
-		return
+	if t := h.Get(hdrTo); t != "" || (bs.kind != kindSession && bs.kind != kindPresence) {
+		if bs.to, err = jid.Parse(t); err != nil {
+			return bs, fmt.Errorf("bad address %q: %w", t, err)
+		}
 	}
-	if kind == kindDeliver {
-		n.deliverLocal(ctx, el, to)
-		return
+	if bs.kind == kindDeliver {
+		return bs, nil
 	}
-	from, err := jid.Parse(m.Header.Get(hdrFrom))
-	if err != nil {
-		n.log.Warn("cluster: bad sender from another node", "from", m.Header.Get(hdrFrom), "err", err)
-		return
+	if bs.from, err = jid.Parse(h.Get(hdrFrom)); err != nil {
+		return bs, fmt.Errorf("bad sender %q: %w", h.Get(hdrFrom), err)
 	}
-	hops, _ := strconv.Atoi(m.Header.Get(hdrHops))
-	switch kind {
+	bs.hops, _ = strconv.Atoi(h.Get(hdrHops))
+	return bs, nil
+}
+
+// dispatch does on this node what bs asks for.
+func (n *Node) dispatch(ctx context.Context, bs busStanza) {
+	switch bs.kind {
+	case kindDeliver:
+		n.deliverLocal(ctx, bs.el, bs.to)
 	case kindRoute:
-		n.cfg.Router.Route(ctx, el, from, to)
+		n.cfg.Router.Route(ctx, bs.el, bs.from, bs.to)
 	case kindRoom:
 		if n.rooms == nil {
-			n.cfg.Router.Route(ctx, el, from, to)
+			n.cfg.Router.Route(ctx, bs.el, bs.from, bs.to)
 			return
 		}
-		n.rooms.route(ctx, el, from, to, hops)
+		n.rooms.route(ctx, bs.el, bs.from, bs.to, bs.hops)
 	case kindSession, kindPresence:
-		n.sessionStanza(ctx, kind, m.Header.Get(hdrNode), el, from, to, hops)
+		n.sessionStanza(ctx, bs.kind, bs.node, bs.el, bs.from, bs.to, bs.hops)
 	default:
-		n.log.Warn("cluster: unknown message kind", "kind", m.Header.Get(hdrKind))
+		n.log.Warn("cluster: unknown message kind", "kind", bs.kind)
 	}
 }
 

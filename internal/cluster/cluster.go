@@ -459,9 +459,7 @@ func (n *Node) expireSilent(ctx context.Context) {
 				if _, ok := n.nodes[id]; ok {
 					n.nodes[id] = ni
 				}
-				if ni.Seen.After(n.alive[id]) {
-					n.alive[id] = ni.Seen
-				}
+				n.aliveAtLocked(id, ni.Seen)
 				n.mu.Unlock()
 			}
 			continue
@@ -487,6 +485,64 @@ func (n *Node) expireSilent(ctx context.Context) {
 // watchNodes keeps the set of live nodes, and cleans up after those that
 // die.
 func (n *Node) watchNodes(ctx context.Context, w jetstream.KeyWatcher, loaded chan struct{}) {
+	follow(ctx, w, loaded, nil, func(e jetstream.KeyValueEntry, _ bool) { n.nodeUpdate(ctx, e) })
+}
+
+// nodeUpdate applies one change of minimix_nodes.
+func (n *Node) nodeUpdate(ctx context.Context, e jetstream.KeyValueEntry) {
+	id := e.Key()
+	switch e.Operation() {
+	case jetstream.KeyValuePut:
+		var ni nodeInfo
+		if err := json.Unmarshal(e.Value(), &ni); err != nil {
+			n.log.Warn("bad node entry", "node", id, "err", err)
+			return
+		}
+		ni.Seen = e.Created()
+		n.mu.Lock()
+		_, known := n.nodes[id]
+		n.nodes[id] = ni
+		n.aliveAtLocked(id, ni.Seen)
+		n.mu.Unlock()
+		n.reachable(id, ni.Seen)
+		if !known && id != n.id {
+			n.log.Info("cluster node joined", "node", id)
+		}
+	default: // deleted, purged, or expired
+		if id != n.id && n.answers(id) {
+			// Its key expired while JetStream could not take its
+			// heartbeats (a leader election after another server
+			// died): it is alive, and announces itself again.
+			n.log.Info("cluster node's key expired but it answers", "node", id)
+			return
+		}
+		n.mu.Lock()
+		_, known := n.nodes[id]
+		delete(n.nodes, id)
+		n.mu.Unlock()
+		if id == n.id {
+			// The others took this node for dead (it was paused,
+			// or cut off from NATS longer than the node timeout):
+			// they ended its sessions there. Announce it and its
+			// sessions again.
+			n.log.Warn("this node was taken for gone by the cluster; announcing it again")
+			if err := n.heartbeat(ctx); err != nil && ctx.Err() == nil {
+				n.log.Warn("cluster heartbeat failed", "err", err)
+			}
+			n.republish()
+			return
+		}
+		if !known {
+			return // taken for gone already (expireSilent)
+		}
+		n.nodeLost(ctx, id, "its key is gone")
+	}
+}
+
+// follow passes each update of w to apply until ctx ends (initial: the
+// entry was in the bucket when the watch began), then stops w. Once the
+// initial entries are read it runs onLoaded, if any, and closes loaded.
+func follow(ctx context.Context, w jetstream.KeyWatcher, loaded chan struct{}, onLoaded func(), apply func(e jetstream.KeyValueEntry, initial bool)) {
 	defer func() { _ = w.Stop() }()
 	for {
 		var e jetstream.KeyValueEntry
@@ -497,63 +553,15 @@ func (n *Node) watchNodes(ctx context.Context, w jetstream.KeyWatcher, loaded ch
 		}
 		if e == nil {
 			if loaded != nil {
+				if onLoaded != nil {
+					onLoaded()
+				}
 				close(loaded)
 				loaded = nil
 			}
 			continue
 		}
-		id := e.Key()
-		switch e.Operation() {
-		case jetstream.KeyValuePut:
-			var ni nodeInfo
-			if err := json.Unmarshal(e.Value(), &ni); err != nil {
-				n.log.Warn("bad node entry", "node", id, "err", err)
-				continue
-			}
-			ni.Seen = e.Created()
-			n.mu.Lock()
-			_, known := n.nodes[id]
-			n.nodes[id] = ni
-			if n.alive == nil {
-				n.alive = make(map[string]time.Time)
-			}
-			if ni.Seen.After(n.alive[id]) {
-				n.alive[id] = ni.Seen
-			}
-			n.mu.Unlock()
-			n.reachable(id, ni.Seen)
-			if !known && id != n.id {
-				n.log.Info("cluster node joined", "node", id)
-			}
-		default: // deleted, purged, or expired
-			if id != n.id && n.answers(id) {
-				// Its key expired while JetStream could not take its
-				// heartbeats (a leader election after another server
-				// died): it is alive, and announces itself again.
-				n.log.Info("cluster node's key expired but it answers", "node", id)
-				continue
-			}
-			n.mu.Lock()
-			_, known := n.nodes[id]
-			delete(n.nodes, id)
-			n.mu.Unlock()
-			if id == n.id {
-				// The others took this node for dead (it was paused,
-				// or cut off from NATS longer than the node timeout):
-				// they ended its sessions there. Announce it and its
-				// sessions again.
-				n.log.Warn("this node was taken for gone by the cluster; announcing it again")
-				if err := n.heartbeat(ctx); err != nil && ctx.Err() == nil {
-					n.log.Warn("cluster heartbeat failed", "err", err)
-				}
-				n.republish()
-				continue
-			}
-			if !known {
-				continue // taken for gone already (expireSilent)
-			}
-			n.nodeLost(ctx, id, "its key is gone")
-		}
+		apply(e, loaded != nil)
 	}
 }
 
@@ -572,6 +580,16 @@ func (n *Node) nodeLost(ctx context.Context, id, why string) {
 	n.reachable(id, time.Time{})
 	if n.cfg.NodeGone != nil {
 		n.cfg.NodeGone(id)
+	}
+}
+
+// aliveAtLocked records a heartbeat of node at t. n.mu is held.
+func (n *Node) aliveAtLocked(node string, t time.Time) {
+	if n.alive == nil {
+		n.alive = make(map[string]time.Time)
+	}
+	if t.After(n.alive[node]) {
+		n.alive[node] = t
 	}
 }
 

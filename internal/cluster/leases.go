@@ -247,30 +247,16 @@ func (n *Node) leaseGone(key string) {
 // account leases whose holder left (rooms are taken over when a stanza
 // needs them).
 func (n *Node) watchLeases(ctx context.Context, w jetstream.KeyWatcher, loaded chan struct{}) {
-	defer func() { _ = w.Stop() }()
-	for {
-		var e jetstream.KeyValueEntry
-		select {
-		case <-ctx.Done():
-			return
-		case e = <-w.Updates():
-		}
-		if e == nil {
-			if loaded != nil {
-				close(loaded)
-				loaded = nil
-			}
-			continue
-		}
+	follow(ctx, w, loaded, nil, func(e jetstream.KeyValueEntry, initial bool) {
 		n.leaseSeen(e)
-		if e.Operation() != jetstream.KeyValuePut && loaded == nil {
+		if e.Operation() != jetstream.KeyValuePut && !initial {
 			if kind, j, err := parseLeaseKey(e.Key()); err == nil && kind == LeaseAccount {
 				// Released by a node that stopped: someone must act
 				// for the account's memberships.
 				n.wg.Go(func() { n.takeOver(ctx, kind, j) })
 			}
 		}
-	}
+	})
 }
 
 // takeOver acquires a lease whose holder is gone, if no other node did.

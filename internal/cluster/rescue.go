@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"minimix/internal/jid"
-	"minimix/internal/xml"
 )
 
 // What this node publishes to another node for a session, a room or an
@@ -133,14 +132,13 @@ func (n *Node) noResponders(m *nats.Msg) {
 func (n *Node) rescueKept(k kept) {
 	n.Stats.Rescued.Add(1)
 	if k.h.Get(hdrKind) == kindDeliver {
-		full, err := jid.Parse(k.h.Get(hdrTo))
-		el, perr := xml.Parse(k.data)
-		if err != nil || perr != nil {
-			n.log.Error("cluster: a kept message does not parse", "err", err, "parse", perr)
+		bs, err := decode(k.h, k.data)
+		if err != nil {
+			n.log.Error("cluster: a kept stanza", "err", err)
 			return
 		}
-		n.log.Warn("cluster: a node's NATS server is gone; a stanza for its session goes elsewhere", "node", k.node, "to", full.String())
-		n.cfg.Router.Reroute(context.Background(), el, &goneSession{full: full}, nil)
+		n.log.Warn("cluster: a node's NATS server is gone; a stanza for its session goes elsewhere", "node", k.node, "to", bs.to.String())
+		n.cfg.Router.Reroute(context.Background(), bs.el, &goneSession{full: bs.to}, nil)
 		return
 	}
 	r := &n.rescue
@@ -222,42 +220,20 @@ func (n *Node) roomsLostWith(batch []kept) {
 // reroute routes k again on this node, as its receiver would have: to
 // the room's or the account's node as the leases say now.
 func (n *Node) reroute(k kept) {
-	ctx := context.Background()
-	el, err := xml.Parse(k.data)
+	bs, err := decode(k.h, k.data)
 	if err != nil {
-		n.log.Error("cluster: a kept stanza does not parse", "err", err)
+		n.log.Error("cluster: a kept stanza", "err", err)
 		return
 	}
-	kind := k.h.Get(hdrKind)
-	to, _ := jid.Parse(k.h.Get(hdrTo))
-	from, err := jid.Parse(k.h.Get(hdrFrom))
-	if err != nil {
-		n.log.Warn("cluster: a kept stanza has no sender", "kind", kind, "err", err)
-		return
+	if bs.kind == kindRoom && bs.from.Resource == "" && n.cfg.ResendToRoom != nil && n.cfg.ResendToRoom(bs.to, bs.from, bs.el) {
+		return // an account's: through its joins, after its rejoin
 	}
-	hops, _ := strconv.Atoi(k.h.Get(hdrHops))
-	switch kind {
-	case kindRoute:
-		n.cfg.Router.Route(ctx, el, from, to)
-	case kindRoom:
-		if from.Resource == "" && n.cfg.ResendToRoom != nil && n.cfg.ResendToRoom(to, from, el) {
-			return // an account's: through its joins, after its rejoin
-		}
-		if n.rooms != nil {
-			n.rooms.route(ctx, el, from, to, hops)
-		}
-	case kindSession, kindPresence:
-		n.sessionStanza(ctx, kind, k.h.Get(hdrNode), el, from, to, hops)
-	}
+	n.dispatch(context.Background(), bs)
 }
 
 // resend publishes k again, as it was.
 func (n *Node) resend(k kept) {
-	m := &nats.Msg{Subject: subjectPrefix + k.node, Header: k.h, Data: k.data}
-	if err := n.nc.PublishMsg(m); err != nil {
-		n.Stats.SendErrors.Add(1)
-		n.log.Warn("cluster: sending to a node failed", "node", k.node, "err", err)
-	}
+	_ = n.publishMsg(k.node, &nats.Msg{Subject: subjectPrefix + k.node, Header: k.h, Data: k.data})
 }
 
 // setUnreachable marks node as unreachable from now until it is heard of

@@ -220,26 +220,13 @@ func isWrongRevision(err error) bool {
 
 // watchSessions mirrors the other nodes' sessions into the registry.
 func (n *Node) watchSessions(ctx context.Context, w jetstream.KeyWatcher, loaded chan struct{}) {
-	defer func() { _ = w.Stop() }()
 	var stale []jetstream.KeyValueEntry // this node's, from before it started
-	for {
-		var e jetstream.KeyValueEntry
-		select {
-		case <-ctx.Done():
-			return
-		case e = <-w.Updates():
-		}
-		if e == nil {
-			if loaded != nil {
-				close(loaded)
-				loaded = nil
-				n.endStale(ctx, stale)
-				stale = nil
-			}
-			continue
-		}
-		n.sessionUpdate(ctx, e, loaded != nil, &stale)
-	}
+	follow(ctx, w, loaded, func() {
+		n.endStale(ctx, stale)
+		stale = nil
+	}, func(e jetstream.KeyValueEntry, initial bool) {
+		n.sessionUpdate(ctx, e, initial, &stale)
+	})
 }
 
 // sessionUpdate applies one change of minimix_sessions.
